@@ -1,0 +1,3 @@
+from seqrnn.cli import main
+
+raise SystemExit(main())

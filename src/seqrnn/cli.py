@@ -1,0 +1,172 @@
+"""The `seqrnn` command line: argument parsing and error reporting only.
+
+Each command hands its parsed arguments to a function in the module that owns the work; those
+modules are imported only when their command runs, so `seqrnn --help` stays instant. Every error a
+user can cause prints one line, `seqrnn: error: ...`, and exits 2 (1 for runtime failures); a
+traceback appears only with `--debug`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from seqrnn import __version__
+from seqrnn.errors import SeqrnnError
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors read `seqrnn: error: ...` whatever the subcommand."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"seqrnn: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by `sentiment train` and `charlm train`: budget, reproducibility, device."""
+    p.add_argument("--out", required=True, help="model directory to write (created if missing)")
+    p.add_argument("--preset", choices=["book", "default"], default="default",
+                   help="book: the chapter's exact configuration; default: the best measured for a 2-core CPU")
+    p.add_argument("--epochs", type=_positive_int, help="number of epochs in total (preset value if omitted)")
+    p.add_argument("--max-minutes", type=float, help="stop cleanly after this many minutes of wall-clock time")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="fraction of the training data held out for validation (default 0.1)")
+    p.add_argument("--limit", type=_positive_int,
+                   help="use only the first N training examples (characters, for text) after the seeded shuffle")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, same model on CPU")
+    p.add_argument("--threads", type=_positive_int, help="CPU threads for PyTorch (default: all cores)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint/")
+    g = p.add_argument_group("model and optimiser (override the preset)")
+    g.add_argument("--cell", choices=["lstm", "gru", "rnn"])
+    g.add_argument("--num-layers", type=_positive_int)
+    g.add_argument("--hidden-size", type=_positive_int)
+    g.add_argument("--embed-size", type=int, help="embedding size (0 = one-hot input, char LM only)")
+    g.add_argument("--dropout", type=float, help="drop probability (the book's keep_prob 0.5 is dropout 0.5)")
+    g.add_argument("--batch-size", type=_positive_int)
+    g.add_argument("--lr", type=float, help="learning rate")
+    g.add_argument("--grad-clip", type=float, help="clip gradients to this global norm (0 = off)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="seqrnn", description="Model sequential data with recurrent neural networks.")
+    parser.add_argument("--version", action="version", version=f"seqrnn {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    tasks = parser.add_subparsers(dest="task", metavar="COMMAND", parser_class=_Parser, required=True)
+
+    # sentiment
+    sent = tasks.add_parser("sentiment", help="classify movie reviews as positive or negative")
+    sent_cmds = sent.add_subparsers(dest="command", metavar="ACTION", required=True)
+    p = sent_cmds.add_parser("train", help="train a sentiment classifier")
+    p.add_argument("--data", required=True, help="aclImdb directory, .tar.gz of it, review/sentiment CSV, or 'imdb'")
+    _add_run_flags(p)
+    p.add_argument("--bidirectional", action="store_true", default=None, help="read reviews in both directions")
+    p.add_argument("--seq-len", type=_positive_int, help="tokens kept per review")
+    p.set_defaults(handler="seqrnn.sentiment:train_command")
+    p = sent_cmds.add_parser("evaluate", help="accuracy and loss of a trained classifier on labelled reviews")
+    p.add_argument("--model", required=True, help="model directory written by `sentiment train`")
+    p.add_argument("--data", required=True, help="aclImdb directory, .tar.gz, CSV, or 'imdb'")
+    p.add_argument("--split", choices=["train", "test", "all"], default="test")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.set_defaults(handler="seqrnn.sentiment:evaluate_command")
+    p = sent_cmds.add_parser("predict", help="label reviews given as arguments or one per stdin line")
+    p.add_argument("--model", required=True)
+    p.add_argument("--proba", action="store_true", help="(kept for compatibility) the probability is always printed")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.set_defaults(handler="seqrnn.sentiment:predict_command")
+
+    # charlm
+    char = tasks.add_parser("charlm", help="character-level language model: train, evaluate, sample")
+    char_cmds = char.add_subparsers(dest="command", metavar="ACTION", required=True)
+    p = char_cmds.add_parser("train", help="train a character-level language model")
+    p.add_argument("--text", required=True, help="UTF-8 text file, or 'hamlet' / 'tinyshakespeare'")
+    p.add_argument("--strip-gutenberg", action="store_true", help="remove a Project Gutenberg header and footer")
+    _add_run_flags(p)
+    p.add_argument("--num-steps", type=_positive_int, help="characters per truncated-BPTT window")
+    p.set_defaults(handler="seqrnn.charlm:train_command")
+    p = char_cmds.add_parser("evaluate", help="loss and bits per character on a text")
+    p.add_argument("--model", required=True)
+    p.add_argument("--text", required=True)
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.set_defaults(handler="seqrnn.charlm:evaluate_command")
+    p = char_cmds.add_parser("sample", help="generate text from a trained model")
+    p.add_argument("--model", required=True)
+    p.add_argument("--length", type=int, default=500, help="characters to generate after the start text")
+    p.add_argument("--start", default="The ", help="starter text that primes the model (default 'The ')")
+    p.add_argument("--top-n", "--top-k", dest="top_n", type=int,
+                   help="keep only the K most probable characters (the book's top-n; default 5 without --top-p)")
+    p.add_argument("--top-p", type=float, help="nucleus sampling: keep the smallest set with probability >= P")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+    p.add_argument("--seed", type=int, help="seed: same model, seed and options give the same text")
+    p.add_argument("--num-samples", type=_positive_int, default=1, help="independent samples drawn in one batch")
+    p.add_argument("--stream", action="store_true", help="print characters as they are generated")
+    p.add_argument("--ignore-unknown", action="store_true", help="drop start-text characters the model never saw")
+    p.set_defaults(handler="seqrnn.charlm:sample_command")
+
+    # serve
+    p = tasks.add_parser("serve", help="serve trained models over HTTP")
+    p.add_argument("--sentiment", help="sentiment model directory")
+    p.add_argument("--charlm", help="character model directory")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(handler="seqrnn.serve:serve_command")
+
+    # data
+    data = tasks.add_parser("data", help="look at datasets")
+    data_cmds = data.add_subparsers(dest="command", metavar="ACTION", required=True)
+    p = data_cmds.add_parser("inspect", help="statistics of an IMDb dataset or a text corpus")
+    p.add_argument("target", metavar="PATH|NAME", help="a path, or imdb / hamlet / tinyshakespeare")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.set_defaults(handler="seqrnn.inspect:inspect_command")
+
+    # explain
+    explain = tasks.add_parser("explain", help="figures that illustrate the theory")
+    explain_cmds = explain.add_subparsers(dest="command", metavar="ACTION", required=True)
+    p = explain_cmds.add_parser("gradients", help="vanishing and exploding gradients through time")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--steps", type=_positive_int, default=50, help="sequence length (default 50)")
+    p.set_defaults(handler="seqrnn.explain:gradients_command")
+    return parser
+
+
+def _resolve(handler: str):
+    module_name, func_name = handler.split(":")
+    import importlib
+
+    return getattr(importlib.import_module(module_name), func_name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = _resolve(args.handler)(args)
+        return int(result or 0)
+    except SeqrnnError as exc:
+        if args.debug:
+            raise
+        print(f"seqrnn: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print("seqrnn: error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # an unexpected failure: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"seqrnn: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
