@@ -10,34 +10,54 @@ make a seeded sample identical across processes and machines.
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # exact identity, no overflow warnings
-
-
 class RecurrentStepper:
-    """One step of a trained CharRNN for a batch of streams, in NumPy float64."""
+    """One step of a trained CharRNN for a batch of streams, in NumPy float64.
+
+    Both biases are folded into one, layer 0's input projection is a (vocab, gates) table, and for
+    the LSTM the rows of the i, f, o gates are pre-scaled by 1/2 so that a single `tanh` over all
+    gates yields both tanh(g) and sigmoid(x) = (1 + tanh(x/2)) / 2 (scaling by 2^-1 is exact).
+    """
 
     def __init__(self, model: torch.nn.Module):
         sd = {k: v.detach().to("cpu", torch.float64).numpy() for k, v in model.state_dict().items()}
         rnn = model.rnn
         self.cell = model.cell
         self.num_layers = rnn.num_layers
-        self.hidden_size = rnn.hidden_size
+        H = self.hidden_size = rnn.hidden_size
         self.relu = getattr(rnn, "nonlinearity", "tanh") == "relu"
-        # layer 0's input projection for every character, biases folded in: a (vocab, gates) table
-        w_ih0 = sd["rnn.weight_ih_l0"]
-        inputs = sd["embedding.weight"] if "embedding.weight" in sd else np.eye(model.vocab_size)
-        self.input_table = inputs @ w_ih0.T + sd["rnn.bias_ih_l0"]
-        self.w_ih = [None] + [sd[f"rnn.weight_ih_l{k}"].T.copy() for k in range(1, self.num_layers)]
-        self.b_ih = [None] + [sd[f"rnn.bias_ih_l{k}"] for k in range(1, self.num_layers)]
-        self.w_hh = [sd[f"rnn.weight_hh_l{k}"].T.copy() for k in range(self.num_layers)]
-        self.b_hh = [sd[f"rnn.bias_hh_l{k}"] for k in range(self.num_layers)]
+        scale = np.ones(4 * H)
+        if self.cell == "lstm":  # PyTorch gate order i, f, g, o: halve i, f, o
+            scale[: 2 * H] = scale[3 * H :] = 0.5
+        elif self.cell != "gru":
+            scale = np.ones(H)
+        self.w_ih, self.w_hh, self.bias = [], [], []
+        inputs = sd["embedding.weight"] if "embedding.weight" in sd else None
+        for k in range(self.num_layers):
+            w_ih, w_hh = sd[f"rnn.weight_ih_l{k}"], sd[f"rnn.weight_hh_l{k}"]
+            b_ih, b_hh = sd[f"rnn.bias_ih_l{k}"], sd[f"rnn.bias_hh_l{k}"]
+            if self.cell == "gru":  # r and z take both biases; n keeps b_hn inside r * (W_hn h + b_hn)
+                G = 3 * H
+                b_x = b_ih + np.concatenate([b_hh[: 2 * H], np.zeros(H)])
+                self.b_hn = getattr(self, "b_hn", []) + [b_hh[2 * H :]]
+                s = np.ones(G)
+            else:
+                b_x, s = b_ih + b_hh, scale
+            if k == 0:  # the input projection of every character, bias included
+                table = (w_ih.T if inputs is None else inputs @ w_ih.T) + b_x
+                self.w_ih.append(table * s)
+                self.bias.append(None)
+            else:
+                self.w_ih.append(w_ih.T * s)
+                self.bias.append(b_x * s)
+            self.w_hh.append(w_hh.T * s)
         self.w_out = sd["head.weight"].T.copy()
         self.b_out = sd["head.bias"]
 
@@ -53,24 +73,23 @@ class RecurrentStepper:
         new_state = []
         x = None
         for k in range(self.num_layers):
-            gx = self.input_table[ids] if k == 0 else x @ self.w_ih[k] + self.b_ih[k]
+            gx = self.w_ih[0][ids] if k == 0 else x @ self.w_ih[k] + self.bias[k]
             if self.cell == "lstm":
                 h, c = state[k]
-                g = gx + h @ self.w_hh[k] + self.b_hh[k]  # PyTorch gate order: i, f, g, o
-                i, f, o = _sigmoid(g[:, :H]), _sigmoid(g[:, H:2 * H]), _sigmoid(g[:, 3 * H:])
-                c = f * c + i * np.tanh(g[:, 2 * H:3 * H])
-                h = o * np.tanh(c)
+                t = np.tanh(gx + h @ self.w_hh[k])  # tanh(i/2), tanh(f/2), tanh(g), tanh(o/2)
+                s = t * 0.5 + 0.5
+                c = s[:, H : 2 * H] * c + s[:, :H] * t[:, 2 * H : 3 * H]  # C_t = f_t * C_{t-1} + i_t * g_t
+                h = s[:, 3 * H :] * np.tanh(c)  # h_t = o_t * tanh(C_t)
                 new_state.append((h, c))
             elif self.cell == "gru":
                 h = state[k]
-                gh = h @ self.w_hh[k] + self.b_hh[k]  # PyTorch gate order: r, z, n
-                r = _sigmoid(gx[:, :H] + gh[:, :H])
-                z = _sigmoid(gx[:, H:2 * H] + gh[:, H:2 * H])
-                n = np.tanh(gx[:, 2 * H:] + r * gh[:, 2 * H:])
-                h = (1.0 - z) * n + z * h
+                gh = h @ self.w_hh[k]  # PyTorch gate order r, z, n
+                rz = 0.5 * np.tanh(0.5 * (gx[:, : 2 * H] + gh[:, : 2 * H])) + 0.5
+                n = np.tanh(gx[:, 2 * H :] + rz[:, :H] * (gh[:, 2 * H :] + self.b_hn[k]))
+                h = n + rz[:, H:] * (h - n)  # (1 - z) * n + z * h
                 new_state.append(h)
             else:
-                pre = gx + state[k] @ self.w_hh[k] + self.b_hh[k]
+                pre = gx + state[k] @ self.w_hh[k]
                 h = np.maximum(pre, 0.0) if self.relu else np.tanh(pre)
                 new_state.append(h)
             x = h
@@ -120,12 +139,28 @@ def generate(model: torch.nn.Module, start_ids: np.ndarray, length: int, *, temp
     stepper = RecurrentStepper(model)
     rng = np.random.default_rng(seed)
     state = stepper.initial_state(num_samples)
+    rows = np.arange(num_samples)
     for char_id in start_ids:
         logits, state = stepper.step(np.full(num_samples, char_id), state)
+    vocab = logits.shape[1]
+    fast_top_n = temperature > 0 and top_p is None and top_n is not None and top_n < vocab
     for _ in range(length):
-        probs = next_char_probabilities(logits, temperature, top_n, top_p)
-        u = rng.random(num_samples)[:, None]
-        ids = (np.cumsum(probs, axis=1) > u).argmax(axis=1)
+        u = rng.random((num_samples, 1))
+        if fast_top_n and num_samples == 1:  # one stream: a few Python floats beat a dozen tiny array ops
+            top = sorted(np.argpartition(logits[0], vocab - top_n)[vocab - top_n :].tolist())
+            z = logits[0, top].tolist()
+            peak = max(z)
+            cumulative = list(itertools.accumulate(math.exp((v - peak) / temperature) for v in z))
+            threshold = float(u[0, 0]) * cumulative[-1]
+            ids = np.array([top[next(i for i, c in enumerate(cumulative) if c > threshold)]])
+        elif fast_top_n:  # softmax over the top n only: the same distribution, a fraction of the work
+            top = np.sort(np.argpartition(logits, vocab - top_n, axis=1)[:, vocab - top_n :], axis=1)
+            z = np.take_along_axis(logits, top, axis=1)
+            weights = np.cumsum(np.exp((z - z.max(axis=1, keepdims=True)) / temperature), axis=1)
+            ids = top[rows, (weights > u * weights[:, -1:]).argmax(axis=1)]
+        else:
+            probs = next_char_probabilities(logits, temperature, top_n, top_p)
+            ids = (np.cumsum(probs, axis=1) > u).argmax(axis=1)
         yield ids
         logits, state = stepper.step(ids, state)
 

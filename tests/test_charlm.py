@@ -1,0 +1,255 @@
+"""The character language model: truncated BPTT, clipping, sampling, persistence, CLI and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from seqrnn import storage
+from seqrnn.charlm import CharLanguageModel, CharStreamTask, stream_loss
+from seqrnn.models import CharRNN
+from seqrnn.sampling import RecurrentStepper, next_char_probabilities
+from seqrnn.train import TrainSettings, fit
+
+TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
+        "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 12
+TINY = dict(hidden_size=32, embed_size=8, num_layers=1, batch_size=4, num_steps=20, epochs=2, dropout=0.0,
+            threads=1)
+
+
+def run_cli(*args, env=None, stdin=None):
+    return subprocess.run([sys.executable, "-m", "seqrnn", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, input=stdin, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained for real into a model directory, shared by the tests below."""
+    out = tmp_path_factory.mktemp("charlm") / "model"
+    lm = CharLanguageModel(preset="default", lr=1e-2, **TINY).fit(TEXT, out_dir=out)
+    return lm, out
+
+
+def test_training_lowers_validation_loss_and_writes_the_model_directory(trained):
+    lm, out = trained
+    records = storage.read_jsonl(out / "metrics.jsonl")
+    val = [r["loss"] for r in records if r["type"] == "val"]
+    assert len(val) == 2 and val[-1] < np.log(len(lm.vocab_))  # better than uniform guessing
+    for name in ("config.json", "vocab.json", "model.safetensors", "checkpoint/model.safetensors",
+                 "checkpoint/trainer.safetensors", "curves.png"):
+        assert (out / name).is_file(), name
+    assert storage.read_json(out / "config.json")["task"] == "charlm"
+
+
+def _task_and_model(cell="lstm"):
+    torch.manual_seed(0)
+    vocab_size = 11
+    ids = np.random.default_rng(0).integers(0, vocab_size, 4 * 30 + 1)
+    task = CharStreamTask(ids, ids[:50], batch_size=4, num_steps=10, device=torch.device("cpu"))
+    model = CharRNN(vocab_size, embed_size=0, hidden_size=16, cell=cell, dropout=0.0)
+    with torch.no_grad():  # larger weights than at initialisation, so the state visibly matters
+        for p in model.parameters():
+            p.mul_(4)
+    return task, model
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_state_is_carried_across_windows(cell):
+    """The loss of window 2 given window 1's state equals reading both windows in one pass."""
+    task, model = _task_and_model(cell)
+    (x1, y1), (x2, y2) = task.batch(0, 0), task.batch(0, 1)
+    _, carry, _ = task.loss(model, (x1, y1), None)
+    carried, _, _ = task.loss(model, (x2, y2), carry)
+    logits, _ = model(torch.cat([x1, x2], dim=1))
+    joint = torch.nn.functional.cross_entropy(logits[:, 10:].flatten(0, 1), y2.flatten())
+    fresh, _, _ = task.loss(model, (x2, y2), None)
+    assert torch.allclose(carried, joint, atol=1e-6)
+    assert not torch.allclose(fresh, joint, atol=1e-4)  # a reset state would give this instead
+    assert all(not t.requires_grad for t in (carry if isinstance(carry, tuple) else (carry,)))  # truncated
+
+
+def test_training_loop_carries_state_within_an_epoch_and_resets_between(tmp_path):
+    task, model = _task_and_model()
+    seen = []
+    original = task.loss
+
+    def spy(model, batch, carry):
+        seen.append(carry is not None)
+        return original(model, batch, carry)
+
+    task.loss = spy
+    storage.write_json(tmp_path / "config.json", {"task": "charlm"})
+    fit(model, task, TrainSettings(epochs=2), tmp_path, torch.device("cpu"))
+    assert seen == [False, True, True] * 2
+
+
+@pytest.mark.parametrize("clip", [0.05, 0.0])
+def test_gradients_are_clipped_to_the_global_norm(tmp_path, monkeypatch, clip):
+    task, model = _task_and_model()
+    norms = []
+    step = torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kwargs):
+        grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+        norms.append(float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))))
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    fit(model, task, TrainSettings(epochs=1, grad_clip=clip), tmp_path, torch.device("cpu"))
+    if clip:
+        assert max(norms) <= clip * (1 + 1e-4)
+    else:
+        assert max(norms) > 0.05  # so the clipped case above is not vacuous
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    straight = CharLanguageModel(lr=1e-2, **TINY).fit(TEXT, out_dir=tmp_path / "a")
+    stopped = CharLanguageModel(lr=1e-2, max_minutes=1e-9, **TINY).fit(TEXT, out_dir=tmp_path / "b")
+    assert stopped.summary_["stopped"] == "budget" and stopped.summary_["step"] == 1
+    CharLanguageModel(lr=1e-2, **TINY).fit(TEXT, out_dir=tmp_path / "b", resume=True)
+    a, _ = storage.load_tensors(tmp_path / "a" / "checkpoint" / "model.safetensors")
+    b, _ = storage.load_tensors(tmp_path / "b" / "checkpoint" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("cell,layers,embed", [("lstm", 2, 0), ("gru", 1, 5), ("rnn", 2, 5)])
+def test_numpy_stepper_matches_the_pytorch_model(cell, layers, embed):
+    torch.manual_seed(1)
+    model = CharRNN(9, embed_size=embed, hidden_size=12, num_layers=layers, cell=cell).eval()
+    ids = torch.tensor([[3, 1, 4, 1, 5, 8, 2, 6]])
+    with torch.no_grad():
+        expected, _ = model(ids)
+    stepper = RecurrentStepper(model)
+    state = stepper.initial_state(1)
+    for t in range(ids.shape[1]):
+        logits, state = stepper.step(ids[0, t : t + 1].numpy(), state)
+        np.testing.assert_allclose(logits[0], expected[0, t].double().numpy(), atol=1e-5)
+
+
+def test_sampling_filters():
+    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
+    np.testing.assert_allclose(next_char_probabilities(logits, top_n=2), [[0.625, 0.375, 0, 0]])
+    np.testing.assert_allclose(next_char_probabilities(logits, top_p=0.7), [[0.625, 0.375, 0, 0]])
+    np.testing.assert_allclose(next_char_probabilities(logits, top_p=0.8), [[0.5, 0.3, 0.15, 0]] / np.float64(0.95))
+    np.testing.assert_allclose(next_char_probabilities(logits, temperature=0), [[1, 0, 0, 0]])
+    flat = next_char_probabilities(logits, temperature=100.0)
+    assert flat.max() - flat.min() < 0.01
+
+
+def test_sample_starts_with_the_start_text_and_is_seeded(trained):
+    lm, _ = trained
+    a = lm.sample(80, "To be", seed=7)
+    assert a.startswith("To be") and len(a) == 85
+    assert a == lm.sample(80, "To be", seed=7)
+    many = lm.sample(40, "The", seed=7, num_samples=3, top_n=None)
+    assert len(many) == 3 and all(s.startswith("The") and len(s) == 43 for s in many)
+    greedy = lm.sample(30, "The", temperature=0, seed=1)
+    assert greedy == lm.sample(30, "The", temperature=0, seed=2)
+
+
+def test_save_load_in_a_fresh_process_gives_identical_samples(trained, tmp_path):
+    lm, out = trained
+    expected = lm.sample(60, "To be", seed=11, top_n=5)
+    args = ["charlm", "sample", "--model", out, "--length", 60, "--start", "To be", "--seed", 11]
+    first = run_cli(*args, env={"PYTHONHASHSEED": "1"})
+    second = run_cli(*args, env={"PYTHONHASHSEED": "2"})
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout == expected + "\n"
+    streamed = run_cli(*args, "--stream")
+    assert streamed.stdout == expected + "\n"
+    lm.save(tmp_path / "copy")
+    assert CharLanguageModel.load(tmp_path / "copy").sample(60, "To be", seed=11) == expected
+
+
+def test_evaluate_counts_unknown_characters(trained, tmp_path):
+    lm, out = trained
+    held_out = tmp_path / "held.txt"
+    held_out.write_text("To be, or not to be§ that is the question§", encoding="utf-8")
+    result = run_cli("charlm", "evaluate", "--model", out, "--text", held_out, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report) == {"loss", "bits_per_char", "n_chars", "n_unknown"}
+    assert report["n_unknown"] == 2 and report["n_chars"] == len("To be, or not to be that is the question") - 1
+    assert report["bits_per_char"] == pytest.approx(report["loss"] / np.log(2))
+    assert report == pytest.approx(lm.evaluate(held_out.read_text(encoding="utf-8")))
+
+
+def test_stream_loss_predicts_every_character_once():
+    torch.manual_seed(0)
+    model = CharRNN(7, hidden_size=8, dropout=0.0).eval()
+    ids = np.random.default_rng(0).integers(0, 7, 5003)
+    with torch.no_grad():
+        loss, n = stream_loss(model, ids, torch.device("cpu"), rows=1, window=10_000)
+        logits, _ = model(torch.as_tensor(ids[None, :-1]))
+        full = torch.nn.functional.cross_entropy(logits[0], torch.as_tensor(ids[1:])).item()
+        split_loss, split_n = stream_loss(model, ids, torch.device("cpu"), rows=3, window=100)
+    assert n == split_n == 5002 and loss == pytest.approx(full, rel=1e-5)
+    assert split_loss == pytest.approx(full, rel=0.02)  # rows start cold: close, not equal
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--length", "0"], "--length"),
+    (["--temperature", "-1"], "--temperature"),
+    (["--top-n", "0"], "--top-n"),
+    (["--top-p", "0"], "--top-p"),
+    (["--top-p", "1.5"], "--top-p"),
+    (["--start", "To be¤"], "never saw"),
+])
+def test_bad_sampling_options_give_one_line_errors(trained, flags, message):
+    _, out = trained
+    result = run_cli("charlm", "sample", "--model", out, *flags)
+    assert result.returncode == 2
+    assert result.stderr.startswith("seqrnn: error:") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_unknown_start_characters_can_be_dropped(trained):
+    _, out = trained
+    result = run_cli("charlm", "sample", "--model", out, "--start", "To be¤", "--ignore-unknown", "--length", 5)
+    assert result.returncode == 0 and result.stdout.startswith("To be")
+
+
+def test_top_n_above_the_alphabet_is_clamped_with_a_note(trained):
+    _, out = trained
+    result = run_cli("charlm", "sample", "--model", out, "--top-n", 1000, "--length", 5)
+    assert result.returncode == 0 and "note:" in result.stderr
+
+
+@pytest.mark.parametrize("content,flags,message", [
+    ("", [], "empty"),
+    ("short text", [], "--batch-size"),
+])
+def test_bad_corpus_gives_one_line_error_and_writes_nothing(tmp_path, content, flags, message):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(content, encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_cli("charlm", "train", "--text", corpus, "--out", out, *flags)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("seqrnn: error:") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_sentiment_model_directory_is_refused(tmp_path):
+    storage.save_model(tmp_path / "sent", "sentiment", {"model": {}}, {}, {"w": torch.zeros(1)})
+    result = run_cli("charlm", "sample", "--model", tmp_path / "sent")
+    assert result.returncode == 2 and "sentiment model, not a charlm model" in result.stderr
+
+
+def test_cli_training_on_a_file(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "cli"
+    result = run_cli("charlm", "train", "--text", corpus, "--out", out, "--epochs", 1, "--hidden-size", 16,
+                     "--batch-size", 4, "--num-steps", 20, "--threads", 1)
+    assert result.returncode == 0, result.stderr
+    assert "best validation loss" in result.stdout and (out / "model.safetensors").is_file()
+    again = run_cli("charlm", "train", "--text", corpus, "--out", out, "--epochs", 1)
+    assert again.returncode == 2 and "--resume" in again.stderr

@@ -1,0 +1,178 @@
+"""The sentiment classifier: model, training, persistence, scikit-learn conventions, CLI, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import cross_val_score
+
+from seqrnn import storage
+from seqrnn.models import SentimentRNN
+from seqrnn.sentiment import SentimentClassifier
+
+POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "moving", "fun"]
+NEGATIVE = ["awful", "boring", "hated", "terrible", "dull", "waste", "poor"]
+FILLER = ["the", "movie", "film", "plot", "actor", "was", "and", "a", "it", "story", "of", "scene", "."]
+
+
+def make_reviews(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """Synthetic reviews of varied length whose label shows in a few sentiment words."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], rng.integers(0, 2, n)
+    for label in labels:
+        words = list(rng.choice(FILLER, rng.integers(5, 60)))
+        cues = POSITIVE if label else NEGATIVE
+        for _ in range(3):
+            words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(cues)))
+        texts.append(" ".join(words).capitalize() + "!")
+    return texts, labels
+
+
+TINY = dict(embed_size=16, hidden_size=16, seq_len=50, batch_size=16, epochs=3, lr=1e-2, threads=1)
+
+
+def run_cli(*args, stdin=None, binary=False):
+    return subprocess.run([sys.executable, "-m", "seqrnn", *map(str, args)], capture_output=True,
+                          text=not binary, input=stdin, timeout=300, env=os.environ.copy())
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sentiment") / "model"
+    texts, labels = make_reviews(400)
+    clf = SentimentClassifier(preset="default", **TINY).fit(texts, labels, out_dir=out)
+    return clf, out
+
+
+def test_the_default_model_learns_and_writes_its_directory(trained):
+    clf, out = trained
+    texts, labels = make_reviews(200, seed=5)
+    assert clf.score(texts, labels) > 0.9
+    for name in ("config.json", "vocab.json", "model.safetensors", "checkpoint/model.safetensors",
+                 "metrics.jsonl", "curves.png"):
+        assert (out / name).is_file(), name
+    val = [r for r in storage.read_jsonl(out / "metrics.jsonl") if r["type"] == "val"]
+    assert len(val) == 3 and {"loss", "accuracy"} <= set(val[0])
+
+
+def test_the_book_preset_trains_too():
+    texts, labels = make_reviews(300)
+    clf = SentimentClassifier(preset="book", **{**TINY, "epochs": 4}).fit(texts, labels)
+    assert clf.config_["preprocessing"]["pad"] == "left" and clf.config_["model"]["pooling"] == "last"
+    assert clf.score(*make_reviews(200, seed=5)) > 0.8
+
+
+def test_predict_proba_shape_and_consistency(trained):
+    clf, _ = trained
+    texts, _ = make_reviews(37, seed=9)  # not a multiple of any batch size: every review is predicted
+    proba = clf.predict_proba(texts)
+    assert proba.shape == (37, 2) and np.allclose(proba.sum(axis=1), 1.0)
+    assert np.array_equal(clf.predict(texts), (proba[:, 1] > 0.5).astype(int))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("pooling", ["last", "max", "mean", "maxmean"])
+def test_prediction_does_not_depend_on_batch_padding(cell, pooling):
+    """A review padded into a batch of longer ones scores exactly as it does alone."""
+    torch.manual_seed(0)
+    model = SentimentRNN(30, embed_size=8, hidden_size=8, num_layers=2, cell=cell, bidirectional=True,
+                         pooling=pooling, dropout=0.0).eval()
+    short = torch.tensor([[5, 6, 7]])
+    batch = torch.tensor([[5, 6, 7, 0, 0, 0], [1, 2, 3, 4, 5, 6]])
+    with torch.no_grad():
+        alone = model(short, torch.tensor([3]))
+        padded = model(batch, torch.tensor([3, 6]))
+    assert torch.allclose(alone, padded[:1], atol=1e-6)
+
+
+def test_reload_in_a_fresh_process_gives_identical_predictions(trained):
+    clf, out = trained
+    texts, _ = make_reviews(5, seed=3)
+    result = run_cli("sentiment", "predict", "--model", out, "--json", *texts)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    expected = clf.predict_proba(texts)[:, 1]
+    assert [r["label"] for r in lines] == [int(p > 0.5) for p in expected]
+    assert np.allclose([r["probability"] for r in lines], expected, atol=1e-6)
+    reloaded = SentimentClassifier.load(out)
+    assert np.array_equal(reloaded.decision_function(texts), clf.decision_function(texts))
+
+
+def test_predict_plain_output_and_stdin(trained):
+    _, out = trained
+    result = run_cli("sentiment", "predict", "--model", out, stdin="a great wonderful film\nawful boring waste\n")
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first.split()[0] == "1" and second.split()[0] == "0"
+    assert 0.5 < float(first.split()[1]) <= 1.0
+
+
+def test_empty_huge_and_undecodable_reviews_predict(trained):
+    clf, out = trained
+    huge = "great " * 200_000  # about 1.2 MB: truncated to the last seq_len tokens
+    assert clf.predict_proba(["", huge]).shape == (2, 2)
+    result = run_cli("sentiment", "predict", "--model", out, stdin=b"great \xff\xfe film\n\n", binary=True)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
+
+
+def test_evaluate_cli_json(trained, tmp_path):
+    clf, out = trained
+    texts, labels = make_reviews(50, seed=4)
+    csv = tmp_path / "reviews.csv"
+    import csv as csvlib
+
+    with open(csv, "w", newline="", encoding="utf-8") as f:
+        writer = csvlib.writer(f)
+        writer.writerow(["review", "sentiment"])
+        writer.writerows(zip(texts, labels))
+    result = run_cli("sentiment", "evaluate", "--model", out, "--data", csv, "--split", "all", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report) == {"accuracy", "loss", "n"} and report["n"] == 50
+    assert report["accuracy"] == pytest.approx(clf.score(texts, labels))
+
+
+def test_scikit_learn_conventions():
+    texts, labels = make_reviews(120)
+    clf = SentimentClassifier(preset="default", **{**TINY, "epochs": 1})
+    assert clone(clf).get_params() == clf.get_params()
+    clf.set_params(hidden_size=8)
+    assert clf.get_params()["hidden_size"] == 8
+    scores = cross_val_score(clf, texts, labels, cv=2)
+    assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
+
+
+@pytest.mark.parametrize("labels,message", [
+    (np.zeros(100, dtype=int), "only one class"),
+    (None, "fewer than one batch"),
+])
+def test_bad_training_data(labels, message):
+    texts, default_labels = make_reviews(100 if labels is not None else 10)
+    from seqrnn.errors import SeqrnnError
+
+    with pytest.raises(SeqrnnError, match=message):
+        SentimentClassifier(**TINY).fit(texts, default_labels if labels is None else labels)
+
+
+@pytest.mark.parametrize("setup,message", [
+    ("missing", "no such model directory"),
+    ("incomplete", "incomplete model directory"),
+    ("charlm", "charlm model, not a sentiment model"),
+])
+def test_bad_model_directories(tmp_path, setup, message):
+    model = tmp_path / "m"
+    if setup == "incomplete":
+        model.mkdir()
+        (model / "config.json").write_text('{"task": "sentiment"}')
+    elif setup == "charlm":
+        storage.save_model(model, "charlm", {"model": {}}, {}, {"w": torch.zeros(1)})
+    result = run_cli("sentiment", "predict", "--model", model, "some text")
+    assert result.returncode == 2 and result.stderr.startswith("seqrnn: error:") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
