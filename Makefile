@@ -20,9 +20,17 @@ $(STAMP): pyproject.toml requirements.txt
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The main job on the shared data: look at both datasets, train both models briefly, use them.
 demo: $(STAMP)
 	$(BIN)/seqrnn data inspect imdb
 	$(BIN)/seqrnn data inspect hamlet
+	rm -rf $(DEMO_DIR)
+	$(BIN)/seqrnn charlm train --text hamlet --out $(DEMO_DIR)/hamlet --max-minutes 2
+	$(BIN)/seqrnn charlm sample --model $(DEMO_DIR)/hamlet --length 300 --start "The " --seed 1
+	$(BIN)/seqrnn sentiment train --data imdb --out $(DEMO_DIR)/imdb --max-minutes 3
+	$(BIN)/seqrnn sentiment predict --model $(DEMO_DIR)/imdb \
+	  "One of the best films I have seen in years: moving, funny and beautifully acted." \
+	  "A dull, lifeless mess. The plot makes no sense and I wanted my two hours back."
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -32,7 +32,7 @@ PRESETS: dict[str, dict] = {
                  num_steps=100, lr=1e-3, grad_clip=5.0, epochs=100, schedule="constant"),
     # the best measured for a 2-core CPU budget (README: "Character model")
     "default": dict(cell="lstm", num_layers=1, hidden_size=512, embed_size=64, dropout=0.25, batch_size=32,
-                    num_steps=100, lr=3e-3, grad_clip=5.0, epochs=30, schedule="cosine"),
+                    num_steps=100, lr=3e-3, grad_clip=5.0, epochs=12, schedule="cosine"),
 }
 MODEL_KEYS = ("cell", "num_layers", "hidden_size", "embed_size", "dropout")
 
@@ -146,7 +146,7 @@ class CharLanguageModel(RecurrentEstimator):
     def __init__(self, preset: str = "default", *, cell=None, num_layers=None, hidden_size=None,
                  embed_size=None, dropout=None, batch_size=None, num_steps=None, lr=None, grad_clip=None,
                  epochs=None, max_minutes=None, val_fraction=0.1, limit=None, seed=1, threads=None,
-                 device="auto"):
+                 device="auto", eval_every=0):
         self.preset = preset
         self.cell = cell
         self.num_layers = num_layers
@@ -164,6 +164,7 @@ class CharLanguageModel(RecurrentEstimator):
         self.seed = seed
         self.threads = threads
         self.device = device
+        self.eval_every = eval_every
 
     def fit(self, text: str, y=None, *, out_dir: str | Path | None = None, resume: bool = False,
             source: str | None = None) -> "CharLanguageModel":

@@ -46,6 +46,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_positive_int, help="CPU threads for PyTorch (default: all cores)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint/")
+    p.add_argument("--eval-every", type=int, default=0, metavar="N",
+                   help="validate every N steps as well as after every epoch (default: epochs only)")
     g = p.add_argument_group("model and optimiser (override the preset)")
     g.add_argument("--cell", choices=["lstm", "gru", "rnn"])
     g.add_argument("--num-layers", type=_positive_int)

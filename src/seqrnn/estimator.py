@@ -15,7 +15,7 @@ from seqrnn.train import TrainSettings, fit
 
 # flags that mean the same in both tasks, copied from the command line onto the estimator
 SHARED_FLAGS = ("cell", "num_layers", "hidden_size", "embed_size", "dropout", "batch_size", "lr", "grad_clip",
-                "epochs", "max_minutes", "val_fraction", "limit", "seed", "threads", "device")
+                "epochs", "max_minutes", "val_fraction", "limit", "seed", "threads", "device", "eval_every")
 
 
 class RecurrentEstimator(BaseEstimator):
@@ -56,13 +56,13 @@ class RecurrentEstimator(BaseEstimator):
         return saved
 
     def _train(self, model: torch.nn.Module, task, device: torch.device, config: dict, vocab: dict,
-               out_dir, resume: bool, eval_every: int = 0) -> torch.nn.Module:
+               out_dir, resume: bool) -> torch.nn.Module:
         """Run the shared loop into `out_dir` (a temporary directory if None); load the best weights."""
         training = config["training"]
         settings = TrainSettings(epochs=training["epochs"], lr=training["lr"], grad_clip=training["grad_clip"],
                                  weight_decay=training.get("weight_decay", 0.0),
                                  schedule=training.get("schedule", "constant"),
-                                 warmup_steps=training.get("warmup_steps", 0), eval_every=eval_every,
+                                 warmup_steps=training.get("warmup_steps", 0), eval_every=self.eval_every,
                                  max_minutes=self.max_minutes)
         with tempfile.TemporaryDirectory(prefix="seqrnn-") as scratch:
             directory = Path(out_dir) if out_dir is not None else Path(scratch)

@@ -220,7 +220,7 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             val = train
         task = ReviewTask(train, val, training["batch_size"], training["bucket"], self.seed, device)
         model = SentimentRNN(**config["model"])
-        self.model_ = self._train(model, task, device, config, vocab.to_dict(), out_dir, resume, self.eval_every)
+        self.model_ = self._train(model, task, device, config, vocab.to_dict(), out_dir, resume)
         self.vocab_ = vocab
         self.classes_ = np.array([0, 1])
         return self
@@ -274,7 +274,7 @@ def _labelled_reviews(target: str, splits):
 def train_command(args) -> int:
     texts, labels = _labelled_reviews(args.data, ("train",))
     clf = SentimentClassifier(preset=args.preset, bidirectional=args.bidirectional, seq_len=args.seq_len,
-                              eval_every=0, **estimator_kwargs(args))
+                              **estimator_kwargs(args))
     clf.fit(texts, labels, out_dir=args.out, resume=args.resume, source=args.data)
     best = clf.summary_["best"] or {}
     print(f"trained {clf.summary_['step']} steps in {clf.summary_['elapsed_s']:.0f} s ({clf.summary_['stopped']}); "

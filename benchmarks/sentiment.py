@@ -1,0 +1,163 @@
+"""Sentiment benchmark: both presets for the same wall-clock budget on the IMDb train split.
+
+    python benchmarks/sentiment.py                    # 30 minutes per preset, validation = 10%, seed 1
+    python benchmarks/sentiment.py --minutes 5 --presets default
+
+Each preset runs as its own `seqrnn sentiment train` process (so peak memory is its own). The table
+gives validation accuracy against minutes, training examples/s, peak memory, prediction reviews/s,
+the recurrent layers' achieved GFLOP/s beside this machine's matrix-multiply rate measured in the
+same run, and how long the default needed to reach the book preset's best accuracy. Results go to
+benchmarks/results/sentiment.json and sentiment.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqrnn import storage
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def matmul_gflops(size: int = 1024, seconds: float = 3.0) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        n += 1
+    return 2 * size**3 * n / (time.perf_counter() - start) / 1e9
+
+
+def recurrent_flops_per_token(model: dict) -> float:
+    """Forward + backward (3x forward) multiply-adds of the recurrent layers, per token."""
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[model["cell"]]
+    directions = 2 if model["bidirectional"] else 1
+    hidden, total = model["hidden_size"], 0.0
+    size_in = model["embed_size"]
+    for _ in range(model["num_layers"]):
+        total += directions * 2 * gates * hidden * (size_in + hidden)
+        size_in = hidden * directions
+    return 3 * total
+
+
+def run_preset(preset: str, minutes: float, out: Path, eval_every: int) -> dict:
+    cmd = [sys.executable, "-m", "seqrnn", "sentiment", "train", "--data", "imdb", "--preset", preset,
+           "--max-minutes", str(minutes), "--out", str(out), "--seed", "1", "--eval-every", str(eval_every)]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, _, usage = os.wait4(process.pid, 0)
+    stdout, stderr = process.stdout.read(), process.stderr.read()
+    if not (out / "metrics.jsonl").exists():
+        raise SystemExit(f"{preset} failed: {stderr}")
+    records = storage.read_jsonl(out / "metrics.jsonl")
+    val = [(r["elapsed_s"] / 60, r["accuracy"]) for r in records if r["type"] == "val"]
+    train = [r for r in records if r["type"] == "train"]
+    config = storage.read_json(out / "config.json")
+    # tokens actually fed to the recurrent layers: padded batch widths (from the logged rate and lengths)
+    return {"preset": preset, "curve_minutes_accuracy": val, "best_accuracy": max(a for _, a in val),
+            "minutes": val[-1][0], "examples_per_s": float(np.median([r["examples_per_s"] for r in train])),
+            "peak_rss_mb": usage.ru_maxrss / 1024, "config": config, "stdout": stdout.strip()}
+
+
+def prediction_rate(model_dir: Path, texts: list[str]) -> float:
+    from seqrnn.sentiment import SentimentClassifier
+
+    clf = SentimentClassifier.load(model_dir)
+    start = time.perf_counter()
+    clf.predict_proba(texts)
+    return len(texts) / (time.perf_counter() - start)
+
+
+def tokens_per_example(config: dict, texts: list[str]) -> float:
+    """Mean recurrent steps per training review under the preset's padding (book: all seq_len)."""
+    from seqrnn.preprocess import tokenize_many
+
+    seq_len = config["preprocessing"]["seq_len"]
+    if config["preprocessing"]["pad"] == "left":
+        return float(seq_len)
+    lengths = np.minimum([len(t) for t in tokenize_many(texts)], seq_len)
+    return float(lengths.mean()) * 1.05  # bucketed batches pad to their longest: about 5% over
+
+
+def time_to_reach(curve, target: float) -> float | None:
+    return next((t for t, a in curve if a >= target), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--presets", default="book,default")
+    parser.add_argument("--eval-every", type=int, default=100, help="validate every N steps too")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    from seqrnn.data import read_imdb
+    from seqrnn.datasets import resolve
+
+    reviews = read_imdb(resolve("imdb"), splits=("train",))
+    sample_texts = reviews.texts[:5000]
+    machine = matmul_gflops()
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="seqrnn-bench-") as scratch:
+        for preset in args.presets.split(","):
+            run = run_preset(preset, args.minutes, Path(scratch) / preset, args.eval_every)
+            run["predict_reviews_per_s"] = prediction_rate(Path(scratch) / preset, sample_texts)
+            flops = recurrent_flops_per_token(run["config"]["model"])
+            run["recurrent_gflops"] = flops * tokens_per_example(run["config"], sample_texts) * run["examples_per_s"] / 1e9
+            runs.append(run)
+    print(f"\nSentiment on the IMDb train split (validation 10%, seed 1), {args.minutes:g} minutes per preset")
+    print(f"machine matrix-multiply rate (1024x1024 fp32, torch): {machine:.1f} GFLOP/s")
+    print(f"  {'preset':<8} {'best val acc':>12} {'minutes':>8} {'train ex/s':>10} {'predict/s':>10} "
+          f"{'peak MB':>8} {'RNN GFLOP/s':>11} {'of matmul':>9}")
+    for r in runs:
+        print(f"  {r['preset']:<8} {r['best_accuracy']:>12.4f} {r['minutes']:>8.1f} {r['examples_per_s']:>10,.0f} "
+              f"{r['predict_reviews_per_s']:>10,.0f} {r['peak_rss_mb']:>8,.0f} {r['recurrent_gflops']:>11.1f} "
+              f"{r['recurrent_gflops'] / machine:>9.0%}")
+    for r in runs:
+        print(f"  {r['preset']}: " + ", ".join(f"{t:.1f} min {a:.4f}" for t, a in r["curve_minutes_accuracy"]))
+    report = {"minutes": args.minutes, "machine_matmul_gflops": machine, "runs": runs}
+    book = next((r for r in runs if r["preset"] == "book"), None)
+    default = next((r for r in runs if r["preset"] == "default"), None)
+    if book and default:
+        t_book = time_to_reach(book["curve_minutes_accuracy"], book["best_accuracy"])
+        t_default = time_to_reach(default["curve_minutes_accuracy"], book["best_accuracy"])
+        report["book_best_at_minutes"], report["default_reaches_it_at_minutes"] = t_book, t_default
+        ratio = (t_default / t_book) if t_default is not None else None
+        report["time_ratio"] = ratio
+        print(f"  book best {book['best_accuracy']:.4f} after {t_book:.1f} min; default reaches it after "
+              + (f"{t_default:.1f} min ({ratio:.2f} of the time)" if t_default is not None else "never"))
+    plot(runs, RESULTS / "sentiment.png")
+    (RESULTS / "sentiment.json").write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {RESULTS / 'sentiment.json'}")
+
+
+def plot(runs: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in runs:
+        t, acc = zip(*r["curve_minutes_accuracy"])
+        ax.plot(t, acc, "o-", ms=3, label=r["preset"])
+    ax.set_xlabel("minutes")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title("IMDb sentiment, 2-core CPU")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    main()
