@@ -1,0 +1,163 @@
+"""`seqrnn data inspect PATH|NAME [--json]`: what is in an IMDb dataset or a text corpus.
+
+IMDb (a directory, .tar.gz / .tgz / .tar, .csv, or the name `imdb`): reviews per split and label,
+tokens per review (the book's tokenizer, the same fast path as training), the vocabulary size of
+the train split. Anything else is a text corpus: characters, distinct characters, lines; `hamlet`
+is reported after the book's cut, text[15858:].
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from seqrnn.errors import SeqrnnError
+
+NAMES = ("imdb", "hamlet", "tinyshakespeare")
+_IMDB_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".csv")
+# used only while seqrnn.datasets is unavailable: the files to look for in $SEQRNN_DATA
+_FALLBACK_FILES = {
+    "imdb": ("aclImdb_v1.tar.gz", "aclImdb_train.tar.gz", "aclImdb"),
+    "hamlet": ("hamlet_pg2265.txt", "pg2265.txt"),
+    "tinyshakespeare": ("tinyshakespeare.txt",),
+}
+
+
+def resolve_target(target: str) -> Path:
+    """An existing path as given, else a named dataset through seqrnn.datasets.resolve."""
+    try:
+        from seqrnn.datasets import resolve
+    except ImportError:
+        resolve = None
+    if resolve is not None:
+        return Path(resolve(target))
+    path = Path(target).expanduser()
+    if path.exists():
+        return path
+    if target in NAMES and os.environ.get("SEQRNN_DATA"):
+        for name in _FALLBACK_FILES[target]:
+            candidate = Path(os.environ["SEQRNN_DATA"]) / name
+            if candidate.exists():
+                return candidate
+    raise SeqrnnError(f"no such file or dataset: {target} (known datasets: {', '.join(NAMES)})")
+
+
+def is_imdb_path(path: Path) -> bool:
+    """Directories, archives and CSVs hold reviews; any other file is a text corpus."""
+    return path.is_dir() or path.name.lower().endswith(_IMDB_SUFFIXES)
+
+
+def _stats(values: np.ndarray) -> dict:
+    if not len(values):
+        return {"mean": 0.0, "median": 0.0, "p95": 0.0, "max": 0}
+    return {
+        "mean": round(float(values.mean()), 1),
+        "median": float(np.median(values)),
+        "p95": float(np.percentile(values, 95)),
+        "max": int(values.max()),
+    }
+
+
+def inspect_imdb(path: Path) -> dict:
+    """Counts and token statistics of an IMDb dataset."""
+    from seqrnn.data import read_imdb
+    from seqrnn.preprocess import index_tokens
+
+    t0 = time.perf_counter()
+    reviews = read_imdb(path)
+    t1 = time.perf_counter()
+    tokens = index_tokens(reviews.texts)
+    lengths = tokens.lengths
+    t2 = time.perf_counter()
+    splits = {}
+    for split in reviews.splits_present:
+        mask = reviews.splits == split
+        labels = reviews.labels[mask]
+        splits[split] = {
+            "reviews": int(mask.sum()),
+            "neg": int((labels == 0).sum()),
+            "pos": int((labels == 1).sum()),
+            "unlabelled": int((labels == -1).sum()),
+            "tokens": _stats(lengths[mask]),
+        }
+    train = reviews.splits == "train"
+    vocab = int(np.count_nonzero(tokens.counts(train))) if train.any() else 0
+    return {
+        "kind": "imdb",
+        "path": str(path),
+        "reviews": len(reviews),
+        "splits": splits,
+        "tokens": int(lengths.sum()),
+        "train_vocab_size": vocab,
+        "seconds": {"read": round(t1 - t0, 3), "tokenize": round(t2 - t1, 3), "total": round(time.perf_counter() - t0, 3)},
+    }
+
+
+def inspect_text(path: Path, name: str | None = None) -> dict:
+    """Size, alphabet and lines of a text corpus (`hamlet`: after the book's cut)."""
+    from seqrnn.data import HAMLET_OFFSET, hamlet_cut, read_text
+
+    t0 = time.perf_counter()
+    text = read_text(path)
+    cut = None
+    if name == "hamlet":
+        text, cut = hamlet_cut(text), f"text[{HAMLET_OFFSET}:]"
+    alphabet = sorted(set(text))
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    return {
+        "kind": "text",
+        "path": str(path),
+        "name": name,
+        "cut": cut,
+        "characters": len(text),
+        "distinct_characters": len(alphabet),
+        "alphabet": "".join(alphabet),
+        "lines": lines,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def _print_imdb(report: dict) -> None:
+    print(f"IMDb reviews: {report['path']}")
+    print(f"{'split':<8} {'reviews':>8} {'neg':>7} {'pos':>7} {'unlab.':>7}   "
+          f"{'tokens/review: mean':>19} {'median':>7} {'p95':>7} {'max':>7}")
+    for split, s in report["splits"].items():
+        t = s["tokens"]
+        print(f"{split:<8} {s['reviews']:>8,} {s['neg']:>7,} {s['pos']:>7,} {s['unlabelled']:>7,}   "
+              f"{t['mean']:>19,.1f} {t['median']:>7,.0f} {t['p95']:>7,.0f} {t['max']:>7,}")
+    print(f"tokens: {report['tokens']:,}; vocabulary of the train split: {report['train_vocab_size']:,} words")
+    sec = report["seconds"]
+    print(f"seconds: read {sec['read']:.2f}, tokenize {sec['tokenize']:.2f}, total {sec['total']:.2f}")
+
+
+def _print_text(report: dict) -> None:
+    print(f"text: {report['path']}" + (f" (named '{report['name']}')" if report["name"] else ""))
+    if report["cut"]:
+        print(f"reporting the book's cut {report['cut']}: the play without the Gutenberg front matter")
+    print(f"characters           {report['characters']:>12,}")
+    print(f"distinct characters  {report['distinct_characters']:>12,}")
+    print(f"lines                {report['lines']:>12,}")
+    print(f"alphabet             {report['alphabet']!r}")
+    print(f"seconds              {report['seconds']:>12.2f}")
+
+
+def inspect_command(args) -> int:
+    """Entry point of `seqrnn data inspect`."""
+    target = args.target
+    path = resolve_target(target)
+    name = target if target in NAMES and not Path(target).exists() else None
+    if name == "imdb" or (name is None and is_imdb_path(path)):
+        report = inspect_imdb(path)
+        printer = _print_imdb
+    else:
+        report = inspect_text(path, name)
+        printer = _print_text
+    if args.json:
+        print(json.dumps(report, ensure_ascii=True))
+    else:
+        printer(report)
+    return 0

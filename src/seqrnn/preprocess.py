@@ -1,0 +1,644 @@
+"""Text preprocessing: the book's tokenizer, word and character vocabularies, fixed-length encoding,
+and the truncated-BPTT stream batching of the character model.
+
+The tokenizer is the book's, exactly: spaces around every character of `string.punctuation`, then
+lower-case, then split on whitespace. One text goes through `str.translate`. Many texts go through a
+vectorised engine (`index_tokens`) that never loops over characters or tokens in Python: it
+lower-cases each review, classifies the UTF-8 bytes of a batch with a lookup table, finds token
+boundaries with NumPy, packs every token of up to 8 bytes into a uint64 key (exact, not a hash) and
+maps keys to token indices with a NumPy hash table; only the few longer tokens go through a dict.
+The result is identical to the book's tokenizer (property-tested with hypothesis) and several times
+faster; the token strings it hands back are shared between reviews, which also saves memory.
+
+Why lower-casing before spacing the punctuation is exact: `str.lower` maps each character on its
+own, never to or from punctuation or whitespace (checked over all code points in the tests), with
+one exception: capital sigma, whose lower case (σ or final ς) depends on its neighbours, and
+punctuation such as `'` or `.` is transparent to that rule while the book's inserted spaces are
+not. Reviews that contain 'Σ' are therefore spaced first and lower-cased second, the book's order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from itertools import chain, count, repeat
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from seqrnn.errors import SeqrnnError
+
+PUNCTUATION = string.punctuation
+_SPACE_PUNCT = str.maketrans({c: f" {c} " for c in PUNCTUATION})
+_CAPITAL_SIGMA = "\u03a3"
+
+# str.split() splits on exactly the characters for which str.isspace() is true (tested).
+_ASCII_SPACE = b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
+_UNICODE_SPACE = "\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+WHITESPACE = _ASCII_SPACE.decode() + _UNICODE_SPACE
+
+# Byte classes of UTF-8 text: 0 = whitespace, 1 = part of a word, 2 = punctuation (a token of its own).
+# Bytes >= 0x80 belong to multi-byte characters and are word bytes; the multi-byte whitespace
+# characters are blanked out separately (_blank_unicode_space).
+_BYTE_CLASS = np.ones(256, dtype=np.int8)
+_BYTE_CLASS[list(_ASCII_SPACE)] = 0
+_BYTE_CLASS[list(PUNCTUATION.encode())] = 2
+_KEY_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
+_BATCH_BYTES = 4 << 20  # bytes of text per engine batch: bounds the temporaries to a few dozen MB
+
+PAD_TOKEN = "<pad>"
+UNK_TOKEN = "<unk>"
+
+
+# --- tokenizer ----------------------------------------------------------------------------------
+
+
+def tokenize(text: str) -> list[str]:
+    """The book's tokenizer: spaces around punctuation, lower-case, split on whitespace."""
+    return text.translate(_SPACE_PUNCT).lower().split()
+
+
+def tokenize_many(texts: Sequence[str]) -> list[list[str]]:
+    """`[tokenize(t) for t in texts]`, several times faster (equal strings are shared objects)."""
+    return index_tokens(texts).token_lists()
+
+
+@dataclass
+class TokenizedTexts:
+    """Many texts tokenized at once: token indices into `words`, concatenated text after text.
+
+    The tokens of text i are `[words[j] for j in ids[offsets[i]:offsets[i + 1]]]`. The order of
+    `words` carries no meaning (it is not a vocabulary, just the distinct tokens seen).
+    """
+
+    words: list[str]
+    ids: np.ndarray  # int64, one entry per token
+    offsets: np.ndarray  # int64, len(texts) + 1
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Number of tokens of each text."""
+        return np.diff(self.offsets)
+
+    def token_lists(self) -> list[list[str]]:
+        """The tokens of every text, as `tokenize` would return them."""
+        words = np.empty(len(self.words), dtype=object)
+        words[:] = self.words
+        tokens = words[self.ids]
+        bounds = self.offsets.tolist()
+        return [tokens[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def counts(self, rows: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        """How often each of `words` occurs, in all texts or in `rows` (a boolean mask or indices)."""
+        ids = self.ids
+        if rows is not None:
+            rows = np.asarray(rows)
+            mask = rows if rows.dtype == bool else np.isin(np.arange(len(self)), rows)
+            if len(mask) != len(self):
+                raise ValueError(f"row mask has {len(mask)} entries for {len(self)} texts")
+            ids = ids[np.repeat(mask, self.lengths)]
+        return np.bincount(ids, minlength=len(self.words)).astype(np.int64)
+
+
+def index_tokens(texts: Sequence[str]) -> TokenizedTexts:
+    """Tokenize many texts the book's way into one flat array of token indices (see module doc)."""
+    texts = list(texts)
+    try:
+        return _index_tokens(texts, pack_medium=True)
+    except _KeyCollision:  # two 9-16 byte tokens hashed alike: astronomically rare, redo exactly
+        return _index_tokens(texts, pack_medium=False)
+
+
+class _KeyCollision(Exception):
+    pass
+
+
+# Every token becomes one uint64 key, in one of three disjoint ranges:
+#   1-8 bytes:  the bytes themselves, little-endian, zero-padded (exact; the lowest byte, the
+#               token's first, is never 0 because tokens with a NUL character go the long way);
+#   9-16 bytes: a hash of the two 8-byte halves, lowest byte 0, top bit 1 (checked after lookup
+#               against the halves, so a collision is detected, never silently merged);
+#   longer:     (j + 1) << 8 for the j-th distinct long token, from a dict (about 1 token in 20,000).
+_TOP_BIT = np.uint64(1 << 63)
+_LOW_BYTE_CLEAR = np.uint64(((1 << 64) - 1) ^ 0xFF)
+_MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def _index_tokens(texts: list[str], pack_medium: bool) -> TokenizedTexts:
+    state = _IndexState(pack_medium)
+    # batches of about _BATCH_BYTES characters (at least one text each)
+    ends = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + 1)
+    bounds = np.unique(np.searchsorted(ends, np.arange(_BATCH_BYTES, ends[-1] if len(ends) else 0, _BATCH_BYTES)))
+    bounds = [0] + [b + 1 for b in bounds.tolist() if b + 1 < len(texts)] + [len(texts)]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        batch = texts[a:b]
+        if any(map(str.__contains__, batch, repeat(_CAPITAL_SIGMA))):
+            batch = [t.translate(_SPACE_PUNCT) if _CAPITAL_SIGMA in t else t for t in batch]
+        state.add_batch(list(map(str.encode, map(str.lower, batch), repeat("utf-8"), repeat("surrogatepass"))))
+
+    distinct = _unique(np.concatenate([_unique(k) for k in state.keys]))
+    table = _KeyTable(distinct)
+    ids = np.empty(sum(map(len, state.keys)), dtype=np.int32)
+    first_half = np.zeros(len(distinct), dtype=np.uint64)
+    second_half = np.zeros(len(distinct), dtype=np.uint64)
+    parts = []
+    pos = 0
+    for keys in state.keys:
+        parts.append(ids[pos:pos + len(keys)])
+        parts[-1][:] = table.lookup(keys)
+        pos += len(keys)
+    # Each 9-16 byte token's key is a hash: store the halves of one token per key, then check that
+    # every token with that key has the same halves.
+    for part, medium, k1, k2 in zip(parts, state.medium, state.medium_first, state.medium_second):
+        first_half[part[medium]] = k1
+        second_half[part[medium]] = k2
+    for part, medium, k1, k2 in zip(parts, state.medium, state.medium_first, state.medium_second):
+        if not (np.array_equal(first_half[part[medium]], k1) and np.array_equal(second_half[part[medium]], k2)):
+            raise _KeyCollision
+    long_words = list(state.long_index)
+    words = []
+    for key, h1, h2 in zip(distinct.tolist(), first_half.tolist(), second_half.tolist()):
+        if key & 0xFF:
+            raw = key.to_bytes(8, "little").rstrip(b"\0")
+        elif key >> 63:
+            raw = (h1.to_bytes(8, "little") + h2.to_bytes(8, "little")).rstrip(b"\0")
+        else:
+            raw = long_words[(key >> 8) - 1]
+        words.append(raw.decode("utf-8", "surrogatepass"))
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(state.lengths), out=offsets[1:])
+    return TokenizedTexts(words, ids, offsets)
+
+
+def _unique(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique without its overhead)."""
+    a = np.sort(a)
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
+
+
+class _IndexState:
+    """Per-batch results of `_index_tokens`, and the dict of the long tokens seen so far."""
+
+    def __init__(self, pack_medium: bool):
+        self.pack_medium = pack_medium
+        self.keys: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+        self.medium: list[np.ndarray] = []  # positions of the 9-16 byte tokens in each batch
+        self.medium_first: list[np.ndarray] = []
+        self.medium_second: list[np.ndarray] = []
+        self.long_index: defaultdict[bytes, int] = defaultdict(count(1).__next__)
+
+    def add_batch(self, batch: list[bytes]) -> None:
+        """Tokenize one batch of lower-cased UTF-8 texts into keys."""
+        buf = b" ".join(batch)  # one space between texts: no token straddles two texts
+        n = len(buf)
+        if not buf.isascii():
+            buf = _blank_unicode_space(buf)
+        arr = np.zeros((n // 8 + 4) * 8, dtype=np.uint8)  # zero padding for the 8-byte reads below
+        arr[:n] = np.frombuffer(buf, dtype=np.uint8)
+        cls = _BYTE_CLASS[arr[:n]]
+        punct = cls == 2
+        # Words are runs of word bytes; every punctuation byte is a token of its own.
+        edges = np.diff((cls == 1).view(np.int8), prepend=np.int8(0), append=np.int8(0))
+        starts = np.flatnonzero(punct | (edges[:-1] == 1))
+        ends = np.flatnonzero(punct | (edges[1:] == -1)) + 1
+        text_starts = np.zeros(len(batch), dtype=np.int64)
+        if len(batch) > 1:
+            np.cumsum(np.fromiter(map(len, batch), np.int64, len(batch))[:-1] + 1, out=text_starts[1:])
+        firsts = np.searchsorted(starts, text_starts)
+        self.lengths.append(np.diff(np.append(firsts, len(starts))))
+
+        size = ends - starts
+        words64 = arr.view("<u8")
+        keys = _read_u64(words64, starts) & _KEY_MASKS[np.minimum(size, 8)]
+        is_long = size > (16 if self.pack_medium else 8)
+        if b"\0" in buf:
+            nul = np.flatnonzero(arr[:n] == 0)
+            is_long[np.searchsorted(starts, nul, side="right") - 1] = True
+        medium = np.flatnonzero((size > 8) & ~is_long) if self.pack_medium else np.zeros(0, np.int64)
+        k1 = keys[medium]
+        k2 = _read_u64(words64, starts[medium] + 8) & _KEY_MASKS[size[medium] - 8]
+        mixed = (k1 * _MIX1) ^ ((k2 * _MIX2) >> np.uint64(29)) ^ (k2 * _MIX1)
+        keys[medium] = ((mixed * _MIX2) | _TOP_BIT) & _LOW_BYTE_CLEAR
+        self.medium.append(medium)
+        self.medium_first.append(k1)
+        self.medium_second.append(k2)
+        long_pos = np.flatnonzero(is_long)
+        if len(long_pos):
+            pieces = [buf[a:b] for a, b in zip(starts[long_pos].tolist(), ends[long_pos].tolist())]
+            j = np.fromiter(map(self.long_index.__getitem__, pieces), np.int64, len(pieces))
+            keys[long_pos] = j.astype(np.uint64) << np.uint64(8)
+        self.keys.append(keys)
+
+
+def _read_u64(words64: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The 8 bytes at each (unaligned) byte offset, as little-endian uint64, from aligned words."""
+    q = starts >> 3
+    r = ((starts & 7) << 3).view(np.uint64)
+    lo = np.take(words64, q)
+    lo >>= r
+    q += 1
+    hi = np.take(words64, q)
+    hi <<= np.uint64(1)
+    np.left_shift(hi, np.uint64(63) - r, out=hi)  # two shifts, so that r = 0 gives 0
+    lo |= hi
+    return lo
+
+
+def _blank_unicode_space(buf: bytes) -> bytes:
+    """Replace the multi-byte UTF-8 whitespace characters by as many ASCII spaces."""
+    a = np.frombuffer(buf + bytes(2), dtype=np.uint8)
+    lead = np.flatnonzero((a == 0xC2) | ((a >= 0xE1) & (a <= 0xE3)))
+    if not len(lead):
+        return buf
+    b1, b2, b3 = a[lead], a[lead + 1], a[lead + 2]
+    two = (b1 == 0xC2) & ((b2 == 0x85) | (b2 == 0xA0))
+    three = (
+        ((b1 == 0xE1) & (b2 == 0x9A) & (b3 == 0x80))
+        | ((b1 == 0xE2) & (b2 == 0x80) & ((b3 <= 0x8A) | (b3 == 0xA8) | (b3 == 0xA9) | (b3 == 0xAF)))
+        | ((b1 == 0xE2) & (b2 == 0x81) & (b3 == 0x9F))
+        | ((b1 == 0xE3) & (b2 == 0x80) & (b3 == 0x80))
+    )
+    if not (two.any() or three.any()):
+        return buf
+    out = np.frombuffer(buf, dtype=np.uint8).copy()
+    for k, hit in ((2, two), (3, three)):
+        for j in range(k):
+            out[lead[hit] + j] = 0x20
+    return out.tobytes()
+
+
+class _KeyTable:
+    """An open-addressing hash table (linear probing) from distinct nonzero uint64 keys to their
+    positions, built and queried with whole-array NumPy operations."""
+
+    _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, keys: np.ndarray):
+        bits = max(4, (4 * len(keys)).bit_length())  # load factor <= 1/4: probes are short
+        self.mask = (1 << bits) - 1
+        self.shift = np.uint64(64 - bits)
+        self.keys = np.zeros(1 << bits, dtype=np.uint64)
+        self.values = np.zeros(1 << bits, dtype=np.int32)
+        slots = self._slots(keys)
+        pending = np.arange(len(keys))
+        while len(pending):
+            s = slots[pending]
+            free = self.keys[s] == 0
+            taken_slots, first = np.unique(s[free], return_index=True)
+            winners = pending[free][first]
+            self.keys[taken_slots] = keys[winners]
+            self.values[taken_slots] = winners
+            placed = np.zeros(len(keys), dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            slots[pending] = (slots[pending] + 1) & self.mask
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * self._GOLDEN) >> self.shift).view(np.int64)
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        slots = self._slots(keys)
+        out = np.take(self.values, slots)
+        miss = np.flatnonzero(np.take(self.keys, slots) != keys)
+        while len(miss):
+            s = (slots[miss] + 1) & self.mask
+            slots[miss] = s
+            found = self.keys[s]
+            if (found == 0).any():
+                raise AssertionError("key missing from _KeyTable")  # cannot happen: built from these keys
+            hit = found == keys[miss]
+            out[miss[hit]] = self.values[s[hit]]
+            miss = miss[~hit]
+        return out
+
+
+# --- word vocabulary ------------------------------------------------------------------------------
+
+
+class Vocabulary:
+    """Words to ids: PAD = 0, UNK = 1, then words by count (descending), ties by the word itself.
+
+    `words` holds the real words in id order (`words[i]` has id i + 2); `index` maps word -> id.
+    """
+
+    PAD = 0
+    UNK = 1
+
+    def __init__(self, words: Sequence[str], counts: Sequence[int] | None = None):
+        self.words = list(words)
+        self.counts = None if counts is None else [int(c) for c in counts]
+        self.index = {w: i for i, w in enumerate(self.words, 2)}
+        if len(self.index) != len(self.words):
+            raise SeqrnnError("vocabulary has duplicate words")
+        if self.counts is not None and len(self.counts) != len(self.words):
+            raise SeqrnnError("vocabulary has a different number of words and counts")
+
+    @classmethod
+    def build(cls, token_lists: Iterable[Iterable[str]], min_count: int = 1,
+              max_size: int | None = None) -> "Vocabulary":
+        """Count the tokens of the (training) texts; keep words seen >= min_count times, the
+        `max_size` most frequent (PAD and UNK not counted)."""
+        return cls.from_counts(Counter(chain.from_iterable(token_lists)), min_count, max_size)
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str], min_count: int = 1, max_size: int | None = None) -> "Vocabulary":
+        """`build(tokenize_many(texts))` through the fast engine."""
+        tokens = index_tokens(texts)
+        return cls.from_counts(dict(zip(tokens.words, tokens.counts().tolist())), min_count, max_size)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], min_count: int = 1, max_size: int | None = None) -> "Vocabulary":
+        """The vocabulary of a word -> count mapping (same rules as `build`)."""
+        if min_count < 1:
+            raise SeqrnnError(f"min_count must be at least 1, got {min_count}")
+        if max_size is not None and max_size < 0:
+            raise SeqrnnError(f"max_size must be at least 0, got {max_size}")
+        kept = sorted(((-c, w) for w, c in counts.items() if c >= min_count))
+        if max_size is not None:
+            kept = kept[:max_size]
+        return cls([w for _, w in kept], [-c for c, _ in kept])
+
+    def __len__(self) -> int:
+        return len(self.words) + 2
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.index
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocabulary) and self.words == other.words
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({len(self.words)} words + PAD + UNK)"
+
+    def encode(self, tokens: Iterable[str]) -> list[int]:
+        """Ids of the tokens; unknown words become UNK."""
+        return list(map(self.index.get, tokens, repeat(self.UNK)))
+
+    def lookup(self, words: Sequence[str]) -> np.ndarray:
+        """`encode(words)` as an int64 array."""
+        return np.fromiter(map(self.index.get, words, repeat(self.UNK)), np.int64, len(words))
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Words of the ids (`<pad>` and `<unk>` for the reserved ids)."""
+        table = [PAD_TOKEN, UNK_TOKEN] + self.words
+        out = []
+        for i in ids:
+            i = int(i)
+            if not 0 <= i < len(table):
+                raise SeqrnnError(f"word id {i} is outside the vocabulary (0..{len(table) - 1})")
+            out.append(table[i])
+        return out
+
+    def to_dict(self) -> dict:
+        d = {"kind": "words", "pad_id": self.PAD, "unk_id": self.UNK, "words": self.words}
+        if self.counts is not None:
+            d["counts"] = self.counts
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Vocabulary":
+        if not isinstance(d, Mapping) or d.get("kind") != "words" or not isinstance(d.get("words"), list):
+            raise SeqrnnError("not a word vocabulary (expected {'kind': 'words', 'words': [...]})")
+        if d.get("pad_id", 0) != cls.PAD or d.get("unk_id", 1) != cls.UNK:
+            raise SeqrnnError("word vocabulary with unsupported PAD/UNK ids")
+        if not all(isinstance(w, str) for w in d["words"]):
+            raise SeqrnnError("word vocabulary holds non-string words")
+        return cls(d["words"], d.get("counts"))
+
+    def save(self, path: str | os.PathLike) -> None:
+        _write_json_atomic(Path(path), self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Vocabulary":
+        d = _read_json(Path(path))
+        try:
+            return cls.from_dict(d)
+        except SeqrnnError as exc:
+            raise SeqrnnError(f"{path}: {exc}") from None
+
+
+# --- fixed-length encoding ------------------------------------------------------------------------
+
+
+def encode_fixed(id_lists: Sequence[Sequence[int]], seq_len: int, truncate: str = "left",
+                 pad: str = "left") -> tuple[np.ndarray, np.ndarray]:
+    """An (n, seq_len) int64 matrix and the true lengths min(len, seq_len).
+
+    The book's default: keep the last `seq_len` ids (truncate='left') and left-pad with 0.
+    truncate='right' keeps the first `seq_len` ids; pad='right' pads at the end.
+    """
+    lengths = np.fromiter(map(len, id_lists), np.int64, len(id_lists))
+    flat = np.fromiter(chain.from_iterable(id_lists), np.int64, int(lengths.sum()))
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return encode_flat(flat, offsets, seq_len, truncate, pad)
+
+
+def encode_flat(flat: np.ndarray, offsets: np.ndarray, seq_len: int, truncate: str = "left",
+                pad: str = "left") -> tuple[np.ndarray, np.ndarray]:
+    """`encode_fixed` for rows given as one concatenated array and n + 1 offsets."""
+    if not isinstance(seq_len, (int, np.integer)) or seq_len < 1:
+        raise SeqrnnError(f"sequence length must be at least 1, got {seq_len}")
+    if truncate not in ("left", "right"):
+        raise SeqrnnError(f"truncate must be 'left' or 'right', got {truncate!r}")
+    if pad not in ("left", "right"):
+        raise SeqrnnError(f"pad must be 'left' or 'right', got {pad!r}")
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n = len(offsets) - 1
+    full = np.diff(offsets)
+    kept = np.minimum(full, seq_len)
+    src = offsets[1:] - kept if truncate == "left" else offsets[:-1]
+    dst = np.arange(n, dtype=np.int64) * seq_len + (seq_len - kept if pad == "left" else 0)
+    out = np.zeros(n * seq_len, dtype=np.int64)
+    total = int(kept.sum())
+    if total:
+        # position of each kept id inside its row, without a Python loop over rows
+        within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(kept) - kept, kept)
+        out[np.repeat(dst, kept) + within] = np.asarray(flat)[np.repeat(src, kept) + within]
+    return out.reshape(n, seq_len), kept
+
+
+def encode_texts(texts: Sequence[str], vocab: Vocabulary, seq_len: int, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """Tokenize, look up and encode to fixed length in one fast pass: (matrix, lengths)."""
+    tokens = index_tokens(texts)
+    return encode_flat(vocab.lookup(tokens.words)[tokens.ids], tokens.offsets, seq_len, **kw)
+
+
+def build_and_encode(texts: Sequence[str], seq_len: int, vocab_rows=None, min_count: int = 1,
+                     max_size: int | None = None, **kw) -> tuple[Vocabulary, np.ndarray, np.ndarray]:
+    """Tokenize all texts once, build the vocabulary from `vocab_rows` only (a mask or indices; the
+    training split; default all) and encode every text: (vocab, matrix, lengths)."""
+    tokens = index_tokens(texts)
+    counts = tokens.counts(vocab_rows).tolist()
+    vocab = Vocabulary.from_counts(dict(zip(tokens.words, counts)), min_count, max_size)
+    matrix, lengths = encode_flat(vocab.lookup(tokens.words)[tokens.ids], tokens.offsets, seq_len, **kw)
+    return vocab, matrix, lengths
+
+
+# --- character vocabulary ------------------------------------------------------------------------
+
+
+class CharVocabulary:
+    """Characters to ids 0..n-1 in code-point order: the same ids in every process (the book's
+    `set(text)` order changes with PYTHONHASHSEED)."""
+
+    def __init__(self, chars: Iterable[str]):
+        chars = sorted(set(chars))
+        if any(len(c) != 1 for c in chars):
+            raise SeqrnnError("character vocabulary entries must be single characters")
+        self.chars = chars
+        self._set = frozenset(chars)
+        self._codes = np.array([ord(c) for c in chars], dtype=np.int64)
+
+    @classmethod
+    def build(cls, text: str) -> "CharVocabulary":
+        if not text:
+            raise SeqrnnError("cannot build a character vocabulary from an empty text")
+        return cls(set(text))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __contains__(self, char: object) -> bool:
+        return char in self._set
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CharVocabulary) and self.chars == other.chars
+
+    def __repr__(self) -> str:
+        return f"CharVocabulary({len(self.chars)} characters)"
+
+    def _positions(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
+        pos = np.searchsorted(self._codes, codes)
+        known = pos < len(self._codes)
+        known[known] = self._codes[pos[known]] == codes[known]
+        return pos, known
+
+    def encode(self, text: str, unknown: str = "error") -> np.ndarray:
+        """Ids (int64) of the characters; unknown characters raise (`unknown='error'`) or are
+        dropped (`unknown='skip'`)."""
+        if unknown not in ("error", "skip"):
+            raise SeqrnnError(f"unknown must be 'error' or 'skip', got {unknown!r}")
+        pos, known = self._positions(text)
+        if known.all():
+            return pos
+        if unknown == "skip":
+            return pos[known]
+        missing = self.unknown_chars(text)
+        shown = "".join(missing[:10]) + ("..." if len(missing) > 10 else "")
+        raise SeqrnnError(f"{len(missing)} character(s) not in the vocabulary: {shown!r}")
+
+    def unknown_chars(self, text: str) -> list[str]:
+        """The distinct characters of `text` that are not in the vocabulary, sorted."""
+        _, known = self._positions(text)
+        if known.all():
+            return []
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        return [chr(c) for c in np.unique(codes[~known]).tolist()]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        ids = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self.chars)):
+            raise SeqrnnError(f"character id outside the vocabulary (0..{len(self.chars) - 1})")
+        return self._codes[ids].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+
+    def to_dict(self) -> dict:
+        return {"kind": "chars", "chars": self.chars}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "CharVocabulary":
+        chars = d.get("chars") if isinstance(d, Mapping) else None
+        if not isinstance(d, Mapping) or d.get("kind") != "chars" or not isinstance(chars, list):
+            raise SeqrnnError("not a character vocabulary (expected {'kind': 'chars', 'chars': [...]})")
+        if not all(isinstance(c, str) and len(c) == 1 for c in chars) or chars != sorted(set(chars)):
+            raise SeqrnnError("character vocabulary must list distinct single characters in code-point order")
+        return cls(chars)
+
+    def save(self, path: str | os.PathLike) -> None:
+        _write_json_atomic(Path(path), self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "CharVocabulary":
+        d = _read_json(Path(path))
+        try:
+            return cls.from_dict(d)
+        except SeqrnnError as exc:
+            raise SeqrnnError(f"{path}: {exc}") from None
+
+
+# --- truncated-BPTT stream batching ---------------------------------------------------------------
+
+
+def reshape_stream(ids: np.ndarray, batch_size: int, num_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """The book's `reshape_data`: inputs x and targets y (x shifted by one), each cut into
+    `batch_size` rows of equal length, a multiple of `num_steps`.
+
+    Row r continues where row r - 1 stopped, so hidden state can be carried across consecutive
+    windows of a row. The stream needs B*S*W + 1 ids for W windows of B rows by S steps; W is as
+    large as possible, (len(ids) - 1) // (B*S) -- the book's count too -- and the last
+    (len(ids) - 1) % (B*S) ids (fewer than one window's worth) are dropped.
+    """
+    if batch_size < 1:
+        raise SeqrnnError(f"--batch-size must be at least 1, got {batch_size}")
+    if num_steps < 1:
+        raise SeqrnnError(f"--num-steps must be at least 1, got {num_steps}")
+    ids = np.asarray(ids)
+    per_window = batch_size * num_steps
+    windows = (len(ids) - 1) // per_window if len(ids) else 0
+    if windows < 1:
+        raise SeqrnnError(
+            f"text of {len(ids)} characters is too short for --batch-size {batch_size} x --num-steps "
+            f"{num_steps} (one window needs {per_window + 1}); lower --batch-size or --num-steps"
+        )
+    used = windows * per_window
+    return ids[:used].reshape(batch_size, -1), ids[1:used + 1].reshape(batch_size, -1)
+
+
+def iter_windows(x: np.ndarray, y: np.ndarray, num_steps: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Consecutive (x, y) windows of `num_steps` columns, as the book's `create_batch_generator`."""
+    if x.shape != y.shape:
+        raise ValueError(f"x and y differ in shape: {x.shape} vs {y.shape}")
+    if num_steps < 1:
+        raise SeqrnnError(f"--num-steps must be at least 1, got {num_steps}")
+    for b in range(x.shape[1] // num_steps):
+        yield x[:, b * num_steps:(b + 1) * num_steps], y[:, b * num_steps:(b + 1) * num_steps]
+
+
+# --- JSON files -----------------------------------------------------------------------------------
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    """Write JSON through a temporary file in the same directory, fsync, then rename over `path`."""
+    data = (json.dumps(obj, ensure_ascii=True) + "\n").encode("ascii")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SeqrnnError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SeqrnnError(f"{path}: is a directory, expected a JSON file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SeqrnnError(f"{path}: not valid JSON ({exc})") from None

@@ -1,0 +1,73 @@
+"""Shared fixtures: a tiny aclImdb dataset built in tmp_path (directory and .tar.gz), the shared data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+# (split directory, label directory, id, rating, text): deliberately not in sorted order on disk
+TINY_IMDB = [
+    ("train", "pos", 10, 9, "A wonderful film.<br /><br />Loved it!"),
+    ("train", "pos", 2, 10, "Great, great acting; superb."),
+    ("train", "neg", 7, 1, "Awful. Just awful..."),
+    ("train", "neg", 11, 3, "Boring plot, wooden actors -- café scenes only."),
+    ("train", "neg", 3, 2, "Not good (at all)."),
+    ("train", "unsup", 5, 0, "No rating here; the film exists."),
+    ("train", "unsup", 1, 0, "Unlabelled review number one."),
+    ("test", "pos", 4, 8, "Good fun for the whole family!"),
+    ("test", "neg", 9, 4, "Meh. Forgettable."),
+]
+
+
+def write_imdb(root: Path, reviews=TINY_IMDB, extras: bool = True) -> Path:
+    """Write an aclImdb/ tree under root (plus the README/urls/vocab files the real one has)."""
+    base = root / "aclImdb"
+    for split, label, rid, rating, text in reviews:
+        d = base / split / label
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{rid}_{rating}.txt").write_text(text, encoding="utf-8")
+    if extras:
+        (base / "README").write_text("Large Movie Review Dataset\n")
+        (base / "imdb.vocab").write_text("the\nand\n")
+        (base / "train" / "urls_pos.txt").write_text("http://www.imdb.com/title/tt0453418/usercomments\n")
+    return root
+
+
+def write_tar(src_root: Path, out: Path, fmt=tarfile.GNU_FORMAT, mode: str = "w:gz", prefix: str = "") -> Path:
+    """Archive src_root/aclImdb as `prefix + aclImdb` (a long prefix exercises long-name headers)."""
+    with tarfile.open(out, mode, format=fmt) as tf:
+        tf.add(src_root / "aclImdb", arcname=prefix + "aclImdb")
+    return out
+
+
+@pytest.fixture
+def imdb_dir(tmp_path) -> Path:
+    """A directory holding aclImdb/ with 9 reviews in every split and label."""
+    return write_imdb(tmp_path / "data")
+
+
+@pytest.fixture
+def imdb_tgz(imdb_dir, tmp_path) -> Path:
+    return write_tar(imdb_dir, tmp_path / "tiny.tar.gz")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The read-only shared data directory, or skip."""
+    env = os.environ.get("SEQRNN_DATA")
+    for candidate in ([Path(env)] if env else []) + [Path(__file__).resolve().parents[1] / ".." / "shared" / "data",
+                                                     Path("/work/shared/data")]:
+        if (candidate / "hamlet_pg2265.txt").exists():
+            return candidate.resolve()
+    pytest.skip("shared data not available (set SEQRNN_DATA)")
+
+
+def run_seqrnn(*args, env=None, **kw) -> subprocess.CompletedProcess:
+    """`python -m seqrnn ARGS` in a subprocess, text output."""
+    return subprocess.run([sys.executable, "-m", "seqrnn", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120, **kw)

@@ -1,0 +1,323 @@
+"""seqrnn.data: the IMDb reader (directory, .tar.gz, CSV), text files, Gutenberg stripping, errors."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import tarfile
+
+import numpy as np
+import pytest
+from conftest import TINY_IMDB, run_seqrnn, write_imdb, write_tar
+
+from seqrnn.data import HAMLET_OFFSET, Reviews, hamlet_cut, read_imdb, read_text
+from seqrnn.errors import SeqrnnError
+
+ORDER = [("train", "neg"), ("train", "pos"), ("test", "neg"), ("test", "pos"), ("train", "unsup")]
+
+
+def expected_rows(reviews=TINY_IMDB, splits=("train", "test", "unsup")):
+    """(split, label, id, rating, text) in the documented order: split, label, id."""
+    def split_of(top, lab):
+        return "unsup" if lab == "unsup" else top
+    rows = [(split_of(t, lab), {"neg": 0, "pos": 1, "unsup": -1}[lab], rid, rating if lab != "unsup" else -1, text)
+            for t, lab, rid, rating, text in reviews if split_of(t, lab) in splits]
+    return sorted(rows, key=lambda r: (("train", "test", "unsup").index(r[0]), r[1], r[2]))
+
+
+def as_rows(r: Reviews):
+    return list(zip(r.splits.tolist(), r.labels.tolist(), r.ids.tolist(), r.ratings.tolist(), r.texts))
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def test_directory_order_labels_ids_ratings(imdb_dir):
+    r = read_imdb(imdb_dir)
+    assert as_rows(r) == expected_rows()
+    assert r.splits_present == ["train", "test", "unsup"]
+    assert r.labels.dtype == np.int64 and r.ids.dtype == np.int64 and r.ratings.dtype == np.int64
+    assert len(r) == len(TINY_IMDB)
+    assert "<br />" in r.texts[r.texts.index("A wonderful film.<br /><br />Loved it!")]  # raw text kept
+
+
+def test_directory_itself_or_its_parent(imdb_dir):
+    assert as_rows(read_imdb(imdb_dir / "aclImdb")) == as_rows(read_imdb(imdb_dir))
+
+
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
+def test_tar_gz_equals_directory_in_every_tar_format(imdb_dir, tmp_path, fmt):
+    # a long prefix forces GNU long-name, pax path and ustar prefix headers
+    prefix = "very/" * 24 if fmt != tarfile.USTAR_FORMAT else "deep/" * 20
+    archive = write_tar(imdb_dir, tmp_path / "a.tar.gz", fmt=fmt, prefix=prefix)
+    assert as_rows(read_imdb(archive)) == expected_rows()
+
+
+def test_tar_reads_across_tiny_chunks(imdb_dir, tmp_path, monkeypatch):
+    """Headers and member data that straddle inflated chunks are reassembled exactly."""
+    import seqrnn.data
+
+    archive = write_tar(imdb_dir, tmp_path / "a.tar.gz", fmt=tarfile.PAX_FORMAT, prefix="p" * 150 + "/")
+    monkeypatch.setattr(seqrnn.data, "_CHUNK", 7)
+    assert as_rows(read_imdb(archive)) == expected_rows()
+    assert as_rows(read_imdb(write_tar(imdb_dir, tmp_path / "b.tar", mode="w"))) == expected_rows()
+
+
+def test_plain_tar_and_multi_member_gzip(imdb_dir, tmp_path):
+    plain = write_tar(imdb_dir, tmp_path / "a.tar", mode="w")
+    assert as_rows(read_imdb(plain)) == expected_rows()
+    data = plain.read_bytes()
+    multi = tmp_path / "multi.tgz"  # gzip allows concatenated members (pigz, bgzip)
+    multi.write_bytes(gzip.compress(data[:10240]) + gzip.compress(data[10240:]))
+    assert as_rows(read_imdb(multi)) == expected_rows()
+
+
+@pytest.mark.parametrize("splits", [("train",), ("test",), ("unsup",), ("train", "test"), "train", None])
+def test_split_subsets(imdb_dir, imdb_tgz, splits):
+    want = expected_rows(splits=("train", "test", "unsup") if splits is None else
+                         (splits,) if isinstance(splits, str) else splits)
+    assert as_rows(read_imdb(imdb_dir, splits=splits)) == want
+    assert as_rows(read_imdb(imdb_tgz, splits=splits)) == want
+
+
+def test_any_subset_of_directories_may_be_present(tmp_path):
+    only_test = [r for r in TINY_IMDB if r[0] == "test"]
+    root = write_imdb(tmp_path / "t", only_test, extras=False)
+    r = read_imdb(root)
+    assert r.splits_present == ["test"] and as_rows(r) == expected_rows(only_test)
+    with pytest.raises(SeqrnnError, match=r"no train reviews \(present: test\)"):
+        read_imdb(root, splits=("train",))
+
+
+def test_unknown_split_name(imdb_dir):
+    with pytest.raises(SeqrnnError, match="unknown split 'validation'"):
+        read_imdb(imdb_dir, splits=("validation",))
+
+
+def test_subset_by_mask_and_indices(imdb_dir):
+    r = read_imdb(imdb_dir)
+    pos = r.subset(r.labels == 1)
+    assert set(pos.labels.tolist()) == {1} and len(pos) == 3
+    picked = r.subset([4, 0])
+    assert picked.texts == [r.texts[4], r.texts[0]] and picked.ids.tolist() == [r.ids[4], r.ids[0]]
+    assert len(r.subset(np.array([], dtype=np.int64))) == 0
+
+
+def write_csv(path, rows, header=("review", "sentiment")):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def test_csv_like_movie_data(tmp_path):
+    rows = [("Great film, \"loved\" it.\nTwo lines.", 1), ("Bad, bad.", 0), ("Fine.", 1), ("Dull", 0)]
+    r = read_imdb(write_csv(tmp_path / "movie_data.csv", rows))
+    assert r.splits.tolist() == ["train"] * 4
+    assert r.labels.tolist() == [0, 0, 1, 1] and r.ids.tolist() == [1, 3, 0, 2]  # label, then row
+    assert r.texts == ["Bad, bad.", "Dull", "Great film, \"loved\" it.\nTwo lines.", "Fine."]
+    assert r.ratings.tolist() == [-1] * 4
+    with pytest.raises(SeqrnnError, match="only the train split"):
+        read_imdb(tmp_path / "movie_data.csv", splits=("test",))
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def assert_error(match, fn, *args, path=None, **kw):
+    with pytest.raises(SeqrnnError) as info:
+        fn(*args, **kw)
+    message = str(info.value)
+    assert "\n" not in message
+    if path is not None:
+        assert str(path) in message
+    assert match in message, message
+    return message
+
+
+def test_missing_path(tmp_path):
+    assert_error("no such file", read_imdb, tmp_path / "nope", path=tmp_path / "nope")
+    assert_error("no such file", read_text, tmp_path / "nope.txt", path=tmp_path / "nope.txt")
+
+
+def test_directory_without_layout(tmp_path):
+    (tmp_path / "empty" / "train").mkdir(parents=True)
+    assert_error("no IMDb reviews found", read_imdb, tmp_path / "empty", path=tmp_path / "empty")
+
+
+def test_unexpected_review_file_name(imdb_dir):
+    (imdb_dir / "aclImdb" / "train" / "pos" / "review.txt").write_text("x")
+    assert_error("unexpected file name", read_imdb, imdb_dir, path="review.txt")
+
+
+def test_archive_without_layout(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "notes.txt").write_text("hello")
+    archive = tmp_path / "x.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(tmp_path / "x", arcname="x")
+    assert_error("no IMDb reviews found", read_imdb, archive, path=archive)
+
+
+def test_truncated_archive(imdb_tgz, tmp_path):
+    data = imdb_tgz.read_bytes()
+    for cut in (len(data) // 2, len(data) - 4):
+        bad = tmp_path / f"cut{cut}.tar.gz"
+        bad.write_bytes(data[:cut])
+        assert_error("truncated", read_imdb, bad, path=bad)
+
+
+def test_corrupt_archive(imdb_tgz, tmp_path):
+    data = bytearray(imdb_tgz.read_bytes())
+    data[len(data) // 2:len(data) // 2 + 64] = bytes(range(64))
+    bad = tmp_path / "corrupt.tar.gz"
+    bad.write_bytes(bytes(data))
+    assert_error("corrupt", read_imdb, bad, path=bad)
+    notgz = tmp_path / "fake.tar.gz"
+    notgz.write_bytes(b"this is not gzip at all")
+    assert_error("not a gzip file", read_imdb, notgz, path=notgz)
+    nottar = tmp_path / "text.tar.gz"
+    nottar.write_bytes(gzip.compress(b"just some text\n" * 100))
+    assert_error("not a tar archive", read_imdb, nottar, path=nottar)
+
+
+def test_invalid_utf8_review_names_member_and_offset(tmp_path):
+    root = write_imdb(tmp_path / "d", [("train", "pos", 1, 8, "ok")], extras=False)
+    (root / "aclImdb" / "train" / "pos" / "2_9.txt").write_bytes(b"caf\xe9 au lait")
+    msg = assert_error("not valid UTF-8", read_imdb, root, path="2_9.txt")
+    assert "offset 3" in msg
+    archive = write_tar(root, tmp_path / "bad.tar.gz")
+    msg = assert_error("not valid UTF-8", read_imdb, archive, path=archive)
+    assert "aclImdb/train/pos/2_9.txt" in msg and "offset 3" in msg
+
+
+def test_bad_csv(tmp_path):
+    no_col = write_csv(tmp_path / "a.csv", [("x", 1)], header=("text", "sentiment"))
+    assert_error("no 'review' column", read_imdb, no_col, path=no_col)
+    no_sent = write_csv(tmp_path / "b.csv", [("x", 1)], header=("review", "label"))
+    assert_error("no 'sentiment' column", read_imdb, no_sent, path=no_sent)
+    bad_label = write_csv(tmp_path / "c.csv", [("x", 1), ("y", 2)])
+    msg = assert_error("expected 0 or 1", read_imdb, bad_label, path=bad_label)
+    assert "line 3" in msg and "'2'" in msg
+    empty = tmp_path / "d.csv"
+    empty.write_text("")
+    assert_error("empty", read_imdb, empty, path=empty)
+    binary = tmp_path / "e.csv"
+    binary.write_bytes(b"review,sentiment\n\x00\x01,1\n")
+    assert_error("binary", read_imdb, binary, path=binary)
+
+
+def test_not_a_dataset_file(tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text("hello")
+    assert_error("not an aclImdb directory", read_imdb, f, path=f)
+
+
+# --- text files ----------------------------------------------------------------------------------
+
+
+def test_read_text_universal_newlines_and_bom(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_bytes("\ufeffline one\r\nline two\rline three\n".encode())
+    assert read_text(f) == "line one\nline two\nline three\n"
+    with open(f, encoding="utf-8-sig") as fh:
+        assert read_text(f) == fh.read()
+
+
+def test_text_errors(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    assert_error("empty", read_text, empty, path=empty)
+    blank = tmp_path / "blank.txt"
+    blank.write_bytes(b" \n\n")
+    assert_error("empty", read_text, blank, path=blank)
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(b"PK\x03\x04\x00\x00binary")
+    assert_error("NUL byte at offset 4", read_text, binary, path=binary)
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("Ophélie".encode("latin-1"))
+    msg = assert_error("not valid UTF-8", read_text, latin, path=latin)
+    assert "0xe9 at offset 3" in msg
+    assert_error("is a directory", read_text, tmp_path, path=tmp_path)
+
+
+GUTENBERG_MODERN = """The Project Gutenberg eBook of Something
+
+This eBook is for the use of anyone anywhere.
+
+*** START OF THE PROJECT GUTENBERG EBOOK SOMETHING ***
+
+Chapter 1.
+It was a dark night.
+
+*** END OF THE PROJECT GUTENBERG EBOOK SOMETHING ***
+
+Licence text follows.
+"""
+
+
+def test_strip_gutenberg_modern_and_errors(tmp_path):
+    f = tmp_path / "book.txt"
+    f.write_text(GUTENBERG_MODERN)
+    assert read_text(f, strip_gutenberg=True) == "Chapter 1.\nIt was a dark night.\n"
+    assert read_text(f) == GUTENBERG_MODERN
+    plain = tmp_path / "plain.txt"
+    plain.write_text("just text\n")
+    assert_error("no Project Gutenberg header", read_text, plain, path=plain, strip_gutenberg=True)
+
+
+def test_strip_gutenberg_old_small_print(tmp_path):
+    text = ("***The Project Gutenberg's Etext of X***\nlegal stuff\n"
+            "*END*THE SMALL PRINT! FOR PUBLIC DOMAIN ETEXTS*Ver.04.29.93*END*\n\n"
+            "The play.\nFINIS.\n\nEnd of Project Gutenberg Etext of X\n")
+    f = tmp_path / "old.txt"
+    f.write_text(text)
+    assert read_text(f, strip_gutenberg=True) == "The play.\nFINIS.\n"
+
+
+def test_hamlet_from_shared_data(shared_data):
+    text = read_text(shared_data / "hamlet_pg2265.txt")
+    assert len(text) == 178707
+    cut = hamlet_cut(text)
+    assert cut == text[HAMLET_OFFSET:] and cut.startswith("The Tragedie of Hamlet")
+    stripped = read_text(shared_data / "hamlet_pg2265.txt", strip_gutenberg=True)
+    assert "SMALL PRINT" not in stripped and stripped.rstrip().endswith("FINIS. The tragedie of HAMLET, Prince of Denmarke.")
+    assert cut in stripped  # the licence goes, the play stays (with the editor's notes before it)
+    with pytest.raises(SeqrnnError, match="too short"):
+        hamlet_cut("short")
+
+
+def test_real_archive_train_split(shared_data):
+    """The shared aclImdb_train.tar.gz, train split only (unsup skipped without decoding): ~1 s."""
+    r = read_imdb(shared_data / "aclImdb_train.tar.gz", splits=("train",))
+    assert len(r) == 25000 and r.splits_present == ["train"]
+    assert (r.labels == 0).sum() == 12500 and (r.labels == 1).sum() == 12500
+    neg = r.ids[r.labels == 0]
+    assert (np.diff(neg) > 0).all() and neg[0] == 0 and neg[-1] == 12499
+    assert set(r.ratings[r.labels == 1].tolist()) <= set(range(7, 11))
+    assert set(r.ratings[r.labels == 0].tolist()) <= set(range(1, 5))
+    assert sum("<br />" in t for t in r.texts) > 10000
+
+
+# --- the command line never shows a traceback ----------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated", "binary", "csv"])
+def test_cli_bad_input_is_one_line(case, imdb_tgz, tmp_path):
+    if case == "missing":
+        target = tmp_path / "missing.tar.gz"
+    elif case == "truncated":
+        target = tmp_path / "cut.tar.gz"
+        target.write_bytes(imdb_tgz.read_bytes()[:300])
+    elif case == "binary":
+        target = tmp_path / "blob.txt"
+        target.write_bytes(b"\x00\x01\x02")
+    else:
+        target = write_csv(tmp_path / "x.csv", [("a", 5)])
+    result = run_seqrnn("data", "inspect", target)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seqrnn: error:"), result.stderr
+    assert "Traceback" not in result.stderr and str(target.name) in lines[0]
+    assert result.stdout == ""
