@@ -169,6 +169,7 @@ class CharLanguageModel(RecurrentEstimator):
     def fit(self, text: str, y=None, *, out_dir: str | Path | None = None, resume: bool = False,
             source: str | None = None) -> "CharLanguageModel":
         """Train on `text`; checkpoints and metrics go to `out_dir` (a temporary one if None)."""
+        storage.check_run_directory(out_dir, resume)
         device = setup_runtime(self.seed, self.threads, self.device)
         if resume:
             config = self._saved_config(out_dir)

@@ -48,6 +48,8 @@ class RecurrentEstimator(BaseEstimator):
 
     def _saved_config(self, out_dir) -> dict[str, Any]:
         """For --resume: the configuration the run in `out_dir` started with (only --epochs may change)."""
+        if out_dir is None:
+            raise SeqrnnError("resuming needs the directory of the earlier run")
         saved = storage.read_json(Path(out_dir) / storage.CONFIG)
         if saved.get("task") != self.task:
             raise SeqrnnError(f"{out_dir}: holds a {saved.get('task')} run, not a {self.task} run")

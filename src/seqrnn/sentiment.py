@@ -186,6 +186,7 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             raise SeqrnnError(f"got {len(texts)} reviews but {len(labels)} labels")
         if not np.isin(labels, (0, 1)).all():
             raise SeqrnnError("labels must be 0 (negative) or 1 (positive)")
+        storage.check_run_directory(out_dir, resume)
         device = setup_runtime(self.seed, self.threads, self.device)
         order = np.random.default_rng(self.seed).permutation(len(texts))
         if self.limit:

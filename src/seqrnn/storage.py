@@ -152,6 +152,17 @@ def save_checkpoint(directory: Path, model_state: dict[str, torch.Tensor], train
     shutil.rmtree(old, ignore_errors=True)
 
 
+def check_run_directory(directory: Path | None, resume: bool) -> None:
+    """Refuse to start a new run over an old one, or to resume where there is nothing to resume."""
+    if directory is None:
+        return
+    has_run = (Path(directory) / CHECKPOINT).exists() or (Path(directory) / (CHECKPOINT + ".old")).exists()
+    if resume and not has_run:
+        raise SeqrnnError(f"{directory}: nothing to resume, no {CHECKPOINT}/ from an earlier run")
+    if not resume and has_run:
+        raise SeqrnnError(f"{directory}: already holds a training run; pass --resume to continue it or choose another --out")
+
+
 def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict]:
     """(model weights, trainer tensors, trainer metadata) of the last complete checkpoint."""
     directory = Path(directory)

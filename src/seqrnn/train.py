@@ -125,9 +125,8 @@ def fit(model: torch.nn.Module, task: Task, settings: TrainSettings, out_dir: Pa
         epoch, index, step, best = meta["epoch"], meta["index"], meta["step"], meta["best"]
         elapsed_before = meta.get("elapsed_s", 0.0)
         carry = task.carry_from_tensors({k[6:]: v.to(device) for k, v in tensors.items() if k.startswith("carry.")})
-    elif (out_dir / storage.CHECKPOINT).exists():
-        raise SeqrnnError(f"{out_dir}: already holds a training run; pass --resume to continue it or choose another --out")
     else:
+        storage.check_run_directory(out_dir, resume=False)
         (out_dir / storage.METRICS).unlink(missing_ok=True)
 
     def save_checkpoint() -> None:
