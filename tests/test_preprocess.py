@@ -70,6 +70,14 @@ def test_tokenize_many_across_batches(monkeypatch):
     assert tokenize_many(texts) == [book_tokenize(t) for t in texts]
 
 
+@settings(max_examples=300, deadline=None)
+@given(any_text)
+def test_lower_commutes_with_spacing_punctuation_except_for_sigma(text):
+    """The premise of the engine, which lower-cases before it finds punctuation."""
+    if "\u03a3" not in text:
+        assert text.lower().translate(pp._SPACE_PUNCT) == text.translate(pp._SPACE_PUNCT).lower()
+
+
 def test_lower_then_space_differs_only_for_sigma():
     """Why the engine spaces punctuation before lower-casing texts with 'Σ': the final-sigma rule
     looks through case-ignorable punctuation such as ' and ., but not through the book's spaces."""
@@ -346,3 +354,18 @@ def test_tokenize_many_real_reviews_equal_book(shared_data):
     assert tokenize_many(texts) == [book_tokenize(t) for t in texts]
     counts = Counter(tok for t in texts for tok in book_tokenize(t))
     assert Vocabulary.from_texts(texts).words == sorted(counts, key=lambda w: (-counts[w], w))
+
+
+def test_key_table_grows_and_finds():
+    rng = np.random.default_rng(0)
+    table = pp._KeyTable(bits=4)
+    seen: dict[int, int] = {}
+    for _ in range(6):
+        keys = rng.integers(1, 2**63, 300, dtype=np.uint64)
+        keys = np.concatenate((keys, keys[:50], np.array(list(seen)[:20], dtype=np.uint64)))
+        values = table.index(keys)
+        for k, v in zip(keys.tolist(), values.tolist()):
+            assert seen.setdefault(k, v) == v
+    assert sorted(seen.values()) == list(range(len(seen))) == list(range(len(table.keys)))
+    assert table.find(np.array([12345, 999], dtype=np.uint64)).tolist() == [-1, -1]
+    assert (table.find(table.keys) == np.arange(len(table.keys))).all()
