@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,7 +109,7 @@ def test_gradients_are_clipped_to_the_global_norm(tmp_path, monkeypatch, clip):
 
 
 def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
-    straight = CharLanguageModel(lr=1e-2, **TINY).fit(TEXT, out_dir=tmp_path / "a")
+    CharLanguageModel(lr=1e-2, **TINY).fit(TEXT, out_dir=tmp_path / "a")
     stopped = CharLanguageModel(lr=1e-2, max_minutes=1e-9, **TINY).fit(TEXT, out_dir=tmp_path / "b")
     assert stopped.summary_["stopped"] == "budget" and stopped.summary_["step"] == 1
     CharLanguageModel(lr=1e-2, **TINY).fit(TEXT, out_dir=tmp_path / "b", resume=True)

@@ -10,7 +10,6 @@ global norm.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from dataclasses import dataclass
 

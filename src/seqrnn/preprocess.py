@@ -21,10 +21,8 @@ not. Reviews that contain 'Σ' are therefore spaced first and lower-cased second
 
 from __future__ import annotations
 
-import json
 import os
 import string
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import chain, count, repeat
@@ -34,6 +32,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from seqrnn.errors import SeqrnnError
+from seqrnn.fileio import read_json, write_json
 
 PUNCTUATION = string.punctuation
 _PUNCT_SET = frozenset(PUNCTUATION)
@@ -458,11 +457,11 @@ class Vocabulary:
         return cls(d["words"], d.get("counts"))
 
     def save(self, path: str | os.PathLike) -> None:
-        _write_json_atomic(Path(path), self.to_dict())
+        write_json(Path(path), self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocabulary":
-        d = _read_json(Path(path))
+        d = read_json(Path(path))
         try:
             return cls.from_dict(d)
         except SeqrnnError as exc:
@@ -615,11 +614,11 @@ class CharVocabulary:
         return cls(chars)
 
     def save(self, path: str | os.PathLike) -> None:
-        _write_json_atomic(Path(path), self.to_dict())
+        write_json(Path(path), self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "CharVocabulary":
-        d = _read_json(Path(path))
+        d = read_json(Path(path))
         try:
             return cls.from_dict(d)
         except SeqrnnError as exc:
@@ -665,30 +664,3 @@ def iter_windows(x: np.ndarray, y: np.ndarray, num_steps: int) -> Iterator[tuple
 
 
 # --- JSON files -----------------------------------------------------------------------------------
-
-
-def _write_json_atomic(path: Path, obj) -> None:
-    """Write JSON through a temporary file in the same directory, fsync, then rename over `path`."""
-    data = (json.dumps(obj, ensure_ascii=True) + "\n").encode("ascii")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SeqrnnError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise SeqrnnError(f"{path}: is a directory, expected a JSON file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SeqrnnError(f"{path}: not valid JSON ({exc})") from None

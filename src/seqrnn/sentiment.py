@@ -23,7 +23,7 @@ from seqrnn import storage
 from seqrnn.errors import SeqrnnError
 from seqrnn.estimator import RecurrentEstimator, estimator_kwargs
 from seqrnn.models import SentimentRNN
-from seqrnn.preprocess import Vocabulary, encode_fixed, tokenize_many
+from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
 from seqrnn.train import setup_runtime
 
 TASK = "sentiment"
@@ -172,12 +172,6 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
         self.device = device
         self.eval_every = eval_every
 
-    def _encode(self, token_lists, preprocessing: dict, vocab: Vocabulary, labels=None) -> EncodedReviews:
-        pad = preprocessing["pad"]
-        ids, lengths = encode_fixed([vocab.encode(t) for t in token_lists], preprocessing["seq_len"],
-                                    truncate="left", pad=pad)
-        return EncodedReviews(ids, lengths, labels, pad)
-
     def fit(self, X, y, *, out_dir: str | Path | None = None, resume: bool = False,
             source: str | None = None) -> "SentimentClassifier":
         """Train on review texts `X` with labels `y` (0/1); checkpoints go to `out_dir` if given."""
@@ -188,11 +182,10 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             raise SeqrnnError("labels must be 0 (negative) or 1 (positive)")
         storage.check_run_directory(out_dir, resume)
         device = setup_runtime(self.seed, self.threads, self.device)
-        order = np.random.default_rng(self.seed).permutation(len(texts))
-        if self.limit:
-            order = order[: self.limit]
+        order = np.random.default_rng(self.seed).permutation(len(texts))[: self.limit]  # the seeded shuffle
+        texts, labels = [texts[i] for i in order], labels[order]
         n_val = int(round(len(order) * self.val_fraction))
-        val_index, train_index = order[:n_val], order[n_val:]
+        val_index, train_index = np.arange(n_val), np.arange(n_val, len(order))
         if resume:
             config = self._saved_config(out_dir)
             vocab = Vocabulary.from_dict(storage.read_json(Path(out_dir) / storage.VOCAB))
@@ -205,20 +198,21 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
         if len(train_index) < training["batch_size"]:
             raise SeqrnnError(f"only {len(train_index)} training reviews, fewer than one batch of "
                               f"{training['batch_size']} (lower --batch-size or add data)")
-        tokens = tokenize_many(texts)
-        if not resume:
-            vocab = Vocabulary.build([tokens[i] for i in train_index], min_count=training["min_count"],
-                                     max_size=training["max_vocab"])
+        if resume:
+            preprocessing = config["preprocessing"]
+            ids, lengths = encode_texts(texts, vocab, preprocessing["seq_len"], pad=preprocessing["pad"])
+        else:
+            vocab, ids, lengths = build_and_encode(texts, training["seq_len"], vocab_rows=train_index,
+                                                   min_count=training["min_count"], max_size=training["max_vocab"],
+                                                   pad=training["pad"])
             config["model"] = {"vocab_size": len(vocab), **{k: training[k] for k in MODEL_KEYS}}
             config["preprocessing"] = {k: training[k] for k in ("seq_len", "pad", "min_count", "max_vocab")}
             config["data"] = {"source": source, "train_reviews": len(train_index), "val_reviews": len(val_index),
                               "val_fraction": self.val_fraction, "limit": self.limit, "seed": self.seed}
-        preprocessing = config["preprocessing"]
-        train = self._encode([tokens[i] for i in train_index], preprocessing, vocab, labels[train_index])
-        if n_val:
-            val = self._encode([tokens[i] for i in val_index], preprocessing, vocab, labels[val_index])
-        else:  # no held-out data: select on the training set itself
-            val = train
+        pad = config["preprocessing"]["pad"]
+        train = EncodedReviews(ids[train_index], lengths[train_index], labels[train_index], pad)
+        # no held-out data: select on the training set itself
+        val = EncodedReviews(ids[val_index], lengths[val_index], labels[val_index], pad) if n_val else train
         task = ReviewTask(train, val, training["batch_size"], training["bucket"], self.seed, device)
         model = SentimentRNN(**config["model"])
         self.model_ = self._train(model, task, device, config, vocab.to_dict(), out_dir, resume)
@@ -231,8 +225,9 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
     def decision_function(self, X) -> np.ndarray:
         """Logits of the positive class for every review (long reviews keep their last seq_len tokens)."""
         self._check_fitted()
-        data = self._encode(tokenize_many(list(X)), self.config_["preprocessing"], self.vocab_)
-        return predict_logits(self.model_, data, torch.device("cpu"))
+        preprocessing = self.config_["preprocessing"]
+        ids, lengths = encode_texts(list(X), self.vocab_, preprocessing["seq_len"], pad=preprocessing["pad"])
+        return predict_logits(self.model_, EncodedReviews(ids, lengths, None, preprocessing["pad"]), torch.device("cpu"))
 
     def predict_proba(self, X) -> np.ndarray:
         p = 1.0 / (1.0 + np.exp(-self.decision_function(X).astype(np.float64)))

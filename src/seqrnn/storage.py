@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from safetensors.torch import save as st_save
 
 from seqrnn import __version__
 from seqrnn.errors import SeqrnnError
+from seqrnn.fileio import atomic_write_bytes, fsync_dir, read_json, write_json  # noqa: F401 (re-exported)
 
 CONFIG = "config.json"
 VOCAB = "vocab.json"
@@ -28,49 +28,6 @@ CHECKPOINT = "checkpoint"
 TRAINER_STATE = "trainer.safetensors"
 METRICS = "metrics.jsonl"
 CURVES = "curves.png"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same directory, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SeqrnnError(f"{path}: missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SeqrnnError(f"{path}: not valid JSON ({exc})") from None
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None) -> None:
@@ -143,12 +100,12 @@ def save_checkpoint(directory: Path, model_state: dict[str, torch.Tensor], train
     staging.mkdir(parents=True)
     save_tensors(staging / WEIGHTS, model_state)
     save_tensors(staging / TRAINER_STATE, trainer_tensors, trainer_meta)
-    _fsync_dir(staging)
+    fsync_dir(staging)
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
         final.rename(old)
     staging.rename(final)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     shutil.rmtree(old, ignore_errors=True)
 
 
