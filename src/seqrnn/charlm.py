@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from seqrnn import storage
+from seqrnn.data import load_text
 from seqrnn.errors import SeqrnnError
 from seqrnn.estimator import RecurrentEstimator, estimator_kwargs
 from seqrnn.models import CharRNN, detach_state
@@ -35,19 +36,6 @@ PRESETS: dict[str, dict] = {
                     num_steps=100, lr=3e-3, grad_clip=5.0, epochs=12, schedule="cosine"),
 }
 MODEL_KEYS = ("cell", "num_layers", "hidden_size", "embed_size", "dropout")
-
-
-def load_corpus(target: str, strip_gutenberg: bool = False) -> str:
-    """Text of a file, or of a named corpus (`hamlet` is pg2265 cut the book's way, text[15858:])."""
-    from seqrnn import data, datasets
-
-    if datasets.is_dataset_name(target) and not Path(target).exists():
-        path = datasets.resolve(target)
-        text = data.read_text(path, strip_gutenberg=strip_gutenberg)
-        return data.hamlet_cut(text) if target == "hamlet" and not strip_gutenberg else text
-    if not Path(target).exists():
-        raise SeqrnnError(f"{target}: no such file")
-    return data.read_text(Path(target), strip_gutenberg=strip_gutenberg)
 
 
 def split_corpus(text: str, val_fraction: float) -> tuple[str, str]:
@@ -265,7 +253,7 @@ class CharLanguageModel(RecurrentEstimator):
 
 
 def train_command(args) -> int:
-    text = load_corpus(args.text, args.strip_gutenberg)
+    text = load_text(args.text, args.strip_gutenberg)
     lm = CharLanguageModel(preset=args.preset, num_steps=args.num_steps, **estimator_kwargs(args))
     lm.fit(text, out_dir=args.out, resume=args.resume, source=args.text)
     best = lm.summary_["best"] or {}
@@ -277,7 +265,7 @@ def train_command(args) -> int:
 
 def evaluate_command(args) -> int:
     lm = CharLanguageModel.load(args.model)
-    result = lm.evaluate(load_corpus(args.text))
+    result = lm.evaluate(load_text(args.text))
     if result["n_unknown"]:
         print(f"note: {result['n_unknown']} characters outside the model's alphabet were skipped", file=sys.stderr)
     if args.json:

@@ -495,3 +495,14 @@ def hamlet_cut(text: str) -> str:
     if len(text) <= HAMLET_OFFSET:
         raise SeqrnnError(f"text of {len(text)} characters is too short for the hamlet cut at {HAMLET_OFFSET}")
     return text[HAMLET_OFFSET:]
+
+
+def load_text(target: str, strip_gutenberg: bool = False) -> str:
+    """A text file, or a named corpus: `hamlet` is pg2265 cut the book's way (text[15858:]),
+    unless `strip_gutenberg` asks for the Gutenberg markers to be used instead."""
+    from seqrnn.datasets import is_dataset_name, resolve
+
+    named = is_dataset_name(target) and not Path(target).exists()
+    text = read_text(resolve(target), strip_gutenberg=strip_gutenberg)
+    return hamlet_cut(text) if named and target == "hamlet" and not strip_gutenberg else text
+

@@ -9,41 +9,13 @@ is reported after the book's cut, text[15858:].
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from seqrnn.errors import SeqrnnError
 
-NAMES = ("imdb", "hamlet", "tinyshakespeare")
 _IMDB_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".csv")
-# used only while seqrnn.datasets is unavailable: the files to look for in $SEQRNN_DATA
-_FALLBACK_FILES = {
-    "imdb": ("aclImdb_v1.tar.gz", "aclImdb_train.tar.gz", "aclImdb"),
-    "hamlet": ("hamlet_pg2265.txt", "pg2265.txt"),
-    "tinyshakespeare": ("tinyshakespeare.txt",),
-}
-
-
-def resolve_target(target: str) -> Path:
-    """An existing path as given, else a named dataset through seqrnn.datasets.resolve."""
-    try:
-        from seqrnn.datasets import resolve
-    except ImportError:
-        resolve = None
-    if resolve is not None:
-        return Path(resolve(target))
-    path = Path(target).expanduser()
-    if path.exists():
-        return path
-    if target in NAMES and os.environ.get("SEQRNN_DATA"):
-        for name in _FALLBACK_FILES[target]:
-            candidate = Path(os.environ["SEQRNN_DATA"]) / name
-            if candidate.exists():
-                return candidate
-    raise SeqrnnError(f"no such file or dataset: {target} (known datasets: {', '.join(NAMES)})")
 
 
 def is_imdb_path(path: Path) -> bool:
@@ -99,13 +71,11 @@ def inspect_imdb(path: Path) -> dict:
 
 def inspect_text(path: Path, name: str | None = None) -> dict:
     """Size, alphabet and lines of a text corpus (`hamlet`: after the book's cut)."""
-    from seqrnn.data import HAMLET_OFFSET, hamlet_cut, read_text
+    from seqrnn.data import HAMLET_OFFSET, load_text
 
     t0 = time.perf_counter()
-    text = read_text(path)
-    cut = None
-    if name == "hamlet":
-        text, cut = hamlet_cut(text), f"text[{HAMLET_OFFSET}:]"
+    text = load_text(name or str(path))
+    cut = f"text[{HAMLET_OFFSET}:]" if name == "hamlet" else None
     alphabet = sorted(set(text))
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     return {
@@ -147,9 +117,11 @@ def _print_text(report: dict) -> None:
 
 def inspect_command(args) -> int:
     """Entry point of `seqrnn data inspect`."""
+    from seqrnn.datasets import is_dataset_name, resolve
+
     target = args.target
-    path = resolve_target(target)
-    name = target if target in NAMES and not Path(target).exists() else None
+    path = resolve(target)
+    name = target if is_dataset_name(target) and not Path(target).exists() else None
     if name == "imdb" or (name is None and is_imdb_path(path)):
         report = inspect_imdb(path)
         printer = _print_imdb
