@@ -294,6 +294,9 @@ def sample_command(args) -> int:
         sys.stdout.write("\n")
         return 0
     texts = lm.sample(args.length, args.start, num_samples=args.num_samples, **options)
-    for text in [texts] if args.num_samples == 1 else texts:
-        print(text)
+    if args.num_samples == 1:
+        print(texts)
+        return 0
+    for i, text in enumerate(texts, 1):
+        print(f"--- sample {i} of {len(texts)} ---\n{text}")
     return 0
