@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,10 +25,12 @@ import numpy as np
 import torch
 
 from seqrnn import storage
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, plot_curves, run_measured  # noqa: E402
 from seqrnn.models import CharRNN
 from seqrnn.sampling import book_sample_loop, generate
 
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def sampling_speed(length: int = 20_000, baseline_length: int = 2_000) -> dict:
@@ -56,17 +57,15 @@ def train_preset(preset: str, corpus: str, minutes: float, out: Path, extra: lis
     """One `seqrnn charlm train` process; returns its validation curve, rate and peak memory."""
     cmd = [sys.executable, "-m", "seqrnn", "charlm", "train", "--text", corpus, "--preset", preset,
            "--max-minutes", str(minutes), "--out", str(out), *extra]
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, _, usage = os.wait4(process.pid, 0)
-    stdout, stderr = process.stdout.read(), process.stderr.read()
-    if process.returncode not in (0, None) and not (out / "metrics.jsonl").exists():
+    status, stdout, stderr, peak_mb = run_measured(cmd)
+    if status != 0:
         raise SystemExit(f"{preset} failed: {stderr}")
     records = storage.read_jsonl(out / "metrics.jsonl")
     val = [(r["elapsed_s"] / 60, r["loss"]) for r in records if r["type"] == "val"]
     rates = [r["examples_per_s"] for r in records if r["type"] == "train"]
     return {"preset": preset, "curve_minutes_loss": val, "best_loss": min(loss for _, loss in val),
             "minutes": val[-1][0], "chars_per_s": float(np.median(rates)),
-            "peak_rss_mb": usage.ru_maxrss / 1024, "stdout": stdout.strip()}
+            "peak_rss_mb": peak_mb, "stdout": stdout.strip()}
 
 
 def best_by(curve, minutes: float) -> float:
@@ -115,30 +114,13 @@ def main() -> None:
             report["margin_at_budget"] = book["best_loss"] - other["best_loss"]
             print(f"  default beats book by {report['margin_at_budget']:.3f} nats/char at the budget, "
                   f"{report['margin_at_equal_time']:.3f} at the time the book preset finished")
-        plot(runs, RESULTS / f"charlm-{name}.png", args.corpus)
+        plot_curves(runs, "curve_minutes_loss", "validation loss (nats/char)", f"char LM on {args.corpus}",
+                    RESULTS / f"charlm-{name}.png")
 
     out = RESULTS / f"charlm-{name}.json"
     out.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {out}")
 
-
-def plot(runs: list[dict], path: Path, corpus: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for r in runs:
-        t, loss = zip(*r["curve_minutes_loss"])
-        ax.plot(t, loss, "o-", ms=3, label=r["preset"])
-    ax.set_xlabel("minutes")
-    ax.set_ylabel("validation loss (nats/char)")
-    ax.set_title(f"char LM on {corpus}")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +24,9 @@ import torch
 
 from seqrnn import storage
 
-RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, plot_curves, run_measured  # noqa: E402
+
 
 
 def matmul_gflops(size: int = 1024, seconds: float = 3.0) -> float:
@@ -54,19 +54,16 @@ def recurrent_flops_per_token(model: dict) -> float:
 def run_preset(preset: str, minutes: float, out: Path, eval_every: int) -> dict:
     cmd = [sys.executable, "-m", "seqrnn", "sentiment", "train", "--data", "imdb", "--preset", preset,
            "--max-minutes", str(minutes), "--out", str(out), "--seed", "1", "--eval-every", str(eval_every)]
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, _, usage = os.wait4(process.pid, 0)
-    stdout, stderr = process.stdout.read(), process.stderr.read()
-    if not (out / "metrics.jsonl").exists():
+    status, stdout, stderr, peak_mb = run_measured(cmd)
+    if status != 0:
         raise SystemExit(f"{preset} failed: {stderr}")
     records = storage.read_jsonl(out / "metrics.jsonl")
     val = [(r["elapsed_s"] / 60, r["accuracy"]) for r in records if r["type"] == "val"]
     train = [r for r in records if r["type"] == "train"]
     config = storage.read_json(out / "config.json")
-    # tokens actually fed to the recurrent layers: padded batch widths (from the logged rate and lengths)
     return {"preset": preset, "curve_minutes_accuracy": val, "best_accuracy": max(a for _, a in val),
             "minutes": val[-1][0], "examples_per_s": float(np.median([r["examples_per_s"] for r in train])),
-            "peak_rss_mb": usage.ru_maxrss / 1024, "config": config, "stdout": stdout.strip()}
+            "peak_rss_mb": peak_mb, "config": config, "stdout": stdout.strip()}
 
 
 def prediction_rate(model_dir: Path, texts: list[str]) -> float:
@@ -135,28 +132,11 @@ def main() -> None:
         report["time_ratio"] = ratio
         print(f"  book best {book['best_accuracy']:.4f} after {t_book:.1f} min; default reaches it after "
               + (f"{t_default:.1f} min ({ratio:.2f} of the time)" if t_default is not None else "never"))
-    plot(runs, RESULTS / "sentiment.png")
+    plot_curves(runs, "curve_minutes_accuracy", "validation accuracy", "IMDb sentiment, 2-core CPU",
+                RESULTS / "sentiment.png")
     (RESULTS / "sentiment.json").write_text(json.dumps(report, indent=2))
     print(f"\nwrote {RESULTS / 'sentiment.json'}")
 
-
-def plot(runs: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for r in runs:
-        t, acc = zip(*r["curve_minutes_accuracy"])
-        ax.plot(t, acc, "o-", ms=3, label=r["preset"])
-    ax.set_xlabel("minutes")
-    ax.set_ylabel("validation accuracy")
-    ax.set_title("IMDb sentiment, 2-core CPU")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
 
 
 if __name__ == "__main__":
