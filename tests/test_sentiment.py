@@ -176,3 +176,15 @@ def test_bad_model_directories(tmp_path, setup, message):
     result = run_cli("sentiment", "predict", "--model", model, "some text")
     assert result.returncode == 2 and result.stderr.startswith("seqrnn: error:") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_stopped_and_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    texts, labels = make_reviews(200)
+    settings = {**TINY, "epochs": 2}
+    SentimentClassifier(**settings).fit(texts, labels, out_dir=tmp_path / "a")
+    stopped = SentimentClassifier(max_minutes=1e-9, **settings).fit(texts, labels, out_dir=tmp_path / "b")
+    assert stopped.summary_["stopped"] == "budget" and stopped.summary_["step"] == 1
+    SentimentClassifier(**settings).fit(texts, labels, out_dir=tmp_path / "b", resume=True)
+    a, _ = storage.load_tensors(tmp_path / "a" / "checkpoint" / "model.safetensors")
+    b, _ = storage.load_tensors(tmp_path / "b" / "checkpoint" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)

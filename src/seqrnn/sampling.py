@@ -61,14 +61,17 @@ class RecurrentStepper:
         self.w_out = sd["head.weight"].T.copy()
         self.b_out = sd["head.bias"]
 
-    def initial_state(self, streams: int) -> list:
-        zeros = lambda: np.zeros((streams, self.hidden_size))  # noqa: E731
+    def initial_state(self, streams: int | None) -> list:
+        """Zero state for `streams` streams, or for one stream as 1-D vectors when None."""
+        shape = (self.hidden_size,) if streams is None else (streams, self.hidden_size)
+        zeros = lambda: np.zeros(shape)  # noqa: E731
         if self.cell == "lstm":
             return [(zeros(), zeros()) for _ in range(self.num_layers)]
         return [zeros() for _ in range(self.num_layers)]
 
-    def step(self, ids: np.ndarray, state: list) -> tuple[np.ndarray, list]:
-        """Logits for the next character of each stream after reading `ids`, and the new state."""
+    def step(self, ids, state: list) -> tuple[np.ndarray, list]:
+        """Logits for the next character of each stream after reading `ids` (an int for one
+        1-D stream), and the new state."""
         H = self.hidden_size
         new_state = []
         x = None
@@ -78,15 +81,15 @@ class RecurrentStepper:
                 h, c = state[k]
                 t = np.tanh(gx + h @ self.w_hh[k])  # tanh(i/2), tanh(f/2), tanh(g), tanh(o/2)
                 s = t * 0.5 + 0.5
-                c = s[:, H : 2 * H] * c + s[:, :H] * t[:, 2 * H : 3 * H]  # C_t = f_t * C_{t-1} + i_t * g_t
-                h = s[:, 3 * H :] * np.tanh(c)  # h_t = o_t * tanh(C_t)
+                c = s[..., H : 2 * H] * c + s[..., :H] * t[..., 2 * H : 3 * H]  # C_t = f_t * C_{t-1} + i_t * g_t
+                h = s[..., 3 * H :] * np.tanh(c)  # h_t = o_t * tanh(C_t)
                 new_state.append((h, c))
             elif self.cell == "gru":
                 h = state[k]
                 gh = h @ self.w_hh[k]  # PyTorch gate order r, z, n
-                rz = 0.5 * np.tanh(0.5 * (gx[:, : 2 * H] + gh[:, : 2 * H])) + 0.5
-                n = np.tanh(gx[:, 2 * H :] + rz[:, :H] * (gh[:, 2 * H :] + self.b_hn[k]))
-                h = n + rz[:, H:] * (h - n)  # (1 - z) * n + z * h
+                rz = 0.5 * np.tanh(0.5 * (gx[..., : 2 * H] + gh[..., : 2 * H])) + 0.5
+                n = np.tanh(gx[..., 2 * H :] + rz[..., :H] * (gh[..., 2 * H :] + self.b_hn[k]))
+                h = n + rz[..., H:] * (h - n)  # (1 - z) * n + z * h
                 new_state.append(h)
             else:
                 pre = gx + state[k] @ self.w_hh[k]
@@ -129,40 +132,48 @@ def next_char_probabilities(logits: np.ndarray, temperature: float = 1.0, top_n:
 
 def generate(model: torch.nn.Module, start_ids: np.ndarray, length: int, *, temperature: float = 1.0,
              top_n: int | None = None, top_p: float | None = None, seed: int | None = None,
-             num_samples: int = 1) -> Iterator[np.ndarray]:
-    """Yield `length` arrays of `num_samples` sampled character ids, one array per step.
+             num_samples: int = 1) -> Iterator:
+    """Yield `length` steps, each a sequence of `num_samples` sampled character ids.
 
     The start ids (at least one) prime the state; every stream reads the same start.
     """
     if len(start_ids) == 0:
         raise ValueError("generation needs at least one start character")
     stepper = RecurrentStepper(model)
-    rng = np.random.default_rng(seed)
-    state = stepper.initial_state(num_samples)
-    rows = np.arange(num_samples)
+    single = num_samples == 1  # one stream runs on 1-D vectors and Python ints: fewer, cheaper calls
+    state = stepper.initial_state(None if single else num_samples)
     for char_id in start_ids:
-        logits, state = stepper.step(np.full(num_samples, char_id), state)
-    vocab = logits.shape[1]
+        logits, state = stepper.step(int(char_id) if single else np.full(num_samples, char_id), state)
+    vocab = logits.shape[-1]
     fast_top_n = temperature > 0 and top_p is None and top_n is not None and top_n < vocab
+    uniforms = _uniforms(np.random.default_rng(seed), num_samples)
+    rows = np.arange(num_samples)
     for _ in range(length):
-        u = rng.random((num_samples, 1))
-        if fast_top_n and num_samples == 1:  # one stream: a few Python floats beat a dozen tiny array ops
-            top = sorted(np.argpartition(logits[0], vocab - top_n)[vocab - top_n :].tolist())
-            z = logits[0, top].tolist()
+        u = next(uniforms)
+        if single and fast_top_n:  # softmax over the top n as a few Python floats
+            top = sorted(np.argpartition(logits, vocab - top_n)[vocab - top_n :].tolist())
+            z = logits[top].tolist()
             peak = max(z)
             cumulative = list(itertools.accumulate(math.exp((v - peak) / temperature) for v in z))
-            threshold = float(u[0, 0]) * cumulative[-1]
-            ids = np.array([top[next(i for i, c in enumerate(cumulative) if c > threshold)]])
+            threshold = float(u[0]) * cumulative[-1]
+            ids = top[next(i for i, c in enumerate(cumulative) if c > threshold)]
         elif fast_top_n:  # softmax over the top n only: the same distribution, a fraction of the work
             top = np.sort(np.argpartition(logits, vocab - top_n, axis=1)[:, vocab - top_n :], axis=1)
             z = np.take_along_axis(logits, top, axis=1)
             weights = np.cumsum(np.exp((z - z.max(axis=1, keepdims=True)) / temperature), axis=1)
-            ids = top[rows, (weights > u * weights[:, -1:]).argmax(axis=1)]
+            ids = top[rows, (weights > u[:, None] * weights[:, -1:]).argmax(axis=1)]
         else:
-            probs = next_char_probabilities(logits, temperature, top_n, top_p)
-            ids = (np.cumsum(probs, axis=1) > u).argmax(axis=1)
-        yield ids
+            probs = next_char_probabilities(np.atleast_2d(logits), temperature, top_n, top_p)
+            ids = (np.cumsum(probs, axis=1) > u[:, None]).argmax(axis=1)
+            ids = int(ids[0]) if single else ids
+        yield (ids,) if single else ids
         logits, state = stepper.step(ids, state)
+
+
+def _uniforms(rng: np.random.Generator, streams: int, block: int = 4096) -> Iterator[np.ndarray]:
+    """Uniform draws for each step, taken from the generator in blocks (the same numbers, fewer calls)."""
+    while True:
+        yield from rng.random((block, streams))
 
 
 def book_sample_loop(model: torch.nn.Module, start_ids: np.ndarray, length: int, top_n: int = 5,

@@ -1,0 +1,473 @@
+"""`seqrnn serve`: trained models over HTTP (FastAPI), with limits on every request.
+
+Endpoints (all JSON unless noted):
+
+- `POST /v1/sentiment` `{"texts": [...]}` -> `{"results": [{"label": 0|1, "probability": p}, ...]}`,
+  p the probability of the positive class (the numbers `seqrnn sentiment predict --json` prints).
+- `POST /v1/generate` `{"start", "length", "top_n", "top_p", "temperature", "seed", "num_samples",
+  "ignore_unknown", "stream"}` -> `{"texts": [...]}` (each text begins with the start text, as
+  `seqrnn charlm sample` prints it); with `"stream": true`, `text/plain` characters as they are
+  generated (the same text as without streaming, for the same seed).
+- `GET /healthz` -> `{"status": "ok", "models": {"sentiment": bool, "charlm": bool}}`.
+- `GET /` -> a self-contained HTML page to try both models.
+
+Errors are JSON `{"error": "one line", "detail": ...}`: 400 bad input the model rejects (start
+characters it never saw), 404 a model not loaded, 413 body too large, 422 a field out of range
+(`detail` holds pydantic's list), 503 too many requests waiting.
+
+Models are loaded once, in `create_app`. Model calls are CPU-bound, so they run in worker threads
+behind one capacity limiter (`Limits.max_concurrency` at a time, `Limits.max_queue` more may wait,
+beyond that 503) and the event loop stays responsive. Texts longer than `Limits.max_text_chars` are
+refused (422), never silently truncated.
+"""
+
+import dataclasses
+import functools
+import ipaddress
+import socket
+import sys
+import time
+from typing import Annotated, Any, Callable
+
+from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
+
+STREAM_CHUNK_CHARS = 256  # a streamed chunk ends after this many characters ...
+STREAM_CHUNK_SECONDS = 0.05  # ... or after this long, whichever comes first
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one request may ask for, and how many model calls run at once."""
+
+    max_body_bytes: int = 1_000_000  # larger request bodies: 413
+    max_texts: int = 256  # texts per sentiment request
+    max_text_chars: int = 100_000  # characters per text (longer: 422, not truncated)
+    max_start_chars: int = 10_000  # characters of generation start text
+    max_length: int = 5_000  # characters generated per sample
+    max_num_samples: int = 16  # samples per generation request
+    max_concurrency: int = 2  # model calls running at once (worker threads)
+    max_queue: int = 32  # requests waiting for a model call beyond those; more: 503
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            least = 0 if field.name == "max_queue" else 1
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise SeqrnnError(f"Limits.{field.name} must be an integer >= {least}, got {value!r}")
+
+
+def _require_fastapi():
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise SeqrnnError(f"serving needs FastAPI and uvicorn ({exc.name} is missing): "
+                          "pip install 'seqrnn[serve]'") from None
+
+
+def _load_models(sentiment_dir, charlm_dir):
+    if not sentiment_dir and not charlm_dir:
+        raise SeqrnnError("nothing to serve: give --sentiment DIR and/or --charlm DIR")
+    clf = lm = None
+    if sentiment_dir:
+        from seqrnn.sentiment import SentimentClassifier
+
+        clf = SentimentClassifier.load(sentiment_dir)
+    if charlm_dir:
+        from seqrnn.charlm import CharLanguageModel
+
+        lm = CharLanguageModel.load(charlm_dir)
+    return clf, lm
+
+
+def _request_models(limits: Limits):
+    """Pydantic request bodies whose bounds come from `limits`."""
+    from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+    class SentimentRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        texts: list[Annotated[str, StringConstraints(max_length=limits.max_text_chars)]] = Field(
+            min_length=1, max_length=limits.max_texts,
+            description=f"1 to {limits.max_texts} reviews of at most {limits.max_text_chars} characters each")
+
+    class GenerateRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        start: str = Field("The ", min_length=1, max_length=limits.max_start_chars,
+                           description="text that primes the model; the result begins with it")
+        length: int = Field(200, ge=1, le=limits.max_length, description="characters to generate")
+        top_n: int | None = Field(5, ge=1, validation_alias=AliasChoices("top_n", "top_k"),
+                                  description="keep the n most probable characters (default 5 unless top_p is "
+                                              "given; null: no top-n cut; more than the alphabet: all)")
+        top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False,
+                                    description="nucleus sampling: the smallest set with probability >= top_p")
+        temperature: float = Field(1.0, ge=0.0, allow_inf_nan=False, description="0 = greedy")
+        seed: int | None = Field(None, ge=0, lt=2**64, description="same model, seed and options: same text")
+        num_samples: int = Field(1, ge=1, le=limits.max_num_samples)
+        ignore_unknown: bool = Field(False, description="drop start characters the model never saw")
+        stream: bool = Field(False, description="text/plain, characters as they are generated (num_samples 1)")
+
+        @model_validator(mode="after")
+        def _stream_has_one_sample(self):
+            if self.stream and self.num_samples != 1:
+                raise ValueError(f"stream needs num_samples 1, got {self.num_samples}")
+            return self
+
+    return SentimentRequest, GenerateRequest
+
+
+class _BodyLimit:
+    """ASGI middleware: refuse request bodies over `max_bytes` with 413, before any parsing."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                return await _error_response(400, "invalid Content-Length header")(scope, receive, send)
+            if size > self.max_bytes:
+                return await self._too_large(scope, receive, send)
+        chunks, total = [], 0  # chunked bodies (or a lying header): count while reading
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body = message.get("body", b"")
+            total += len(body)
+            if total > self.max_bytes:
+                return await self._too_large(scope, receive, send)
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+    async def _too_large(self, scope, receive, send):
+        response = _error_response(413, f"request body is larger than {self.max_bytes} bytes")
+        return await response(scope, receive, send)
+
+
+def _error_response(status: int, message: str, detail: Any = None, headers=None):
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({"error": message, "detail": message if detail is None else detail}, status_code=status,
+                        headers=headers)
+
+
+def _validation_summary(errors) -> tuple[str, list]:
+    """One line naming the offending fields, and pydantic's errors without echoed input."""
+    from fastapi.encoders import jsonable_encoder
+
+    cleaned, parts = [], []
+    for err in errors:
+        err = {k: v for k, v in err.items() if k not in ("input", "url")}
+        cleaned.append(err)
+        if err.get("type") == "json_invalid":
+            parts.append(f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'decode error')})")
+            continue
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        parts.append(f"{'.'.join(loc) or 'body'}: {err.get('msg', 'invalid')}")
+    summary = "; ".join(parts[:3]) + (f" (and {len(parts) - 3} more)" if len(parts) > 3 else "")
+    return summary, jsonable_encoder(cleaned)
+
+
+class _Gate:
+    """Run model calls in worker threads, at most `max_concurrency` at once and `max_queue` waiting."""
+
+    def __init__(self, limits: Limits):
+        import anyio
+
+        self.limiter = anyio.CapacityLimiter(limits.max_concurrency)
+        self.max_queue = limits.max_queue
+
+    def check(self):
+        from fastapi import HTTPException
+
+        stats = self.limiter.statistics()
+        if stats.borrowed_tokens >= stats.total_tokens and stats.tasks_waiting >= self.max_queue:
+            raise HTTPException(503, "the server is busy; try again shortly", headers={"Retry-After": "1"})
+
+    async def run(self, fn: Callable, *args, check: bool = True, **kwargs):
+        import anyio
+
+        if check:
+            self.check()
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self.limiter)
+
+
+def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits()) -> "fastapi.FastAPI":  # noqa: F821
+    """A FastAPI app serving the models in the given directories (at least one)."""
+    clf, lm = _load_models(sentiment_dir, charlm_dir)
+    _require_fastapi()
+    from fastapi import FastAPI, HTTPException
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, StreamingResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from seqrnn import __version__
+
+    SentimentRequest, GenerateRequest = _request_models(limits)
+    gate = _Gate(limits)
+    app = FastAPI(title="seqrnn", version=__version__,
+                  description="Sentiment classification and character-level text generation with recurrent networks.")
+    app.state.sentiment, app.state.charlm, app.state.limits = clf, lm, limits
+    app.add_middleware(_BodyLimit, max_bytes=limits.max_body_bytes)
+
+    @app.exception_handler(SeqrnnError)
+    async def _seqrnn_error(request, exc: SeqrnnError):
+        return _error_response(500 if isinstance(exc, SeqrnnRuntimeError) else 400, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request, exc: StarletteHTTPException):
+        return _error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request, exc: RequestValidationError):
+        summary, detail = _validation_summary(exc.errors())
+        return _error_response(422, summary, detail)
+
+    def require(name: str):
+        model = getattr(app.state, name)
+        if model is None:
+            flag = "--sentiment" if name == "sentiment" else "--charlm"
+            what = "sentiment model" if name == "sentiment" else "character language model"
+            raise HTTPException(404, f"no {what} is loaded (start the server with {flag} DIR)")
+        return model
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok", "models": {"sentiment": clf is not None, "charlm": lm is not None}}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page():
+        return HTMLResponse(_page(clf is not None, lm is not None, limits))
+
+    @app.post("/v1/sentiment")
+    async def sentiment(request: SentimentRequest) -> dict:
+        model = require("sentiment")
+        probs = await gate.run(model.predict_proba, request.texts)
+        return {"results": [{"label": int(p > 0.5), "probability": round(float(p), 6)} for p in probs[:, 1]]}
+
+    @app.post("/v1/generate", responses={200: {"content": {"text/plain": {}}}})
+    async def generate(request: GenerateRequest):
+        model = require("charlm")
+        top_n = request.top_n
+        if "top_n" not in request.model_fields_set and request.top_p is not None:
+            top_n = None  # as on the command line: top-n 5 is the default only without top-p
+        if top_n is not None:
+            top_n = min(top_n, len(model.vocab_))
+        options = dict(top_n=top_n, top_p=request.top_p, temperature=request.temperature, seed=request.seed,
+                       ignore_unknown=request.ignore_unknown)
+        if not request.stream:
+            texts = await gate.run(model.sample, request.length, request.start, num_samples=request.num_samples,
+                                   **options)
+            return {"texts": [texts] if isinstance(texts, str) else texts}
+
+        prefix = model.vocab_.decode(model.start_ids(request.start, request.ignore_unknown))  # 400 if unknown
+        steps = model.sample_stream(request.length, request.start, **options)
+
+        def chunk() -> str:
+            out, began = [], time.monotonic()
+            for step in steps:
+                out.append(step[0])
+                if len(out) >= STREAM_CHUNK_CHARS or time.monotonic() - began >= STREAM_CHUNK_SECONDS:
+                    break
+            return "".join(out)
+
+        first = prefix + await gate.run(chunk)  # errors so far still get a JSON status
+
+        async def body():
+            try:
+                yield first
+                while piece := await gate.run(chunk, check=False):
+                    yield piece
+            finally:
+                steps.close()
+
+        return StreamingResponse(body(), media_type="text/plain; charset=utf-8",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    return app
+
+
+def _url_host(host: str) -> str:
+    try:
+        return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+    except ValueError:
+        return host
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A bound, listening socket, or a one-line error (address in use, unknown host)."""
+    if not 0 <= port <= 65535:
+        raise SeqrnnError(f"--port must be in 0..65535, got {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise SeqrnnError(f"cannot resolve --host {host}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise SeqrnnRuntimeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_command(args) -> int:
+    host = getattr(args, "host", None) or "127.0.0.1"
+    port = getattr(args, "port", None)
+    port = 8000 if port is None else port
+    app = create_app(getattr(args, "sentiment", None), getattr(args, "charlm", None))
+    import uvicorn
+
+    sock = _listen(host, port)
+    port = sock.getsockname()[1]
+    models = [name for name in ("sentiment", "charlm") if getattr(app.state, name) is not None]
+    if not _is_loopback(host):
+        print(f"seqrnn: warning: listening on {host}, reachable from other machines, with no authentication",
+              file=sys.stderr)
+    print(f"seqrnn: serving {' and '.join(models)} on http://{_url_host(host)}:{port}/ (Ctrl+C to stop)",
+          flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
+
+
+# --- the page at / --------------------------------------------------------------------------------
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>seqrnn</title>
+<style>
+body{font:15px/1.45 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
+textarea,input{font:inherit;box-sizing:border-box}textarea{width:100%;min-height:7rem}
+button{font:inherit;padding:.3rem 1rem}label{margin-right:1rem}
+pre{white-space:pre-wrap;background:#f4f4f4;padding:.8rem;min-height:2rem}
+table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}
+.error{color:#b00020}.off{opacity:.45}
+</style></head><body>
+<h1>seqrnn</h1>
+<section id="sentiment" class="@SENT_CLASS@">
+<h2>Sentiment</h2>
+<p>@SENT_NOTE@One review per line (at most @MAX_TEXTS@ lines).</p>
+<textarea id="reviews">A wonderful film, I loved every minute.
+Boring plot and wooden acting; a waste of time.</textarea>
+<p><button id="classify" @SENT_DISABLED@>Classify</button></p>
+<div id="sent-out"></div>
+</section>
+<section id="generate" class="@CHAR_CLASS@">
+<h2>Text generation</h2>
+<p>@CHAR_NOTE@</p>
+<p><label>Start <input id="start" value="The " maxlength="@MAX_START@"></label>
+<label>Length <input id="length" type="number" min="1" max="@MAX_LENGTH@" value="300" style="width:6rem"></label>
+<label>Temperature <input id="temperature" type="number" min="0" step="0.1" value="1.0" style="width:5rem"></label>
+<label>Seed <input id="seed" type="number" min="0" placeholder="random" style="width:6rem"></label></p>
+<p><button id="sample" @CHAR_DISABLED@>Generate</button></p>
+<pre id="gen-out"></pre>
+</section>
+<script>
+"use strict";
+async function errorText(response) {
+  try { const body = await response.json(); return body.error || JSON.stringify(body); }
+  catch (e) { return response.status + " " + response.statusText; }
+}
+function showError(node, message) {
+  node.textContent = ""; const p = document.createElement("p");
+  p.className = "error"; p.textContent = message; node.appendChild(p);
+}
+document.getElementById("classify").addEventListener("click", async () => {
+  const out = document.getElementById("sent-out");
+  const texts = document.getElementById("reviews").value.split("\\n").filter(t => t.trim() !== "");
+  if (texts.length === 0) { showError(out, "write at least one review"); return; }
+  out.textContent = "...";
+  try {
+    const response = await fetch("v1/sentiment", {method: "POST", headers: {"Content-Type": "application/json"},
+                                                   body: JSON.stringify({texts})});
+    if (!response.ok) { showError(out, await errorText(response)); return; }
+    const {results} = await response.json();
+    const table = document.createElement("table");
+    table.innerHTML = "<tr><th>label</th><th>P(positive)</th><th>review</th></tr>";
+    results.forEach((r, i) => {
+      const row = table.insertRow();
+      row.insertCell().textContent = r.label ? "positive" : "negative";
+      row.insertCell().textContent = r.probability.toFixed(4);
+      row.insertCell().textContent = texts[i].length > 120 ? texts[i].slice(0, 120) + "..." : texts[i];
+    });
+    out.textContent = ""; out.appendChild(table);
+  } catch (e) { showError(out, String(e)); }
+});
+document.getElementById("sample").addEventListener("click", async () => {
+  const out = document.getElementById("gen-out");
+  const seed = document.getElementById("seed").value;
+  const request = {start: document.getElementById("start").value,
+                   length: Number(document.getElementById("length").value),
+                   temperature: Number(document.getElementById("temperature").value),
+                   seed: seed === "" ? null : Number(seed), stream: true};
+  out.className = ""; out.textContent = "";
+  try {
+    const response = await fetch("v1/generate", {method: "POST", headers: {"Content-Type": "application/json"},
+                                                  body: JSON.stringify(request)});
+    if (!response.ok) { out.className = "error"; out.textContent = await errorText(response); return; }
+    const reader = response.body.getReader(); const decoder = new TextDecoder();
+    for (;;) {
+      const {done, value} = await reader.read();
+      if (done) break;
+      out.textContent += decoder.decode(value, {stream: true});
+    }
+    out.textContent += decoder.decode();
+  } catch (e) { out.className = "error"; out.textContent = String(e); }
+});
+</script>
+</body></html>
+"""
+
+
+def _page(has_sentiment: bool, has_charlm: bool, limits: Limits) -> str:
+    off_note = "No {} is loaded (start the server with {} DIR). "
+    values = {
+        "@SENT_CLASS@": "" if has_sentiment else "off",
+        "@SENT_NOTE@": "" if has_sentiment else off_note.format("sentiment model", "--sentiment"),
+        "@SENT_DISABLED@": "" if has_sentiment else "disabled",
+        "@CHAR_CLASS@": "" if has_charlm else "off",
+        "@CHAR_NOTE@": ("The text appears as it is generated." if has_charlm
+                        else off_note.format("character language model", "--charlm")),
+        "@CHAR_DISABLED@": "" if has_charlm else "disabled",
+        "@MAX_TEXTS@": str(limits.max_texts),
+        "@MAX_START@": str(limits.max_start_chars),
+        "@MAX_LENGTH@": str(limits.max_length),
+    }
+    page = _PAGE
+    for key, value in values.items():
+        page = page.replace(key, value)
+    return page

@@ -1,0 +1,229 @@
+"""`seqrnn serve`: the HTTP API on tiny trained models, its limits and its errors (no real network)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+
+with warnings.catch_warnings():  # starlette's notice about httpx vs httpx2 is not ours to fix
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from fastapi.testclient import TestClient  # noqa: E402
+
+from seqrnn.charlm import CharLanguageModel  # noqa: E402
+from seqrnn.errors import SeqrnnError  # noqa: E402
+from seqrnn.sentiment import SentimentClassifier  # noqa: E402
+from seqrnn.serve import Limits, create_app  # noqa: E402
+
+TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
+        "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 6
+POSITIVE = ["great", "wonderful", "loved", "superb"]
+NEGATIVE = ["awful", "boring", "hated", "dull"]
+FILLER = ["the", "movie", "plot", "was", "and", "a", "story"]
+LIMITS = Limits(max_body_bytes=20_000, max_texts=8, max_text_chars=500, max_start_chars=50, max_length=300,
+                max_num_samples=4)
+
+
+def _reviews(n: int):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, n)
+    texts = [" ".join(list(rng.choice(FILLER, 6)) + [str(rng.choice(POSITIVE if y else NEGATIVE))]) for y in labels]
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Tiny models trained for real (a second or two) into model directories."""
+    root = tmp_path_factory.mktemp("serve")
+    texts, labels = _reviews(64)
+    SentimentClassifier(preset="default", embed_size=8, hidden_size=8, seq_len=20, batch_size=16, epochs=1,
+                        threads=1).fit(texts, labels, out_dir=root / "sentiment")
+    CharLanguageModel(preset="default", hidden_size=32, embed_size=8, batch_size=4, num_steps=20, epochs=1,
+                      dropout=0.0, threads=1).fit(TEXT, out_dir=root / "charlm")
+    return root / "sentiment", root / "charlm"
+
+
+@pytest.fixture(scope="module")
+def client(models):
+    with TestClient(create_app(*models, limits=LIMITS)) as c:
+        yield c
+
+
+def test_healthz_reports_the_loaded_models(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "models": {"sentiment": True, "charlm": True}}
+
+
+def test_sentiment_matches_the_classifier(client, models):
+    texts = ["a wonderful and great movie", "boring and dull plot", ""]
+    r = client.post("/v1/sentiment", json={"texts": texts})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    expected = SentimentClassifier.load(models[0]).predict_proba(texts)[:, 1]
+    assert [x["label"] for x in results] == [int(p > 0.5) for p in expected]
+    assert [x["probability"] for x in results] == pytest.approx(expected, abs=1e-6)
+    assert all(0.0 <= x["probability"] <= 1.0 for x in results)
+
+
+def test_generate_matches_the_model_and_streaming_matches_the_batch(client, models):
+    lm = CharLanguageModel.load(models[1])
+    request = {"start": "To be", "length": 120, "seed": 7, "temperature": 0.8}
+    r = client.post("/v1/generate", json=request)
+    assert r.status_code == 200, r.text
+    (text,) = r.json()["texts"]
+    assert text == lm.sample(120, "To be", top_n=5, temperature=0.8, seed=7)
+    assert text.startswith("To be") and len(text) == len("To be") + 120
+
+    with client.stream("POST", "/v1/generate", json={**request, "stream": True}) as s:
+        assert s.status_code == 200
+        assert s.headers["content-type"].startswith("text/plain")
+        streamed = "".join(s.iter_text())
+    assert streamed == text
+
+    r = client.post("/v1/generate", json={**request, "num_samples": 3, "top_n": None, "top_p": 0.9})
+    texts = r.json()["texts"]
+    assert len(texts) == 3 and all(t.startswith("To be") and len(t) == 125 for t in texts)
+    assert texts == lm.sample(120, "To be", top_n=None, top_p=0.9, temperature=0.8, seed=7, num_samples=3)
+
+
+def test_generate_defaults_and_the_top_k_alias(client):
+    r = client.post("/v1/generate", json={"length": 30, "top_k": 1000, "temperature": 0})
+    assert r.status_code == 200, r.text
+    greedy = r.json()["texts"][0]
+    assert greedy.startswith("The ") and len(greedy) == 34
+    assert client.post("/v1/generate", json={"length": 30, "temperature": 0}).json()["texts"][0] == greedy
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/v1/sentiment", {}, "texts"),
+    ("/v1/sentiment", {"texts": []}, "texts"),
+    ("/v1/sentiment", {"texts": "one review"}, "texts"),
+    ("/v1/sentiment", {"texts": ["x"] * 9}, "texts"),
+    ("/v1/sentiment", {"texts": ["ok", "x" * 501]}, "texts.1"),
+    ("/v1/sentiment", {"texts": [1, 2]}, "texts.0"),
+    ("/v1/sentiment", {"texts": ["ok"], "extra": 1}, "extra"),
+    ("/v1/generate", {"length": 0}, "length"),
+    ("/v1/generate", {"length": 301}, "length"),
+    ("/v1/generate", {"start": ""}, "start"),
+    ("/v1/generate", {"start": "T" * 51}, "start"),
+    ("/v1/generate", {"temperature": -0.5}, "temperature"),
+    ("/v1/generate", {"top_n": 0}, "top_n"),
+    ("/v1/generate", {"top_p": 0}, "top_p"),
+    ("/v1/generate", {"top_p": 1.5}, "top_p"),
+    ("/v1/generate", {"num_samples": 0}, "num_samples"),
+    ("/v1/generate", {"num_samples": 5}, "num_samples"),
+    ("/v1/generate", {"seed": -1}, "seed"),
+    ("/v1/generate", {"stream": True, "num_samples": 2}, "num_samples 1"),
+    ("/v1/generate", {"lenght": 10}, "lenght"),
+])
+def test_invalid_fields_are_422_with_a_clear_message(client, path, body, field):
+    r = client.post(path, json=body)
+    assert r.status_code == 422, r.text
+    payload = r.json()
+    assert field in payload["error"] and "\n" not in payload["error"]
+    assert isinstance(payload["detail"], list) and payload["detail"]
+    assert "x" * 501 not in r.text  # the offending input is not echoed back
+
+
+def test_a_body_that_is_not_json_is_422(client):
+    r = client.post("/v1/sentiment", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and "not valid JSON" in r.json()["error"]
+
+
+def test_bodies_over_the_limit_are_413_with_or_without_content_length(client):
+    big = {"texts": ["w" * 499] * 50}  # over 20 000 bytes: refused before the fields are even validated
+    r = client.post("/v1/sentiment", json=big)
+    assert r.status_code == 413 and "20000 bytes" in r.json()["error"]
+
+    def chunks():  # no Content-Length: counted as it arrives
+        yield b'{"texts": ["'
+        for _ in range(30):
+            yield b"a" * 1000
+        yield b'"]}'
+
+    r = client.post("/v1/sentiment", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_unknown_start_characters_are_400_unless_ignored(client):
+    r = client.post("/v1/generate", json={"start": "Zebra€", "length": 10})
+    assert r.status_code == 400
+    assert "never saw" in r.json()["error"] and "'€'" in r.json()["error"]
+    r = client.post("/v1/generate", json={"start": "Zebra€", "length": 10, "stream": True})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/json")
+    r = client.post("/v1/generate", json={"start": "Zebra€ to", "length": 10, "ignore_unknown": True})
+    assert r.status_code == 200 and r.json()["texts"][0].startswith("ebra to")
+
+
+def test_a_route_for_a_model_not_loaded_is_404(models):
+    with TestClient(create_app(sentiment_dir=models[0])) as only_sentiment:
+        assert only_sentiment.get("/healthz").json()["models"] == {"sentiment": True, "charlm": False}
+        r = only_sentiment.post("/v1/generate", json={"length": 5})
+        assert r.status_code == 404 and "--charlm" in r.json()["error"]
+        assert "disabled" in only_sentiment.get("/").text
+    with TestClient(create_app(charlm_dir=models[1])) as only_charlm:
+        r = only_charlm.post("/v1/sentiment", json={"texts": ["fine"]})
+        assert r.status_code == 404 and "--sentiment" in r.json()["error"]
+        assert only_charlm.get("/no/such/page").json()["error"] == "Not Found"
+
+
+def test_the_page_is_self_contained(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    for needle in ("<textarea", "fetch(\"v1/sentiment\"", "fetch(\"v1/generate\"", 'id="start"', 'id="length"'):
+        assert needle in page
+    assert "http://" not in page and "https://" not in page and "src=" not in page and "<link" not in page
+    assert "@" not in page.replace("@media", "")  # every placeholder filled
+
+
+def test_a_full_queue_is_503(models):
+    """One model call at a time and none waiting: a second request while the first runs is refused."""
+    app = create_app(sentiment_dir=models[0], limits=Limits(max_concurrency=1, max_queue=0))
+    real, entered, release = app.state.sentiment.predict_proba, threading.Event(), threading.Event()
+
+    def slow(texts):
+        entered.set()
+        release.wait(10)
+        return real(texts)
+
+    app.state.sentiment.predict_proba = slow
+    with TestClient(app) as c:
+        first = {}
+        worker = threading.Thread(target=lambda: first.update(r=c.post("/v1/sentiment", json={"texts": ["a"]})))
+        worker.start()
+        try:
+            assert entered.wait(10)
+            busy = c.post("/v1/sentiment", json={"texts": ["b"]})
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+            assert c.get("/healthz").status_code == 200  # the event loop is not blocked by the model call
+        finally:
+            release.set()
+            worker.join(10)
+        assert first["r"].status_code == 200
+
+
+def test_create_app_needs_a_model_and_valid_limits(tmp_path):
+    with pytest.raises(SeqrnnError, match="nothing to serve"):
+        create_app()
+    with pytest.raises(SeqrnnError):
+        create_app(charlm_dir=tmp_path / "missing")
+    with pytest.raises(SeqrnnError, match="max_length"):
+        Limits(max_length=0)
+
+
+def test_serve_without_a_model_exits_2_with_one_line():
+    r = subprocess.run([sys.executable, "-m", "seqrnn", "serve"], capture_output=True, text=True,
+                       env=os.environ.copy(), timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.startswith("seqrnn: error:") and r.stderr.count("\n") == 1, r.stderr
+    assert r.stdout == ""
