@@ -188,7 +188,7 @@ def fit(model: torch.nn.Module, task: Task, settings: TrainSettings, out_dir: Pa
                     bar.set_postfix(loss=f"{record['loss']:.4f}", ex_s=f"{rate:,.0f}", epoch=epoch + 1)
                     window_loss, window_examples, window_steps, window_start = 0.0, 0, 0, time.perf_counter()
                 bar.update(1)
-                if budget_s is not None and elapsed() >= budget_s:
+                if budget_s is not None and time.perf_counter() - start >= budget_s:  # this invocation's budget
                     stopped = "budget"
                     break
                 if settings.eval_every and step % settings.eval_every == 0 and index < steps_per_epoch:
