@@ -17,11 +17,10 @@ from seqrnn.errors import SeqrnnError
 
 
 class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose errors read `seqrnn: error: ...` whatever the subcommand."""
+    """ArgumentParser whose errors are one line, `seqrnn: error: ...`, whatever the subcommand."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(2, f"seqrnn: error: {message}\n")
+        self.exit(2, f"seqrnn: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _positive_int(text: str) -> int:
