@@ -15,13 +15,13 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
 with warnings.catch_warnings():  # starlette's notice about httpx vs httpx2 is not ours to fix
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from fastapi.testclient import TestClient  # noqa: E402
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
 
-from seqrnn.charlm import CharLanguageModel  # noqa: E402
-from seqrnn.errors import SeqrnnError  # noqa: E402
-from seqrnn.sentiment import SentimentClassifier  # noqa: E402
-from seqrnn.serve import Limits, create_app  # noqa: E402
+from seqrnn.charlm import CharLanguageModel
+from seqrnn.errors import SeqrnnError
+from seqrnn.sentiment import SentimentClassifier
+from seqrnn.serve import Limits, create_app
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 6
@@ -222,7 +222,7 @@ def test_create_app_needs_a_model_and_valid_limits(tmp_path):
 
 
 def test_serve_without_a_model_exits_2_with_one_line():
-    r = subprocess.run([sys.executable, "-m", "seqrnn", "serve"], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "seqrnn", "serve"], check=False, capture_output=True, text=True,
                        env=os.environ.copy(), timeout=120)
     assert r.returncode == 2
     assert r.stderr.startswith("seqrnn: error:") and r.stderr.count("\n") == 1, r.stderr

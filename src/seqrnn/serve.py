@@ -27,7 +27,8 @@ import ipaddress
 import socket
 import sys
 import time
-from typing import Annotated, Any, Callable
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
 
@@ -82,7 +83,14 @@ def _load_models(sentiment_dir, charlm_dir):
 
 def _request_models(limits: Limits):
     """Pydantic request bodies whose bounds come from `limits`."""
-    from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+    from pydantic import (
+        AliasChoices,
+        BaseModel,
+        ConfigDict,
+        Field,
+        StringConstraints,
+        model_validator,
+    )
 
     class SentimentRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -269,8 +277,8 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits()) -
             top_n = None  # as on the command line: top-n 5 is the default only without top-p
         if top_n is not None:
             top_n = min(top_n, len(model.vocab_))
-        options = dict(top_n=top_n, top_p=request.top_p, temperature=request.temperature, seed=request.seed,
-                       ignore_unknown=request.ignore_unknown)
+        options = {"top_n": top_n, "top_p": request.top_p, "temperature": request.temperature,
+                   "seed": request.seed, "ignore_unknown": request.ignore_unknown}
         if not request.stream:
             texts = await gate.run(model.sample, request.length, request.start, num_samples=request.num_samples,
                                    **options)
