@@ -10,6 +10,7 @@ make a seeded sample identical across processes and machines.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from typing import Callable, Iterator
@@ -79,10 +80,15 @@ class RecurrentStepper:
             gx = self.w_ih[0][ids] if k == 0 else x @ self.w_ih[k] + self.bias[k]
             if self.cell == "lstm":
                 h, c = state[k]
-                t = np.tanh(gx + h @ self.w_hh[k])  # tanh(i/2), tanh(f/2), tanh(g), tanh(o/2)
-                s = t * 0.5 + 0.5
-                c = s[..., H : 2 * H] * c + s[..., :H] * t[..., 2 * H : 3 * H]  # C_t = f_t * C_{t-1} + i_t * g_t
-                h = s[..., 3 * H :] * np.tanh(c)  # h_t = o_t * tanh(C_t)
+                t = h @ self.w_hh[k]
+                t += gx
+                np.tanh(t, out=t)  # tanh(i/2), tanh(f/2), tanh(g), tanh(o/2)
+                s = t * 0.5
+                s += 0.5  # sigmoid(i), sigmoid(f), -, sigmoid(o)
+                c = s[..., H : 2 * H] * c
+                c += s[..., :H] * t[..., 2 * H : 3 * H]  # C_t = f_t * C_{t-1} + i_t * g_t
+                h = np.tanh(c)
+                h *= s[..., 3 * H :]  # h_t = o_t * tanh(C_t)
                 new_state.append((h, c))
             elif self.cell == "gru":
                 h = state[k]
@@ -97,6 +103,33 @@ class RecurrentStepper:
                 new_state.append(h)
             x = h
         return x @ self.w_out + self.b_out, new_state
+
+
+def _one_lstm_stream(stepper: RecurrentStepper) -> Callable[[int], np.ndarray]:
+    """`step` specialised for one stream of a one-layer LSTM, the common case: the same arithmetic
+    on preallocated buffers, so each character costs a dozen calls and no allocations."""
+    H = stepper.hidden_size
+    table, w_hh, w_out, b_out = stepper.w_ih[0], stepper.w_hh[0], stepper.w_out, stepper.b_out
+    h, c = np.zeros(H), np.zeros(H)
+    t, s, ig, logits = np.empty(4 * H), np.empty(4 * H), np.empty(H), np.empty(len(b_out))
+    i, f, g, o = s[:H], s[H : 2 * H], t[2 * H : 3 * H], s[3 * H :]
+
+    def step(char_id: int) -> np.ndarray:
+        np.matmul(h, w_hh, out=t)
+        np.add(t, table[char_id], out=t)
+        np.tanh(t, out=t)  # tanh(i/2), tanh(f/2), tanh(g), tanh(o/2)
+        np.multiply(t, 0.5, out=s)
+        np.add(s, 0.5, out=s)  # sigmoid(i), sigmoid(f), -, sigmoid(o)
+        np.multiply(c, f, out=c)
+        np.multiply(i, g, out=ig)
+        np.add(c, ig, out=c)  # C_t = f_t * C_{t-1} + i_t * g_t
+        np.tanh(c, out=h)
+        np.multiply(h, o, out=h)  # h_t = o_t * tanh(C_t)
+        np.matmul(h, w_out, out=logits)
+        np.add(logits, b_out, out=logits)
+        return logits
+
+    return step
 
 
 def next_char_probabilities(logits: np.ndarray, temperature: float = 1.0, top_n: int | None = None,
@@ -142,8 +175,13 @@ def generate(model: torch.nn.Module, start_ids: np.ndarray, length: int, *, temp
     stepper = RecurrentStepper(model)
     single = num_samples == 1  # one stream runs on 1-D vectors and Python ints: fewer, cheaper calls
     state = stepper.initial_state(None if single else num_samples)
+    if single and stepper.cell == "lstm" and stepper.num_layers == 1:
+        one_step = _one_lstm_stream(stepper)
+        step = lambda ids, state: (one_step(ids), state)  # noqa: E731 (the state lives in its buffers)
+    else:
+        step = stepper.step
     for char_id in start_ids:
-        logits, state = stepper.step(int(char_id) if single else np.full(num_samples, char_id), state)
+        logits, state = step(int(char_id) if single else np.full(num_samples, char_id), state)
     vocab = logits.shape[-1]
     fast_top_n = temperature > 0 and top_p is None and top_n is not None and top_n < vocab
     uniforms = _uniforms(np.random.default_rng(seed), num_samples)
@@ -151,12 +189,13 @@ def generate(model: torch.nn.Module, start_ids: np.ndarray, length: int, *, temp
     for _ in range(length):
         u = next(uniforms)
         if single and fast_top_n:  # softmax over the top n as a few Python floats
-            top = sorted(np.argpartition(logits, vocab - top_n)[vocab - top_n :].tolist())
-            z = logits[top].tolist()
+            top = sorted(logits.argpartition(vocab - top_n)[vocab - top_n :].tolist())
+            values = logits.tolist()
+            z = [values[i] for i in top]
             peak = max(z)
-            cumulative = list(itertools.accumulate(math.exp((v - peak) / temperature) for v in z))
-            threshold = float(u[0]) * cumulative[-1]
-            ids = top[next(i for i, c in enumerate(cumulative) if c > threshold)]
+            cumulative = list(itertools.accumulate([math.exp((v - peak) / temperature) for v in z]))
+            threshold = u[0] * cumulative[-1]
+            ids = top[bisect.bisect_right(cumulative, threshold)]
         elif fast_top_n:  # softmax over the top n only: the same distribution, a fraction of the work
             top = np.sort(np.argpartition(logits, vocab - top_n, axis=1)[:, vocab - top_n :], axis=1)
             z = np.take_along_axis(logits, top, axis=1)
@@ -164,16 +203,16 @@ def generate(model: torch.nn.Module, start_ids: np.ndarray, length: int, *, temp
             ids = top[rows, (weights > u[:, None] * weights[:, -1:]).argmax(axis=1)]
         else:
             probs = next_char_probabilities(np.atleast_2d(logits), temperature, top_n, top_p)
-            ids = (np.cumsum(probs, axis=1) > u[:, None]).argmax(axis=1)
+            ids = (np.cumsum(probs, axis=1) > np.asarray(u)[:, None]).argmax(axis=1)
             ids = int(ids[0]) if single else ids
         yield (ids,) if single else ids
-        logits, state = stepper.step(ids, state)
+        logits, state = step(ids, state)
 
 
 def _uniforms(rng: np.random.Generator, streams: int, block: int = 4096) -> Iterator[np.ndarray]:
     """Uniform draws for each step, taken from the generator in blocks (the same numbers, fewer calls)."""
     while True:
-        yield from rng.random((block, streams))
+        yield from rng.random((block, streams)).tolist() if streams == 1 else rng.random((block, streams))
 
 
 def book_sample_loop(model: torch.nn.Module, start_ids: np.ndarray, length: int, top_n: int = 5,
