@@ -2,10 +2,13 @@
 
 Generating one character at a time is dominated by per-call overhead, not arithmetic: a full
 PyTorch forward per character (the book's way) spends most of its time dispatching a dozen small
-ops. Here the recurrent step is NumPy in float64 on the model's own weights: the input projection
-of every character is a precomputed table row, each layer is one small matrix product plus the
-gate arithmetic, and K samples advance together as K rows. float64 and NumPy's PCG64 generator
-make a seeded sample identical across processes and machines.
+ops. Here the recurrent step is NumPy on the model's own weights: the input projection of every
+character is a precomputed table row, each layer is one small matrix product plus the gate
+arithmetic, and K samples advance together as K rows. With NumPy's PCG64 generator a seeded sample
+is identical across processes. The step runs in float32, the precision the model was trained in
+(float64 doubles the memory each step reads, and runs at about 23k instead of 35k characters/s
+here); on a CPU whose vector kernels round differently, a last-bit difference can in rare cases
+change a character, which `precision="float64"` makes vanishingly unlikely.
 """
 
 from __future__ import annotations
@@ -20,15 +23,16 @@ import torch
 
 
 class RecurrentStepper:
-    """One step of a trained CharRNN for a batch of streams, in NumPy float64.
+    """One step of a trained CharRNN for a batch of streams, in NumPy (float32 by default).
 
     Both biases are folded into one, layer 0's input projection is a (vocab, gates) table, and for
     the LSTM the rows of the i, f, o gates are pre-scaled by 1/2 so that a single `tanh` over all
     gates yields both tanh(g) and sigmoid(x) = (1 + tanh(x/2)) / 2 (scaling by 2^-1 is exact).
     """
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, precision: str = "float32"):
         sd = {k: v.detach().to("cpu", torch.float64).numpy() for k, v in model.state_dict().items()}
+        self.dtype = np.dtype(precision)
         rnn = model.rnn
         self.cell = model.cell
         self.num_layers = rnn.num_layers
@@ -61,11 +65,16 @@ class RecurrentStepper:
             self.w_hh.append(w_hh.T * s)
         self.w_out = sd["head.weight"].T.copy()
         self.b_out = sd["head.bias"]
+        # the tables are built in float64 above, then stored in the working precision
+        cast = lambda arrays: [None if a is None else a.astype(self.dtype) for a in arrays]  # noqa: E731
+        self.w_ih, self.w_hh, self.bias = cast(self.w_ih), cast(self.w_hh), cast(self.bias)
+        self.b_hn = cast(getattr(self, "b_hn", []))
+        self.w_out, self.b_out = cast([self.w_out, self.b_out])
 
     def initial_state(self, streams: int | None) -> list:
         """Zero state for `streams` streams, or for one stream as 1-D vectors when None."""
         shape = (self.hidden_size,) if streams is None else (streams, self.hidden_size)
-        zeros = lambda: np.zeros(shape)  # noqa: E731
+        zeros = lambda: np.zeros(shape, self.dtype)  # noqa: E731
         if self.cell == "lstm":
             return [(zeros(), zeros()) for _ in range(self.num_layers)]
         return [zeros() for _ in range(self.num_layers)]
@@ -110,8 +119,9 @@ def _one_lstm_stream(stepper: RecurrentStepper) -> Callable[[int], np.ndarray]:
     on preallocated buffers, so each character costs a dozen calls and no allocations."""
     H = stepper.hidden_size
     table, w_hh, w_out, b_out = stepper.w_ih[0], stepper.w_hh[0], stepper.w_out, stepper.b_out
-    h, c = np.zeros(H), np.zeros(H)
-    t, s, ig, logits = np.empty(4 * H), np.empty(4 * H), np.empty(H), np.empty(len(b_out))
+    dtype = stepper.dtype
+    h, c = np.zeros(H, dtype), np.zeros(H, dtype)
+    t, s, ig, logits = (np.empty(n, dtype) for n in (4 * H, 4 * H, H, len(b_out)))
     i, f, g, o = s[:H], s[H : 2 * H], t[2 * H : 3 * H], s[3 * H :]
 
     def step(char_id: int) -> np.ndarray:
@@ -165,14 +175,14 @@ def next_char_probabilities(logits: np.ndarray, temperature: float = 1.0, top_n:
 
 def generate(model: torch.nn.Module, start_ids: np.ndarray, length: int, *, temperature: float = 1.0,
              top_n: int | None = None, top_p: float | None = None, seed: int | None = None,
-             num_samples: int = 1) -> Iterator:
+             num_samples: int = 1, precision: str = "float32") -> Iterator:
     """Yield `length` steps, each a sequence of `num_samples` sampled character ids.
 
     The start ids (at least one) prime the state; every stream reads the same start.
     """
     if len(start_ids) == 0:
         raise ValueError("generation needs at least one start character")
-    stepper = RecurrentStepper(model)
+    stepper = RecurrentStepper(model, precision)
     single = num_samples == 1  # one stream runs on 1-D vectors and Python ints: fewer, cheaper calls
     state = stepper.initial_state(None if single else num_samples)
     if single and stepper.cell == "lstm" and stepper.num_layers == 1:
