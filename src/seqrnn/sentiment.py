@@ -191,6 +191,8 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             vocab = Vocabulary.from_dict(storage.read_json(Path(out_dir) / storage.VOCAB))
         else:
             training = self.resolved_config()
+            if training["embed_size"] < 1:
+                raise SeqrnnError(f"--embed-size must be at least 1 for reviews, got {training['embed_size']}")
             config = {"training": training}
         training = config["training"]
         if len(np.unique(labels[train_index])) < 2:
