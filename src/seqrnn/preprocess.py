@@ -57,6 +57,21 @@ PAD_TOKEN = "<pad>"
 UNK_TOKEN = "<unk>"
 
 
+class _JsonFile:
+    """`save`/`load` of a vocabulary as JSON through its `to_dict`/`from_dict`, written atomically."""
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_json(Path(path), self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike):
+        d = read_json(Path(path))
+        try:
+            return cls.from_dict(d)
+        except SeqrnnError as exc:
+            raise SeqrnnError(f"{path}: {exc}") from None
+
+
 # --- tokenizer ----------------------------------------------------------------------------------
 
 
@@ -366,7 +381,7 @@ class _KeyTable:
 # --- word vocabulary ------------------------------------------------------------------------------
 
 
-class Vocabulary:
+class Vocabulary(_JsonFile):
     """Words to ids: PAD = 0, UNK = 1, then words by count (descending), ties by the word itself.
 
     `words` holds the real words in id order (`words[i]` has id i + 2); `index` maps word -> id.
@@ -456,16 +471,6 @@ class Vocabulary:
             raise SeqrnnError("word vocabulary holds non-string words")
         return cls(d["words"], d.get("counts"))
 
-    def save(self, path: str | os.PathLike) -> None:
-        write_json(Path(path), self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "Vocabulary":
-        d = read_json(Path(path))
-        try:
-            return cls.from_dict(d)
-        except SeqrnnError as exc:
-            raise SeqrnnError(f"{path}: {exc}") from None
 
 
 # --- fixed-length encoding ------------------------------------------------------------------------
@@ -536,7 +541,7 @@ def build_and_encode(texts: Sequence[str], seq_len: int, vocab_rows=None, min_co
 # --- character vocabulary ------------------------------------------------------------------------
 
 
-class CharVocabulary:
+class CharVocabulary(_JsonFile):
     """Characters to ids 0..n-1 in code-point order: the same ids in every process (the book's
     `set(text)` order changes with PYTHONHASHSEED)."""
 
@@ -613,16 +618,6 @@ class CharVocabulary:
             raise SeqrnnError("character vocabulary must list distinct single characters in code-point order")
         return cls(chars)
 
-    def save(self, path: str | os.PathLike) -> None:
-        write_json(Path(path), self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "CharVocabulary":
-        d = read_json(Path(path))
-        try:
-            return cls.from_dict(d)
-        except SeqrnnError as exc:
-            raise SeqrnnError(f"{path}: {exc}") from None
 
 
 # --- truncated-BPTT stream batching ---------------------------------------------------------------
