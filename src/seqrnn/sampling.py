@@ -38,37 +38,34 @@ class RecurrentStepper:
         self.num_layers = rnn.num_layers
         H = self.hidden_size = rnn.hidden_size
         self.relu = getattr(rnn, "nonlinearity", "tanh") == "relu"
-        scale = np.ones(4 * H)
-        if self.cell == "lstm":  # PyTorch gate order i, f, g, o: halve i, f, o
-            scale[: 2 * H] = scale[3 * H :] = 0.5
-        elif self.cell != "gru":
-            scale = np.ones(H)
-        self.w_ih, self.w_hh, self.bias = [], [], []
+        gate_scale = 1.0
+        if self.cell == "lstm":  # PyTorch gate order i, f, g, o: halve the rows of i, f, o
+            gate_scale = np.full(4 * H, 0.5)
+            gate_scale[2 * H : 3 * H] = 1.0
+        self.w_ih, self.w_hh, self.bias, self.b_hn = [], [], [], []
         inputs = sd["embedding.weight"] if "embedding.weight" in sd else None
         for k in range(self.num_layers):
             w_ih, w_hh = sd[f"rnn.weight_ih_l{k}"], sd[f"rnn.weight_hh_l{k}"]
             b_ih, b_hh = sd[f"rnn.bias_ih_l{k}"], sd[f"rnn.bias_hh_l{k}"]
             if self.cell == "gru":  # r and z take both biases; n keeps b_hn inside r * (W_hn h + b_hn)
-                G = 3 * H
                 b_x = b_ih + np.concatenate([b_hh[: 2 * H], np.zeros(H)])
-                self.b_hn = getattr(self, "b_hn", []) + [b_hh[2 * H :]]
-                s = np.ones(G)
+                self.b_hn.append(b_hh[2 * H :])
             else:
-                b_x, s = b_ih + b_hh, scale
+                b_x = b_ih + b_hh
             if k == 0:  # the input projection of every character, bias included
                 table = (w_ih.T if inputs is None else inputs @ w_ih.T) + b_x
-                self.w_ih.append(table * s)
+                self.w_ih.append(table * gate_scale)
                 self.bias.append(None)
             else:
-                self.w_ih.append(w_ih.T * s)
-                self.bias.append(b_x * s)
-            self.w_hh.append(w_hh.T * s)
+                self.w_ih.append(w_ih.T * gate_scale)
+                self.bias.append(b_x * gate_scale)
+            self.w_hh.append(w_hh.T * gate_scale)
         self.w_out = sd["head.weight"].T.copy()
         self.b_out = sd["head.bias"]
         # the tables are built in float64 above, then stored in the working precision
         cast = lambda arrays: [None if a is None else a.astype(self.dtype) for a in arrays]  # noqa: E731
         self.w_ih, self.w_hh, self.bias = cast(self.w_ih), cast(self.w_hh), cast(self.bias)
-        self.b_hn = cast(getattr(self, "b_hn", []))
+        self.b_hn = cast(self.b_hn)
         self.w_out, self.b_out = cast([self.w_out, self.b_out])
 
     def initial_state(self, streams: int | None) -> list:
