@@ -188,3 +188,35 @@ def test_a_stopped_and_resumed_run_matches_an_uninterrupted_one(tmp_path):
     a, _ = storage.load_tensors(tmp_path / "a" / "checkpoint" / "model.safetensors")
     b, _ = storage.load_tensors(tmp_path / "b" / "checkpoint" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_default_embedding_starts_from_word_vectors_of_training_and_unlabelled_reviews():
+    from seqrnn.wordvectors import vectors_for_vocabulary
+
+    texts, labels = make_reviews(120)
+    unlabelled, _ = make_reviews(60, seed=9)
+    # a learning rate so small that the embedding keeps its start
+    clf = SentimentClassifier(**{**TINY, "epochs": 1, "lr": 1e-12, "val_fraction": 0.0})
+    clf.fit(texts, labels, unlabelled=unlabelled)
+    assert clf.config_["data"]["unlabelled_reviews"] == 60 and clf.config_["training"]["embed_init"] == "ppmi"
+    expected = vectors_for_vocabulary(texts + unlabelled, clf.vocab_, dim=16, seed=1)
+    np.testing.assert_allclose(clf.model_.embedding.weight.detach().numpy(), expected, atol=1e-4)
+    random_start = SentimentClassifier(**{**TINY, "epochs": 1, "lr": 1e-12, "val_fraction": 0.0},
+                                       embed_init="random").fit(texts, labels)
+    assert not np.allclose(random_start.model_.embedding.weight.detach().numpy(), expected, atol=1e-2)
+
+
+def test_an_unknown_embedding_start_is_refused():
+    from seqrnn.errors import SeqrnnError
+
+    with pytest.raises(SeqrnnError, match="unknown embedding start 'glove'"):
+        SentimentClassifier(**TINY, embed_init="glove").fit(*make_reviews(100))
+
+
+def test_train_cli_reads_the_unlabelled_reviews(imdb_dir, tmp_path):
+    out = tmp_path / "m"
+    result = run_cli("sentiment", "train", "--data", imdb_dir, "--out", out, "--epochs", 1, "--batch-size", 2,
+                     "--hidden-size", 4, "--embed-size", 4, "--seq-len", 10, "--threads", 1)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["unlabelled_reviews"] == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -157,6 +158,7 @@ class CharLanguageModel(RecurrentEstimator):
     def fit(self, text: str, y=None, *, out_dir: str | Path | None = None, resume: bool = False,
             source: str | None = None) -> "CharLanguageModel":
         """Train on `text`; checkpoints and metrics go to `out_dir` (a temporary one if None)."""
+        started = time.perf_counter()
         storage.check_run_directory(out_dir, resume)
         device = setup_runtime(self.seed, self.threads, self.device)
         if resume:
@@ -181,7 +183,7 @@ class CharLanguageModel(RecurrentEstimator):
         task = CharStreamTask(vocab.encode(train_text), vocab.encode(val_text, unknown="skip"),
                               training["batch_size"], training["num_steps"], device)
         model = CharRNN(**config["model"])
-        self.model_ = self._train(model, task, device, config, vocab.to_dict(), out_dir, resume)
+        self.model_ = self._train(model, task, device, config, vocab.to_dict(), out_dir, resume, started)
         self.vocab_ = vocab
         return self
 

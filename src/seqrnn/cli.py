@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_flags(p)
     p.add_argument("--bidirectional", action="store_true", default=None, help="read reviews in both directions")
     p.add_argument("--seq-len", type=_positive_int, help="tokens kept per review")
+    p.add_argument("--embed-init", choices=["random", "ppmi"],
+                   help="start the embedding at random or from word vectors counted over the training and "
+                        "unlabelled reviews (default preset: ppmi)")
     p.set_defaults(handler="seqrnn.sentiment:train_command")
     p = sent_cmds.add_parser("evaluate", help="accuracy and loss of a trained classifier on labelled reviews")
     p.add_argument("--model", required=True, help="model directory written by `sentiment train`")

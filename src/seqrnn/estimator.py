@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +59,17 @@ class RecurrentEstimator(BaseEstimator):
         return saved
 
     def _train(self, model: torch.nn.Module, task, device: torch.device, config: dict, vocab: dict,
-               out_dir, resume: bool) -> torch.nn.Module:
-        """Run the shared loop into `out_dir` (a temporary directory if None); load the best weights."""
+               out_dir, resume: bool, started: float) -> torch.nn.Module:
+        """Run the shared loop into `out_dir` (a temporary directory if None); load the best weights.
+
+        `started` (time.perf_counter() when fit began): the preparation since then (encoding, word
+        vectors) counts in the run's elapsed time and its --max-minutes budget."""
         training = config["training"]
         settings = TrainSettings(epochs=training["epochs"], lr=training["lr"], grad_clip=training["grad_clip"],
                                  weight_decay=training.get("weight_decay", 0.0),
                                  schedule=training.get("schedule", "constant"),
                                  warmup_steps=training.get("warmup_steps", 0), eval_every=self.eval_every,
-                                 max_minutes=self.max_minutes)
+                                 max_minutes=self.max_minutes, prepared_s=time.perf_counter() - started)
         with tempfile.TemporaryDirectory(prefix="seqrnn-") as scratch:
             directory = Path(out_dir) if out_dir is not None else Path(scratch)
             if not resume:

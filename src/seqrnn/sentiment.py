@@ -3,7 +3,8 @@
 The `book` preset is the chapter's model (left-padded 200 tokens, embedding 256, LSTM 128, the last
 step, dropout 0.5, batch 100, Adam 1e-3, 40 epochs) without its bugs: every review starts from a
 zero state, prediction covers every input, and the vocabulary comes from the training split only.
-The `default` preset reads longer, right-padded reviews in batches of similar length, in both
+The `default` preset starts its embedding from word vectors counted over the training and unlabelled
+reviews (`wordvectors`), reads longer, right-padded reviews in batches of similar length, in both
 directions, and summarises them by max and mean pooling over the real tokens.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ from seqrnn.estimator import RecurrentEstimator, estimator_kwargs
 from seqrnn.models import SentimentRNN
 from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
 from seqrnn.train import setup_runtime
+from seqrnn.wordvectors import vectors_for_vocabulary
 
 TASK = "sentiment"
 
@@ -32,16 +35,17 @@ PRESETS: dict[str, dict] = {
     "book": dict(cell="lstm", num_layers=1, hidden_size=128, embed_size=256, dropout=0.5, embed_dropout=0.0,
                  bidirectional=False, pooling="last", seq_len=200, pad="left", bucket=False, min_count=1,
                  max_vocab=None, batch_size=100, lr=1e-3, grad_clip=0.0, weight_decay=0.0, epochs=40,
-                 schedule="constant"),
+                 schedule="constant", embed_init="random"),
     # the best measured for a 2-core CPU budget (README: "Sentiment")
     "default": dict(cell="lstm", num_layers=1, hidden_size=128, embed_size=128, dropout=0.3, embed_dropout=0.2,
                     bidirectional=True, pooling="maxmean", seq_len=400, pad="right", bucket=True, min_count=2,
                     max_vocab=30000, batch_size=64, lr=2e-3, grad_clip=5.0, weight_decay=0.0, epochs=8,
-                    schedule="cosine"),
+                    schedule="cosine", embed_init="ppmi"),
 }
 MODEL_KEYS = ("embed_size", "hidden_size", "num_layers", "cell", "dropout", "embed_dropout", "bidirectional",
               "pooling")
 PREDICT_BATCH = 256
+EMBED_INITS = ("random", "ppmi")
 
 
 class EncodedReviews:
@@ -146,7 +150,8 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
 
     def __init__(self, preset: str = "default", *, cell=None, num_layers=None, hidden_size=None, embed_size=None,
                  dropout=None, embed_dropout=None, bidirectional=None, pooling=None, seq_len=None, min_count=None,
-                 max_vocab=None, batch_size=None, lr=None, grad_clip=None, epochs=None, max_minutes=None,
+                 max_vocab=None, embed_init=None, batch_size=None, lr=None, grad_clip=None, epochs=None,
+                 max_minutes=None,
                  val_fraction=0.1, limit=None, seed=1, threads=None, device="auto", eval_every=0):
         self.preset = preset
         self.cell = cell
@@ -160,6 +165,7 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
         self.seq_len = seq_len
         self.min_count = min_count
         self.max_vocab = max_vocab
+        self.embed_init = embed_init
         self.batch_size = batch_size
         self.lr = lr
         self.grad_clip = grad_clip
@@ -172,9 +178,14 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
         self.device = device
         self.eval_every = eval_every
 
-    def fit(self, X, y, *, out_dir: str | Path | None = None, resume: bool = False,
+    def fit(self, X, y, *, unlabelled=(), out_dir: str | Path | None = None, resume: bool = False,
             source: str | None = None) -> "SentimentClassifier":
-        """Train on review texts `X` with labels `y` (0/1); checkpoints go to `out_dir` if given."""
+        """Train on review texts `X` with labels `y` (0/1); checkpoints go to `out_dir` if given.
+
+        With `embed_init="ppmi"` the embedding starts from word vectors counted over the training
+        reviews (never the validation ones) and the `unlabelled` review texts.
+        """
+        started = time.perf_counter()
         texts, labels = list(X), np.asarray(y, dtype=np.int64)
         if len(texts) != len(labels):
             raise SeqrnnError(f"got {len(texts)} reviews but {len(labels)} labels")
@@ -193,6 +204,9 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             training = self.resolved_config()
             if training["embed_size"] < 1:
                 raise SeqrnnError(f"--embed-size must be at least 1 for reviews, got {training['embed_size']}")
+            if training["embed_init"] not in EMBED_INITS:
+                raise SeqrnnError(f"unknown embedding start {training['embed_init']!r}: choose from "
+                                  f"{', '.join(EMBED_INITS)}")
             config = {"training": training}
         training = config["training"]
         if len(np.unique(labels[train_index])) < 2:
@@ -210,14 +224,20 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             config["model"] = {"vocab_size": len(vocab), **{k: training[k] for k in MODEL_KEYS}}
             config["preprocessing"] = {k: training[k] for k in ("seq_len", "pad", "min_count", "max_vocab")}
             config["data"] = {"source": source, "train_reviews": len(train_index), "val_reviews": len(val_index),
-                              "val_fraction": self.val_fraction, "limit": self.limit, "seed": self.seed}
+                              "unlabelled_reviews": len(unlabelled), "val_fraction": self.val_fraction,
+                              "limit": self.limit, "seed": self.seed}
         pad = config["preprocessing"]["pad"]
         train = EncodedReviews(ids[train_index], lengths[train_index], labels[train_index], pad)
         # no held-out data: select on the training set itself
         val = EncodedReviews(ids[val_index], lengths[val_index], labels[val_index], pad) if n_val else train
         task = ReviewTask(train, val, training["batch_size"], training["bucket"], self.seed, device)
         model = SentimentRNN(**config["model"])
-        self.model_ = self._train(model, task, device, config, vocab.to_dict(), out_dir, resume)
+        if not resume and training["embed_init"] == "ppmi":
+            corpus = [texts[i] for i in train_index] + list(unlabelled)
+            vectors = vectors_for_vocabulary(corpus, vocab, training["embed_size"], seed=self.seed)
+            with torch.no_grad():
+                model.embedding.weight.copy_(torch.from_numpy(vectors))
+        self.model_ = self._train(model, task, device, config, vocab.to_dict(), out_dir, resume, started)
         self.vocab_ = vocab
         self.classes_ = np.array([0, 1])
         return self
@@ -256,24 +276,29 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
 # --- command line ---------------------------------------------------------------------------------
 
 
-def _labelled_reviews(target: str, splits):
+def _reviews(target: str, splits, unlabelled: bool = False):
+    """Labelled review texts and their labels from `splits`, and the unlabelled (unsup) texts if asked."""
     from seqrnn.data import read_imdb
     from seqrnn.datasets import resolve
 
-    reviews = read_imdb(resolve(target), splits=splits)
+    reviews = read_imdb(resolve(target), splits=(*splits, "unsup") if unlabelled and splits else splits)
     keep = reviews.labels >= 0
     if not keep.any():
         wanted = "/".join(splits) if splits else "any"
         raise SeqrnnError(f"{target}: no labelled reviews in the {wanted} split (present: "
                           f"{', '.join(reviews.splits_present) or 'none'})")
-    return [t for t, k in zip(reviews.texts, keep) if k], reviews.labels[keep]
+    labelled = [t for t, k in zip(reviews.texts, keep) if k]
+    unlabelled = [t for t, k in zip(reviews.texts, keep) if not k]
+    return labelled, reviews.labels[keep], unlabelled
 
 
 def train_command(args) -> int:
-    texts, labels = _labelled_reviews(args.data, ("train",))
+    texts, labels, unlabelled = _reviews(args.data, ("train",), unlabelled=True)
     clf = SentimentClassifier(preset=args.preset, bidirectional=args.bidirectional, seq_len=args.seq_len,
-                              **estimator_kwargs(args))
-    clf.fit(texts, labels, out_dir=args.out, resume=args.resume, source=args.data)
+                              embed_init=args.embed_init, **estimator_kwargs(args))
+    # --limit N also keeps only the first N unlabelled reviews (small runs stay small)
+    clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume,
+            source=args.data)
     best = clf.summary_["best"] or {}
     print(f"trained {clf.summary_['step']} steps in {clf.summary_['elapsed_s']:.0f} s ({clf.summary_['stopped']}); "
           f"best validation accuracy {best.get('accuracy', float('nan')):.4f} -> {args.out}")
@@ -283,7 +308,7 @@ def train_command(args) -> int:
 def evaluate_command(args) -> int:
     clf = SentimentClassifier.load(args.model)
     splits = None if args.split == "all" else (args.split,)
-    texts, labels = _labelled_reviews(args.data, splits)
+    texts, labels, _ = _reviews(args.data, splits)
     result = clf.evaluate(texts, labels)
     if args.json:
         print(json.dumps(result))

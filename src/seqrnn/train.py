@@ -38,6 +38,7 @@ class TrainSettings:
     warmup_steps: int = 0
     eval_every: int = 0  # validate every this many steps as well as after every epoch (0 = epochs only)
     max_minutes: float | None = None
+    prepared_s: float = 0.0  # time already spent preparing this invocation: counted in elapsed_s and the budget
     log_every: int = 20
 
 
@@ -153,7 +154,7 @@ def fit(model: torch.nn.Module, task: Task, settings: TrainSettings, out_dir: Pa
         storage.append_jsonl(out_dir / storage.METRICS, record)
         return result
 
-    start = time.perf_counter()
+    start = time.perf_counter() - settings.prepared_s
 
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - start
