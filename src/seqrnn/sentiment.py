@@ -39,7 +39,7 @@ PRESETS: dict[str, dict] = {
     # the best measured for a 2-core CPU budget (README: "Sentiment")
     "default": dict(cell="lstm", num_layers=1, hidden_size=128, embed_size=128, dropout=0.3, embed_dropout=0.2,
                     bidirectional=True, pooling="maxmean", seq_len=400, pad="right", bucket=True, min_count=2,
-                    max_vocab=30000, batch_size=64, lr=2e-3, grad_clip=5.0, weight_decay=0.0, epochs=8,
+                    max_vocab=30000, batch_size=64, lr=2e-3, grad_clip=5.0, weight_decay=0.0, epochs=6,
                     schedule="cosine", embed_init="ppmi"),
 }
 MODEL_KEYS = ("embed_size", "hidden_size", "num_layers", "cell", "dropout", "embed_dropout", "bidirectional",
