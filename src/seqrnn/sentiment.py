@@ -151,8 +151,8 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
     def __init__(self, preset: str = "default", *, cell=None, num_layers=None, hidden_size=None, embed_size=None,
                  dropout=None, embed_dropout=None, bidirectional=None, pooling=None, seq_len=None, min_count=None,
                  max_vocab=None, embed_init=None, batch_size=None, lr=None, grad_clip=None, epochs=None,
-                 max_minutes=None,
-                 val_fraction=0.1, limit=None, seed=1, threads=None, device="auto", eval_every=0):
+                 max_minutes=None, val_fraction=0.1, limit=None, seed=1, threads=None, device="auto",
+                 eval_every=0):
         self.preset = preset
         self.cell = cell
         self.num_layers = num_layers
@@ -276,12 +276,13 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
 # --- command line ---------------------------------------------------------------------------------
 
 
-def _reviews(target: str, splits, unlabelled: bool = False):
-    """Labelled review texts and their labels from `splits`, and the unlabelled (unsup) texts if asked."""
+def _reviews(target: str, splits, with_unsup: bool = False):
+    """Labelled review texts and their labels from `splits`, and the unlabelled texts (of the unsup
+    split too, if `with_unsup`)."""
     from seqrnn.data import read_imdb
     from seqrnn.datasets import resolve
 
-    reviews = read_imdb(resolve(target), splits=(*splits, "unsup") if unlabelled and splits else splits)
+    reviews = read_imdb(resolve(target), splits=(*splits, "unsup") if with_unsup and splits else splits)
     keep = reviews.labels >= 0
     if not keep.any():
         wanted = "/".join(splits) if splits else "any"
@@ -293,7 +294,7 @@ def _reviews(target: str, splits, unlabelled: bool = False):
 
 
 def train_command(args) -> int:
-    texts, labels, unlabelled = _reviews(args.data, ("train",), unlabelled=True)
+    texts, labels, unlabelled = _reviews(args.data, ("train",), with_unsup=True)
     clf = SentimentClassifier(preset=args.preset, bidirectional=args.bidirectional, seq_len=args.seq_len,
                               embed_init=args.embed_init, **estimator_kwargs(args))
     # --limit N also keeps only the first N unlabelled reviews (small runs stay small)
