@@ -24,13 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqrnn import storage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, plot_curves, run_measured  # noqa: E402
+from common import RESULTS, plot_curves, run_training  # noqa: E402
 from seqrnn.models import CharRNN
 from seqrnn.sampling import book_sample_loop, generate
-
 
 
 def sampling_speed(length: int = 20_000, baseline_length: int = 2_000) -> dict:
@@ -57,15 +55,10 @@ def train_preset(preset: str, corpus: str, minutes: float, out: Path, extra: lis
     """One `seqrnn charlm train` process; returns its validation curve, rate and peak memory."""
     cmd = [sys.executable, "-m", "seqrnn", "charlm", "train", "--text", corpus, "--preset", preset,
            "--max-minutes", str(minutes), "--out", str(out), *extra]
-    status, stdout, stderr, peak_mb = run_measured(cmd)
-    if status != 0:
-        raise SystemExit(f"{preset} failed: {stderr}")
-    records = storage.read_jsonl(out / "metrics.jsonl")
-    val = [(r["elapsed_s"] / 60, r["loss"]) for r in records if r["type"] == "val"]
-    rates = [r["examples_per_s"] for r in records if r["type"] == "train"]
-    return {"preset": preset, "curve_minutes_loss": val, "best_loss": min(loss for _, loss in val),
-            "minutes": val[-1][0], "chars_per_s": float(np.median(rates)),
-            "peak_rss_mb": peak_mb, "stdout": stdout.strip()}
+    run = run_training(cmd, out, "loss")
+    curve = run.pop("curve")
+    return {"preset": preset, "curve_minutes_loss": curve, "best_loss": min(loss for _, loss in curve),
+            "chars_per_s": run.pop("examples_per_s"), **run}
 
 
 def best_by(curve, minutes: float) -> float:

@@ -22,11 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqrnn import storage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, plot_curves, run_measured  # noqa: E402
-
+from common import RESULTS, plot_curves, run_training  # noqa: E402
 
 
 def matmul_gflops(size: int = 1024, seconds: float = 3.0) -> float:
@@ -54,16 +52,9 @@ def recurrent_flops_per_token(model: dict) -> float:
 def run_preset(preset: str, minutes: float, out: Path, eval_every: int) -> dict:
     cmd = [sys.executable, "-m", "seqrnn", "sentiment", "train", "--data", "imdb", "--preset", preset,
            "--max-minutes", str(minutes), "--out", str(out), "--seed", "1", "--eval-every", str(eval_every)]
-    status, stdout, stderr, peak_mb = run_measured(cmd)
-    if status != 0:
-        raise SystemExit(f"{preset} failed: {stderr}")
-    records = storage.read_jsonl(out / "metrics.jsonl")
-    val = [(r["elapsed_s"] / 60, r["accuracy"]) for r in records if r["type"] == "val"]
-    train = [r for r in records if r["type"] == "train"]
-    config = storage.read_json(out / "config.json")
-    return {"preset": preset, "curve_minutes_accuracy": val, "best_accuracy": max(a for _, a in val),
-            "minutes": val[-1][0], "examples_per_s": float(np.median([r["examples_per_s"] for r in train])),
-            "peak_rss_mb": peak_mb, "config": config, "stdout": stdout.strip()}
+    run = run_training(cmd, out, "accuracy")
+    curve = run.pop("curve")
+    return {"preset": preset, "curve_minutes_accuracy": curve, "best_accuracy": max(a for _, a in curve), **run}
 
 
 def prediction_rate(model_dir: Path, texts: list[str]) -> float:

@@ -281,10 +281,9 @@ def evaluate_command(args) -> int:
 def sample_command(args) -> int:
     lm = CharLanguageModel.load(args.model)
     top_n = args.top_n if args.top_n is not None else (None if args.top_p is not None else 5)
-    if top_n is not None and top_n > len(lm.vocab_):
+    if top_n is not None and top_n > len(lm.vocab_):  # the sampler then keeps every character
         print(f"note: --top-n {top_n} is more than the {len(lm.vocab_)} characters the model knows; using all",
               file=sys.stderr)
-        top_n = len(lm.vocab_)
     options = dict(top_n=top_n, top_p=args.top_p, temperature=args.temperature, seed=args.seed,
                    ignore_unknown=args.ignore_unknown)
     if args.stream and args.num_samples == 1:

@@ -472,7 +472,6 @@ class Vocabulary(_JsonFile):
         return cls(d["words"], d.get("counts"))
 
 
-
 # --- fixed-length encoding ------------------------------------------------------------------------
 
 
@@ -619,7 +618,6 @@ class CharVocabulary(_JsonFile):
         return cls(chars)
 
 
-
 # --- truncated-BPTT stream batching ---------------------------------------------------------------
 
 
@@ -656,6 +654,3 @@ def iter_windows(x: np.ndarray, y: np.ndarray, num_steps: int) -> Iterator[tuple
         raise SeqrnnError(f"--num-steps must be at least 1, got {num_steps}")
     for b in range(x.shape[1] // num_steps):
         yield x[:, b * num_steps:(b + 1) * num_steps], y[:, b * num_steps:(b + 1) * num_steps]
-
-
-# --- JSON files -----------------------------------------------------------------------------------

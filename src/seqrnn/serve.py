@@ -275,8 +275,6 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits()) -
         top_n = request.top_n
         if "top_n" not in request.model_fields_set and request.top_p is not None:
             top_n = None  # as on the command line: top-n 5 is the default only without top-p
-        if top_n is not None:
-            top_n = min(top_n, len(model.vocab_))
         options = {"top_n": top_n, "top_p": request.top_p, "temperature": request.temperature,
                    "seed": request.seed, "ignore_unknown": request.ignore_unknown}
         if not request.stream:
