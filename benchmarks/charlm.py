@@ -28,7 +28,27 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, plot_curves, run_training  # noqa: E402
 from seqrnn.models import CharRNN
-from seqrnn.sampling import book_sample_loop, generate
+from seqrnn.sampling import generate
+
+
+def book_sample_loop(model: torch.nn.Module, start_ids: np.ndarray, length: int, top_n: int = 5,
+                     seed: int = 0) -> list[int]:
+    """The baseline: the straightforward sampler, as the book runs it, the full model once per character."""
+    rng = np.random.default_rng(seed)
+    out: list[int] = []
+    state = None
+    model.eval()
+    with torch.no_grad():
+        for char_id in start_ids:
+            logits, state = model(torch.tensor([[int(char_id)]]), state)
+        for _ in range(length):
+            p = torch.softmax(logits[0, -1], dim=0).numpy().astype(np.float64)
+            p[np.argsort(p)[:-top_n]] = 0.0
+            p = p / p.sum()
+            char_id = int(rng.choice(len(p), p=p))
+            out.append(char_id)
+            logits, state = model(torch.tensor([[char_id]]), state)
+    return out
 
 
 def sampling_speed(length: int = 20_000, baseline_length: int = 2_000) -> dict:
@@ -113,7 +133,6 @@ def main() -> None:
     out = RESULTS / f"charlm-{name}.json"
     out.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {out}")
-
 
 
 if __name__ == "__main__":

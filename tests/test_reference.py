@@ -50,6 +50,24 @@ def _numeric_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return g
 
 
+def _assert_gradients(loss, checks) -> None:
+    """Each (what, analytic gradient, array it is taken with respect to): relative error below 1e-6."""
+    for what, analytic, x in checks:
+        err = _rel_error(analytic, _numeric_grad(loss, x))
+        assert err < 1e-6, f"{what}: relative error {err:.2e}"
+
+
+def _checks(stack, g: R.Gradients, head=None, g_head=None, state0=()):
+    """(what, analytic, array) for every stack parameter, head parameter and initial state array."""
+    for k, p in enumerate(stack.params):
+        for pname, arr in p.items():
+            yield f"{pname} of layer/direction {k}", g.params[k][pname], arr
+    for pname, arr in (head or {}).items():
+        yield f"head {pname}", g_head[pname], arr
+    for j, s in enumerate(state0):
+        yield f"initial state {j}", g.state0[j], s
+
+
 @pytest.mark.parametrize("layout", [(1, False), (2, True)], ids=_ids)
 @pytest.mark.parametrize("cell", CELLS, ids=_ids)
 def test_bptt_matches_finite_differences(cell, layout):
@@ -70,13 +88,7 @@ def test_bptt_matches_finite_differences(cell, layout):
         return float(np.sum(G * Y) + sum(np.sum(g * s) for g, s in zip(G_s, final)))
 
     grads = stack.backward(cache, G, G_s)
-    for k, p in enumerate(stack.params):
-        for pname, arr in p.items():
-            err = _rel_error(grads.params[k][pname], _numeric_grad(loss, arr))
-            assert err < 1e-6, f"{pname} of layer/direction {k}: relative error {err:.2e}"
-    for j, s in enumerate(state0):
-        assert _rel_error(grads.state0[j], _numeric_grad(loss, s)) < 1e-6, f"initial state {j}"
-    assert _rel_error(grads.X, _numeric_grad(loss, X)) < 1e-6
+    _assert_gradients(loss, [*_checks(stack, grads, state0=state0), ("inputs X", grads.X, X)])
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -95,13 +107,7 @@ def test_many_to_many_loss_gradients_match_finite_differences(cell):
 
     L, g, g_head, _ = R.many_to_many_tbptt(stack, head, X, targets, None, state0)
     assert L == pytest.approx(loss())
-    for k, p in enumerate(stack.params):
-        for pname, arr in p.items():
-            assert _rel_error(g.params[k][pname], _numeric_grad(loss, arr)) < 1e-6, pname
-    for pname, arr in head.items():
-        assert _rel_error(g_head[pname], _numeric_grad(loss, arr)) < 1e-6, pname
-    for j, s in enumerate(state0):
-        assert _rel_error(g.state0[j], _numeric_grad(loss, s)) < 1e-6
+    _assert_gradients(loss, _checks(stack, g, head, g_head, state0))
 
 
 @pytest.mark.parametrize("outputs", [1, 3], ids=["sigmoid-binary", "softmax-3"])
@@ -120,11 +126,7 @@ def test_many_to_one_loss_gradients_match_finite_differences(outputs):
     _, final, cache = stack.forward(X)
     _, g_head, dh = R.many_to_one_loss(head, R.sequence_summary(stack, final), labels)
     g = stack.backward(cache, None, R.sequence_summary_backward(stack, dh))
-    for k, p in enumerate(stack.params):
-        for pname, arr in p.items():
-            assert _rel_error(g.params[k][pname], _numeric_grad(loss, arr)) < 1e-6, pname
-    for pname, arr in head.items():
-        assert _rel_error(g_head[pname], _numeric_grad(loss, arr)) < 1e-6, pname
+    _assert_gradients(loss, _checks(stack, g, head, g_head))
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])

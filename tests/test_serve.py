@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
+import importlib.resources
+import math
 import os
 import subprocess
 import sys
@@ -19,9 +22,11 @@ with warnings.catch_warnings():  # starlette's notice about httpx vs httpx2 is n
     from fastapi.testclient import TestClient
 
 from seqrnn.charlm import CharLanguageModel
+from seqrnn import __version__
 from seqrnn.errors import SeqrnnError
+from seqrnn.sampling import DEFAULT_TOP_N, check_sampling_options, effective_top_n
 from seqrnn.sentiment import SentimentClassifier
-from seqrnn.serve import Limits, create_app
+from seqrnn.serve import Limits, _request_models, create_app
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 6
@@ -103,6 +108,23 @@ def test_generate_defaults_and_the_top_k_alias(client):
     assert client.post("/v1/generate", json={"length": 30, "temperature": 0}).json()["texts"][0] == greedy
 
 
+@pytest.mark.parametrize("sent, top_n", [
+    ({}, DEFAULT_TOP_N),
+    ({"top_n": None}, DEFAULT_TOP_N),
+    ({"top_p": 0.9}, None),
+    ({"top_n": None, "top_p": 0.9}, None),
+    ({"top_n": 3, "top_p": 0.9}, 3),
+    ({"top_k": 2}, 2),
+])
+def test_the_top_n_default_is_the_shared_rule(client, models, sent, top_n):
+    """Omitted (or null) top_n: the book's 5 unless top_p is given, as `effective_top_n` decides."""
+    assert effective_top_n(sent.get("top_n", sent.get("top_k")), sent.get("top_p")) == top_n
+    lm = CharLanguageModel.load(models[1])
+    r = client.post("/v1/generate", json={"start": "To be", "length": 60, "seed": 3, **sent})
+    assert r.status_code == 200, r.text
+    assert r.json()["texts"] == [lm.sample(60, "To be", top_n=top_n, top_p=sent.get("top_p"), seed=3)]
+
+
 @pytest.mark.parametrize("path, body, field", [
     ("/v1/sentiment", {}, "texts"),
     ("/v1/sentiment", {"texts": []}, "texts"),
@@ -132,6 +154,54 @@ def test_invalid_fields_are_422_with_a_clear_message(client, path, body, field):
     assert field in payload["error"] and "\n" not in payload["error"]
     assert isinstance(payload["detail"], list) and payload["detail"]
     assert "x" * 501 not in r.text  # the offending input is not echoed back
+
+
+@pytest.mark.parametrize("field", ["temperature", "top_p"])
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_422(client, field, value):
+    """Python's JSON parser reads NaN and Infinity; the API refuses them as the command line does."""
+    r = client.post("/v1/generate", content=f'{{"length": 5, "{field}": {value}}}'.encode(),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert field in r.json()["error"]
+
+
+SAMPLING_VALUES = {
+    "length": [1, 2, 300, 0, -1],
+    "temperature": [0.0, 0.5, 1.0, 7.0, -0.5, -1e-9, math.nan, math.inf, -math.inf],
+    "top_n": [None, 1, 5, 1000, 0, -3],
+    "top_p": [None, 1e-9, 0.5, 1.0, 0.0, -0.1, 1.0000001, 1.5, math.nan, math.inf],
+    "num_samples": [1, 4, 0, -2],
+}
+
+
+@pytest.mark.parametrize("field, value", [(f, v) for f, values in SAMPLING_VALUES.items() for v in values])
+def test_the_request_model_agrees_with_check_sampling_options(field, value):
+    """What the API's validation accepts is what the shared check accepts (below the server's limits)."""
+    from pydantic import ValidationError
+
+    _, GenerateRequest, _ = _request_models(LIMITS)
+    try:
+        check_sampling_options(**{field: value})
+        shared_ok, message = True, ""
+    except SeqrnnError as exc:
+        shared_ok, message = False, str(exc)
+    try:
+        GenerateRequest(**{field: value})
+        api_ok = True
+    except ValidationError:
+        api_ok = False
+    assert api_ok == shared_ok, (field, value, message)
+    if not shared_ok:
+        assert message.startswith(f"{field} must be ") and "\n" not in message
+
+
+def test_check_sampling_options_refuses_non_numbers():
+    check_sampling_options(length=np.int64(3), temperature=np.float32(0.5), top_n=np.int32(2), top_p=1)
+    for bad in ({"length": 2.5}, {"length": True}, {"top_n": "5"}, {"temperature": "1"}, {"top_p": "0.5"},
+                {"temperature": None}):
+        with pytest.raises(SeqrnnError, match=f"^{next(iter(bad))} must be "):
+            check_sampling_options(**bad)
 
 
 def test_a_body_that_is_not_json_is_422(client):
@@ -169,21 +239,50 @@ def test_a_route_for_a_model_not_loaded_is_404(models):
         assert only_sentiment.get("/healthz").json()["models"] == {"sentiment": True, "charlm": False}
         r = only_sentiment.post("/v1/generate", json={"length": 5})
         assert r.status_code == 404 and "--charlm" in r.json()["error"]
-        assert "disabled" in only_sentiment.get("/").text
+        assert only_sentiment.get("/v1/info").json()["models"] == {"sentiment": True, "charlm": False}
     with TestClient(create_app(charlm_dir=models[1])) as only_charlm:
         r = only_charlm.post("/v1/sentiment", json={"texts": ["fine"]})
         assert r.status_code == 404 and "--sentiment" in r.json()["error"]
         assert only_charlm.get("/no/such/page").json()["error"] == "Not Found"
 
 
-def test_the_page_is_self_contained(client):
+def test_info_reports_the_models_and_the_request_limits(client, models):
+    r = client.get("/v1/info")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert r.json() == {"version": __version__, "models": {"sentiment": True, "charlm": True},
+                        "limits": {"max_body_bytes": 20_000, "max_texts": 8, "max_text_chars": 500,
+                                   "max_start_chars": 50, "max_length": 300, "max_num_samples": 4}}
+    schema = client.get("/openapi.json").json()
+    assert "/v1/info" in schema["paths"] and "Info" in schema["components"]["schemas"]
+    assert client.post("/v1/info", json={}).status_code == 405
+    with TestClient(create_app(charlm_dir=models[1])) as only_charlm:
+        info = only_charlm.get("/v1/info").json()
+        assert info["models"] == {"sentiment": False, "charlm": True}
+        assert info["limits"]["max_length"] == Limits().max_length
+
+
+def test_the_page_is_the_packaged_file_and_self_contained(client):
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     page = r.text
-    for needle in ("<textarea", "fetch(\"v1/sentiment\"", "fetch(\"v1/generate\"", 'id="start"', 'id="length"'):
+    packaged = importlib.resources.files("seqrnn").joinpath("static").joinpath("index.html")
+    assert page == packaged.read_text(encoding="utf-8")
+    controls = ('<textarea id="reviews"', 'id="classify"', 'id="start"', 'id="length"', 'id="temperature"',
+                'id="seed"', 'id="sample"', '"v1/info"', '"v1/sentiment"', '"v1/generate"')
+    for needle in controls:
         assert needle in page
     assert "http://" not in page and "https://" not in page and "src=" not in page and "<link" not in page
-    assert "@" not in page.replace("@media", "")  # every placeholder filled
+    assert "@" not in page.replace("@media", "")  # no placeholders: the page reads v1/info
+
+
+def test_the_page_is_package_data():
+    """pyproject ships static/*.html with the package (wheel and editable installs alike)."""
+    tomllib = pytest.importorskip("tomllib")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+        patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["seqrnn"]
+    assert os.path.isfile(os.path.join(root, "src", "seqrnn", "static", "index.html"))
+    assert any(fnmatch.fnmatch("static/index.html", pattern) for pattern in patterns)
 
 
 def test_a_full_queue_is_503(models):

@@ -18,31 +18,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqrnn import storage
+from seqrnn.config import CHARLM_PRESETS, CharLMConfig
 from seqrnn.data import load_text
 from seqrnn.errors import SeqrnnError
-from seqrnn.estimator import RecurrentEstimator, estimator_kwargs
+from seqrnn.estimator import RecurrentEstimator, estimator_params
 from seqrnn.models import CharRNN, detach_state
 from seqrnn.preprocess import CharVocabulary, reshape_stream
-from seqrnn.train import setup_runtime
 
 TASK = "charlm"
-
-PRESETS: dict[str, dict] = {
-    # the chapter's CharRNN exactly: one-hot input, LSTM 128, keep_prob 0.5, clip 5, Adam 1e-3
-    "book": dict(cell="lstm", num_layers=1, hidden_size=128, embed_size=0, dropout=0.5, batch_size=64,
-                 num_steps=100, lr=1e-3, grad_clip=5.0, epochs=100, schedule="constant"),
-    # the best measured for a 2-core CPU budget (README: "Character model")
-    "default": dict(cell="lstm", num_layers=1, hidden_size=512, embed_size=64, dropout=0.25, batch_size=32,
-                    num_steps=100, lr=3e-3, grad_clip=5.0, epochs=12, schedule="cosine"),
-}
-MODEL_KEYS = ("cell", "num_layers", "hidden_size", "embed_size", "dropout")
 
 
 def split_corpus(text: str, val_fraction: float) -> tuple[str, str]:
     """The last `val_fraction` of the corpus is held out for validation."""
-    if not 0.0 <= val_fraction < 1.0:
-        raise SeqrnnError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     cut = len(text) - int(round(len(text) * val_fraction))
     return text[:cut], text[cut:]
 
@@ -109,81 +96,43 @@ class CharStreamTask:
         loss, _ = stream_loss(model, self.val_ids, self.device)
         return {"loss": loss, "bits_per_char": loss / math.log(2)}
 
-    def carry_to_tensors(self, carry) -> dict[str, torch.Tensor]:
-        if carry is None:
-            return {}
-        parts = carry if isinstance(carry, tuple) else (carry,)
-        return {str(i): t for i, t in enumerate(parts)}
-
-    def carry_from_tensors(self, tensors):
-        if not tensors:
-            return None
-        parts = tuple(tensors[str(i)] for i in range(len(tensors)))
-        return parts if len(parts) > 1 else parts[0]
-
 
 class CharLanguageModel(RecurrentEstimator):
     """A character-level recurrent language model with scikit-learn estimator conventions.
 
-    Parameters left as None take the preset's value (`preset="book"` is the chapter's CharRNN).
-    After `fit`: `model_` (the best weights by validation loss), `vocab_`, `config_`, `summary_`.
+    `preset="book"` is the chapter's CharRNN (one-hot input, LSTM 128, dropout 0.5, batch 64 x 100
+    steps, Adam 1e-3, clip 5, 100 epochs); `"default"` the best measured for a 2-core CPU. Every
+    setting of `seqrnn.config.CharLMConfig` is a keyword parameter (None = the preset's value),
+    as are `max_minutes`, `threads` and `device`. After `fit`: `model_` (the best weights by
+    validation loss), `vocab_`, `config_` (the resolved `CharLMConfig`), `summary_`.
     """
 
     task = TASK
-    presets = PRESETS
-
-    def __init__(self, preset: str = "default", *, cell=None, num_layers=None, hidden_size=None,
-                 embed_size=None, dropout=None, batch_size=None, num_steps=None, lr=None, grad_clip=None,
-                 epochs=None, max_minutes=None, val_fraction=0.1, limit=None, seed=1, threads=None,
-                 device="auto", eval_every=0):
-        self.preset = preset
-        self.cell = cell
-        self.num_layers = num_layers
-        self.hidden_size = hidden_size
-        self.embed_size = embed_size
-        self.dropout = dropout
-        self.batch_size = batch_size
-        self.num_steps = num_steps
-        self.lr = lr
-        self.grad_clip = grad_clip
-        self.epochs = epochs
-        self.max_minutes = max_minutes
-        self.val_fraction = val_fraction
-        self.limit = limit
-        self.seed = seed
-        self.threads = threads
-        self.device = device
-        self.eval_every = eval_every
+    config_class = CharLMConfig
+    presets = CHARLM_PRESETS
 
     def fit(self, text: str, y=None, *, out_dir: str | Path | None = None, resume: bool = False,
             source: str | None = None) -> "CharLanguageModel":
-        """Train on `text`; checkpoints and metrics go to `out_dir` (a temporary one if None)."""
+        """Train on `text`. With `out_dir`, the run (checkpoints, metrics, curves) is kept there and
+        can be resumed; otherwise it lives in a temporary directory."""
         started = time.perf_counter()
-        storage.check_run_directory(out_dir, resume)
-        device = setup_runtime(self.seed, self.threads, self.device)
-        if resume:
-            config = self._saved_config(out_dir)
-            vocab = CharVocabulary.from_dict(storage.read_json(Path(out_dir) / storage.VOCAB))
-        else:
-            training = self.resolved_config()
-            if training["embed_size"] < 0:
-                raise SeqrnnError(f"--embed-size must be 0 (one-hot) or more, got {training['embed_size']}")
-            config = {"training": training}
         if not text:
             raise SeqrnnError("the corpus is empty")
-        if self.limit:
-            text = text[: self.limit]
-        train_text, val_text = split_corpus(text, self.val_fraction)
-        if not resume:
-            vocab = CharVocabulary.build(train_text)
-            config["model"] = {"vocab_size": len(vocab), **{k: training[k] for k in MODEL_KEYS}}
-            config["data"] = {"source": source, "train_chars": len(train_text), "val_chars": len(val_text),
-                              "val_fraction": self.val_fraction, "limit": self.limit, "seed": self.seed}
-        training = config["training"]
-        task = CharStreamTask(vocab.encode(train_text), vocab.encode(val_text, unknown="skip"),
-                              training["batch_size"], training["num_steps"], device)
-        model = CharRNN(**config["model"])
-        self.model_ = self._train(model, task, device, config, vocab.to_dict(), out_dir, resume, started)
+        with self._run_directory(out_dir, resume) as run:
+            config = self._start_config(run, resume)
+            device = self._setup(config)
+            data = config.data
+            train_text, val_text = split_corpus(text[: data.limit] if data.limit else text, data.val_fraction)
+            if resume:
+                vocab = CharVocabulary.from_dict(run.read_vocab())
+            else:
+                vocab = CharVocabulary.build(train_text)
+                self.dataset_ = {"source": source, "train_chars": len(train_text), "val_chars": len(val_text)}
+            task = CharStreamTask(vocab.encode(train_text), vocab.encode(val_text, unknown="skip"),
+                                  config.training.batch_size, data.num_steps, device)
+            model = CharRNN(len(vocab), **config.to_dict()["model"])
+            self.model_ = self._train(model, task, run, device, config, vocab, resume, started,
+                                      plot=out_dir is not None)
         self.vocab_ = vocab
         return self
 
@@ -245,10 +194,7 @@ class CharLanguageModel(RecurrentEstimator):
     @classmethod
     def load(cls, directory: str | Path) -> "CharLanguageModel":
         """A trained model from its directory, ready to sample and evaluate."""
-        config, vocab, model = cls._load_model(directory, CharRNN)
-        lm = cls(preset="default")
-        lm.model_, lm.vocab_, lm.config_ = model, CharVocabulary.from_dict(vocab), config
-        return lm
+        return cls._load(directory, CharRNN, CharVocabulary)
 
 
 # --- command line ---------------------------------------------------------------------------------
@@ -256,7 +202,7 @@ class CharLanguageModel(RecurrentEstimator):
 
 def train_command(args) -> int:
     text = load_text(args.text, args.strip_gutenberg)
-    lm = CharLanguageModel(preset=args.preset, num_steps=args.num_steps, **estimator_kwargs(args))
+    lm = CharLanguageModel(args.preset, **estimator_params(CharLanguageModel, args))
     lm.fit(text, out_dir=args.out, resume=args.resume, source=args.text)
     best = lm.summary_["best"] or {}
     print(f"trained {lm.summary_['step']} steps in {lm.summary_['elapsed_s']:.0f} s ({lm.summary_['stopped']}); "

@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from seqrnn import __version__
+from seqrnn import __version__, config
 from seqrnn.errors import SeqrnnError
 
 
@@ -30,32 +30,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_run_flags(p: argparse.ArgumentParser) -> None:
-    """Flags shared by `sentiment train` and `charlm train`: budget, reproducibility, device."""
+def _add_train_flags(p: argparse.ArgumentParser, config_class: type, presets) -> None:
+    """`train` flags: the run's directory and preset, then one flag per setting of the task's
+    configuration and of the run options (all derived from `seqrnn.config`)."""
     p.add_argument("--out", required=True, help="model directory to write (created if missing)")
     p.add_argument("--preset", choices=["book", "default"], default="default",
                    help="book: the chapter's exact configuration; default: the best measured for a 2-core CPU")
-    p.add_argument("--epochs", type=_positive_int, help="number of epochs in total (preset value if omitted)")
-    p.add_argument("--max-minutes", type=float, help="stop cleanly after this many minutes of wall-clock time")
-    p.add_argument("--val-fraction", type=float, default=0.1,
-                   help="fraction of the training data held out for validation (default 0.1)")
-    p.add_argument("--limit", type=_positive_int,
-                   help="use only the first N training examples (characters, for text) after the seeded shuffle")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, same model on CPU")
-    p.add_argument("--threads", type=_positive_int, help="CPU threads for PyTorch (default: all cores)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint/")
-    p.add_argument("--eval-every", type=int, default=0, metavar="N",
-                   help="validate every N steps as well as after every epoch (default: epochs only)")
-    g = p.add_argument_group("model and optimiser (override the preset)")
-    g.add_argument("--cell", choices=["lstm", "gru", "rnn"])
-    g.add_argument("--num-layers", type=_positive_int)
-    g.add_argument("--hidden-size", type=_positive_int)
-    g.add_argument("--embed-size", type=int, help="embedding size (0 = one-hot input, char LM only)")
-    g.add_argument("--dropout", type=float, help="drop probability (the book's keep_prob 0.5 is dropout 0.5)")
-    g.add_argument("--batch-size", type=_positive_int)
-    g.add_argument("--lr", type=float, help="learning rate")
-    g.add_argument("--grad-clip", type=float, help="clip gradients to this global norm (0 = off)")
+    config.add_arguments(p, config.RunOptions, "this run (not saved with the model)")
+    config.add_arguments(p, config_class, "model, data and training (each overrides the preset's value)", presets)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,12 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sent_cmds = sent.add_subparsers(dest="command", metavar="ACTION", required=True)
     p = sent_cmds.add_parser("train", help="train a sentiment classifier")
     p.add_argument("--data", required=True, help="aclImdb directory, .tar.gz of it, review/sentiment CSV, or 'imdb'")
-    _add_run_flags(p)
-    p.add_argument("--bidirectional", action="store_true", default=None, help="read reviews in both directions")
-    p.add_argument("--seq-len", type=_positive_int, help="tokens kept per review")
-    p.add_argument("--embed-init", choices=["random", "ppmi"],
-                   help="start the embedding at random or from word vectors counted over the training and "
-                        "unlabelled reviews (default preset: ppmi)")
+    _add_train_flags(p, config.SentimentConfig, config.SENTIMENT_PRESETS)
     p.set_defaults(handler="seqrnn.sentiment:train_command")
     p = sent_cmds.add_parser("evaluate", help="accuracy and loss of a trained classifier on labelled reviews")
     p.add_argument("--model", required=True, help="model directory written by `sentiment train`")
@@ -84,7 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="seqrnn.sentiment:evaluate_command")
     p = sent_cmds.add_parser("predict", help="label reviews given as arguments or one per stdin line")
     p.add_argument("--model", required=True)
-    p.add_argument("--proba", action="store_true", help="(kept for compatibility) the probability is always printed")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("texts", nargs="*", metavar="TEXT")
     p.set_defaults(handler="seqrnn.sentiment:predict_command")
@@ -95,8 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = char_cmds.add_parser("train", help="train a character-level language model")
     p.add_argument("--text", required=True, help="UTF-8 text file, or 'hamlet' / 'tinyshakespeare'")
     p.add_argument("--strip-gutenberg", action="store_true", help="remove a Project Gutenberg header and footer")
-    _add_run_flags(p)
-    p.add_argument("--num-steps", type=_positive_int, help="characters per truncated-BPTT window")
+    _add_train_flags(p, config.CharLMConfig, config.CHARLM_PRESETS)
     p.set_defaults(handler="seqrnn.charlm:train_command")
     p = char_cmds.add_parser("evaluate", help="loss and bits per character on a text")
     p.add_argument("--model", required=True)

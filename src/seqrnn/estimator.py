@@ -1,106 +1,174 @@
-"""What the two estimators share: presets, scikit-learn parameters, training into a model directory."""
+"""What the two estimators share: parameters derived from the task's configuration, and one `fit`
+skeleton that prepares a run directory, trains with the shared `Trainer` and keeps the best weights.
+
+A subclass names its `task`, its `config_class` and `presets`, and gets an `__init__` whose
+keyword parameters are `preset`, every setting of the configuration (None = the preset's value)
+and the `RunOptions` (budget, threads, device). The signature is real (`inspect.signature`,
+`help()`, scikit-learn's `get_params`/`clone` all see it), and it is built from the dataclass
+fields, so a new setting needs no edit here.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 
-from seqrnn import storage
+from seqrnn import config as configs
 from seqrnn.errors import SeqrnnError
-from seqrnn.train import TrainSettings, fit
+from seqrnn.rundir import RunDir
+from seqrnn.train import Trainer, setup_runtime
 
-# flags that mean the same in both tasks, copied from the command line onto the estimator
-SHARED_FLAGS = ("cell", "num_layers", "hidden_size", "embed_size", "dropout", "batch_size", "lr", "grad_clip",
-                "epochs", "max_minutes", "val_fraction", "limit", "seed", "threads", "device", "eval_every")
+
+class NotTrainedError(SeqrnnError, NotFittedError):
+    """Using an estimator before `fit` or `load` (scikit-learn's NotFittedError, and one line on the CLI)."""
+
+
+def _estimator_init(config_class: type) -> Callable:
+    """An `__init__(self, preset="default", *, <every setting>=None, <run options>)` for sklearn."""
+    names = list(configs.flat_fields(config_class)) + [f.name for f in fields(configs.RunOptions)]
+    defaults = {name: None for name in names}
+    defaults["device"] = configs.RunOptions.device
+
+    def __init__(self, preset: str = "default", **params: Any) -> None:
+        unknown = sorted(set(params) - set(defaults))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}")
+        self.preset = preset
+        for name, default in defaults.items():
+            setattr(self, name, params.get(name, default))
+
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                  inspect.Parameter("preset", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="default")]
+    parameters += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+                   for name, default in defaults.items()]
+    __init__.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return __init__
 
 
 class RecurrentEstimator(BaseEstimator):
-    """Base of SentimentClassifier and CharLanguageModel. Subclasses set `task` and `presets`.
-
-    Constructor parameters left as None take the preset's value; `resolved_config()` is the result.
-    """
+    """Base of SentimentClassifier and CharLanguageModel."""
 
     task: str = ""
-    presets: dict[str, dict[str, Any]] = {}
+    config_class: type = configs.TaskConfig
+    presets: dict[str, configs.TaskConfig] = {}
 
-    def resolved_config(self) -> dict[str, Any]:
-        if self.preset not in self.presets:
-            raise SeqrnnError(f"unknown preset {self.preset!r}: choose from {', '.join(self.presets)}")
-        config = dict(self.presets[self.preset])
-        for key in config:
-            value = getattr(self, key, None)
-            if value is not None:
-                config[key] = value
-        for key in ("dropout", "embed_dropout"):
-            if key in config and not 0.0 <= config[key] < 1.0:
-                raise SeqrnnError(f"--{key.replace('_', '-')} must be in [0, 1), got {config[key]}")
-        if config["lr"] <= 0:
-            raise SeqrnnError(f"--lr must be positive, got {config['lr']}")
-        if config["grad_clip"] < 0:
-            raise SeqrnnError(f"--grad-clip must be 0 (off) or positive, got {config['grad_clip']}")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise SeqrnnError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
-        return config
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "config_class" in cls.__dict__:
+            cls.__init__ = _estimator_init(cls.config_class)  # type: ignore[method-assign]
 
-    def _saved_config(self, out_dir) -> dict[str, Any]:
-        """For --resume: the configuration the run in `out_dir` started with (only --epochs may change)."""
+    # --- configuration -------------------------------------------------------------------------
+
+    def resolved_config(self) -> configs.TaskConfig:
+        """The preset with this estimator's settings applied, checked."""
+        overrides = {name: getattr(self, name) for name in configs.flat_fields(self.config_class)}
+        return configs.resolve(self.presets, self.preset, overrides)
+
+    def run_options(self) -> configs.RunOptions:
+        return configs.RunOptions(**{f.name: getattr(self, f.name) for f in fields(configs.RunOptions)})
+
+    def _set_params_from(self, config: configs.TaskConfig) -> None:
+        """Make get_params() describe `config` (a loaded model clones into the same configuration)."""
+        for name, value in config.flat().items():
+            setattr(self, name, value)
+
+    # --- training ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _run_directory(self, out_dir: str | Path | None, resume: bool) -> Iterator[RunDir]:
+        """The run's directory, checked (a temporary one, removed afterwards, when `out_dir` is None)."""
         if out_dir is None:
-            raise SeqrnnError("resuming needs the directory of the earlier run")
-        saved = storage.read_json(Path(out_dir) / storage.CONFIG)
-        if saved.get("task") != self.task:
-            raise SeqrnnError(f"{out_dir}: holds a {saved.get('task')} run, not a {self.task} run")
-        if self.epochs is not None:
-            saved["training"]["epochs"] = self.epochs
-        return saved
+            if resume:
+                raise SeqrnnError("resuming needs the directory of the earlier run")
+            with tempfile.TemporaryDirectory(prefix="seqrnn-") as scratch:
+                yield RunDir(scratch)
+            return
+        run = RunDir(out_dir)
+        run.start(resume)
+        yield run
 
-    def _train(self, model: torch.nn.Module, task, device: torch.device, config: dict, vocab: dict,
-               out_dir, resume: bool, started: float) -> torch.nn.Module:
-        """Run the shared loop into `out_dir` (a temporary directory if None); load the best weights.
+    def _start_config(self, run: RunDir, resume: bool) -> configs.TaskConfig:
+        """This run's configuration: resolved from the preset, or the saved one when resuming
+        (where only the number of epochs may change)."""
+        if not resume:
+            return self.resolved_config()
+        saved = run.read_config(self.task)
+        self.dataset_ = saved.get("dataset", {})
+        return self.config_class.from_dict(saved).replace(epochs=self.epochs)
 
-        `started` (time.perf_counter() when fit began): the preparation since then (encoding, word
-        vectors) counts in the run's elapsed time and its --max-minutes budget."""
-        training = config["training"]
-        settings = TrainSettings(epochs=training["epochs"], lr=training["lr"], grad_clip=training["grad_clip"],
-                                 weight_decay=training.get("weight_decay", 0.0),
-                                 schedule=training.get("schedule", "constant"),
-                                 warmup_steps=training.get("warmup_steps", 0), eval_every=self.eval_every,
-                                 max_minutes=self.max_minutes, prepared_s=time.perf_counter() - started)
-        with tempfile.TemporaryDirectory(prefix="seqrnn-") as scratch:
-            directory = Path(out_dir) if out_dir is not None else Path(scratch)
-            if not resume:
-                storage.write_json(directory / storage.CONFIG, {"task": self.task, **config})
-                storage.write_json(directory / storage.VOCAB, vocab)
-            self.summary_ = fit(model, task, settings, directory, device, resume=resume)
-            weights, _ = storage.load_tensors(directory / storage.WEIGHTS)
-        model.load_state_dict(weights)
+    def _train(self, model: torch.nn.Module, task, run: RunDir, device: torch.device, config: configs.TaskConfig,
+               vocab, resume: bool, started: float, plot: bool) -> torch.nn.Module:
+        """Run the shared loop into `run`; the model comes back with the best weights, on the CPU.
+
+        A new run's config.json and vocab.json are written here, once the data and settings have
+        passed every check. `started` (time.perf_counter() when fit began): the preparation since
+        then (encoding, word vectors) counts in the run's elapsed time and its max_minutes budget."""
+        if not resume:
+            run.write_config(self.task, config.to_dict(), self.dataset_)
+            run.write_vocab(vocab.to_dict())
+        trainer = Trainer(model, task, config.training, run, device, max_minutes=self.run_options().max_minutes,
+                          prepared_s=time.perf_counter() - started)
+        if resume:
+            trainer.resume()
+        self.summary_ = trainer.fit()
+        if plot:
+            run.plot_curves()
+        model.load_state_dict(run.best_weights())
         self.config_ = config
         return model.to("cpu").eval()
 
+    def _setup(self, config: configs.TaskConfig) -> torch.device:
+        options = self.run_options()
+        return setup_runtime(config.training.seed, options.threads, options.device)
+
+    # --- trained models ------------------------------------------------------------------------
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
-            raise SeqrnnError(f"this {type(self).__name__} is not trained yet: call fit() or load()")
+            raise NotTrainedError(f"this {type(self).__name__} is not trained yet: call fit() or load()")
 
     def save(self, directory: str | Path) -> None:
         """Write the model directory (config.json, vocab.json, model.safetensors)."""
         self._check_fitted()
-        storage.save_model(Path(directory), self.task, self.config_, self.vocab_.to_dict(), self.model_.state_dict())
+        run = RunDir(directory)
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.write_config(self.task, self.config_.to_dict(), getattr(self, "dataset_", None))
+        run.write_vocab(self.vocab_.to_dict())
+        run.save_best(self.model_.state_dict())
 
     @classmethod
-    def _load_model(cls, directory, model_class) -> tuple[dict, dict, torch.nn.Module]:
-        config, vocab, weights = storage.load_model(Path(directory), cls.task)
+    def _load(cls, directory: str | Path, model_class: type, vocab_class: type):
+        """A fitted estimator from a model directory; one-line errors for anything inconsistent."""
+        config_dict, vocab_dict, weights = RunDir(directory).load_model(cls.task)
         try:
-            model = model_class(**config["model"])
+            config = cls.config_class.from_dict(config_dict)
+            vocab = vocab_class.from_dict(vocab_dict)
+        except SeqrnnError as exc:
+            raise SeqrnnError(f"{directory}: {exc}") from None
+        try:
+            model = model_class(len(vocab), **config.to_dict()["model"])
             model.load_state_dict(weights)
         except (RuntimeError, TypeError, KeyError) as exc:
-            raise SeqrnnError(f"{directory}: weights do not match config.json ({str(exc).splitlines()[0]})") from None
-        return config, vocab, model.eval()
+            raise SeqrnnError(f"{directory}: weights do not match config.json and vocab.json "
+                              f"({str(exc).splitlines()[0]})") from None
+        estimator = cls()
+        estimator._set_params_from(config)
+        estimator.model_, estimator.vocab_, estimator.config_ = model.eval(), vocab, config
+        estimator.dataset_ = config_dict.get("dataset", {})
+        return estimator
 
 
-def estimator_kwargs(args) -> dict[str, Any]:
-    """The estimator parameters given on a `train` command line (absent flags stay None)."""
-    return {k: getattr(args, k) for k in SHARED_FLAGS if hasattr(args, k)}
+def estimator_params(estimator_class: type, args: Any) -> dict[str, Any]:
+    """The estimator's parameters given on a `train` command line (flags left out take the preset's)."""
+    names = inspect.signature(estimator_class).parameters
+    return {name: getattr(args, name) for name in names
+            if name != "preset" and getattr(args, name, None) is not None}

@@ -1,4 +1,4 @@
-"""The two recurrent networks: a many-to-one sentiment classifier and a many-to-many char model.
+"""The recurrent networks: one encoder, and two heads on it (many-to-one reviews, many-to-many text).
 
 Both run PyTorch's fused `nn.LSTM` / `nn.GRU` / `nn.RNN` kernels on padded batches (on this CPU the
 packed-sequence path is several times slower). Padding is handled exactly instead: sequences are
@@ -12,15 +12,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-POOLINGS = ("last", "max", "mean", "maxmean")
+from seqrnn.config import CELLS as CELL_NAMES, POOLINGS
+
+CELLS = dict(zip(CELL_NAMES, (nn.LSTM, nn.GRU, nn.RNN)))
 
 
-def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0) -> nn.RNNBase:
+def make_rnn(cell: str, input_size: int, hidden_size: int) -> nn.RNNBase:
+    """One fused recurrent layer, batch first."""
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}: choose from {', '.join(CELLS)}")
-    return CELLS[cell](input_size, hidden_size, num_layers=num_layers, batch_first=True,
-                       dropout=dropout if num_layers > 1 else 0.0)
+    return CELLS[cell](input_size, hidden_size, batch_first=True)
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -34,8 +35,82 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index)
 
 
+class RecurrentEncoder(nn.Module):
+    """Tokens -> embedding (or one-hot) -> a stack of recurrent layers, exact under right padding.
+
+    Both models are an encoder plus a head, so their recurrent weights have the same names
+    (`encoder.embedding.weight`, `encoder.forward_layers.{k}.weight_ih_l0`, ...) and one can start
+    the other. Each layer is its own single-layer fused module, so a bidirectional layer can read
+    each sequence reversed within its own length; dropout follows every layer.
+
+    `state` (unidirectional only) is carried in PyTorch's stacked form: `(h, c)` of shape
+    (num_layers, batch, hidden) for an LSTM, `h` for the others.
+    """
+
+    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, num_layers: int = 1, cell: str = "lstm",
+                 dropout: float = 0.0, embed_dropout: float = 0.0, bidirectional: bool = False,
+                 padding_idx: int | None = None):
+        super().__init__()
+        self.vocab_size, self.cell, self.bidirectional = vocab_size, cell, bidirectional
+        self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=padding_idx) if embed_size > 0 else None
+        self.embed_dropout = nn.Dropout(embed_dropout)
+        self.forward_layers = nn.ModuleList()
+        self.backward_layers = nn.ModuleList()
+        directions = 2 if bidirectional else 1
+        for layer in range(num_layers):
+            size_in = (embed_size or vocab_size) if layer == 0 else hidden_size * directions
+            self.forward_layers.append(make_rnn(cell, size_in, hidden_size))
+            if bidirectional:
+                self.backward_layers.append(make_rnn(cell, size_in, hidden_size))
+        self.dropout = nn.Dropout(dropout)
+        self.output_size = hidden_size * directions
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        if self.embedding is not None:
+            return self.embed_dropout(self.embedding(tokens))
+        weight = self.forward_layers[0].weight_ih_l0
+        return self.embed_dropout(nn.functional.one_hot(tokens, self.vocab_size).to(weight.dtype))
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None, state=None):
+        """Outputs (batch, steps, output_size) and the final state (None when bidirectional).
+
+        `lengths` (right padding) matters only to the backward direction."""
+        x = self.embed(tokens)
+        if self.bidirectional:
+            if state is not None:
+                raise ValueError("a bidirectional encoder starts every sequence from a zero state")
+            if lengths is None:
+                lengths = torch.full((tokens.shape[0],), tokens.shape[1], dtype=torch.long)
+            lengths = lengths.to(tokens.device)
+            for forward, backward in zip(self.forward_layers, self.backward_layers):
+                out, _ = forward(x)
+                back, _ = backward(reverse_padded(x, lengths))
+                x = self.dropout(torch.cat([out, reverse_padded(back, lengths)], dim=2))
+            return x, None
+        finals = []
+        for k, layer in enumerate(self.forward_layers):
+            out, final = layer(x, None if state is None else _layer_state(state, k))
+            finals.append(final)
+            x = self.dropout(out)
+        return x, _stack_states(finals)
+
+
+def _layer_state(state, k: int):
+    if isinstance(state, tuple):
+        return tuple(s[k : k + 1] for s in state)
+    return state[k : k + 1]
+
+
+def _stack_states(finals: list):
+    if len(finals) == 1:
+        return finals[0]
+    if isinstance(finals[0], tuple):
+        return tuple(torch.cat(parts) for parts in zip(*finals))
+    return torch.cat(finals)
+
+
 class SentimentRNN(nn.Module):
-    """Embedding -> recurrent layers -> summary of the sequence -> dense -> one logit.
+    """Encoder -> summary of the sequence -> dense -> one logit.
 
     `pooling="last"` with left-padded input and no lengths is the book's model; the other poolings
     (max, mean, maxmean) take right-padded input and the true `lengths`.
@@ -48,40 +123,23 @@ class SentimentRNN(nn.Module):
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}: choose from {', '.join(POOLINGS)}")
         self.pooling = pooling
-        self.bidirectional = bidirectional
-        self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
-        self.embed_dropout = nn.Dropout(embed_dropout)
-        directions = 2 if bidirectional else 1
-        self.forward_layers = nn.ModuleList()
-        self.backward_layers = nn.ModuleList()
-        for layer in range(num_layers):
-            size_in = embed_size if layer == 0 else hidden_size * directions
-            self.forward_layers.append(make_rnn(cell, size_in, hidden_size))
-            if bidirectional:
-                self.backward_layers.append(make_rnn(cell, size_in, hidden_size))
-        self.dropout = nn.Dropout(dropout)
-        summary = hidden_size * directions * (2 if pooling == "maxmean" else 1)
-        self.head = nn.Linear(summary, 1)
+        self.encoder = RecurrentEncoder(vocab_size, embed_size, hidden_size, num_layers, cell, dropout,
+                                        embed_dropout, bidirectional, padding_idx=0)
+        self.head = nn.Linear(self.encoder.output_size * (2 if pooling == "maxmean" else 1), 1)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of the positive class, shape (batch,). Every sequence starts from a zero state."""
         if lengths is None:  # no padding information: the whole row is the sequence (the book's form)
             lengths = torch.full((tokens.shape[0],), tokens.shape[1], dtype=torch.long)
         lengths = lengths.to(tokens.device)
-        x = self.embed_dropout(self.embedding(tokens))
-        for i, rnn in enumerate(self.forward_layers):
-            out, _ = rnn(x)
-            if self.bidirectional:
-                back, _ = self.backward_layers[i](reverse_padded(x, lengths))
-                out = torch.cat([out, reverse_padded(back, lengths)], dim=2)
-            x = self.dropout(out)
-        return self.head(self._pool(x, lengths)).squeeze(1)
+        outputs, _ = self.encoder(tokens, lengths)
+        return self.head(self._pool(outputs, lengths)).squeeze(1)
 
     def _pool(self, outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         batch, steps, width = outputs.shape
         if self.pooling == "last":
             last = outputs[torch.arange(batch, device=outputs.device), lengths - 1]
-            if not self.bidirectional:
+            if not self.encoder.bidirectional:
                 return last
             half = width // 2  # the backward direction has read the whole sequence at step 0
             return torch.cat([last[:, :half], outputs[:, 0, half:]], dim=1)
@@ -95,7 +153,7 @@ class SentimentRNN(nn.Module):
 
 
 class CharRNN(nn.Module):
-    """Characters (one-hot, or an embedding) -> recurrent layers -> dense over the alphabet.
+    """Encoder over characters (one-hot, or an embedding) -> dense over the alphabet at every step.
 
     `forward` takes and returns the recurrent state, so truncated BPTT can carry it from one window
     of a stream to the next.
@@ -104,22 +162,13 @@ class CharRNN(nn.Module):
     def __init__(self, vocab_size: int, embed_size: int = 0, hidden_size: int = 128, num_layers: int = 1,
                  cell: str = "lstm", dropout: float = 0.5):
         super().__init__()
-        self.vocab_size = vocab_size
-        self.cell = cell
-        self.embedding = nn.Embedding(vocab_size, embed_size) if embed_size > 0 else None
-        self.rnn = make_rnn(cell, embed_size or vocab_size, hidden_size, num_layers, dropout)
-        self.dropout = nn.Dropout(dropout)
+        self.encoder = RecurrentEncoder(vocab_size, embed_size, hidden_size, num_layers, cell, dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
-
-    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        if self.embedding is not None:
-            return self.embedding(tokens)
-        return nn.functional.one_hot(tokens, self.vocab_size).to(self.head.weight.dtype)
 
     def forward(self, tokens: torch.Tensor, state=None):
         """Logits of shape (batch, steps, vocab) and the state after the last step."""
-        out, state = self.rnn(self.embed(tokens), state)
-        return self.head(self.dropout(out)), state
+        out, state = self.encoder(tokens, state=state)
+        return self.head(out), state
 
 
 def detach_state(state):

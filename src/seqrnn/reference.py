@@ -64,6 +64,16 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 # gradients with respect to x_t and the previous state.
 
 
+def _net_input_backward(p: Params, grads: Params, q: str, dZ: np.ndarray, x: np.ndarray,
+                        h_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From dZ = ∂L/∂Z_q at the net input Z_q = W_xq x_t + W_hq h_{t-1} + b_q, add the gradients of
+    W_xq, W_hq and b_q into `grads` and return Z_q's share of ∂L/∂x_t and ∂L/∂h_{t-1}."""
+    grads[f"W_x{q}"] += dZ.T @ x
+    grads[f"W_h{q}"] += dZ.T @ h_prev
+    grads[f"b_{q}"] += dZ.sum(axis=0)
+    return dZ @ p[f"W_x{q}"], dZ @ p[f"W_h{q}"]
+
+
 def rnn_step(p: Params, x: np.ndarray, state: State, nonlinearity: str = "tanh") -> tuple[State, tuple]:
     """Vanilla RNN: h_t = φ(W_xh x_t + W_hh h_{t-1} + b_h), φ = tanh or ReLU."""
     (h_prev,) = state
@@ -90,11 +100,9 @@ def rnn_step_backward(p: Params, grads: Params, cache: tuple, d_state: State) ->
     (dh,) = d_state
     # ∂h_t/∂Z_h = φ'(Z_h): 1 - tanh² or the ReLU step
     dZ = dh * (1.0 - h * h) if nonlinearity == "tanh" else dh * (Z_h > 0.0)
-    grads["W_xh"] += dZ.T @ x
-    grads["W_hh"] += dZ.T @ h_prev
-    grads["b_h"] += dZ.sum(axis=0)
     # ∂Z_h/∂h_{t-1} = W_hh: the factor multiplied in once per step, hence the w^(t-k) of the chapter
-    return dZ @ p["W_xh"], (dZ @ p["W_hh"],)
+    dx, dh_prev = _net_input_backward(p, grads, "h", dZ, x, h_prev)
+    return dx, (dh_prev,)
 
 
 def lstm_step(p: Params, x: np.ndarray, state: State) -> tuple[State, tuple]:
@@ -121,14 +129,9 @@ def lstm_step_backward(p: Params, grads: Params, cache: tuple, d_state: State) -
         "g": dC * i * (1.0 - g * g),
         "o": dh * tanh_C * o * (1.0 - o),
     }
-    dx = np.zeros_like(x)
-    dh_prev = np.zeros_like(h_prev)
-    for q, dz in dZ.items():
-        grads[f"W_x{q}"] += dz.T @ x
-        grads[f"W_h{q}"] += dz.T @ h_prev
-        grads[f"b_{q}"] += dz.sum(axis=0)
-        dx += dz @ p[f"W_x{q}"]
-        dh_prev += dz @ p[f"W_h{q}"]
+    shares = [_net_input_backward(p, grads, q, dz, x, h_prev) for q, dz in dZ.items()]
+    dx = sum(dx_q for dx_q, _ in shares)
+    dh_prev = sum(dh_q for _, dh_q in shares)
     # ∂C_t/∂C_{t-1} = f_t: along the cell state the gradient is scaled by the forget gate only
     return dx, (dh_prev, dC * f)
 
@@ -169,11 +172,9 @@ def gru_step_backward(p: Params, grads: Params, cache: tuple, d_state: State) ->
     dx = dn @ p["W_xn"]
     dh_prev = dh * z + da @ p["W_hn"]
     for q, dq in (("r", dr), ("z", dz)):
-        grads[f"W_x{q}"] += dq.T @ x
-        grads[f"W_h{q}"] += dq.T @ h_prev
-        grads[f"b_{q}"] += dq.sum(axis=0)
-        dx += dq @ p[f"W_x{q}"]
-        dh_prev += dq @ p[f"W_h{q}"]
+        dx_q, dh_q = _net_input_backward(p, grads, q, dq, x, h_prev)
+        dx += dx_q
+        dh_prev += dh_q
     return dx, (dh_prev,)
 
 

@@ -1,4 +1,4 @@
-"""Fast text generation from a trained `CharRNN`.
+"""Fast text generation from a trained `CharRNN`, and the sampling options every front end shares.
 
 Generating one character at a time is dominated by per-call overhead, not arithmetic: a full
 PyTorch forward per character (the book's way) spends most of its time dispatching a dozen small
@@ -6,9 +6,12 @@ ops. Here the recurrent step is NumPy on the model's own weights: the input proj
 character is a precomputed table row, each layer is one small matrix product plus the gate
 arithmetic, and K samples advance together as K rows. With NumPy's PCG64 generator a seeded sample
 is identical across processes. The step runs in float32, the precision the model was trained in
-(float64 doubles the memory each step reads, and runs at about 23k instead of 35k characters/s
-here); on a CPU whose vector kernels round differently, a last-bit difference can in rare cases
-change a character, which `precision="float64"` makes vanishingly unlikely.
+(float64 doubles the memory each step reads, and is slower for it); on a CPU whose vector kernels
+round differently, a last-bit difference can in rare cases change a character, which
+`precision="float64"` makes vanishingly unlikely.
+
+`effective_top_n` and `check_sampling_options` are the one place the command line, the library and
+the server take their sampling defaults and limits from.
 """
 
 from __future__ import annotations
@@ -16,10 +19,46 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import numbers
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
+
+from seqrnn.errors import SeqrnnError
+
+DEFAULT_TOP_N = 5  # the book's top-n: sample among the 5 most probable characters
+
+
+def effective_top_n(top_n: int | None, top_p: float | None) -> int | None:
+    """The top-n to sample with: `top_n` when given; else none when `top_p` is given (nucleus
+    sampling alone), else the book's `DEFAULT_TOP_N`."""
+    if top_n is not None:
+        return top_n
+    return None if top_p is not None else DEFAULT_TOP_N
+
+
+def check_sampling_options(length: int = 1, temperature: float = 1.0, top_n: int | None = None,
+                           top_p: float | None = None, num_samples: int = 1) -> None:
+    """Refuse options the sampler cannot honour with a one-line `SeqrnnError` naming the parameter.
+
+    length, top_n and num_samples are integers >= 1 (top_n may be None); temperature is a finite
+    number >= 0 (0 is greedy); top_p is None or a number in (0, 1]. NaN and infinity are refused.
+    """
+    counts = {"length": length, "top_n": top_n, "num_samples": num_samples}
+    for name, value in counts.items():
+        if value is None and name == "top_n":
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise SeqrnnError(f"{name} must be an integer of at least 1, got {value!r}")
+    if not _is_real(temperature) or not (math.isfinite(temperature) and temperature >= 0):
+        raise SeqrnnError(f"temperature must be a finite number of 0 or more, got {temperature!r}")
+    if top_p is not None and not (_is_real(top_p) and 0.0 < top_p <= 1.0):
+        raise SeqrnnError(f"top_p must be a number in (0, 1], got {top_p!r}")
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 class RecurrentStepper:
@@ -33,9 +72,10 @@ class RecurrentStepper:
     def __init__(self, model: torch.nn.Module, precision: str = "float32"):
         sd = {k: v.detach().to("cpu", torch.float64).numpy() for k, v in model.state_dict().items()}
         self.dtype = np.dtype(precision)
-        rnn = model.rnn
-        self.cell = model.cell
-        self.num_layers = rnn.num_layers
+        encoder = model.encoder
+        rnn = encoder.forward_layers[0]
+        self.cell = encoder.cell
+        self.num_layers = len(encoder.forward_layers)
         H = self.hidden_size = rnn.hidden_size
         self.relu = getattr(rnn, "nonlinearity", "tanh") == "relu"
         gate_scale = 1.0
@@ -43,10 +83,11 @@ class RecurrentStepper:
             gate_scale = np.full(4 * H, 0.5)
             gate_scale[2 * H : 3 * H] = 1.0
         self.w_ih, self.w_hh, self.bias, self.b_hn = [], [], [], []
-        inputs = sd["embedding.weight"] if "embedding.weight" in sd else None
+        inputs = sd.get("encoder.embedding.weight")
         for k in range(self.num_layers):
-            w_ih, w_hh = sd[f"rnn.weight_ih_l{k}"], sd[f"rnn.weight_hh_l{k}"]
-            b_ih, b_hh = sd[f"rnn.bias_ih_l{k}"], sd[f"rnn.bias_hh_l{k}"]
+            layer = f"encoder.forward_layers.{k}"
+            w_ih, w_hh = sd[f"{layer}.weight_ih_l0"], sd[f"{layer}.weight_hh_l0"]
+            b_ih, b_hh = sd[f"{layer}.bias_ih_l0"], sd[f"{layer}.bias_hh_l0"]
             if self.cell == "gru":  # r and z take both biases; n keeps b_hn inside r * (W_hn h + b_hn)
                 b_x = b_ih + np.concatenate([b_hh[: 2 * H], np.zeros(H)])
                 self.b_hn.append(b_hh[2 * H :])
@@ -221,25 +262,3 @@ def _uniforms(rng: np.random.Generator, streams: int, block: int = 4096) -> Iter
     while True:
         yield from rng.random((block, streams)).tolist() if streams == 1 else rng.random((block, streams))
 
-
-def book_sample_loop(model: torch.nn.Module, start_ids: np.ndarray, length: int, top_n: int = 5,
-                     seed: int = 0, emit: Callable[[int], None] | None = None) -> list[int]:
-    """The straightforward sampler, as the book runs it: the full model once per character.
-
-    Kept as the benchmark baseline (benchmarks/charlm.py), not used by the product.
-    """
-    rng = np.random.default_rng(seed)
-    out: list[int] = []
-    state = None
-    model.eval()
-    with torch.no_grad():
-        for char_id in start_ids:
-            logits, state = model(torch.tensor([[int(char_id)]]), state)
-        for _ in range(length):
-            p = torch.softmax(logits[0, -1], dim=0).numpy().astype(np.float64)
-            p[np.argsort(p)[:-top_n]] = 0.0
-            p = p / p.sum()
-            char_id = int(rng.choice(len(p), p=p))
-            out.append(char_id)
-            logits, state = model(torch.tensor([[char_id]]), state)
-    return out

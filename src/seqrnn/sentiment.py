@@ -21,31 +21,15 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 
-from seqrnn import storage
+from seqrnn.config import SENTIMENT_PRESETS, SentimentConfig
 from seqrnn.errors import SeqrnnError
-from seqrnn.estimator import RecurrentEstimator, estimator_kwargs
+from seqrnn.estimator import RecurrentEstimator, estimator_params
 from seqrnn.models import SentimentRNN
 from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
-from seqrnn.train import setup_runtime
 from seqrnn.wordvectors import vectors_for_vocabulary
 
 TASK = "sentiment"
-
-PRESETS: dict[str, dict] = {
-    "book": dict(cell="lstm", num_layers=1, hidden_size=128, embed_size=256, dropout=0.5, embed_dropout=0.0,
-                 bidirectional=False, pooling="last", seq_len=200, pad="left", bucket=False, min_count=1,
-                 max_vocab=None, batch_size=100, lr=1e-3, grad_clip=0.0, weight_decay=0.0, epochs=40,
-                 schedule="constant", embed_init="random"),
-    # the best measured for a 2-core CPU budget (README: "Sentiment")
-    "default": dict(cell="lstm", num_layers=1, hidden_size=128, embed_size=128, dropout=0.3, embed_dropout=0.2,
-                    bidirectional=True, pooling="maxmean", seq_len=400, pad="right", bucket=True, min_count=2,
-                    max_vocab=30000, batch_size=64, lr=2e-3, grad_clip=5.0, weight_decay=0.0, epochs=6,
-                    schedule="cosine", embed_init="ppmi"),
-}
-MODEL_KEYS = ("embed_size", "hidden_size", "num_layers", "cell", "dropout", "embed_dropout", "bidirectional",
-              "pooling")
 PREDICT_BATCH = 256
-EMBED_INITS = ("random", "ppmi")
 
 
 class EncodedReviews:
@@ -131,56 +115,26 @@ class ReviewTask:
     def validate(self, model) -> dict[str, float]:
         return logit_metrics(predict_logits(model, self.val, self.device), self.val.labels)
 
-    def carry_to_tensors(self, carry) -> dict:
-        return {}
-
-    def carry_from_tensors(self, tensors):
-        return None
-
 
 class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
     """A recurrent review classifier with scikit-learn estimator conventions (labels 0/1).
 
-    Parameters left as None take the preset's value. After `fit`: `model_`, `vocab_`, `config_`,
-    `classes_`, `summary_`.
+    `preset="book"` is the chapter's model (200 tokens left-padded, embedding 256, LSTM 128, the
+    last step, dropout 0.5, batch 100, Adam 1e-3, 40 epochs); `"default"` the best measured for a
+    2-core CPU (PPMI-started embedding, BiLSTM 128, max+mean pooling, 400 tokens, 6 epochs). Every
+    setting of `seqrnn.config.SentimentConfig` is a keyword parameter (None = the preset's value),
+    as are `max_minutes`, `threads` and `device`. After `fit`: `model_`, `vocab_`, `config_` (the
+    resolved `SentimentConfig`), `classes_`, `summary_`.
     """
 
     task = TASK
-    presets = PRESETS
-
-    def __init__(self, preset: str = "default", *, cell=None, num_layers=None, hidden_size=None, embed_size=None,
-                 dropout=None, embed_dropout=None, bidirectional=None, pooling=None, seq_len=None, min_count=None,
-                 max_vocab=None, embed_init=None, batch_size=None, lr=None, grad_clip=None, epochs=None,
-                 max_minutes=None, val_fraction=0.1, limit=None, seed=1, threads=None, device="auto",
-                 eval_every=0):
-        self.preset = preset
-        self.cell = cell
-        self.num_layers = num_layers
-        self.hidden_size = hidden_size
-        self.embed_size = embed_size
-        self.dropout = dropout
-        self.embed_dropout = embed_dropout
-        self.bidirectional = bidirectional
-        self.pooling = pooling
-        self.seq_len = seq_len
-        self.min_count = min_count
-        self.max_vocab = max_vocab
-        self.embed_init = embed_init
-        self.batch_size = batch_size
-        self.lr = lr
-        self.grad_clip = grad_clip
-        self.epochs = epochs
-        self.max_minutes = max_minutes
-        self.val_fraction = val_fraction
-        self.limit = limit
-        self.seed = seed
-        self.threads = threads
-        self.device = device
-        self.eval_every = eval_every
+    config_class = SentimentConfig
+    presets = SENTIMENT_PRESETS
 
     def fit(self, X, y, *, unlabelled=(), out_dir: str | Path | None = None, resume: bool = False,
             source: str | None = None) -> "SentimentClassifier":
-        """Train on review texts `X` with labels `y` (0/1); checkpoints go to `out_dir` if given.
+        """Train on review texts `X` with labels `y` (0/1). With `out_dir`, the run (checkpoints,
+        metrics, curves) is kept there and can be resumed; otherwise it lives in a temporary directory.
 
         With `embed_init="ppmi"` the embedding starts from word vectors counted over the training
         reviews (never the validation ones) and the `unlabelled` review texts.
@@ -191,53 +145,40 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             raise SeqrnnError(f"got {len(texts)} reviews but {len(labels)} labels")
         if not np.isin(labels, (0, 1)).all():
             raise SeqrnnError("labels must be 0 (negative) or 1 (positive)")
-        storage.check_run_directory(out_dir, resume)
-        device = setup_runtime(self.seed, self.threads, self.device)
-        order = np.random.default_rng(self.seed).permutation(len(texts))[: self.limit]  # the seeded shuffle
-        texts, labels = [texts[i] for i in order], labels[order]
-        n_val = int(round(len(order) * self.val_fraction))
-        val_index, train_index = np.arange(n_val), np.arange(n_val, len(order))
-        if resume:
-            config = self._saved_config(out_dir)
-            vocab = Vocabulary.from_dict(storage.read_json(Path(out_dir) / storage.VOCAB))
-        else:
-            training = self.resolved_config()
-            if training["embed_size"] < 1:
-                raise SeqrnnError(f"--embed-size must be at least 1 for reviews, got {training['embed_size']}")
-            if training["embed_init"] not in EMBED_INITS:
-                raise SeqrnnError(f"unknown embedding start {training['embed_init']!r}: choose from "
-                                  f"{', '.join(EMBED_INITS)}")
-            config = {"training": training}
-        training = config["training"]
-        if len(np.unique(labels[train_index])) < 2:
-            raise SeqrnnError("the training data holds only one class; both positive and negative reviews are needed")
-        if len(train_index) < training["batch_size"]:
-            raise SeqrnnError(f"only {len(train_index)} training reviews, fewer than one batch of "
-                              f"{training['batch_size']} (lower --batch-size or add data)")
-        if resume:
-            preprocessing = config["preprocessing"]
-            ids, lengths = encode_texts(texts, vocab, preprocessing["seq_len"], pad=preprocessing["pad"])
-        else:
-            vocab, ids, lengths = build_and_encode(texts, training["seq_len"], vocab_rows=train_index,
-                                                   min_count=training["min_count"], max_size=training["max_vocab"],
-                                                   pad=training["pad"])
-            config["model"] = {"vocab_size": len(vocab), **{k: training[k] for k in MODEL_KEYS}}
-            config["preprocessing"] = {k: training[k] for k in ("seq_len", "pad", "min_count", "max_vocab")}
-            config["data"] = {"source": source, "train_reviews": len(train_index), "val_reviews": len(val_index),
-                              "unlabelled_reviews": len(unlabelled), "val_fraction": self.val_fraction,
-                              "limit": self.limit, "seed": self.seed}
-        pad = config["preprocessing"]["pad"]
-        train = EncodedReviews(ids[train_index], lengths[train_index], labels[train_index], pad)
-        # no held-out data: select on the training set itself
-        val = EncodedReviews(ids[val_index], lengths[val_index], labels[val_index], pad) if n_val else train
-        task = ReviewTask(train, val, training["batch_size"], training["bucket"], self.seed, device)
-        model = SentimentRNN(**config["model"])
-        if not resume and training["embed_init"] == "ppmi":
-            corpus = [texts[i] for i in train_index] + list(unlabelled)
-            vectors = vectors_for_vocabulary(corpus, vocab, training["embed_size"], seed=self.seed)
-            with torch.no_grad():
-                model.embedding.weight.copy_(torch.from_numpy(vectors))
-        self.model_ = self._train(model, task, device, config, vocab.to_dict(), out_dir, resume, started)
+        with self._run_directory(out_dir, resume) as run:
+            config = self._start_config(run, resume)
+            device = self._setup(config)
+            data, training = config.data, config.training
+            order = np.random.default_rng(training.seed).permutation(len(texts))[: data.limit]  # the seeded shuffle
+            texts, labels = [texts[i] for i in order], labels[order]
+            n_val = int(round(len(order) * data.val_fraction))
+            val_index, train_index = np.arange(n_val), np.arange(n_val, len(order))
+            if len(np.unique(labels[train_index])) < 2:
+                raise SeqrnnError("the training data holds only one class; both positive and negative reviews "
+                                  "are needed")
+            if len(train_index) < training.batch_size:
+                raise SeqrnnError(f"only {len(train_index)} training reviews, fewer than one batch of "
+                                  f"{training.batch_size} (lower batch_size or add data)")
+            if resume:
+                vocab = Vocabulary.from_dict(run.read_vocab())
+                ids, lengths = encode_texts(texts, vocab, data.seq_len, pad=data.pad)
+            else:
+                vocab, ids, lengths = build_and_encode(texts, data.seq_len, vocab_rows=train_index,
+                                                       min_count=data.min_count, max_size=data.max_vocab, pad=data.pad)
+                self.dataset_ = {"source": source, "train_reviews": len(train_index), "val_reviews": n_val,
+                                 "unlabelled_reviews": len(unlabelled)}
+            train = EncodedReviews(ids[train_index], lengths[train_index], labels[train_index], data.pad)
+            # no held-out data: select on the training set itself
+            val = EncodedReviews(ids[val_index], lengths[val_index], labels[val_index], data.pad) if n_val else train
+            task = ReviewTask(train, val, training.batch_size, data.bucket, training.seed, device)
+            model = SentimentRNN(len(vocab), **config.to_dict()["model"])
+            if not resume and training.embed_init == "ppmi":
+                corpus = [texts[i] for i in train_index] + list(unlabelled)
+                vectors = vectors_for_vocabulary(corpus, vocab, config.model.embed_size, seed=training.seed)
+                with torch.no_grad():
+                    model.encoder.embedding.weight.copy_(torch.from_numpy(vectors))
+            self.model_ = self._train(model, task, run, device, config, vocab, resume, started,
+                                      plot=out_dir is not None)
         self.vocab_ = vocab
         self.classes_ = np.array([0, 1])
         return self
@@ -247,9 +188,9 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
     def decision_function(self, X) -> np.ndarray:
         """Logits of the positive class for every review (long reviews keep their last seq_len tokens)."""
         self._check_fitted()
-        preprocessing = self.config_["preprocessing"]
-        ids, lengths = encode_texts(list(X), self.vocab_, preprocessing["seq_len"], pad=preprocessing["pad"])
-        return predict_logits(self.model_, EncodedReviews(ids, lengths, None, preprocessing["pad"]), torch.device("cpu"))
+        data = self.config_.data
+        ids, lengths = encode_texts(list(X), self.vocab_, data.seq_len, pad=data.pad)
+        return predict_logits(self.model_, EncodedReviews(ids, lengths, None, data.pad), torch.device("cpu"))
 
     def predict_proba(self, X) -> np.ndarray:
         p = 1.0 / (1.0 + np.exp(-self.decision_function(X).astype(np.float64)))
@@ -266,9 +207,7 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
     @classmethod
     def load(cls, directory: str | Path) -> "SentimentClassifier":
         """A trained classifier from its directory."""
-        config, vocab, model = cls._load_model(directory, SentimentRNN)
-        clf = cls(preset="default")
-        clf.model_, clf.vocab_, clf.config_ = model, Vocabulary.from_dict(vocab), config
+        clf = cls._load(directory, SentimentRNN, Vocabulary)
         clf.classes_ = np.array([0, 1])
         return clf
 
@@ -295,8 +234,7 @@ def _reviews(target: str, splits, with_unsup: bool = False):
 
 def train_command(args) -> int:
     texts, labels, unlabelled = _reviews(args.data, ("train",), with_unsup=True)
-    clf = SentimentClassifier(preset=args.preset, bidirectional=args.bidirectional, seq_len=args.seq_len,
-                              embed_init=args.embed_init, **estimator_kwargs(args))
+    clf = SentimentClassifier(args.preset, **estimator_params(SentimentClassifier, args))
     # --limit N also keeps only the first N unlabelled reviews (small runs stay small)
     clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume,
             source=args.data)

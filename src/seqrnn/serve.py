@@ -9,7 +9,9 @@ Endpoints (all JSON unless noted):
   `seqrnn charlm sample` prints it); with `"stream": true`, `text/plain` characters as they are
   generated (the same text as without streaming, for the same seed).
 - `GET /healthz` -> `{"status": "ok", "models": {"sentiment": bool, "charlm": bool}}`.
-- `GET /` -> a self-contained HTML page to try both models.
+- `GET /v1/info` -> `{"version", "models": {"sentiment": bool, "charlm": bool}, "limits": {...}}`: what
+  this server has loaded and what one request may ask for (the page reads it).
+- `GET /` -> a self-contained HTML page to try both models (`static/index.html`, package data).
 
 Errors are JSON `{"error": "one line", "detail": ...}`: 400 bad input the model rejects (start
 characters it never saw), 404 a model not loaded, 413 body too large, 422 a field out of range
@@ -23,6 +25,7 @@ refused (422), never silently truncated.
 
 import dataclasses
 import functools
+import importlib.resources
 import ipaddress
 import socket
 import sys
@@ -31,9 +34,12 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
+from seqrnn.sampling import DEFAULT_TOP_N, effective_top_n
 
 STREAM_CHUNK_CHARS = 256  # a streamed chunk ends after this many characters ...
 STREAM_CHUNK_SECONDS = 0.05  # ... or after this long, whichever comes first
+# each model: what it is called, and the `seqrnn serve` flag that loads it
+_MODELS = {"sentiment": ("sentiment model", "--sentiment"), "charlm": ("character language model", "--charlm")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,8 +87,17 @@ def _load_models(sentiment_dir, charlm_dir):
     return clf, lm
 
 
+def _page_html() -> str:
+    """The page at /, shipped as package data next to this module."""
+    page = importlib.resources.files("seqrnn").joinpath("static").joinpath("index.html")
+    try:
+        return page.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SeqrnnRuntimeError(f"this installation lacks the page seqrnn/static/index.html: {exc}") from None
+
+
 def _request_models(limits: Limits):
-    """Pydantic request bodies whose bounds come from `limits`."""
+    """Pydantic request bodies whose bounds come from `limits`, and the `GET /v1/info` response."""
     from pydantic import (
         AliasChoices,
         BaseModel,
@@ -103,9 +118,9 @@ def _request_models(limits: Limits):
         start: str = Field("The ", min_length=1, max_length=limits.max_start_chars,
                            description="text that primes the model; the result begins with it")
         length: int = Field(200, ge=1, le=limits.max_length, description="characters to generate")
-        top_n: int | None = Field(5, ge=1, validation_alias=AliasChoices("top_n", "top_k"),
-                                  description="keep the n most probable characters (default 5 unless top_p is "
-                                              "given; null: no top-n cut; more than the alphabet: all)")
+        top_n: int | None = Field(None, ge=1, validation_alias=AliasChoices("top_n", "top_k"),
+                                  description=f"keep the n most probable characters (omitted or null: "
+                                              f"{DEFAULT_TOP_N} unless top_p is given; more than the alphabet: all)")
         top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False,
                                     description="nucleus sampling: the smallest set with probability >= top_p")
         temperature: float = Field(1.0, ge=0.0, allow_inf_nan=False, description="0 = greedy")
@@ -120,7 +135,24 @@ def _request_models(limits: Limits):
                 raise ValueError(f"stream needs num_samples 1, got {self.num_samples}")
             return self
 
-    return SentimentRequest, GenerateRequest
+    class ModelsLoaded(BaseModel):
+        sentiment: bool
+        charlm: bool
+
+    class RequestLimits(BaseModel):
+        max_body_bytes: int
+        max_texts: int
+        max_text_chars: int
+        max_start_chars: int
+        max_length: int
+        max_num_samples: int
+
+    class Info(BaseModel):
+        version: str
+        models: ModelsLoaded
+        limits: RequestLimits
+
+    return SentimentRequest, GenerateRequest, Info
 
 
 class _BodyLimit:
@@ -227,7 +259,10 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits()) -
 
     from seqrnn import __version__
 
-    SentimentRequest, GenerateRequest = _request_models(limits)
+    SentimentRequest, GenerateRequest, Info = _request_models(limits)
+    page_html = _page_html()
+    loaded = {"sentiment": clf is not None, "charlm": lm is not None}
+    info = Info(version=__version__, models=loaded, limits=dataclasses.asdict(limits))
     gate = _Gate(limits)
     app = FastAPI(title="seqrnn", version=__version__,
                   description="Sentiment classification and character-level text generation with recurrent networks.")
@@ -250,18 +285,21 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits()) -
     def require(name: str):
         model = getattr(app.state, name)
         if model is None:
-            flag = "--sentiment" if name == "sentiment" else "--charlm"
-            what = "sentiment model" if name == "sentiment" else "character language model"
+            what, flag = _MODELS[name]
             raise HTTPException(404, f"no {what} is loaded (start the server with {flag} DIR)")
         return model
 
     @app.get("/healthz")
     async def healthz() -> dict:
-        return {"status": "ok", "models": {"sentiment": clf is not None, "charlm": lm is not None}}
+        return {"status": "ok", "models": loaded}
+
+    @app.get("/v1/info")
+    async def get_info() -> Info:
+        return info
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
-        return HTMLResponse(_page(clf is not None, lm is not None, limits))
+        return HTMLResponse(page_html)
 
     @app.post("/v1/sentiment")
     async def sentiment(request: SentimentRequest) -> dict:
@@ -272,11 +310,8 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits()) -
     @app.post("/v1/generate", responses={200: {"content": {"text/plain": {}}}})
     async def generate(request: GenerateRequest):
         model = require("charlm")
-        top_n = request.top_n
-        if "top_n" not in request.model_fields_set and request.top_p is not None:
-            top_n = None  # as on the command line: top-n 5 is the default only without top-p
-        options = {"top_n": top_n, "top_p": request.top_p, "temperature": request.temperature,
-                   "seed": request.seed, "ignore_unknown": request.ignore_unknown}
+        options = {"top_n": effective_top_n(request.top_n, request.top_p), "top_p": request.top_p,
+                   "temperature": request.temperature, "seed": request.seed, "ignore_unknown": request.ignore_unknown}
         if not request.stream:
             texts = await gate.run(model.sample, request.length, request.start, num_samples=request.num_samples,
                                    **options)
@@ -355,7 +390,7 @@ def serve_command(args) -> int:
 
     sock = _listen(host, port)
     port = sock.getsockname()[1]
-    models = [name for name in ("sentiment", "charlm") if getattr(app.state, name) is not None]
+    models = [name for name in _MODELS if getattr(app.state, name) is not None]
     if not _is_loopback(host):
         print(f"seqrnn: warning: listening on {host}, reachable from other machines, with no authentication",
               file=sys.stderr)
@@ -367,113 +402,3 @@ def serve_command(args) -> int:
     finally:
         sock.close()
     return 0
-
-
-# --- the page at / --------------------------------------------------------------------------------
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>seqrnn</title>
-<style>
-body{font:15px/1.45 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
-h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
-textarea,input{font:inherit;box-sizing:border-box}textarea{width:100%;min-height:7rem}
-button{font:inherit;padding:.3rem 1rem}label{margin-right:1rem}
-pre{white-space:pre-wrap;background:#f4f4f4;padding:.8rem;min-height:2rem}
-table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}
-.error{color:#b00020}.off{opacity:.45}
-</style></head><body>
-<h1>seqrnn</h1>
-<section id="sentiment" class="@SENT_CLASS@">
-<h2>Sentiment</h2>
-<p>@SENT_NOTE@One review per line (at most @MAX_TEXTS@ lines).</p>
-<textarea id="reviews">A wonderful film, I loved every minute.
-Boring plot and wooden acting; a waste of time.</textarea>
-<p><button id="classify" @SENT_DISABLED@>Classify</button></p>
-<div id="sent-out"></div>
-</section>
-<section id="generate" class="@CHAR_CLASS@">
-<h2>Text generation</h2>
-<p>@CHAR_NOTE@</p>
-<p><label>Start <input id="start" value="The " maxlength="@MAX_START@"></label>
-<label>Length <input id="length" type="number" min="1" max="@MAX_LENGTH@" value="300" style="width:6rem"></label>
-<label>Temperature <input id="temperature" type="number" min="0" step="0.1" value="1.0" style="width:5rem"></label>
-<label>Seed <input id="seed" type="number" min="0" placeholder="random" style="width:6rem"></label></p>
-<p><button id="sample" @CHAR_DISABLED@>Generate</button></p>
-<pre id="gen-out"></pre>
-</section>
-<script>
-"use strict";
-async function errorText(response) {
-  try { const body = await response.json(); return body.error || JSON.stringify(body); }
-  catch (e) { return response.status + " " + response.statusText; }
-}
-function showError(node, message) {
-  node.textContent = ""; const p = document.createElement("p");
-  p.className = "error"; p.textContent = message; node.appendChild(p);
-}
-document.getElementById("classify").addEventListener("click", async () => {
-  const out = document.getElementById("sent-out");
-  const texts = document.getElementById("reviews").value.split("\\n").filter(t => t.trim() !== "");
-  if (texts.length === 0) { showError(out, "write at least one review"); return; }
-  out.textContent = "...";
-  try {
-    const response = await fetch("v1/sentiment", {method: "POST", headers: {"Content-Type": "application/json"},
-                                                   body: JSON.stringify({texts})});
-    if (!response.ok) { showError(out, await errorText(response)); return; }
-    const {results} = await response.json();
-    const table = document.createElement("table");
-    table.innerHTML = "<tr><th>label</th><th>P(positive)</th><th>review</th></tr>";
-    results.forEach((r, i) => {
-      const row = table.insertRow();
-      row.insertCell().textContent = r.label ? "positive" : "negative";
-      row.insertCell().textContent = r.probability.toFixed(4);
-      row.insertCell().textContent = texts[i].length > 120 ? texts[i].slice(0, 120) + "..." : texts[i];
-    });
-    out.textContent = ""; out.appendChild(table);
-  } catch (e) { showError(out, String(e)); }
-});
-document.getElementById("sample").addEventListener("click", async () => {
-  const out = document.getElementById("gen-out");
-  const seed = document.getElementById("seed").value;
-  const request = {start: document.getElementById("start").value,
-                   length: Number(document.getElementById("length").value),
-                   temperature: Number(document.getElementById("temperature").value),
-                   seed: seed === "" ? null : Number(seed), stream: true};
-  out.className = ""; out.textContent = "";
-  try {
-    const response = await fetch("v1/generate", {method: "POST", headers: {"Content-Type": "application/json"},
-                                                  body: JSON.stringify(request)});
-    if (!response.ok) { out.className = "error"; out.textContent = await errorText(response); return; }
-    const reader = response.body.getReader(); const decoder = new TextDecoder();
-    for (;;) {
-      const {done, value} = await reader.read();
-      if (done) break;
-      out.textContent += decoder.decode(value, {stream: true});
-    }
-    out.textContent += decoder.decode();
-  } catch (e) { out.className = "error"; out.textContent = String(e); }
-});
-</script>
-</body></html>
-"""
-
-
-def _page(has_sentiment: bool, has_charlm: bool, limits: Limits) -> str:
-    off_note = "No {} is loaded (start the server with {} DIR). "
-    values = {
-        "@SENT_CLASS@": "" if has_sentiment else "off",
-        "@SENT_NOTE@": "" if has_sentiment else off_note.format("sentiment model", "--sentiment"),
-        "@SENT_DISABLED@": "" if has_sentiment else "disabled",
-        "@CHAR_CLASS@": "" if has_charlm else "off",
-        "@CHAR_NOTE@": ("The text appears as it is generated." if has_charlm
-                        else off_note.format("character language model", "--charlm")),
-        "@CHAR_DISABLED@": "" if has_charlm else "disabled",
-        "@MAX_TEXTS@": str(limits.max_texts),
-        "@MAX_START@": str(limits.max_start_chars),
-        "@MAX_LENGTH@": str(limits.max_length),
-    }
-    page = _PAGE
-    for key, value in values.items():
-        page = page.replace(key, value)
-    return page

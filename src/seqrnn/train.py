@@ -2,48 +2,38 @@
 
 A task supplies its batches (deterministic for a given epoch and index, so a run can stop anywhere
 and resume bit-for-bit), its loss, an optional state carried from batch to batch (the char model's
-hidden state across truncated-BPTT windows) and its validation. The loop owns everything else:
+hidden state across truncated-BPTT windows) and its validation. The `Trainer` owns everything else:
 AdamW, the learning-rate schedule, clipping by global norm, validation and best-model selection,
-the wall-clock budget, checkpoints, `metrics.jsonl`, the progress bar and the curves.
+the wall-clock budget, checkpoints, metrics and the progress bar. Its progress is one value,
+`TrainerState`, which is exactly what a checkpoint holds besides the weights, the optimizer, the
+schedule and the random generators.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from seqrnn import storage
+from seqrnn.config import TrainingConfig
 from seqrnn.errors import SeqrnnError
-
-
-@dataclass
-class TrainSettings:
-    epochs: int
-    lr: float = 1e-3
-    grad_clip: float = 0.0  # 0 = no clipping
-    weight_decay: float = 0.0  # 0 makes AdamW exactly Adam
-    schedule: str = "constant"  # or "cosine": decay to `final_lr_fraction` of lr by the last step
-    final_lr_fraction: float = 0.05
-    warmup_steps: int = 0
-    eval_every: int = 0  # validate every this many steps as well as after every epoch (0 = epochs only)
-    max_minutes: float | None = None
-    prepared_s: float = 0.0  # time already spent preparing this invocation: counted in elapsed_s and the budget
-    log_every: int = 20
+from seqrnn.rundir import RunDir
 
 
 class Task(Protocol):
-    """What a task gives the loop. `monitor` is ("loss", "min") or ("accuracy", "max")."""
+    """What a task gives the loop. `monitor` is ("loss", "min") or ("accuracy", "max").
+
+    `loss` returns (mean loss, the carry for the next batch of the epoch, examples in the batch);
+    the carry starts as None at every epoch and must be tensors (or tuples of them) or None.
+    """
 
     monitor: tuple[str, str]
 
@@ -51,8 +41,21 @@ class Task(Protocol):
     def batch(self, epoch: int, index: int) -> Any: ...
     def loss(self, model: torch.nn.Module, batch: Any, carry: Any) -> tuple[torch.Tensor, Any, int]: ...
     def validate(self, model: torch.nn.Module) -> dict[str, float]: ...
-    def carry_to_tensors(self, carry: Any) -> dict[str, torch.Tensor]: ...
-    def carry_from_tensors(self, tensors: dict[str, torch.Tensor]) -> Any: ...
+
+
+@dataclass
+class TrainerState:
+    """Where a run is. `epoch` counts finished epochs, `index` the batches done in the current one."""
+
+    epoch: int = 0
+    index: int = 0
+    step: int = 0
+    best: dict[str, Any] | None = None
+    elapsed_s: float = 0.0
+    carry: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def setup_runtime(seed: int, threads: int | None = None, device: str = "auto") -> torch.device:
@@ -68,172 +71,171 @@ def setup_runtime(seed: int, threads: int | None = None, device: str = "auto") -
     return torch.device(device)
 
 
-def lr_factor(step: int, total_steps: int, settings: TrainSettings) -> float:
-    if settings.warmup_steps and step < settings.warmup_steps:
-        return (step + 1) / settings.warmup_steps
-    if settings.schedule == "constant" or total_steps <= settings.warmup_steps:
+def lr_factor(step: int, total_steps: int, training: TrainingConfig) -> float:
+    """Linear warm-up, then constant or cosine decay to `final_lr_fraction` at the last step."""
+    if training.warmup_steps and step < training.warmup_steps:
+        return (step + 1) / training.warmup_steps
+    if training.schedule == "constant" or total_steps <= training.warmup_steps:
         return 1.0
-    progress = min(1.0, (step - settings.warmup_steps) / max(1, total_steps - settings.warmup_steps))
-    floor = settings.final_lr_fraction
+    progress = min(1.0, (step - training.warmup_steps) / max(1, total_steps - training.warmup_steps))
+    floor = training.final_lr_fraction
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def _optimizer_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    state = optimizer.state_dict()
-    tensors = {}
-    for index, param_state in state["state"].items():
-        for key, value in param_state.items():
-            tensors[f"optim.{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
-    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in state["param_groups"]]
-    return tensors, {"param_groups": groups}
+class Trainer:
+    """Trains `model` on `task` into `run`: best weights by validation, checkpoints, metrics.
 
-
-def _optimizer_from_tensors(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for name, value in tensors.items():
-        if name.startswith("optim."):
-            _, index, key = name.split(".", 2)
-            state.setdefault(int(index), {})[key] = value
-    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
-    return {"state": state, "param_groups": groups}
-
-
-def fit(model: torch.nn.Module, task: Task, settings: TrainSettings, out_dir: Path,
-        device: torch.device, resume: bool = False) -> dict:
-    """Train `model` on `task`, writing checkpoints and metrics into `out_dir`; returns a summary.
-
-    The caller has already written config.json and vocab.json. Best weights (by the task's
-    monitored validation metric) go to model.safetensors, the last state to checkpoint/.
+    `max_minutes` is this invocation's budget; `prepared_s` is the time this invocation already
+    spent preparing (encoding, word vectors), counted in the budget and in the elapsed time.
     """
-    out_dir = Path(out_dir)
-    model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    steps_per_epoch = task.batches_per_epoch()
-    total_steps = settings.epochs * steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, settings))
-    metric, mode = task.monitor
-    epoch, index, step, best, carry = 0, 0, 0, None, None
-    elapsed_before = 0.0
 
-    if resume:
-        model_state, tensors, meta = storage.load_checkpoint(out_dir)
-        model.load_state_dict(model_state)
-        optimizer.load_state_dict(_optimizer_from_tensors(tensors, meta))
-        scheduler.load_state_dict(meta["scheduler"])
-        torch.set_rng_state(tensors["rng.torch"])
-        if device.type == "cuda" and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"], device)
-        epoch, index, step, best = meta["epoch"], meta["index"], meta["step"], meta["best"]
-        elapsed_before = meta.get("elapsed_s", 0.0)
-        carry = task.carry_from_tensors({k[6:]: v.to(device) for k, v in tensors.items() if k.startswith("carry.")})
-    else:
-        storage.check_run_directory(out_dir, resume=False)
-        (out_dir / storage.METRICS).unlink(missing_ok=True)
+    def __init__(self, model: torch.nn.Module, task: Task, training: TrainingConfig, run: RunDir,
+                 device: torch.device, *, max_minutes: float | None = None, prepared_s: float = 0.0,
+                 log_every: int = 20):
+        self.model, self.task, self.training, self.run, self.device = model.to(device), task, training, run, device
+        self.budget_s = max_minutes * 60 if max_minutes else None
+        self.log_every = log_every
+        self.steps_per_epoch = task.batches_per_epoch()
+        self.total_steps = training.epochs * self.steps_per_epoch
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=training.lr, weight_decay=training.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: lr_factor(step, self.total_steps, training))
+        self.state = TrainerState()
+        self.started = time.perf_counter() - prepared_s  # this invocation's clock
+        self.elapsed_before = 0.0  # time spent by the earlier invocations of a resumed run
 
-    def save_checkpoint() -> None:
-        tensors, optim_meta = _optimizer_to_tensors(optimizer)
-        tensors["rng.torch"] = torch.get_rng_state()
-        if device.type == "cuda":
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
-        tensors.update({f"carry.{k}": v for k, v in task.carry_to_tensors(carry).items()})
-        meta = {**optim_meta, "scheduler": scheduler.state_dict(), "epoch": epoch, "index": index, "step": step,
-                "best": best, "elapsed_s": elapsed(), "settings": asdict(settings)}
-        storage.save_checkpoint(out_dir, model.state_dict(), tensors, meta)
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
 
-    def validate() -> dict:
-        nonlocal best
-        model.eval()
+    # --- checkpoints ---------------------------------------------------------------------------
+
+    def save_checkpoint(self) -> None:
+        self.state.elapsed_s = self.elapsed()
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        self.run.save_checkpoint(self.model.state_dict(), {
+            "state": self.state.as_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "rng": rng})
+
+    def resume(self) -> None:
+        """Continue from the run's checkpoint, exactly where it stopped."""
+        model_state, saved = self.run.load_checkpoint()
+        self.model.load_state_dict(model_state)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["rng"]["torch"])
+        if self.device.type == "cuda" and "cuda" in saved["rng"]:
+            torch.cuda.set_rng_state(saved["rng"]["cuda"], self.device)
+        self.state = TrainerState(**saved["state"])
+        self.state.carry = _to_device(self.state.carry, self.device)
+        self.elapsed_before = self.state.elapsed_s
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def train_step(self, batch: Any) -> tuple[torch.Tensor, int]:
+        """One optimizer step; the loss comes back detached, still on the device (no sync)."""
+        loss, self.state.carry, examples = self.task.loss(self.model, batch, self.state.carry)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.training.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.training.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.state.index += 1
+        self.state.step += 1
+        return loss.detach(), examples
+
+    def validate(self) -> None:
+        """Validate, log, and keep the weights if they are the best so far."""
+        self.model.eval()
         with torch.no_grad():
-            result = task.validate(model)
-        model.train()
+            result = self.task.validate(self.model)
+        self.model.train()
+        metric, mode = self.task.monitor
+        best = self.state.best
         improved = best is None or (result[metric] < best[metric] if mode == "min" else result[metric] > best[metric])
-        record = {"type": "val", "epoch": epoch, "step": step, "elapsed_s": round(elapsed(), 3), **result}
+        record = {"type": "val", "epoch": self.epoch_number(), "step": self.state.step,
+                  "elapsed_s": round(self.elapsed(), 3), **result}
         if improved:
-            best = {**result, "epoch": epoch, "step": step, "elapsed_s": record["elapsed_s"]}
-            storage.save_best_weights(out_dir, model.state_dict(), best)
-        storage.append_jsonl(out_dir / storage.METRICS, record)
-        return result
+            self.state.best = {**result, "epoch": record["epoch"], "step": record["step"],
+                               "elapsed_s": record["elapsed_s"]}
+            self.run.save_best(self.model.state_dict(), self.state.best)
+        self.run.append_metrics(record)
 
-    start = time.perf_counter() - settings.prepared_s
+    def epoch_number(self) -> int:
+        """The 1-based epoch the current step belongs to (the same in train and val records)."""
+        return self.state.epoch + (1 if self.state.index else 0)
 
-    def elapsed() -> float:
-        return elapsed_before + time.perf_counter() - start
+    def fit(self) -> dict[str, Any]:
+        """Run until `training.epochs` are done or the budget is spent; returns a summary."""
+        state, training = self.state, self.training
+        stopped = "done"
+        bar = tqdm(total=self.total_steps, initial=state.step, unit="batch", dynamic_ncols=True, file=sys.stderr,
+                   disable=not sys.stderr.isatty(), desc="train")
+        window = _Window(self.device)
+        self.model.train()
+        try:
+            while state.epoch < training.epochs and stopped == "done":
+                while state.index < self.steps_per_epoch:
+                    loss, examples = self.train_step(self.task.batch(state.epoch, state.index))
+                    window.add(loss, examples)
+                    if state.step % self.log_every == 0 or state.index == self.steps_per_epoch:
+                        record = self.log(window)
+                        bar.set_postfix(loss=f"{record['loss']:.4f}", ex_s=f"{record['examples_per_s']:,.0f}",
+                                        epoch=record["epoch"])
+                    bar.update(1)
+                    if self.budget_s is not None and time.perf_counter() - self.started >= self.budget_s:
+                        stopped = "budget"
+                        break
+                    if training.eval_every and state.step % training.eval_every == 0 \
+                            and state.index < self.steps_per_epoch:
+                        self.validate()
+                if stopped == "done":  # the state is reset at the start of every epoch
+                    state.epoch, state.index, state.carry = state.epoch + 1, 0, None
+                self.validate()
+                self.save_checkpoint()
+        finally:
+            bar.close()
+        return {"stopped": stopped, "epoch": state.epoch, "step": state.step, "elapsed_s": round(self.elapsed(), 3),
+                "best": state.best}
 
-    budget_s = settings.max_minutes * 60 if settings.max_minutes else None
-    stopped = "done"
-    bar = tqdm(total=total_steps, initial=step, unit="batch", dynamic_ncols=True, file=sys.stderr,
-               disable=not sys.stderr.isatty(), desc="train")
-    window_loss, window_examples, window_steps, window_start = 0.0, 0, 0, time.perf_counter()
-    model.train()
-    try:
-        while epoch < settings.epochs:
-            while index < steps_per_epoch:
-                loss, carry, examples = task.loss(model, task.batch(epoch, index), carry)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if settings.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                index += 1
-                step += 1
-                window_loss += loss.item()
-                window_examples += examples
-                window_steps += 1
-                if step % settings.log_every == 0 or index == steps_per_epoch:
-                    rate = window_examples / max(1e-9, time.perf_counter() - window_start)
-                    record = {"type": "train", "epoch": epoch, "step": step, "loss": window_loss / window_steps,
-                              "lr": scheduler.get_last_lr()[0], "examples_per_s": round(rate, 1),
-                              "elapsed_s": round(elapsed(), 3)}
-                    storage.append_jsonl(out_dir / storage.METRICS, record)
-                    bar.set_postfix(loss=f"{record['loss']:.4f}", ex_s=f"{rate:,.0f}", epoch=epoch + 1)
-                    window_loss, window_examples, window_steps, window_start = 0.0, 0, 0, time.perf_counter()
-                bar.update(1)
-                if budget_s is not None and time.perf_counter() - start >= budget_s:  # this invocation's budget
-                    stopped = "budget"
-                    break
-                if settings.eval_every and step % settings.eval_every == 0 and index < steps_per_epoch:
-                    validate()
-            if stopped == "budget":
-                validate()
-                save_checkpoint()
-                break
-            epoch, index, carry = epoch + 1, 0, None  # the state is reset at the start of every epoch
-            validate()
-            save_checkpoint()
-    finally:
-        bar.close()
-    plot_curves(out_dir)
-    return {"stopped": stopped, "epoch": epoch, "step": step, "elapsed_s": round(elapsed(), 3), "best": best}
+    def log(self, window: "_Window") -> dict[str, Any]:
+        """Write the mean training loss since the last record (one device sync per record)."""
+        record = {"type": "train", "epoch": self.epoch_number(), "step": self.state.step, "loss": window.mean_loss(),
+                  "lr": self.scheduler.get_last_lr()[0], "examples_per_s": round(window.rate(), 1),
+                  "elapsed_s": round(self.elapsed(), 3)}
+        self.run.append_metrics(record)
+        window.reset()
+        return record
 
 
-def plot_curves(out_dir: Path) -> None:
-    """Training and validation curves from metrics.jsonl into curves.png (loss, and accuracy if any)."""
-    import matplotlib
+class _Window:
+    """Losses summed on the device between two log records, and the examples seen."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.reset()
 
-    records = storage.read_jsonl(Path(out_dir) / storage.METRICS)
-    train = [r for r in records if r.get("type") == "train"]
-    val = [r for r in records if r.get("type") == "val"]
-    has_accuracy = any("accuracy" in r for r in val)
-    fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(11 if has_accuracy else 6, 4), squeeze=False)
-    ax = axes[0][0]
-    ax.plot([r["step"] for r in train], [r["loss"] for r in train], label="train", alpha=0.7)
-    ax.plot([r["step"] for r in val], [r["loss"] for r in val], "o-", label="validation")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    if has_accuracy:
-        ax = axes[0][1]
-        ax.plot([r["step"] for r in val], [r["accuracy"] for r in val], "o-", color="C1")
-        ax.set_xlabel("step")
-        ax.set_ylabel("validation accuracy")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    storage.atomic_write_bytes(Path(out_dir) / storage.CURVES, buffer.getvalue())
+    def reset(self) -> None:
+        self.loss_sum = torch.zeros((), device=self.device)
+        self.steps, self.examples, self.started = 0, 0, time.perf_counter()
+
+    def add(self, loss: torch.Tensor, examples: int) -> None:
+        self.loss_sum += loss.float()
+        self.steps += 1
+        self.examples += examples
+
+    def mean_loss(self) -> float:
+        return float(self.loss_sum) / max(1, self.steps)
+
+    def rate(self) -> float:
+        return self.examples / max(1e-9, time.perf_counter() - self.started)
+
+
+def _to_device(obj: Any, device: torch.device) -> Any:
+    if torch.is_tensor(obj):
+        return obj.to(device)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_device(v, device) for v in obj)
+    return obj

@@ -1,0 +1,333 @@
+"""Every hyperparameter, once: one configuration dataclass per task, its presets, its validation.
+
+A task's configuration has three parts: `model` (the network; its fields are the model class's
+constructor arguments), `data` (how examples become tensors and which are held out) and `training`
+(the loop's settings). Each field is declared once with `option(...)`: its book default, its help
+text, and its allowed values. From these declarations come
+
+- the presets (`book` is the dataclass defaults, the chapter's exact configuration; `default`
+  overrides what the project measured to be better on a 2-core CPU),
+- `config.json` (`to_dict`) and reading it back (`from_dict`, one-line errors),
+- the estimators' scikit-learn parameters (`flat_fields`) and the command line's flags
+  (`add_arguments`),
+- the validation, in `__post_init__`, with messages in parameter names (`lr must be ...`).
+
+Adding a hyperparameter is one `option(...)` line in the right part (plus the code that uses it).
+This module imports nothing heavy, so `seqrnn --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import math
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+from seqrnn.errors import SeqrnnError
+
+CELLS = ("lstm", "gru", "rnn")
+POOLINGS = ("last", "max", "mean", "maxmean")
+SCHEDULES = ("constant", "cosine")
+EMBED_INITS = ("random", "ppmi")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def option(default: Any, help: str, *, choices: tuple | None = None, at_least: float | None = None,
+           above: float | None = None, below: float | None = None) -> Any:
+    """A configuration field: its default, help text and allowed values (checked on every value)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "at_least": at_least,
+                                            "above": above, "below": below})
+
+
+class _Checked:
+    """Base of every configuration part: converts and checks each field's value on construction."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            try:
+                value = check_value(_hints(type(self))[f.name], f.metadata, getattr(self, f.name))
+            except ValueError as exc:
+                raise SeqrnnError(f"{f.name} {exc}") from None
+            object.__setattr__(self, f.name, value)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved type annotations of a dataclass (they are strings under `from __future__`)."""
+    return typing.get_type_hints(cls)
+
+
+def check_value(hint: Any, rules: Mapping[str, Any], value: Any) -> Any:
+    """`value` converted to the field's type and checked against its rules; ValueError('must be ...')."""
+    kinds = [t for t in typing.get_args(hint) if t is not type(None)] if typing.get_args(hint) else [hint]
+    kind = kinds[0]
+    if value is None:
+        if type(None) in typing.get_args(hint):
+            return None
+        raise ValueError("must be given, got None")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ValueError(f"must be an integer, got {value!r}")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"must be a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"must be a finite number, got {value}")
+    elif kind is str and not isinstance(value, str):
+        raise ValueError(f"must be a string, got {value!r}")
+    if rules.get("choices") and value not in rules["choices"]:
+        raise ValueError(f"must be one of {', '.join(rules['choices'])}, got {value!r}")
+    if rules.get("at_least") is not None and value < rules["at_least"]:
+        raise ValueError(f"must be at least {rules['at_least']}, got {value}")
+    if rules.get("above") is not None and value <= rules["above"]:
+        raise ValueError(f"must be more than {rules['above']}, got {value}")
+    if rules.get("below") is not None and value >= rules["below"]:
+        raise ValueError(f"must be less than {rules['below']}, got {value}")
+    return value
+
+
+# --- the parts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingConfig(_Checked):
+    """The training loop's settings (both tasks). Defaults: the book's character model."""
+
+    epochs: int = option(100, "epochs in total", at_least=1)
+    batch_size: int = option(64, "examples per batch (for text: parallel streams)", at_least=1)
+    lr: float = option(1e-3, "learning rate of AdamW", above=0)
+    weight_decay: float = option(0.0, "AdamW's decoupled weight decay (0 = Adam)", at_least=0)
+    grad_clip: float = option(5.0, "clip gradients to this global norm (0 = off)", at_least=0)
+    schedule: str = option("constant", "learning-rate schedule after warm-up", choices=SCHEDULES)
+    warmup_steps: int = option(0, "steps of linear learning-rate warm-up", at_least=0)
+    final_lr_fraction: float = option(0.05, "cosine schedule: the last step's fraction of lr", at_least=0, below=1)
+    eval_every: int = option(0, "validate every N steps as well as after every epoch (0 = epochs only)",
+                             at_least=0)
+    seed: int = option(1, "random seed: the same seed gives the same model on the CPU")
+
+
+@dataclass(frozen=True)
+class CharModelConfig(_Checked):
+    """`CharRNN`'s architecture. Defaults: the book's (one-hot input, LSTM 128, keep_prob 0.5)."""
+
+    cell: str = option("lstm", "recurrent cell", choices=CELLS)
+    num_layers: int = option(1, "recurrent layers", at_least=1)
+    hidden_size: int = option(128, "units per recurrent layer", at_least=1)
+    embed_size: int = option(0, "character embedding size (0 = one-hot input)", at_least=0)
+    dropout: float = option(0.5, "drop probability after each recurrent layer (the book's keep_prob 0.5 is 0.5)",
+                            at_least=0, below=1)
+
+
+@dataclass(frozen=True)
+class CharDataConfig(_Checked):
+    """How the corpus becomes windows, and what is held out."""
+
+    num_steps: int = option(100, "characters per truncated-BPTT window", at_least=1)
+    val_fraction: float = option(0.1, "the last fraction of the corpus held out for validation", at_least=0,
+                                 below=1)
+    limit: int | None = option(None, "use only the first N characters", at_least=1)
+
+
+@dataclass(frozen=True)
+class SentimentModelConfig(_Checked):
+    """`SentimentRNN`'s architecture. Defaults: the book's (embedding 256, LSTM 128, the last step)."""
+
+    cell: str = option("lstm", "recurrent cell", choices=CELLS)
+    num_layers: int = option(1, "recurrent layers", at_least=1)
+    hidden_size: int = option(128, "units per recurrent layer and direction", at_least=1)
+    embed_size: int = option(256, "word embedding size", at_least=1)
+    dropout: float = option(0.5, "drop probability after each recurrent layer", at_least=0, below=1)
+    embed_dropout: float = option(0.0, "drop probability on the embedded words", at_least=0, below=1)
+    bidirectional: bool = option(False, "read each review in both directions")
+    pooling: str = option("last", "summary of the outputs: the last step, or max / mean / both over the tokens",
+                          choices=POOLINGS)
+
+
+@dataclass(frozen=True)
+class ReviewDataConfig(_Checked):
+    """How reviews become token ids, and which are held out."""
+
+    seq_len: int = option(200, "tokens kept per review (the last ones)", at_least=1)
+    pad: str = option("left", "where padding goes: left (the book's, with pooling=last) or right",
+                      choices=("left", "right"))
+    bucket: bool = option(False, "batch reviews of similar length together")
+    min_count: int = option(1, "least count of a word in the training reviews to enter the vocabulary", at_least=1)
+    max_vocab: int | None = option(None, "most words in the vocabulary (the most frequent; none = all)", at_least=1)
+    val_fraction: float = option(0.1, "fraction of the training reviews held out (seeded)", at_least=0, below=1)
+    limit: int | None = option(None, "use only the first N reviews after the seeded shuffle", at_least=1)
+
+
+@dataclass(frozen=True)
+class SentimentTrainingConfig(TrainingConfig):
+    """The loop's settings, the sentiment book defaults, and how the embedding starts."""
+
+    epochs: int = option(40, "epochs in total", at_least=1)
+    batch_size: int = option(100, "reviews per batch", at_least=1)
+    grad_clip: float = option(0.0, "clip gradients to this global norm (0 = off)", at_least=0)
+    embed_init: str = option("random", "start the embedding at random, or from PPMI word vectors of the training "
+                             "and unlabelled reviews", choices=EMBED_INITS)
+
+
+# --- a task's whole configuration -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """model + data + training. Field names are unique across the parts, so they can be flat."""
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def part_classes(cls) -> dict[str, type]:
+        return {f.name: _hints(cls)[f.name] for f in fields(cls)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TaskConfig":
+        """The configuration written by `to_dict` (e.g. read from config.json); one-line errors."""
+        parts = {}
+        for name, part_class in cls.part_classes().items():
+            values = d.get(name) if isinstance(d, Mapping) else None
+            if not isinstance(values, Mapping):
+                raise SeqrnnError(f"configuration has no {name!r} section")
+            known = {f.name for f in fields(part_class)}
+            unknown = sorted(set(values) - known)
+            if unknown:
+                raise SeqrnnError(f"unknown {name} setting {unknown[0]!r}")
+            parts[name] = part_class(**values)
+        return cls(**parts)
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its (unique) name."""
+        return {name: value for part in self.to_dict().values() for name, value in part.items()}
+
+    def replace(self, **overrides: Any) -> "TaskConfig":
+        """A copy with some settings changed (None leaves a setting as it is); checked again."""
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        owner = {name: part for name, (part, _) in flat_fields(type(self)).items()}
+        unknown = sorted(set(overrides) - set(owner))
+        if unknown:
+            raise SeqrnnError(f"unknown setting {unknown[0]!r}")
+        parts = {}
+        for part in self.part_classes():
+            mine = {k: v for k, v in overrides.items() if owner[k] == part}
+            parts[part] = dataclasses.replace(getattr(self, part), **mine)
+        return dataclasses.replace(self, **parts)
+
+
+@dataclass(frozen=True)
+class CharLMConfig(TaskConfig):
+    """The character language model. The defaults are the book's CharRNN exactly."""
+
+    model: CharModelConfig = field(default_factory=CharModelConfig)
+    data: CharDataConfig = field(default_factory=CharDataConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+
+@dataclass(frozen=True)
+class SentimentConfig(TaskConfig):
+    """The review classifier. The defaults are the book's model exactly."""
+
+    model: SentimentModelConfig = field(default_factory=SentimentModelConfig)
+    data: ReviewDataConfig = field(default_factory=ReviewDataConfig)
+    training: SentimentTrainingConfig = field(default_factory=SentimentTrainingConfig)
+
+
+@dataclass(frozen=True)
+class RunOptions(_Checked):
+    """How one invocation runs; not part of the model, not saved (a resumed run may change them)."""
+
+    max_minutes: float | None = option(None, "stop cleanly after this many minutes of wall-clock time", above=0)
+    threads: int | None = option(None, "CPU threads for PyTorch (default: all cores)", at_least=1)
+    device: str = option("auto", "where to train: auto = CUDA when present", choices=DEVICES)
+
+
+def flat_fields(config_class: type) -> dict[str, tuple[str, dataclasses.Field]]:
+    """{setting name: (part name, field)} over the parts of a task configuration class."""
+    out: dict[str, tuple[str, dataclasses.Field]] = {}
+    for part, part_class in config_class.part_classes().items():
+        for f in fields(part_class):
+            out[f.name] = (part, f)
+    return out
+
+
+# --- the command line's flags, from the same fields ------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser, dataclass_type: type, title: str | None = None,
+                  presets: Mapping[str, TaskConfig] | None = None) -> None:
+    """One flag per field (`hidden_size` -> `--hidden-size`), default None (= the preset's value),
+    parsed and range-checked by the field's own rules, so a bad value is a one-line usage error.
+    With `presets`, each flag's help ends with the presets' values."""
+    target = parser.add_argument_group(title) if title else parser
+    classes = dataclass_type.part_classes().values() if issubclass(dataclass_type, TaskConfig) else [dataclass_type]
+    preset_values = {name: preset.flat() for name, preset in (presets or {}).items()}
+    for part_class in classes:
+        for f in fields(part_class):
+            flag, hint, rules = "--" + f.name.replace("_", "-"), _hints(part_class)[f.name], f.metadata
+            help_text = rules["help"]
+            if preset_values:
+                help_text += " (" + ", ".join(f"{name}: {values[f.name]}" for name, values in preset_values.items()) + ")"
+            if hint is bool:
+                target.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            else:
+                kind = next(t for t in (typing.get_args(hint) or (hint,)) if t is not type(None))
+                target.add_argument(flag, type=_parser_for(hint, rules), default=None, help=help_text,
+                                    choices=rules.get("choices"), metavar={int: "N", float: "X"}.get(kind))
+
+
+def _parser_for(hint: Any, rules: Mapping[str, Any]):
+    optional = type(None) in typing.get_args(hint)
+    kind = next(t for t in (typing.get_args(hint) or (hint,)) if t is not type(None))
+
+    def parse(text: str):
+        if optional and text.lower() == "none":
+            return None
+        try:
+            value = kind(text) if kind is not float else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+        try:
+            return check_value(hint, rules, value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def resolve(presets: Mapping[str, TaskConfig], preset: str, overrides: Mapping[str, Any]) -> TaskConfig:
+    """The preset with the given settings (None = keep the preset's) changed."""
+    if preset not in presets:
+        raise SeqrnnError(f"unknown preset {preset!r}: choose from {', '.join(presets)}")
+    return presets[preset].replace(**overrides)
+
+
+# --- the presets -----------------------------------------------------------------------------------
+
+CHARLM_PRESETS: dict[str, CharLMConfig] = {
+    "book": CharLMConfig(),
+    # the best measured for a 2-core CPU budget (README: "Character model")
+    "default": CharLMConfig().replace(hidden_size=512, embed_size=64, dropout=0.25, batch_size=32, lr=3e-3,
+                                      epochs=12, schedule="cosine"),  # type: ignore[assignment]
+}
+
+SENTIMENT_PRESETS: dict[str, SentimentConfig] = {
+    "book": SentimentConfig(),
+    # the best measured for a 2-core CPU budget (README: "Sentiment")
+    "default": SentimentConfig().replace(embed_size=128, dropout=0.3, embed_dropout=0.2, bidirectional=True,
+                                         pooling="maxmean", seq_len=400, pad="right", bucket=True, min_count=2,
+                                         max_vocab=30000, batch_size=64, lr=2e-3, grad_clip=5.0, epochs=6,
+                                         schedule="cosine", embed_init="ppmi"),  # type: ignore[assignment]
+}

@@ -1,0 +1,226 @@
+"""The model directory and its one owner, `RunDir`: nothing else knows its file names.
+
+    config.json        task, package version, the configuration (model / data / training), dataset facts
+    vocab.json         the vocabulary
+    model.safetensors  the best weights by validation: what evaluate, predict, sample and serve load
+    checkpoint/        the last training state: model.safetensors and trainer.pt
+    metrics.jsonl      one JSON line per logged step and per validation
+    curves.png         training and validation curves
+
+Loading never runs code from a file: weights are safetensors, the trainer's state is read with
+`torch.load(weights_only=True)` (tensors, numbers, strings and containers only), the rest is JSON.
+Every file is written to a temporary name, fsynced and renamed, and the checkpoint is a directory
+swapped in whole, so a process killed at any instant leaves the last complete model and
+checkpoint readable. Tensors are saved on the CPU, so a model trained on a GPU loads anywhere.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from seqrnn import __version__
+from seqrnn.errors import SeqrnnError
+from seqrnn.fileio import atomic_write_bytes, fsync_dir, read_json, write_json
+
+CHECKPOINT_FORMAT = 1  # of checkpoint/trainer.pt
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None) -> None:
+    """Save tensors (moved to the CPU, made contiguous) as safetensors; metadata is stored as JSON."""
+    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    atomic_write_bytes(path, safetensors_bytes(cpu, metadata={"json": json.dumps(metadata or {})}))
+
+
+def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load a safetensors file written by `save_tensors`: (tensors on the CPU, metadata)."""
+    if not Path(path).is_file():
+        raise SeqrnnError(f"{path}: missing")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {}).get("json", "{}"))
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise SeqrnnError(f"{path}: not a readable safetensors file ({exc})") from None
+    return tensors, meta
+
+
+def to_cpu(obj: Any) -> Any:
+    """The same nested containers with every tensor moved to the CPU."""
+    if torch.is_tensor(obj):
+        return obj.detach().to("cpu")
+    if isinstance(obj, dict):
+        return {k: to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_cpu(v) for v in obj)
+    return obj
+
+
+class RunDir:
+    """Creates, checks, writes and reads one model directory."""
+
+    CONFIG = "config.json"
+    VOCAB = "vocab.json"
+    WEIGHTS = "model.safetensors"
+    CHECKPOINT = "checkpoint"
+    TRAINER_STATE = "trainer.pt"
+    METRICS = "metrics.jsonl"
+    CURVES = "curves.png"
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    # --- starting a training run ----------------------------------------------------------------
+
+    def has_checkpoint(self) -> bool:
+        return any((self.path / name).exists() for name in (self.CHECKPOINT, self.CHECKPOINT + ".old"))
+
+    def start(self, resume: bool) -> None:
+        """Refuse to start a new run over an old one, or to resume where there is nothing to resume;
+        a new run starts with no metrics."""
+        if resume and not self.has_checkpoint():
+            raise SeqrnnError(f"{self.path}: nothing to resume, no {self.CHECKPOINT}/ from an earlier run")
+        if not resume:
+            if self.has_checkpoint():
+                raise SeqrnnError(f"{self.path}: already holds a training run; pass --resume to continue it "
+                                  "or choose another --out")
+            (self.path / self.METRICS).unlink(missing_ok=True)
+
+    # --- configuration and vocabulary -------------------------------------------------------------
+
+    def write_config(self, task: str, config: dict[str, Any], dataset: dict[str, Any] | None = None) -> None:
+        """config.json: the task, the package version, the configuration and facts about the data."""
+        write_json(self.path / self.CONFIG, {"task": task, "seqrnn_version": __version__, **config,
+                                             "dataset": dataset or {}})
+
+    def read_config(self, task: str) -> dict[str, Any]:
+        """config.json of a directory that must hold a `task` model or run."""
+        if not self.path.is_dir():
+            raise SeqrnnError(f"{self.path}: no such model directory")
+        config = read_json(self.path / self.CONFIG)
+        found = config.get("task") if isinstance(config, dict) else None
+        if found != task:
+            raise SeqrnnError(f"{self.path}: holds a {found or 'unknown'} model, not a {task} model")
+        return config
+
+    def write_vocab(self, vocab: dict[str, Any]) -> None:
+        write_json(self.path / self.VOCAB, vocab)
+
+    def read_vocab(self) -> dict[str, Any]:
+        return read_json(self.path / self.VOCAB)
+
+    # --- weights -------------------------------------------------------------------------------
+
+    def save_best(self, state_dict: dict[str, torch.Tensor], metrics: dict[str, Any] | None = None) -> None:
+        save_tensors(self.path / self.WEIGHTS, state_dict, {"metrics": metrics} if metrics else None)
+
+    def best_weights(self) -> dict[str, torch.Tensor]:
+        return load_tensors(self.path / self.WEIGHTS)[0]
+
+    def load_model(self, task: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, torch.Tensor]]:
+        """(config, vocabulary, best weights) of a trained model; one-line errors otherwise."""
+        if not self.path.is_dir():
+            raise SeqrnnError(f"{self.path}: no such model directory")
+        for name in (self.CONFIG, self.VOCAB, self.WEIGHTS):
+            if not (self.path / name).is_file():
+                raise SeqrnnError(f"{self.path}: incomplete model directory, {name} is missing")
+        return self.read_config(task), self.read_vocab(), self.best_weights()
+
+    # --- the training checkpoint ---------------------------------------------------------------
+
+    def save_checkpoint(self, model_state: dict[str, torch.Tensor], trainer_state: dict[str, Any]) -> None:
+        """Write checkpoint/ as a whole: build it beside, then swap it in with renames.
+
+        A crash between the two renames leaves `checkpoint.old/`, which `load_checkpoint` falls back to.
+        """
+        final, staging, old = (self.path / (self.CHECKPOINT + suffix) for suffix in ("", ".new", ".old"))
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        save_tensors(staging / self.WEIGHTS, model_state)
+        buffer = io.BytesIO()
+        torch.save({"format": CHECKPOINT_FORMAT, **to_cpu(trainer_state)}, buffer)
+        atomic_write_bytes(staging / self.TRAINER_STATE, buffer.getvalue())
+        fsync_dir(staging)
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        staging.rename(final)
+        fsync_dir(self.path)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def load_checkpoint(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """(model weights, trainer state) of the last complete checkpoint, on the CPU."""
+        for candidate in (self.path / self.CHECKPOINT, self.path / (self.CHECKPOINT + ".old")):
+            if (candidate / self.WEIGHTS).is_file() and (candidate / self.TRAINER_STATE).is_file():
+                model_state, _ = load_tensors(candidate / self.WEIGHTS)
+                try:
+                    state = torch.load(candidate / self.TRAINER_STATE, map_location="cpu", weights_only=True)
+                except Exception as exc:  # unpickling refused or a damaged file: one line either way
+                    raise SeqrnnError(f"{candidate / self.TRAINER_STATE}: not a readable checkpoint "
+                                      f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+                if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+                    raise SeqrnnError(f"{candidate / self.TRAINER_STATE}: a checkpoint of another format")
+                return model_state, state
+        raise SeqrnnError(f"{self.path}: nothing to resume, no {self.CHECKPOINT}/ from an earlier run")
+
+    # --- metrics and curves --------------------------------------------------------------------
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        """Append one JSON line and flush it to disk (a torn last line is skipped by `metrics`)."""
+        with open(self.path / self.METRICS, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def metrics(self) -> list[dict[str, Any]]:
+        records = []
+        path = self.path / self.METRICS
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        return records
+
+    def plot_curves(self) -> None:
+        """curves.png from metrics.jsonl: the losses, and the validation accuracy if there is one."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        records = self.metrics()
+        train = [r for r in records if r.get("type") == "train"]
+        val = [r for r in records if r.get("type") == "val"]
+        has_accuracy = any("accuracy" in r for r in val)
+        fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(11 if has_accuracy else 6, 4), squeeze=False)
+        ax = axes[0][0]
+        ax.plot([r["step"] for r in train], [r["loss"] for r in train], label="train", alpha=0.7)
+        ax.plot([r["step"] for r in val], [r["loss"] for r in val], "o-", label="validation")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        if has_accuracy:
+            ax = axes[0][1]
+            ax.plot([r["step"] for r in val], [r["accuracy"] for r in val], "o-", color="C1")
+            ax.set_xlabel("step")
+            ax.set_ylabel("validation accuracy")
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        plt.close(fig)
+        atomic_write_bytes(self.path / self.CURVES, buffer.getvalue())
