@@ -67,7 +67,21 @@ def shared_data() -> Path:
     pytest.skip("shared data not available (set SEQRNN_DATA)")
 
 
-def run_seqrnn(*args, env=None, **kw) -> subprocess.CompletedProcess:
-    """`python -m seqrnn ARGS` in a subprocess, text output."""
-    return subprocess.run([sys.executable, "-m", "seqrnn", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120, **kw)
+def run_seqrnn(*args, env=None, stdin=None, text=True, **kw) -> subprocess.CompletedProcess:
+    """`python -m seqrnn ARGS` in a subprocess (text output unless `text=False`)."""
+    return subprocess.run([sys.executable, "-m", "seqrnn", *map(str, args)], capture_output=True, text=text,
+                          input=stdin, env={**os.environ, **(env or {})}, timeout=300, **kw)
+
+
+def write_model_dir(path: Path, task: str) -> Path:
+    """A complete (if meaningless) model directory of `task`, for tests of refusals."""
+    import torch
+
+    from seqrnn.rundir import RunDir
+
+    run = RunDir(path)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config(task, {"model": {}})
+    run.write_vocab({})
+    run.save_best({"w": torch.zeros(1)})
+    return path

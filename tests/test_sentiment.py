@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,8 +10,10 @@ import torch
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 
-from seqrnn import storage
+from conftest import run_seqrnn as run_cli
+from conftest import write_model_dir
 from seqrnn.models import SentimentRNN
+from seqrnn.rundir import RunDir, load_tensors
 from seqrnn.sentiment import SentimentClassifier
 
 POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "moving", "fun"]
@@ -38,11 +37,6 @@ def make_reviews(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
 TINY = dict(embed_size=16, hidden_size=16, seq_len=50, batch_size=16, epochs=3, lr=1e-2, threads=1)
 
 
-def run_cli(*args, stdin=None, binary=False):
-    return subprocess.run([sys.executable, "-m", "seqrnn", *map(str, args)], capture_output=True,
-                          text=not binary, input=stdin, timeout=300, env=os.environ.copy())
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("sentiment") / "model"
@@ -58,14 +52,14 @@ def test_the_default_model_learns_and_writes_its_directory(trained):
     for name in ("config.json", "vocab.json", "model.safetensors", "checkpoint/model.safetensors",
                  "metrics.jsonl", "curves.png"):
         assert (out / name).is_file(), name
-    val = [r for r in storage.read_jsonl(out / "metrics.jsonl") if r["type"] == "val"]
+    val = [r for r in RunDir(out).metrics() if r["type"] == "val"]
     assert len(val) == 3 and {"loss", "accuracy"} <= set(val[0])
 
 
 def test_the_book_preset_trains_too():
     texts, labels = make_reviews(300)
     clf = SentimentClassifier(preset="book", **{**TINY, "epochs": 4}).fit(texts, labels)
-    assert clf.config_["preprocessing"]["pad"] == "left" and clf.config_["model"]["pooling"] == "last"
+    assert clf.config_.data.pad == "left" and clf.config_.model.pooling == "last"
     assert clf.score(*make_reviews(200, seed=5)) > 0.8
 
 
@@ -118,7 +112,7 @@ def test_empty_huge_and_undecodable_reviews_predict(trained):
     clf, out = trained
     huge = "great " * 200_000  # about 1.2 MB: truncated to the last seq_len tokens
     assert clf.predict_proba(["", huge]).shape == (2, 2)
-    result = run_cli("sentiment", "predict", "--model", out, stdin=b"great \xff\xfe film\n\n", binary=True)
+    result = run_cli("sentiment", "predict", "--model", out, stdin=b"great \xff\xfe film\n\n", text=False)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
 
 
@@ -172,7 +166,7 @@ def test_bad_model_directories(tmp_path, setup, message):
         model.mkdir()
         (model / "config.json").write_text('{"task": "sentiment"}')
     elif setup == "charlm":
-        storage.save_model(model, "charlm", {"model": {}}, {}, {"w": torch.zeros(1)})
+        write_model_dir(model, "charlm")
     result = run_cli("sentiment", "predict", "--model", model, "some text")
     assert result.returncode == 2 and result.stderr.startswith("seqrnn: error:") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -185,8 +179,8 @@ def test_a_stopped_and_resumed_run_matches_an_uninterrupted_one(tmp_path):
     stopped = SentimentClassifier(max_minutes=1e-9, **settings).fit(texts, labels, out_dir=tmp_path / "b")
     assert stopped.summary_["stopped"] == "budget" and stopped.summary_["step"] == 1
     SentimentClassifier(**settings).fit(texts, labels, out_dir=tmp_path / "b", resume=True)
-    a, _ = storage.load_tensors(tmp_path / "a" / "checkpoint" / "model.safetensors")
-    b, _ = storage.load_tensors(tmp_path / "b" / "checkpoint" / "model.safetensors")
+    a, _ = load_tensors(tmp_path / "a" / "checkpoint" / "model.safetensors")
+    b, _ = load_tensors(tmp_path / "b" / "checkpoint" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -198,18 +192,18 @@ def test_the_default_embedding_starts_from_word_vectors_of_training_and_unlabell
     # a learning rate so small that the embedding keeps its start
     clf = SentimentClassifier(**{**TINY, "epochs": 1, "lr": 1e-12, "val_fraction": 0.0})
     clf.fit(texts, labels, unlabelled=unlabelled)
-    assert clf.config_["data"]["unlabelled_reviews"] == 60 and clf.config_["training"]["embed_init"] == "ppmi"
+    assert clf.dataset_["unlabelled_reviews"] == 60 and clf.config_.training.embed_init == "ppmi"
     expected = vectors_for_vocabulary(texts + unlabelled, clf.vocab_, dim=16, seed=1)
-    np.testing.assert_allclose(clf.model_.embedding.weight.detach().numpy(), expected, atol=1e-4)
+    np.testing.assert_allclose(clf.model_.encoder.embedding.weight.detach().numpy(), expected, atol=1e-4)
     random_start = SentimentClassifier(**{**TINY, "epochs": 1, "lr": 1e-12, "val_fraction": 0.0},
                                        embed_init="random").fit(texts, labels)
-    assert not np.allclose(random_start.model_.embedding.weight.detach().numpy(), expected, atol=1e-2)
+    assert not np.allclose(random_start.model_.encoder.embedding.weight.detach().numpy(), expected, atol=1e-2)
 
 
 def test_an_unknown_embedding_start_is_refused():
     from seqrnn.errors import SeqrnnError
 
-    with pytest.raises(SeqrnnError, match="unknown embedding start 'glove'"):
+    with pytest.raises(SeqrnnError, match="embed_init must be one of random, ppmi, got 'glove'"):
         SentimentClassifier(**TINY, embed_init="glove").fit(*make_reviews(100))
 
 
@@ -219,4 +213,4 @@ def test_train_cli_reads_the_unlabelled_reviews(imdb_dir, tmp_path):
                      "--hidden-size", 4, "--embed-size", 4, "--seq-len", 10, "--threads", 1)
     assert result.returncode == 0, result.stderr
     config = json.loads((out / "config.json").read_text())
-    assert config["data"]["unlabelled_reviews"] == 2
+    assert config["dataset"]["unlabelled_reviews"] == 2

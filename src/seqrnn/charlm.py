@@ -24,6 +24,7 @@ from seqrnn.errors import SeqrnnError
 from seqrnn.estimator import RecurrentEstimator, estimator_params
 from seqrnn.models import CharRNN, detach_state
 from seqrnn.preprocess import CharVocabulary, reshape_stream
+from seqrnn.sampling import check_sampling_options, effective_top_n, generate
 
 TASK = "charlm"
 
@@ -152,24 +153,19 @@ class CharLanguageModel(RecurrentEstimator):
     def sample_stream(self, length: int = 500, start: str = "The ", *, top_n: int | None = None,
                       top_p: float | None = None, temperature: float = 1.0, seed: int | None = None,
                       num_samples: int = 1, ignore_unknown: bool = False):
-        """Yield the generated characters step by step, as a list of `num_samples` strings each."""
-        from seqrnn.sampling import generate
+        """Yield the generated characters step by step, as a list of `num_samples` strings each.
 
-        if length < 1:
-            raise SeqrnnError(f"--length must be at least 1, got {length}")
-        if temperature < 0:
-            raise SeqrnnError(f"--temperature must be 0 or more, got {temperature}")
-        if top_n is not None and top_n < 1:
-            raise SeqrnnError(f"--top-n must be at least 1, got {top_n}")
-        if top_p is not None and not 0.0 < top_p <= 1.0:
-            raise SeqrnnError(f"--top-p must be in (0, 1], got {top_p}")
+        `top_n` None means the book's 5 unless `top_p` is given (`sampling.effective_top_n`)."""
+        check_sampling_options(length=length, temperature=temperature, top_n=top_n, top_p=top_p,
+                               num_samples=num_samples)
+        top_n = effective_top_n(top_n, top_p)
         ids = self.start_ids(start, ignore_unknown)
         chars = self.vocab_.chars
         for step_ids in generate(self.model_, ids, length, temperature=temperature, top_n=top_n, top_p=top_p,
                                  seed=seed, num_samples=num_samples):
             yield [chars[i] for i in step_ids]
 
-    def sample(self, length: int = 500, start: str = "The ", *, top_n: int | None = 5, top_p: float | None = None,
+    def sample(self, length: int = 500, start: str = "The ", *, top_n: int | None = None, top_p: float | None = None,
                temperature: float = 1.0, seed: int | None = None, num_samples: int = 1,
                ignore_unknown: bool = False):
         """Generated text beginning with the start text (as in the book); a list when num_samples > 1."""
@@ -226,7 +222,7 @@ def evaluate_command(args) -> int:
 
 def sample_command(args) -> int:
     lm = CharLanguageModel.load(args.model)
-    top_n = args.top_n if args.top_n is not None else (None if args.top_p is not None else 5)
+    top_n = effective_top_n(args.top_n, args.top_p)
     if top_n is not None and top_n > len(lm.vocab_):  # the sampler then keeps every character
         print(f"note: --top-n {top_n} is more than the {len(lm.vocab_)} characters the model knows; using all",
               file=sys.stderr)

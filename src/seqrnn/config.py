@@ -163,7 +163,7 @@ class ReviewDataConfig(_Checked):
                       choices=("left", "right"))
     bucket: bool = option(False, "batch reviews of similar length together")
     min_count: int = option(1, "least count of a word in the training reviews to enter the vocabulary", at_least=1)
-    max_vocab: int | None = option(None, "most words in the vocabulary (the most frequent; none = all)", at_least=1)
+    max_vocab: int = option(0, "most words in the vocabulary, the most frequent (0 = all)", at_least=0)
     val_fraction: float = option(0.1, "fraction of the training reviews held out (seeded)", at_least=0, below=1)
     limit: int | None = option(None, "use only the first N reviews after the seeded shuffle", at_least=1)
 
@@ -288,12 +288,9 @@ def add_arguments(parser: argparse.ArgumentParser, dataclass_type: type, title: 
 
 
 def _parser_for(hint: Any, rules: Mapping[str, Any]):
-    optional = type(None) in typing.get_args(hint)
     kind = next(t for t in (typing.get_args(hint) or (hint,)) if t is not type(None))
 
     def parse(text: str):
-        if optional and text.lower() == "none":
-            return None
         try:
             value = kind(text) if kind is not float else float(text)
         except ValueError:

@@ -1,29 +1,37 @@
-"""Reading the data: IMDb reviews (aclImdb directory, its .tar.gz, or a review/sentiment CSV) and
-UTF-8 text corpora (optionally without their Project Gutenberg licence header and footer).
+"""Reading the data: IMDb reviews (an aclImdb directory, a .tar.gz or .tar of it, or a
+review,sentiment CSV) and UTF-8 text corpora (optionally without their Project Gutenberg licence
+header and footer).
 
-The .tar.gz is read straight from the archive in one sequential pass, never extracted: zlib
-inflates it in large chunks and the 512-byte tar headers are parsed here (ustar, GNU long names,
-pax path/size records). Python's `tarfile` in streaming mode spends most of its time on per-member
-bookkeeping (3.6 s for the 75,005 members of aclImdb_train.tar.gz against 0.9 s here; with a large
-`bufsize` its buffer handling turns quadratic, 19 s). Members of unwanted splits are skipped
-without being decoded.
+An archive is read in one sequential pass by `tarfile` in streaming mode, never extracted; gzip is
+inflated by `gzip.GzipFile`, which checks every gzip member's CRC and length. Members of unwanted
+splits are skipped without being decoded. Links are not followed: a link where a review should be
+is an error.
 
-Every problem with the input raises SeqrnnError with one line naming the file; nothing is written.
+The reviews of an archive or CSV go into the prepared-data cache (`seqrnn.cache`; off with
+`SEQRNN_NO_CACHE=1`), keyed by the file's content and the splits asked for, so a repeated run reads
+them back instead of parsing the archive. A directory is read afresh each time: a key by content
+would mean reading every file anyway.
+
+Every problem with the input raises SeqrnnError with one line naming the file.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import os
 import re
+import tarfile
 import zlib
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable
 
 import numpy as np
 
+from seqrnn import cache
 from seqrnn.errors import SeqrnnError
 
 SPLITS = ("train", "test", "unsup")
@@ -34,6 +42,7 @@ HAMLET_OFFSET = 15858  # the book's cut of pg2265.txt: the play starts here
 _REVIEW_DIRS = (("train", "neg"), ("train", "pos"), ("test", "neg"), ("test", "pos"), ("train", "unsup"))
 _REVIEW_NAME = re.compile(r"(\d+)_(\d+)\.txt")
 _LAYOUT = "aclImdb/{train,test}/{pos,neg}/ID_RATING.txt or aclImdb/train/unsup/ID_0.txt"
+READER_VERSION = "imdb-1"  # part of the cache key: change it when read_imdb reads a file differently
 
 
 @dataclass
@@ -84,30 +93,48 @@ class Reviews:
 
 
 def read_imdb(path: str | os.PathLike, splits: Iterable[str] | None = None) -> Reviews:
-    """Reviews from an aclImdb directory (or one holding aclImdb/), a .tar.gz of it, or a CSV with
-    columns review,sentiment (all rows split 'train'). `splits` restricts what is loaded."""
+    """Reviews from an aclImdb directory (or one holding aclImdb/), a .tar.gz or .tar of it, or a CSV
+    with columns review,sentiment (all rows split 'train'). `splits` restricts what is loaded."""
     path = Path(path)
     wanted = _check_splits(splits)
     if not path.exists():
         raise SeqrnnError(f"{path}: no such file or directory")
+    kind = imdb_format(path)
+    if kind is None:
+        raise SeqrnnError(f"{path}: not an aclImdb directory, .tar.gz archive or review,sentiment CSV")
+    if kind == "dir":
+        return _read_imdb_dir(path, wanted)
+    reader = _read_csv if kind == "csv" else _read_imdb_tar
+    try:
+        key = cache.file_key(path, "reviews", READER_VERSION, *wanted)
+    except OSError as exc:
+        raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return cache.cached("reviews", key, lambda: reader(path, kind, wanted), _reviews_to_arrays, _reviews_from_arrays)
+
+
+def imdb_format(path: Path) -> str | None:
+    """How `read_imdb` reads `path`: 'dir', 'tar.gz', 'tar' or 'csv', from its first bytes and name;
+    None for any other file (`data inspect` takes it for a text corpus). A .tar.gz or .tgz that is
+    not gzip raises SeqrnnError."""
     if path.is_dir():
-        groups, present = _read_imdb_dir(path, wanted)
-    else:
-        kind = _sniff(path)
-        if kind == "csv":
-            return _read_csv(path, wanted)
-        if kind is None:
-            raise SeqrnnError(f"{path}: not an aclImdb directory, .tar.gz archive or review,sentiment CSV")
-        groups, present = _read_imdb_tar(path, wanted, gzipped=kind == "gz")
-    if not present:
-        raise SeqrnnError(f"{path}: no IMDb reviews found (expected {_LAYOUT})")
-    reviews = _assemble(groups)
-    if not len(reviews):
-        raise SeqrnnError(f"{path}: no {'/'.join(wanted)} reviews (present: {', '.join(s for s in SPLITS if s in present)})")
-    return reviews
+        return "dir"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as exc:
+        raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    name = path.name.lower()
+    if head[:2] == b"\x1f\x8b":
+        return "tar.gz"
+    if name.endswith((".tar.gz", ".tgz")):
+        raise SeqrnnError(f"{path}: not a gzip file (corrupt or mislabelled archive)")
+    if head[257:262] == b"ustar" or name.endswith(".tar"):
+        return "tar"
+    return "csv" if name.endswith(".csv") else None
 
 
 def _check_splits(splits) -> tuple[str, ...]:
+    """The splits asked for, in the order of SPLITS."""
     if splits is None:
         return SPLITS
     if isinstance(splits, str):
@@ -116,25 +143,7 @@ def _check_splits(splits) -> tuple[str, ...]:
     bad = [s for s in splits if s not in SPLITS]
     if bad or not splits:
         raise SeqrnnError(f"unknown split {bad[0] if bad else '(none)'!r}: choose from {', '.join(SPLITS)}")
-    return splits
-
-
-def _sniff(path: Path) -> str | None:
-    """'gz', 'tar', 'csv' or None, from the file's first bytes (and name, for a CSV)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError as exc:
-        raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if head[:2] == b"\x1f\x8b":
-        return "gz"
-    if len(head) == 512 and head[257:262] == b"ustar":
-        return "tar"
-    if path.suffix.lower() == ".csv":
-        return "csv"
-    if path.name.lower().endswith((".tar.gz", ".tgz")):
-        raise SeqrnnError(f"{path}: not a gzip file (corrupt or mislabelled archive)")
-    return None
+    return tuple(s for s in SPLITS if s in splits)
 
 
 def _split_of(top: str, label: str) -> str | None:
@@ -143,8 +152,13 @@ def _split_of(top: str, label: str) -> str | None:
     return top if label in ("pos", "neg") and top in ("train", "test") else None
 
 
-def _assemble(groups: dict[tuple[str, str], list[tuple[int, int, str]]]) -> Reviews:
-    """Reviews from {(split, label): [(id, rating, text)]} in the canonical order."""
+Groups = dict[tuple[str, str], list[tuple[int, int, str]]]  # (split, label) -> [(id, rating, text)]
+
+
+def _assemble(path: Path, groups: Groups, present: set[str], wanted: tuple[str, ...]) -> Reviews:
+    """Reviews from the groups read, in the canonical order; an error if there are none."""
+    if not present:
+        raise SeqrnnError(f"{path}: no IMDb reviews found (expected {_LAYOUT})")
     texts, labels, splits, ids, ratings = [], [], [], [], []
     for split, label in (("train", "neg"), ("train", "pos"), ("test", "neg"), ("test", "pos"), ("unsup", "unsup")):
         rows = sorted(groups.get((split, label), ()), key=lambda r: r[0])
@@ -155,11 +169,23 @@ def _assemble(groups: dict[tuple[str, str], list[tuple[int, int, str]]]) -> Revi
         ratings.append(np.fromiter((r[1] if label != "unsup" else -1 for r in rows), np.int64, len(rows)))
         labels.append(np.full(len(rows), LABELS[label], dtype=np.int64))
         splits.append(np.full(len(rows), split, dtype="<U5"))
+    if not texts:
+        raise SeqrnnError(f"{path}: no {'/'.join(wanted)} reviews (present: {', '.join(s for s in SPLITS if s in present)})")
+    return Reviews(texts, np.concatenate(labels), np.concatenate(splits), np.concatenate(ids), np.concatenate(ratings))
 
-    def cat(parts, dtype):
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
-    return Reviews(texts, cat(labels, np.int64), cat(splits, "<U5"), cat(ids, np.int64), cat(ratings, np.int64))
+def _reviews_to_arrays(reviews: Reviews) -> dict[str, np.ndarray]:
+    texts, offsets = cache.pack_strings(reviews.texts)
+    return {"texts": texts, "offsets": offsets, "labels": reviews.labels, "splits": reviews.splits,
+            "ids": reviews.ids, "ratings": reviews.ratings}
+
+
+def _reviews_from_arrays(arrays: dict[str, np.ndarray]) -> Reviews:
+    for name, dtype in (("labels", np.int64), ("splits", np.dtype("<U5")), ("ids", np.int64), ("ratings", np.int64)):
+        if arrays[name].dtype != dtype or arrays[name].ndim != 1:
+            raise ValueError(f"cached reviews: bad {name}")
+    return Reviews(cache.unpack_strings(arrays["texts"], arrays["offsets"]), arrays["labels"], arrays["splits"],
+                   arrays["ids"], arrays["ratings"])
 
 
 def _decode(data: bytes, where: str) -> str:
@@ -169,9 +195,9 @@ def _decode(data: bytes, where: str) -> str:
         raise SeqrnnError(f"{where}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
 
 
-def _read_imdb_dir(path: Path, wanted: tuple[str, ...]):
+def _read_imdb_dir(path: Path, wanted: tuple[str, ...]) -> Reviews:
     root = path / "aclImdb" if (path / "aclImdb").is_dir() else path
-    groups: dict[tuple[str, str], list] = {}
+    groups: Groups = {}
     present: set[str] = set()
     for top, label in _REVIEW_DIRS:
         directory = root / top / label
@@ -198,206 +224,116 @@ def _read_imdb_dir(path: Path, wanted: tuple[str, ...]):
             except OSError as exc:
                 raise SeqrnnError(f"{file}: cannot read ({exc.strerror or exc})") from None
             rows.append((int(m.group(1)), int(m.group(2)), _decode(data, file)))
-    return groups, present
+    return _assemble(path, groups, present, wanted)
 
 
-# ----- the tar reader
+# ----- archives
 
-class _Truncated(Exception):
-    pass
+class _TarStream:
+    """The uncompressed tar stream as `tarfile` reads it, remembering the last few reads.
 
+    tarfile ends its iteration quietly at a truncated or unreadable header past the first one; the
+    remembered bytes let the reader check that the block where it stopped is a real end.
+    """
 
-_CHUNK = 1 << 20  # compressed bytes per read; each inflates to at most 8 times that
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.end = 0  # bytes read so far
+        self.recent: list[bytes] = []  # the last (non-empty) reads, ending at `end`
+        self.exhausted = False  # a read came back short: the stream is at its end
 
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        if size < 0 or len(data) < size:
+            self.exhausted = True
+        if data:
+            self.end += len(data)
+            self.recent = self.recent[-2:] + [data]
+        return data
 
-def _chunks(path: Path, gzipped: bool) -> Iterator[bytes]:
-    """The tar stream of the file, in chunks of a few MB: inflated (gzip, all members) or raw."""
-    chunk = _CHUNK
-    with open(path, "rb") as f:
-        if not gzipped:
-            while data := f.read(4 * chunk):
-                yield data
-            return
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        while True:
-            data = f.read(chunk)
-            if not data:
-                break
-            while data:
-                out = inflater.decompress(data, 8 * chunk)  # bounded output: no zip-bomb blow-up
-                if out:
-                    yield out
-                data = inflater.unconsumed_tail
-                if inflater.eof:
-                    rest = inflater.unused_data + data
-                    if rest.startswith(b"\x1f\x8b"):  # another gzip member follows
-                        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                        data = rest
-                    elif rest.strip(b"\0"):
-                        raise SeqrnnError(f"{path}: unexpected data after the end of the gzip stream")
-                    else:
-                        data = b""
-        if not inflater.eof:
-            raise _Truncated
+    def block_at(self, offset: int) -> bytes | None:
+        """The (up to) 512 bytes at `offset` if they were among the last reads, else None."""
+        window = b"".join(self.recent)
+        start = self.end - len(window)
+        return window[offset - start:offset - start + 512] if offset >= start else None
 
 
-class _Stream:
-    """Exact-size reads over the chunk iterator."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self.chunks = chunks
-        self.buf = b""
-        self.pos = 0  # offset in buf
-        self.offset = 0  # offset in the whole stream of buf[0]
-
-    def read(self, n: int) -> bytes | None:
-        """n bytes, or None at the very end of the stream; _Truncated if it ends inside them."""
-        end = self.pos + n
-        if end > len(self.buf):
-            parts = [self.buf[self.pos:]]
-            have = len(parts[0])
-            self.offset += self.pos
-            while have < n:
-                data = next(self.chunks, None)
-                if data is None:
-                    if have == 0:
-                        self.buf, self.pos = b"", 0
-                        return None
-                    raise _Truncated
-                parts.append(data)
-                have += len(data)
-            self.buf, self.pos, end = b"".join(parts), 0, n
-        out = self.buf[self.pos:end]
-        self.pos = end
-        return out
-
-    def skip(self, n: int) -> None:
-        while n > 0:
-            step = min(n, 1 << 24)
-            if self.read(step) is None:
-                raise _Truncated
-            n -= step
-
-    def tell(self) -> int:
-        return self.offset + self.pos
-
-
-def _header_ok(h: bytes) -> bool:
-    """Check the tar header checksum: the sum of its bytes, the checksum field read as 8 spaces."""
-    try:
-        stored = int(h[148:156].strip(b" \0"), 8)
-    except ValueError:
-        return False
-    # zlib.adler32's low 16 bits are (1 + byte sum) mod 65521: a C-speed test of the byte sum
-    if ((zlib.adler32(h) & 0xFFFF) - 1 - sum(h[148:156]) + 256 - stored) % 65521 == 0:
-        return True
-    return sum(b - 256 if b > 127 else b for b in h[:148] + h[156:]) + 256 == stored  # signed: old tars
-
-
-def _octal(field: bytes) -> int:
-    if field[:1] == b"\x80":  # GNU base-256 for large sizes
-        return int.from_bytes(field[1:], "big")
-    return int(field.strip(b" \0") or b"0", 8)
-
-
-def _pax_records(data: bytes) -> dict[str, str]:
-    out, pos = {}, 0
-    while pos < len(data):
-        space = data.index(b" ", pos)
-        length = int(data[pos:space])
-        key, _, value = data[space + 1:pos + length - 1].partition(b"=")
-        out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
-        pos += length
-    return out
-
-
-def _iter_tar(path: Path, gzipped: bool) -> Iterator[tuple[str, int, _Stream]]:
-    """(name, size, stream) for each regular file; the caller reads or skips its padded data."""
-    stream = _Stream(_chunks(path, gzipped))
-    long_name = None
-    pax: dict[str, str] = {}
-    while True:
-        at = stream.tell()
-        try:
-            h = stream.read(512)
-        except _Truncated:
-            if at == 0:
-                raise SeqrnnError(f"{path}: not a tar archive (shorter than one tar header)") from None
-            raise
-        if h is None:
-            return  # ended at a member boundary without the end-of-archive blocks: accepted
-        if h.count(0) == 512:  # end of archive: read the rest, so that gzip checks its trailer
-            for _ in stream.chunks:
-                pass
-            return
-        if not _header_ok(h):
-            raise SeqrnnError(f"{path}: not a tar archive, or corrupt (bad tar header at byte {at})")
-        try:
-            size = _octal(h[124:136])
-        except ValueError:
-            raise SeqrnnError(f"{path}: corrupt tar header at byte {at}") from None
-        kind = h[156:157]
-        if kind in (b"L", b"x", b"g"):
-            data = stream.read(size + (-size % 512))
-            if data is None:
-                raise _Truncated
-            data = data[:size]
-            if kind == b"L":
-                long_name = data.rstrip(b"\0").decode("utf-8", "surrogateescape")
-            elif kind == b"x":
-                try:
-                    pax = _pax_records(data)
-                except ValueError:
-                    raise SeqrnnError(f"{path}: corrupt pax header at byte {at}") from None
-            continue
-        name = h[:100].split(b"\0", 1)[0]
-        if h[257:263] == b"ustar\x00" and h[345]:
-            name = h[345:500].split(b"\0", 1)[0] + b"/" + name
-        name = long_name or pax.get("path") or name.decode("utf-8", "surrogateescape")
-        if "size" in pax:
-            size = int(pax["size"])
-        long_name, pax = None, {}
-        if kind in (b"0", b"\0", b"7") and not name.endswith("/"):
-            yield name, size, stream
-        else:
-            stream.skip(size + (-size % 512))
-
-
-def _read_imdb_tar(path: Path, wanted: tuple[str, ...], gzipped: bool):
-    groups: dict[tuple[str, str], list] = {}
+def _read_imdb_tar(path: Path, kind: str, wanted: tuple[str, ...]) -> Reviews:
+    groups: Groups = {}
     present: set[str] = set()
+    opened = False
+    tar = None
     try:
-        for name, size, stream in _iter_tar(path, gzipped):
-            padded = size + (-size % 512)
-            parts = name.rsplit("/", 3)
-            split = _split_of(parts[-3], parts[-2]) if len(parts) >= 3 else None
-            m = _REVIEW_NAME.fullmatch(parts[-1]) if split else None
-            if m is None:
-                if split and parts[-1].endswith(".txt") and not parts[-1].startswith("."):
-                    raise SeqrnnError(f"{path}: unexpected member {name} (expected ID_RATING.txt)")
-                stream.skip(padded)
-                continue
-            present.add(split)
-            if split not in wanted:
-                stream.skip(padded)
-                continue
-            data = stream.read(padded)
-            if data is None:
-                raise _Truncated
-            text = _decode(data[:size], f"{path}: {name}")
-            groups.setdefault((split, parts[-2]), []).append((int(m.group(1)), int(m.group(2)), text))
-    except _Truncated:
+        with ExitStack() as stack:
+            stream = stack.enter_context(open(path, "rb"))
+            if kind == "tar.gz":
+                stream = stack.enter_context(gzip.GzipFile(fileobj=stream, mode="rb"))
+            tar = _TarStream(stream)
+            archive = stack.enter_context(tarfile.open(fileobj=tar, mode="r|"))
+            opened = True
+            for member in archive:
+                review = _review_member(path, member)
+                if review is None:
+                    continue
+                split, label, rid, rating = review
+                present.add(split)
+                if split in wanted:
+                    data = archive.extractfile(member).read()
+                    text = _decode(data, f"{path}: {member.name}")
+                    groups.setdefault((split, label), []).append((rid, rating, text))
+            _check_end(path, tar, archive.offset)
+    except tarfile.ReadError as exc:
+        if not opened:
+            raise SeqrnnError(f"{path}: not a tar archive ({exc})") from None
+        if tar is not None and tar.exhausted:
+            raise SeqrnnError(f"{path}: truncated archive (it ends in the middle of a member)") from None
+        raise SeqrnnError(f"{path}: corrupt tar archive ({exc})") from None
+    except EOFError:
         raise SeqrnnError(f"{path}: truncated archive (it ends in the middle of a member)") from None
-    except zlib.error as exc:
+    except (zlib.error, gzip.BadGzipFile) as exc:
         raise SeqrnnError(f"{path}: corrupt gzip data ({exc})") from None
+    except tarfile.TarError as exc:
+        raise SeqrnnError(f"{path}: corrupt tar archive ({exc})") from None
     except OSError as exc:
         raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return groups, present
+    return _assemble(path, groups, present, wanted)
+
+
+def _review_member(path: Path, member: tarfile.TarInfo) -> tuple[str, str, int, int] | None:
+    """(split, label, id, rating) of a review file; None for anything else in the archive. A
+    misnamed review or a link in its place is an error."""
+    parts = member.name.rsplit("/", 3)
+    split = _split_of(parts[-3], parts[-2]) if len(parts) >= 3 else None
+    if split is None or member.isdir():
+        return None
+    m = _REVIEW_NAME.fullmatch(parts[-1])
+    if m is None:
+        if parts[-1].endswith(".txt") and not parts[-1].startswith("."):
+            raise SeqrnnError(f"{path}: unexpected member {member.name} (expected ID_RATING.txt)")
+        return None
+    if member.islnk() or member.issym():
+        raise SeqrnnError(f"{path}: {member.name} is a link (to {member.linkname}); links are not followed, "
+                          "store the reviews as regular files")
+    if not member.isfile():
+        raise SeqrnnError(f"{path}: {member.name} is not a regular file")
+    return split, parts[-2], int(m.group(1)), int(m.group(2))
+
+
+def _check_end(path: Path, tar: _TarStream, offset: int) -> None:
+    """After tarfile's last member: accept an end-of-archive block of zeros, or the end of the
+    stream right after a member; then read the rest, so that gzip checks its trailer."""
+    block = tar.block_at(offset)
+    if block is None or (block and block.count(0) != len(block)):
+        raise SeqrnnError(f"{path}: not a tar archive, or corrupt (bad tar header at byte {offset})")
+    if 0 < len(block) < 512:
+        raise SeqrnnError(f"{path}: truncated archive (it ends in the middle of a tar header)")
+    while tar.read(1 << 20):
+        pass
 
 
 # ----- CSV
 
-def _read_csv(path: Path, wanted: tuple[str, ...]) -> Reviews:
+def _read_csv(path: Path, kind: str, wanted: tuple[str, ...]) -> Reviews:
     text = _read_utf8(path)
     if "train" not in wanted:
         raise SeqrnnError(f"{path}: no {'/'.join(wanted)} reviews (present: train; a CSV holds only the train split)")

@@ -38,7 +38,7 @@ def effective_top_n(top_n: int | None, top_p: float | None) -> int | None:
     return None if top_p is not None else DEFAULT_TOP_N
 
 
-def check_sampling_options(length: int = 1, temperature: float = 1.0, top_n: int | None = None,
+def check_sampling_options(*, length: int = 1, temperature: float = 1.0, top_n: int | None = None,
                            top_p: float | None = None, num_samples: int = 1) -> None:
     """Refuse options the sampler cannot honour with a one-line `SeqrnnError` naming the parameter.
 

@@ -164,7 +164,8 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
                 ids, lengths = encode_texts(texts, vocab, data.seq_len, pad=data.pad)
             else:
                 vocab, ids, lengths = build_and_encode(texts, data.seq_len, vocab_rows=train_index,
-                                                       min_count=data.min_count, max_size=data.max_vocab, pad=data.pad)
+                                                       min_count=data.min_count, max_size=data.max_vocab or None,
+                                                       pad=data.pad)
                 self.dataset_ = {"source": source, "train_reviews": len(train_index), "val_reviews": n_val,
                                  "unlabelled_reviews": len(unlabelled)}
             train = EncodedReviews(ids[train_index], lengths[train_index], labels[train_index], data.pad)

@@ -1,0 +1,205 @@
+"""A cache of prepared data (parsed reviews, tokenized texts, word vectors), so that a repeated run
+skips work it has done before.
+
+Entries live in `datasets.cache_dir() / "prepared"` (`$SEQRNN_CACHE`, else the platform's user
+cache) as `KIND-KEY.npz`. KEY is a SHA-256 of the input's content (a file's bytes, the texts
+themselves, token ids) and of a version string of the code that made the entry, so a changed input
+or a changed tokenizer is a different key and never reads stale data. Entries are written atomically
+(`fileio.atomic_write_bytes`) and read with `np.load(allow_pickle=False)` plus a JSON header that
+names the entry: nothing is ever unpickled. Strings are stored as UTF-8 bytes with offsets.
+
+The cache is best effort. A missing, corrupt or partial entry is a miss: the work is redone and
+the entry rewritten. A cache that cannot be written (read-only directory, full disk) is skipped
+without a word. Inputs under MIN_INPUT_BYTES are not cached (redoing them is cheaper), and once the
+folder holds more than MAX_BYTES the least recently used entries are removed.
+
+Set `SEQRNN_NO_CACHE=1` to neither read nor write the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence, TypeVar
+
+import numpy as np
+
+from seqrnn.fileio import atomic_write_bytes
+
+NO_CACHE_ENV = "SEQRNN_NO_CACHE"
+SUBDIR = "prepared"
+FORMAT = 1  # the layout of an entry file; part of every key
+MIN_INPUT_BYTES = 1 << 20
+MAX_BYTES = 2 << 30
+
+T = TypeVar("T")
+Arrays = dict[str, np.ndarray]
+
+
+def enabled() -> bool:
+    """False when `$SEQRNN_NO_CACHE` is set to anything but '' or '0'."""
+    return os.environ.get(NO_CACHE_ENV, "") in ("", "0")
+
+
+def directory() -> Path:
+    """The folder of the cache entries."""
+    from seqrnn.datasets import cache_dir
+
+    return cache_dir() / SUBDIR
+
+
+# --- keys -------------------------------------------------------------------------------------------
+
+
+def _hasher(parts: Iterable[object]):
+    """SHA-256 over the format and `parts` (str, bytes, int, float or array), each tagged with its
+    type and length so that different part lists never hash alike."""
+    h = hashlib.sha256(f"seqrnn-cache-{FORMAT}".encode())
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            part = np.ascontiguousarray(part)
+            h.update(f"\0array {part.dtype.str} {part.shape}\0".encode())
+            h.update(memoryview(part).cast("B"))
+            continue
+        if isinstance(part, (int, float)) and not isinstance(part, bool):
+            data = repr(part).encode()
+        elif isinstance(part, str):
+            data = part.encode("utf-8", "surrogatepass")
+        elif isinstance(part, bytes):
+            data = part
+        else:
+            raise TypeError(f"cannot key a cache entry on {type(part).__name__}")
+        h.update(f"\0{type(part).__name__} {len(data)}\0".encode())
+        h.update(data)
+    return h
+
+
+def key(*parts: object) -> str | None:
+    """The key of an entry computed from `parts` (strings, numbers, arrays); None (do not cache) when
+    the cache is off or the arrays hold under MIN_INPUT_BYTES."""
+    size = sum(p.nbytes for p in parts if isinstance(p, np.ndarray))
+    if not enabled() or size < MIN_INPUT_BYTES:
+        return None
+    return _hasher(parts).hexdigest()
+
+
+def file_key(path: Path, *parts: object) -> str | None:
+    """The key of an entry made from the file at `path` (its bytes) and `parts`; None when the cache
+    is off or the file is under MIN_INPUT_BYTES."""
+    if not enabled() or path.stat().st_size < MIN_INPUT_BYTES:
+        return None
+    content = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            content.update(chunk)
+    return _hasher((content.digest(), *parts)).hexdigest()
+
+
+def texts_key(texts: Sequence[str], *parts: object) -> str | None:
+    """The key of an entry made from `texts` (their characters and boundaries) and `parts`; None when
+    the cache is off or the texts hold under MIN_INPUT_BYTES characters."""
+    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+    if not enabled() or int(lengths.sum()) < MIN_INPUT_BYTES:
+        return None
+    content = hashlib.sha256()
+    for text in texts:  # the UTF-8 of the concatenation plus the lengths identify the texts
+        content.update(text.encode("utf-8", "surrogatepass"))
+    return _hasher((content.digest(), lengths, *parts)).hexdigest()
+
+
+# --- entries ----------------------------------------------------------------------------------------
+
+
+def cached(kind: str, entry_key: str | None, compute: Callable[[], T], encode: Callable[[T], Arrays],
+           decode: Callable[[Arrays], T]) -> T:
+    """`compute()`, or its value from the cache entry `kind`-`entry_key` (`None`: not cached).
+
+    `encode` turns a value into named arrays, `decode` turns them back; an entry that `decode`
+    rejects (any exception) is treated as missing and rewritten.
+    """
+    if entry_key is None or not enabled():
+        return compute()
+    path = directory() / f"{kind}-{entry_key}.npz"
+    arrays = _load(path, kind, entry_key)
+    if arrays is not None:
+        try:
+            return decode(arrays)
+        except Exception:  # a damaged entry is a miss
+            pass
+    value = compute()
+    _save(path, kind, entry_key, encode(value))
+    return value
+
+
+def _header(kind: str, entry_key: str) -> dict:
+    return {"format": FORMAT, "kind": kind, "key": entry_key}
+
+
+def _load(path: Path, kind: str, entry_key: str) -> Arrays | None:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
+    except FileNotFoundError:
+        return None
+    except Exception:  # truncated, not a zip, not our layout, bad JSON: a miss
+        return None
+    if header != _header(kind, entry_key):
+        return None
+    try:
+        os.utime(path)  # the last use, for evicting the least recently used entries
+    except OSError:
+        pass
+    return arrays
+
+
+def _save(path: Path, kind: str, entry_key: str, arrays: Mapping[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    header = np.frombuffer(json.dumps(_header(kind, entry_key)).encode("utf-8"), dtype=np.uint8)
+    np.savez(buffer, header=header, **arrays)
+    try:
+        atomic_write_bytes(path, buffer.getbuffer())
+        _evict(path.parent, keep=path)
+    except OSError:  # a read-only or full cache must not fail the run
+        pass
+
+
+def _evict(folder: Path, keep: Path) -> None:
+    """Remove the least recently used entries while the folder holds more than MAX_BYTES."""
+    entries = []
+    for entry in os.scandir(folder):
+        if entry.name.endswith(".npz") and entry.is_file():
+            stat = entry.stat()
+            entries.append((stat.st_mtime, stat.st_size, entry.path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, file in sorted(entries):
+        if total <= MAX_BYTES:
+            break
+        if file != str(keep):
+            Path(file).unlink(missing_ok=True)
+            total -= size
+
+
+# --- strings as arrays ------------------------------------------------------------------------------
+
+
+def pack_strings(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The strings as one uint8 array of UTF-8 and n + 1 int64 byte offsets."""
+    encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+def unpack_strings(blob: np.ndarray, offsets: np.ndarray) -> list[str]:
+    """The strings of `pack_strings`; ValueError if the offsets do not fit the bytes."""
+    if blob.dtype != np.uint8 or offsets.dtype != np.int64 or offsets.ndim != 1 or len(offsets) < 1:
+        raise ValueError("not packed strings")
+    if offsets[0] != 0 or offsets[-1] != len(blob) or (np.diff(offsets) < 0).any():
+        raise ValueError("string offsets do not fit the bytes")
+    data = memoryview(np.ascontiguousarray(blob))
+    bounds = offsets.tolist()
+    return [str(data[a:b], "utf-8", "surrogatepass") for a, b in zip(bounds[:-1], bounds[1:])]
