@@ -433,12 +433,19 @@ def hamlet_cut(text: str) -> str:
     return text[HAMLET_OFFSET:]
 
 
+def read_corpus(path: Path, name: str | None, strip_gutenberg: bool = False) -> tuple[str, str | None]:
+    """The text of the corpus at `path` (`name`: the dataset name it was found by, or None) and the
+    cut applied to it: the named `hamlet` is cut the book's way, text[15858:], unless
+    `strip_gutenberg` asks for the Gutenberg markers to be used instead."""
+    text = read_text(path, strip_gutenberg=strip_gutenberg)
+    if name == "hamlet" and not strip_gutenberg:
+        return hamlet_cut(text), f"text[{HAMLET_OFFSET}:]"
+    return text, None
+
+
 def load_text(target: str, strip_gutenberg: bool = False) -> str:
-    """A text file, or a named corpus: `hamlet` is pg2265 cut the book's way (text[15858:]),
-    unless `strip_gutenberg` asks for the Gutenberg markers to be used instead."""
-    from seqrnn.datasets import is_dataset_name, resolve
+    """A text file, or a named corpus (found or downloaded; see `read_corpus` for `hamlet`)."""
+    from seqrnn.datasets import locate
 
-    named = is_dataset_name(target) and not Path(target).exists()
-    text = read_text(resolve(target), strip_gutenberg=strip_gutenberg)
-    return hamlet_cut(text) if named and target == "hamlet" and not strip_gutenberg else text
-
+    path, name = locate(target)
+    return read_corpus(path, name, strip_gutenberg)[0]

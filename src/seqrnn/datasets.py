@@ -1,7 +1,7 @@
 """Named datasets (imdb, hamlet, tinyshakespeare): find them on disk, or download them once.
 
-`resolve()` turns what the user typed (`--data imdb`, `--text hamlet`, or a path) into a path.
-A name is looked up, in this order, in
+`resolve()` turns what the user typed (`--data imdb`, `--text hamlet`, or a path) into a path;
+`locate()` also says which dataset name it was taken for. A name is looked up, in this order, in
 
 1. the directory in `$SEQRNN_DATA`,
 2. the user cache: `$SEQRNN_CACHE` if set, else `platformdirs.user_cache_dir("seqrnn")`
@@ -18,6 +18,9 @@ replaces everything before the file name in each dataset's address: with
 `SEQRNN_DOWNLOAD_URL=http://mirror/seqrnn`, hamlet is fetched from
 `http://mirror/seqrnn/pg2265.txt`.
 The hash check is the same.
+
+The cache folder also holds prepared data (parsed reviews, tokens, word vectors) under `prepared/`;
+see `seqrnn.cache`.
 """
 
 from __future__ import annotations
@@ -184,9 +187,15 @@ def resolve(name_or_path: str, *, download: bool = True) -> Path:
     An existing path wins over a dataset name and is returned as given. With `download=False`,
     a named dataset missing from `$SEQRNN_DATA` and the cache raises SeqrnnError.
     """
+    return locate(name_or_path, download=download)[0]
+
+
+def locate(name_or_path: str, *, download: bool = True) -> tuple[Path, str | None]:
+    """`resolve`, and the name of the dataset the input was taken for (None for a path): what the
+    user typed decides whether, say, `hamlet` gets the book's cut."""
     path = Path(name_or_path).expanduser()
     if path.exists():
-        return path
+        return path, None
     if not is_dataset_name(name_or_path):
         raise SeqrnnError(
             f"no such file or dataset: {name_or_path} (known datasets: {', '.join(DATASETS)})"
@@ -194,10 +203,10 @@ def resolve(name_or_path: str, *, download: bool = True) -> Path:
     dataset = DATASETS[name_or_path]
     found = find_local(dataset)
     if found is not None:
-        return found
+        return found, dataset.name
     if not download:
         raise SeqrnnError(_not_found(dataset, "downloading is off"))
-    return fetch(dataset)
+    return fetch(dataset), dataset.name
 
 
 def _not_found(dataset: Dataset, reason: str) -> str:

@@ -178,6 +178,7 @@ class RunDir:
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one JSON line and flush it to disk (a torn last line is skipped by `metrics`)."""
+        self.path.mkdir(parents=True, exist_ok=True)
         with open(self.path / self.METRICS, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
             f.flush()
