@@ -8,7 +8,7 @@ SEQRNN_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export SEQRNN_DATA
 DEMO_DIR ?= demo-out
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast clean
 
 install: $(STAMP)
 
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml requirements.txt
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# everything but the tests that start seqrnn processes: for quick checks while editing
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # The main job on the shared data: look at both datasets, train both models briefly, use them.
 demo: $(STAMP)

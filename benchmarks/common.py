@@ -29,16 +29,17 @@ def run_training(cmd: list[str], out: Path, metric: str) -> dict:
     """Run one `seqrnn ... train --out OUT` process to completion: its validation curve as
     (minutes, metric) pairs, the minutes of its last validation, its median examples/s, its peak
     memory, its config.json and its stdout. A failed run stops the benchmark with its stderr."""
-    from seqrnn import storage
+    from seqrnn.rundir import RunDir
 
     status, stdout, stderr, peak_mb = run_measured(cmd)
     if status != 0:
         raise SystemExit(f"{' '.join(cmd[3:])} failed: {stderr}")
-    records = storage.read_jsonl(out / storage.METRICS)
+    run = RunDir(out)
+    records = run.metrics()
     curve = [(r["elapsed_s"] / 60, r[metric]) for r in records if r["type"] == "val"]
     rates = [r["examples_per_s"] for r in records if r["type"] == "train"]
     return {"curve": curve, "minutes": curve[-1][0], "examples_per_s": float(statistics.median(rates)),
-            "peak_rss_mb": peak_mb, "config": storage.read_json(out / storage.CONFIG), "stdout": stdout.strip()}
+            "peak_rss_mb": peak_mb, "config": run.read_config(cmd[3]), "stdout": stdout.strip()}
 
 
 def plot_curves(runs: list[dict], key: str, ylabel: str, title: str, path: Path) -> None:

@@ -68,12 +68,12 @@ def prediction_rate(model_dir: Path, texts: list[str]) -> float:
 
 def tokens_per_example(config: dict, texts: list[str]) -> float:
     """Mean recurrent steps per training review under the preset's padding (book: all seq_len)."""
-    from seqrnn.preprocess import tokenize_many
+    from seqrnn.preprocess import index_tokens
 
-    seq_len = config["preprocessing"]["seq_len"]
-    if config["preprocessing"]["pad"] == "left":
+    seq_len = config["data"]["seq_len"]
+    if config["data"]["pad"] == "left":
         return float(seq_len)
-    lengths = np.minimum([len(t) for t in tokenize_many(texts)], seq_len)
+    lengths = np.minimum(index_tokens(texts).lengths, seq_len)
     return float(lengths.mean()) * 1.05  # bucketed batches pad to their longest: about 5% over
 
 

@@ -45,6 +45,16 @@ def write_tar(src_root: Path, out: Path, fmt=tarfile.GNU_FORMAT, mode: str = "w:
     return out
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory) -> Path:
+    """SEQRNN_CACHE points at a fresh folder for the whole session (subprocesses too), so that tests
+    never read or write the user's cache (downloads, prepared data)."""
+    folder = tmp_path_factory.mktemp("seqrnn-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEQRNN_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture
 def imdb_dir(tmp_path) -> Path:
     """A directory holding aclImdb/ with 9 reviews in every split and label."""
@@ -85,3 +95,15 @@ def write_model_dir(path: Path, task: str) -> Path:
     run.write_vocab({})
     run.save_best({"w": torch.zeros(1)})
     return path
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that starts a `seqrnn` process as `slow` (each start imports torch: seconds),
+    so `pytest -m "not slow"` (`make test-fast`) runs the rest in seconds; `make test` runs all."""
+    import inspect
+
+    for item in items:
+        function = getattr(item, "function", None)
+        source = inspect.getsource(function) if function is not None else ""
+        if any(call in source for call in ("run_seqrnn(", "run_cli(", "subprocess.")):
+            item.add_marker(pytest.mark.slow)

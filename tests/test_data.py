@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import tarfile
 
 import numpy as np
 import pytest
 from conftest import TINY_IMDB, run_seqrnn, write_imdb, write_tar
 
-from seqrnn.data import HAMLET_OFFSET, Reviews, hamlet_cut, read_imdb, read_text
+from seqrnn.data import HAMLET_OFFSET, Reviews, hamlet_cut, imdb_format, load_text, read_corpus, read_imdb, read_text
 from seqrnn.errors import SeqrnnError
 
 ORDER = [("train", "neg"), ("train", "pos"), ("test", "neg"), ("test", "pos"), ("train", "unsup")]
@@ -45,22 +46,50 @@ def test_directory_itself_or_its_parent(imdb_dir):
     assert as_rows(read_imdb(imdb_dir / "aclImdb")) == as_rows(read_imdb(imdb_dir))
 
 
+@pytest.mark.parametrize("mode", ["w:gz", "w"])
 @pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
-def test_tar_gz_equals_directory_in_every_tar_format(imdb_dir, tmp_path, fmt):
+def test_tar_equals_directory_in_every_tar_format(imdb_dir, tmp_path, fmt, mode):
     # a long prefix forces GNU long-name, pax path and ustar prefix headers
     prefix = "very/" * 24 if fmt != tarfile.USTAR_FORMAT else "deep/" * 20
-    archive = write_tar(imdb_dir, tmp_path / "a.tar.gz", fmt=fmt, prefix=prefix)
+    archive = write_tar(imdb_dir, tmp_path / ("a.tar.gz" if mode == "w:gz" else "a.tar"), fmt=fmt, mode=mode,
+                        prefix=prefix)
     assert as_rows(read_imdb(archive)) == expected_rows()
+    with tarfile.open(archive) as tf:  # the test has teeth: the names need the long-name headers
+        assert max(len(m.name) for m in tf) > 100
 
 
-def test_tar_reads_across_tiny_chunks(imdb_dir, tmp_path, monkeypatch):
-    """Headers and member data that straddle inflated chunks are reassembled exactly."""
-    import seqrnn.data
+def test_member_with_a_very_long_name(tmp_path):
+    """A GNU or pax name of 300 characters, more than the ustar prefix + name fields can hold."""
+    prefix = "x" * 290 + "/"
+    for fmt in (tarfile.GNU_FORMAT, tarfile.PAX_FORMAT):
+        root = write_imdb(tmp_path / f"d{fmt}", [("train", "pos", 1, 8, "Long way home.")], extras=False)
+        archive = write_tar(root, tmp_path / f"long{fmt}.tar.gz", fmt=fmt, prefix=prefix)
+        r = read_imdb(archive)
+        assert r.texts == ["Long way home."] and r.ratings.tolist() == [8]
 
-    archive = write_tar(imdb_dir, tmp_path / "a.tar.gz", fmt=tarfile.PAX_FORMAT, prefix="p" * 150 + "/")
-    monkeypatch.setattr(seqrnn.data, "_CHUNK", 7)
-    assert as_rows(read_imdb(archive)) == expected_rows()
-    assert as_rows(read_imdb(write_tar(imdb_dir, tmp_path / "b.tar", mode="w"))) == expected_rows()
+
+def tar_with_link(path, kind, name, target="aclImdb/train/pos/1_8.txt"):
+    """An archive with one review (1_8.txt) and a symbolic or hard link `name` to `target`."""
+    with tarfile.open(path, "w:gz") as tf:
+        data = b"A real review."
+        info = tarfile.TarInfo("aclImdb/train/pos/1_8.txt")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo(name)
+        link.type = tarfile.SYMTYPE if kind == "sym" else tarfile.LNKTYPE
+        link.linkname = target
+        tf.addfile(link)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["sym", "hard"])
+def test_links_are_not_followed(tmp_path, kind):
+    """A link where a review should be is an error naming it; a link elsewhere is skipped."""
+    bad = tar_with_link(tmp_path / "bad.tar.gz", kind, "aclImdb/train/pos/2_9.txt")
+    msg = assert_error("is a link", read_imdb, bad, path=bad)
+    assert "aclImdb/train/pos/2_9.txt" in msg and "1_8.txt" in msg
+    ok = tar_with_link(tmp_path / "ok.tar.gz", kind, "aclImdb/README", target="aclImdb/imdb.vocab")
+    assert read_imdb(ok).texts == ["A real review."]
 
 
 def test_plain_tar_and_multi_member_gzip(imdb_dir, tmp_path):
@@ -122,6 +151,93 @@ def test_csv_like_movie_data(tmp_path):
         read_imdb(tmp_path / "movie_data.csv", splits=("test",))
 
 
+# --- the cache of parsed reviews -----------------------------------------------------------------
+
+
+@pytest.fixture
+def small_cache(tmp_path, monkeypatch):
+    """A private cache that also caches the tiny test archives."""
+    from seqrnn import cache
+
+    monkeypatch.setenv("SEQRNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEQRNN_NO_CACHE", raising=False)
+    monkeypatch.setattr(cache, "MIN_INPUT_BYTES", 0)
+    return tmp_path / "cache" / cache.SUBDIR
+
+
+def forbid_parsing(monkeypatch):
+    import seqrnn.data
+
+    def fail(*args):
+        raise AssertionError("parsed although cached")
+
+    monkeypatch.setattr(seqrnn.data, "_read_imdb_tar", fail)
+    monkeypatch.setattr(seqrnn.data, "_read_csv", fail)
+
+
+def same_reviews(a: Reviews, b: Reviews) -> bool:
+    return as_rows(a) == as_rows(b) and all(getattr(a, f).dtype == getattr(b, f).dtype
+                                            for f in ("labels", "splits", "ids", "ratings"))
+
+
+def test_archive_reviews_come_back_from_the_cache(imdb_tgz, small_cache, monkeypatch):
+    fresh = read_imdb(imdb_tgz, splits=("train", "unsup"))
+    assert len(list(small_cache.glob("reviews-*.npz"))) == 1
+    forbid_parsing(monkeypatch)
+    again = read_imdb(imdb_tgz, splits=["unsup", "train"])  # the same splits, in another order
+    assert same_reviews(again, fresh) and as_rows(again) == expected_rows(splits=("train", "unsup"))
+    with pytest.raises(AssertionError, match="parsed although cached"):
+        read_imdb(imdb_tgz, splits=("test",))  # other splits: another entry
+
+
+def test_changed_archive_is_read_again(imdb_dir, tmp_path, small_cache):
+    archive = write_tar(imdb_dir, tmp_path / "a.tar.gz")
+    before = read_imdb(archive)
+    (imdb_dir / "aclImdb" / "test" / "pos" / "4_8.txt").write_text("Changed my mind.", encoding="utf-8")
+    write_tar(imdb_dir, archive)  # same name, same size class, new content
+    after = read_imdb(archive)
+    assert "Changed my mind." in after.texts and "Changed my mind." not in before.texts
+    assert len(list(small_cache.glob("reviews-*.npz"))) == 2
+
+
+def test_csv_is_cached_and_directories_are_not(imdb_dir, tmp_path, small_cache, monkeypatch):
+    csv_file = write_csv(tmp_path / "m.csv", [("Good.", 1), ("Bad.", 0)])
+    fresh = read_imdb(csv_file)
+    read_imdb(imdb_dir)
+    assert len(list(small_cache.glob("reviews-*.npz"))) == 1
+    forbid_parsing(monkeypatch)
+    assert same_reviews(read_imdb(csv_file), fresh)
+
+
+def test_reviews_equal_with_and_without_cache(imdb_dir, tmp_path, small_cache, monkeypatch):
+    rows = TINY_IMDB + [("train", "pos", 12, 7, "Ünïcödé 😀 and \u2028 separators\r\nkept as they are")]
+    archive = write_tar(write_imdb(tmp_path / "u", rows), tmp_path / "u.tar.gz")
+    cold = read_imdb(archive)
+    warm = read_imdb(archive)
+    monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
+    assert same_reviews(cold, warm) and same_reviews(read_imdb(archive), warm)
+    assert "Ünïcödé 😀 and \u2028 separators\r\nkept as they are" in warm.texts
+
+
+def test_bad_archive_is_never_cached(imdb_tgz, tmp_path, small_cache):
+    bad = tmp_path / "cut.tar.gz"
+    bad.write_bytes(imdb_tgz.read_bytes()[:-4])
+    for _ in range(2):
+        assert_error("truncated", read_imdb, bad, path=bad)
+    assert not small_cache.exists() or not list(small_cache.iterdir())
+
+
+def test_imdb_format(imdb_dir, imdb_tgz, tmp_path):
+    plain = write_tar(imdb_dir, tmp_path / "no-suffix", mode="w")
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    csv_file = write_csv(tmp_path / "m.csv", [("x", 1)])
+    assert [imdb_format(p) for p in (imdb_dir, imdb_tgz, plain, csv_file, text)] == ["dir", "tar.gz", "tar", "csv", None]
+    fake = tmp_path / "fake.tgz"
+    fake.write_text("not gzip")
+    assert_error("not a gzip file", imdb_format, fake, path=fake)
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 
@@ -162,10 +278,44 @@ def test_archive_without_layout(tmp_path):
 
 def test_truncated_archive(imdb_tgz, tmp_path):
     data = imdb_tgz.read_bytes()
-    for cut in (len(data) // 2, len(data) - 4):
+    for cut in (len(data) // 2, len(data) - 4):  # in the deflate data; in the gzip trailer
         bad = tmp_path / f"cut{cut}.tar.gz"
         bad.write_bytes(data[:cut])
         assert_error("truncated", read_imdb, bad, path=bad)
+
+
+def member_offsets(archive):
+    """(header offset, data offset, size) of each member of a plain tar."""
+    with tarfile.open(archive) as tf:
+        return [(m.offset, m.offset_data, m.size) for m in tf.getmembers()]
+
+
+def test_truncated_plain_tar(imdb_dir, tmp_path):
+    """Cut inside a member's data, inside a header, and right after a member (no end blocks)."""
+    plain = write_tar(imdb_dir, tmp_path / "a.tar", mode="w")
+    data = plain.read_bytes()
+    members = [m for m in member_offsets(plain) if m[2] > 0]
+    header, start, size = members[len(members) // 2]
+    for cut in (start + size // 2, header + 100):
+        bad = tmp_path / f"cut{cut}.tar"
+        bad.write_bytes(data[:cut])
+        assert_error("truncated", read_imdb, bad, path=bad)
+    ends = tmp_path / "ends.tar"  # ends cleanly after the last member, like the old reader accepted
+    last_header, last_start, last_size = member_offsets(plain)[-1]
+    ends.write_bytes(data[:last_start + last_size + (-last_size % 512)])
+    assert as_rows(read_imdb(ends)) == expected_rows()
+
+
+def test_corrupt_header_inside_a_plain_tar(imdb_dir, tmp_path):
+    """tarfile stops quietly at a bad header past the first; the reader must not lose the rest."""
+    plain = write_tar(imdb_dir, tmp_path / "a.tar", mode="w")
+    data = bytearray(plain.read_bytes())
+    header = member_offsets(plain)[len(member_offsets(plain)) // 2][0]
+    data[header + 148:header + 156] = b"0000000\0"  # a wrong checksum
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(bytes(data))
+    msg = assert_error("corrupt", read_imdb, bad, path=bad)
+    assert f"byte {header}" in msg
 
 
 def test_corrupt_archive(imdb_tgz, tmp_path):
@@ -180,6 +330,12 @@ def test_corrupt_archive(imdb_tgz, tmp_path):
     nottar = tmp_path / "text.tar.gz"
     nottar.write_bytes(gzip.compress(b"just some text\n" * 100))
     assert_error("not a tar archive", read_imdb, nottar, path=nottar)
+    plain_text = tmp_path / "text.tar"
+    plain_text.write_bytes(b"just some text\n" * 100)
+    assert_error("not a tar archive", read_imdb, plain_text, path=plain_text)
+    garbage_after = tmp_path / "garbage.tar.gz"
+    garbage_after.write_bytes(imdb_tgz.read_bytes() + b"trailing garbage")
+    assert_error("corrupt gzip data", read_imdb, garbage_after, path=garbage_after)
 
 
 def test_invalid_utf8_review_names_member_and_offset(tmp_path):
@@ -286,6 +442,19 @@ def test_hamlet_from_shared_data(shared_data):
     assert cut in stripped  # the licence goes, the play stays (with the editor's notes before it)
     with pytest.raises(SeqrnnError, match="too short"):
         hamlet_cut("short")
+
+
+def test_named_hamlet_is_cut_and_paths_are_not(shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQRNN_DATA", str(shared_data))
+    monkeypatch.chdir(tmp_path)
+    full = read_text(shared_data / "hamlet_pg2265.txt")
+    assert load_text("hamlet") == full[HAMLET_OFFSET:]
+    assert load_text(str(shared_data / "hamlet_pg2265.txt")) == full
+    assert load_text("hamlet", strip_gutenberg=True) == read_text(shared_data / "hamlet_pg2265.txt", True)
+    assert read_corpus(shared_data / "hamlet_pg2265.txt", "hamlet") == (full[HAMLET_OFFSET:], f"text[{HAMLET_OFFSET}:]")
+    assert read_corpus(shared_data / "hamlet_pg2265.txt", None) == (full, None)
+    (tmp_path / "hamlet").write_text("a local file called hamlet\n")  # an existing path wins: no cut
+    assert load_text("hamlet") == "a local file called hamlet\n"
 
 
 def test_real_archive_train_split(shared_data):

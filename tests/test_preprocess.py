@@ -21,13 +21,11 @@ from seqrnn.preprocess import (
     CharVocabulary,
     Vocabulary,
     build_and_encode,
-    encode_fixed,
+    encode_flat,
     encode_texts,
     index_tokens,
-    iter_windows,
     reshape_stream,
     tokenize,
-    tokenize_many,
 )
 
 punctuation = string.punctuation
@@ -36,6 +34,26 @@ punctuation = string.punctuation
 def book_tokenize(review: str) -> list[str]:
     """The book's code, verbatim."""
     return "".join([c if c not in punctuation else " " + c + " " for c in review]).lower().split()
+
+
+def tokenize_many(texts) -> list[list[str]]:
+    """The tokens of every text, read back from `index_tokens`' flat indices."""
+    tokens = index_tokens(texts)
+    bounds = tokens.offsets.tolist()
+    assert bounds[0] == 0 and len(bounds) == len(texts) + 1
+    return [[tokens.words[j] for j in tokens.ids[a:b].tolist()] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def build_vocabulary(token_lists, min_count=1, max_size=None) -> Vocabulary:
+    """The vocabulary of token lists, as the book counts them."""
+    return Vocabulary.from_counts(Counter(tok for tokens in token_lists for tok in tokens), min_count, max_size)
+
+
+def encode_fixed(rows, seq_len, **kw):
+    """`encode_flat` of a list of id lists."""
+    offsets = np.cumsum([0] + [len(r) for r in rows]).astype(np.int64)
+    flat = np.array([i for r in rows for i in r], dtype=np.int64)
+    return encode_flat(flat, offsets, seq_len, **kw)
 
 
 # Characters that stress the tokenizer: punctuation, every kind of whitespace str.split knows,
@@ -111,7 +129,7 @@ def test_index_tokens_counts_and_offsets():
     assert counts == {"the": 2, "film": 2, ",": 1, "end": 1, ".": 1, "!": 1}
     only_last = dict(zip(tokens.words, tokens.counts([2]).tolist()))
     assert {w: c for w, c in only_last.items() if c} == {"film": 1, "!": 1}
-    assert index_tokens([]).token_lists() == []
+    assert tokenize_many([]) == [] and len(index_tokens([])) == 0
 
 
 def test_key_collision_falls_back_to_exact(monkeypatch):
@@ -126,7 +144,7 @@ def test_key_collision_falls_back_to_exact(monkeypatch):
 
 
 def test_vocabulary_order_ties_and_reserved_ids():
-    vocab = Vocabulary.build([["b", "a", "c", "a"], ["c", "d", "b", "a"]])
+    vocab = build_vocabulary([["b", "a", "c", "a"], ["c", "d", "b", "a"]])
     # counts: a 3, b 2, c 2, d 1 -> ties (b, c) by the word itself
     assert vocab.words == ["a", "b", "c", "d"]
     assert vocab.PAD == 0 and vocab.UNK == 1 and len(vocab) == 6
@@ -139,40 +157,36 @@ def test_vocabulary_order_ties_and_reserved_ids():
 
 def test_vocabulary_min_count_and_max_size():
     tokens = [["x"] * 5 + ["y"] * 3 + ["z"] * 3 + ["w"]]
-    assert Vocabulary.build(tokens, min_count=3).words == ["x", "y", "z"]
-    assert Vocabulary.build(tokens, max_size=2).words == ["x", "y"]
-    assert Vocabulary.build(tokens, min_count=2, max_size=10).words == ["x", "y", "z"]
-    assert len(Vocabulary.build(tokens, max_size=0)) == 2
+    assert build_vocabulary(tokens, min_count=3).words == ["x", "y", "z"]
+    assert build_vocabulary(tokens, max_size=2).words == ["x", "y"]
+    assert build_vocabulary(tokens, min_count=2, max_size=10).words == ["x", "y", "z"]
+    assert len(build_vocabulary(tokens, max_size=0)) == 2
     with pytest.raises(SeqrnnError):
-        Vocabulary.build(tokens, min_count=0)
+        build_vocabulary(tokens, min_count=0)
 
 
 def test_vocabulary_deterministic_whatever_the_input_order():
     tokens = [tokenize("b a c d e f g"), tokenize("g f e d c b a")]
-    assert Vocabulary.build(tokens) == Vocabulary.build(tokens[::-1])
-    assert Vocabulary.build(tokens).words == list("abcdefg")
+    assert build_vocabulary(tokens) == build_vocabulary(tokens[::-1])
+    assert build_vocabulary(tokens).words == list("abcdefg")
 
 
-def test_vocabulary_fast_paths_match_build():
+def test_build_and_encode_counts_match_the_book():
     texts = ["A great, great film!", "Not a great film; not at all.", "ΑΣ'Α misunderstandings"]
-    ref = Vocabulary.build(tokenize_many(texts), min_count=1)
-    assert Vocabulary.from_texts(texts) == ref
-    assert Vocabulary.from_texts(texts).counts == ref.counts
+    ref = build_vocabulary([book_tokenize(t) for t in texts])
+    vocab, _, _ = build_and_encode(texts, 4)
+    assert vocab == ref and vocab.counts == ref.counts
 
 
-def test_vocabulary_save_load_round_trip(tmp_path):
-    vocab = Vocabulary.build([tokenize("Ça va? 😀 \"quoted\" words, words.")])
-    path = tmp_path / "sub" / "vocab.json"
-    vocab.save(path)
-    loaded = Vocabulary.load(path)
+def test_vocabulary_dict_round_trip():
+    vocab = build_vocabulary([tokenize("Ça va? 😀 \"quoted\" words, words.")])
+    loaded = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict())))
     assert loaded == vocab and loaded.counts == vocab.counts
-    assert Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict()))) == vocab
-    assert [p.name for p in path.parent.iterdir()] == ["vocab.json"]  # no temporary left behind
-    (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(SeqrnnError, match="bad.json"):
-        Vocabulary.load(tmp_path / "bad.json")
+    assert Vocabulary.from_dict({"kind": "words", "words": ["a", "b"]}).counts is None
     with pytest.raises(SeqrnnError, match="not a word vocabulary"):
         Vocabulary.from_dict(CharVocabulary.build("abc").to_dict())
+    with pytest.raises(SeqrnnError, match="duplicate"):
+        Vocabulary.from_dict({"kind": "words", "words": ["a", "a"]})
 
 
 # --- fixed-length encoding ------------------------------------------------------------------------
@@ -228,7 +242,7 @@ def test_encode_fixed_errors():
 
 def test_encode_texts_and_build_and_encode_match_slow_path():
     texts = ["I loved this film, loved it!", "Awful; simply awful.", "", "unseen words here"]
-    vocab = Vocabulary.build(tokenize_many(texts[:2]))
+    vocab = build_vocabulary(tokenize_many(texts[:2]))
     slow = encode_fixed([vocab.encode(tokenize(t)) for t in texts], 5)
     fast = encode_texts(texts, vocab, 5)
     assert all(np.array_equal(a, b) for a, b in zip(slow, fast))
@@ -239,16 +253,14 @@ def test_encode_texts_and_build_and_encode_match_slow_path():
 # --- character vocabulary -------------------------------------------------------------------------
 
 
-def test_char_vocabulary_round_trip(tmp_path):
+def test_char_vocabulary_round_trip():
     text = "To be, or not to be: that is the question.\n😀 Ω\u0301"
     vocab = CharVocabulary.build(text)
     assert vocab.chars == sorted(set(text)) and len(vocab) == len(set(text))
     ids = vocab.encode(text)
     assert ids.dtype == np.int64 and vocab.decode(ids) == text
     assert ids.tolist() == [vocab.chars.index(c) for c in text]
-    vocab.save(tmp_path / "v.json")
-    assert CharVocabulary.load(tmp_path / "v.json") == vocab
-    assert CharVocabulary.from_dict(vocab.to_dict()) == vocab
+    assert CharVocabulary.from_dict(json.loads(json.dumps(vocab.to_dict()))) == vocab
 
 
 def test_char_vocabulary_unknowns():
@@ -308,13 +320,6 @@ def book_reshape_data(sequence, batch_size, num_steps):
     return x, y
 
 
-def book_create_batch_generator(data_x, data_y, num_steps):
-    batch_size, tot_batch_length = data_x.shape
-    num_batches = int(tot_batch_length / num_steps)
-    for b in range(num_batches):
-        yield (data_x[:, b * num_steps:(b + 1) * num_steps], data_y[:, b * num_steps:(b + 1) * num_steps])
-
-
 @pytest.mark.parametrize("batch_size,num_steps", [(1, 1), (2, 3), (4, 5), (3, 7)])
 def test_reshape_stream_matches_book(batch_size, num_steps):
     per_window = batch_size * num_steps
@@ -327,10 +332,6 @@ def test_reshape_stream_matches_book(batch_size, num_steps):
         assert np.array_equal(y.ravel(), x.ravel() + 10)  # y is x shifted by one
         dropped = n - 1 - x.size
         assert 0 <= dropped < per_window  # only the less-than-a-window tail is dropped
-        windows = list(iter_windows(x, y, num_steps))
-        book = list(book_create_batch_generator(x, y, num_steps))
-        assert len(windows) == len(book) == x.shape[1] // num_steps
-        assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(windows, book))
 
 
 def test_reshape_stream_too_short_names_the_flags():
@@ -353,7 +354,8 @@ def test_tokenize_many_real_reviews_equal_book(shared_data):
     texts = reviews.texts[::12][:2000]
     assert tokenize_many(texts) == [book_tokenize(t) for t in texts]
     counts = Counter(tok for t in texts for tok in book_tokenize(t))
-    assert Vocabulary.from_texts(texts).words == sorted(counts, key=lambda w: (-counts[w], w))
+    vocab, _, _ = build_and_encode(texts, 5)
+    assert vocab.words == sorted(counts, key=lambda w: (-counts[w], w))
 
 
 def test_key_table_grows_and_finds():
@@ -369,3 +371,55 @@ def test_key_table_grows_and_finds():
     assert sorted(seen.values()) == list(range(len(seen))) == list(range(len(table.keys)))
     assert table.find(np.array([12345, 999], dtype=np.uint64)).tolist() == [-1, -1]
     assert (table.find(table.keys) == np.arange(len(table.keys))).all()
+
+
+# --- the cache of tokenized texts -----------------------------------------------------------------
+
+
+@pytest.fixture
+def small_cache(tmp_path, monkeypatch):
+    """A private cache that caches inputs of any size."""
+    from seqrnn import cache
+
+    monkeypatch.setenv("SEQRNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEQRNN_NO_CACHE", raising=False)
+    monkeypatch.setattr(cache, "MIN_INPUT_BYTES", 0)
+    return tmp_path / "cache" / cache.SUBDIR
+
+
+CACHED_TEXTS = ["The film, the END.", "", "ab\x00cd \ud800 lone", "ΑΣ'Α misunderstandings 😀", "film!"] * 3
+
+
+def same_tokens(a, b) -> bool:
+    return a.words == b.words and np.array_equal(a.ids, b.ids) and a.ids.dtype == b.ids.dtype \
+        and np.array_equal(a.offsets, b.offsets) and a.offsets.dtype == b.offsets.dtype
+
+
+def test_tokens_come_back_from_the_cache(small_cache, monkeypatch):
+    fresh = index_tokens(CACHED_TEXTS)
+    assert len(list(small_cache.glob("tokens-*.npz"))) == 1
+    monkeypatch.setattr(pp, "_tokenize_all", lambda texts: pytest.fail("tokenized although cached"))
+    again = index_tokens(tuple(CACHED_TEXTS))
+    assert same_tokens(again, fresh)
+    assert tokenize_many(CACHED_TEXTS) == [book_tokenize(t) for t in CACHED_TEXTS]
+
+
+def test_token_cache_key_follows_texts_and_tokenizer_version(small_cache, monkeypatch):
+    index_tokens(["ab", "c"])
+    assert tokenize_many(["a", "bc"]) == [["a"], ["bc"]]  # the same characters, other texts
+    assert len(list(small_cache.glob("tokens-*.npz"))) == 2
+    monkeypatch.setattr(pp, "TOKENIZER_VERSION", "changed")
+    index_tokens(["ab", "c"])
+    assert len(list(small_cache.glob("tokens-*.npz"))) == 3
+
+
+def test_tokens_equal_with_and_without_cache(small_cache, monkeypatch):
+    cold, warm = index_tokens(CACHED_TEXTS), index_tokens(CACHED_TEXTS)
+    monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
+    assert same_tokens(cold, warm) and same_tokens(index_tokens(CACHED_TEXTS), warm)
+
+
+def test_small_inputs_are_not_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQRNN_CACHE", str(tmp_path / "cache"))
+    index_tokens(CACHED_TEXTS)
+    assert not (tmp_path / "cache").exists()

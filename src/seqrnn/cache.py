@@ -59,6 +59,8 @@ def _hasher(parts: Iterable[object]):
     type and length so that different part lists never hash alike."""
     h = hashlib.sha256(f"seqrnn-cache-{FORMAT}".encode())
     for part in parts:
+        if isinstance(part, np.generic):
+            part = part.item()
         if isinstance(part, np.ndarray):
             part = np.ascontiguousarray(part)
             h.update(f"\0array {part.dtype.str} {part.shape}\0".encode())

@@ -1,9 +1,9 @@
 """`seqrnn data inspect PATH|NAME [--json]`: what is in an IMDb dataset or a text corpus.
 
-IMDb (a directory, .tar.gz / .tgz / .tar, .csv, or the name `imdb`): reviews per split and label,
-tokens per review (the book's tokenizer, the same fast path as training), the vocabulary size of
-the train split. Anything else is a text corpus: characters, distinct characters, lines; `hamlet`
-is reported after the book's cut, text[15858:].
+IMDb (whatever `seqrnn.data.read_imdb` reads, or the name `imdb`): reviews per split and label,
+tokens per review (the book's tokenizer, as in training), the vocabulary size of the train split.
+Anything else is a text corpus: characters, distinct characters, lines; `hamlet` is reported after
+the book's cut, text[15858:] (`seqrnn.data.read_corpus`).
 """
 
 from __future__ import annotations
@@ -13,14 +13,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-_IMDB_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".csv")
-
-
-def is_imdb_path(path: Path) -> bool:
-    """Directories, archives and CSVs hold reviews; any other file is a text corpus."""
-    return path.is_dir() or path.name.lower().endswith(_IMDB_SUFFIXES)
 
 
 def _stats(values: np.ndarray) -> dict:
@@ -70,12 +62,11 @@ def inspect_imdb(path: Path) -> dict:
 
 
 def inspect_text(path: Path, name: str | None = None) -> dict:
-    """Size, alphabet and lines of a text corpus (`hamlet`: after the book's cut)."""
-    from seqrnn.data import HAMLET_OFFSET, load_text
+    """Size, alphabet and lines of a text corpus (`name`: the dataset name it was found by)."""
+    from seqrnn.data import read_corpus
 
     t0 = time.perf_counter()
-    text = load_text(name or str(path))
-    cut = f"text[{HAMLET_OFFSET}:]" if name == "hamlet" else None
+    text, cut = read_corpus(path, name)
     alphabet = sorted(set(text))
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     return {
@@ -117,12 +108,11 @@ def _print_text(report: dict) -> None:
 
 def inspect_command(args) -> int:
     """Entry point of `seqrnn data inspect`."""
-    from seqrnn.datasets import is_dataset_name, resolve
+    from seqrnn.data import imdb_format
+    from seqrnn.datasets import locate
 
-    target = args.target
-    path = resolve(target)
-    name = target if is_dataset_name(target) and not Path(target).exists() else None
-    if name == "imdb" or (name is None and is_imdb_path(path)):
+    path, name = locate(args.target)
+    if name == "imdb" or (name is None and imdb_format(path) is not None):
         report = inspect_imdb(path)
         printer = _print_imdb
     else:

@@ -21,18 +21,16 @@ not. Reviews that contain 'Σ' are therefore spaced first and lower-cased second
 
 from __future__ import annotations
 
-import os
 import string
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
-from itertools import chain, count, repeat
-from pathlib import Path
+from itertools import count, repeat
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from seqrnn import cache
 from seqrnn.errors import SeqrnnError
-from seqrnn.fileio import read_json, write_json
 
 PUNCTUATION = string.punctuation
 _PUNCT_SET = frozenset(PUNCTUATION)
@@ -55,21 +53,7 @@ _BATCH_BYTES = 4 << 20  # bytes of text per engine batch: bounds the temporaries
 
 PAD_TOKEN = "<pad>"
 UNK_TOKEN = "<unk>"
-
-
-class _JsonFile:
-    """`save`/`load` of a vocabulary as JSON through its `to_dict`/`from_dict`, written atomically."""
-
-    def save(self, path: str | os.PathLike) -> None:
-        write_json(Path(path), self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike):
-        d = read_json(Path(path))
-        try:
-            return cls.from_dict(d)
-        except SeqrnnError as exc:
-            raise SeqrnnError(f"{path}: {exc}") from None
+TOKENIZER_VERSION = "book-1"  # part of the cache key of tokenized texts: change it when tokens change
 
 
 # --- tokenizer ----------------------------------------------------------------------------------
@@ -78,18 +62,13 @@ class _JsonFile:
 def tokenize(text: str) -> list[str]:
     """The book's tokenizer: spaces around punctuation, lower-case, split on whitespace.
 
-    One `str.replace` per punctuation character present: on IMDb reviews this takes 43 us per
-    review against the book's 65 us and str.translate's 104 us (translate to multi-character
-    strings takes a slow path in CPython). For many texts, `tokenize_many` is faster still.
+    One `str.replace` per punctuation character present, faster than the book's per-character join
+    and than str.translate (which takes a slow path for multi-character replacements). For many
+    texts, `index_tokens` is faster still.
     """
     for c in _PUNCT_SET.intersection(text):
         text = text.replace(c, f" {c} ")
     return text.lower().split()
-
-
-def tokenize_many(texts: Sequence[str]) -> list[list[str]]:
-    """`[tokenize(t) for t in texts]`, several times faster (equal strings are shared objects)."""
-    return index_tokens(texts).token_lists()
 
 
 @dataclass
@@ -112,14 +91,6 @@ class TokenizedTexts:
         """Number of tokens of each text."""
         return np.diff(self.offsets)
 
-    def token_lists(self) -> list[list[str]]:
-        """The tokens of every text, as `tokenize` would return them."""
-        words = np.empty(len(self.words), dtype=object)
-        words[:] = self.words
-        tokens = words[self.ids]
-        bounds = self.offsets.tolist()
-        return [tokens[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])]
-
     def counts(self, rows: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
         """How often each of `words` occurs, in all texts or in `rows` (a boolean mask or indices)."""
         ids = self.ids
@@ -133,12 +104,33 @@ class TokenizedTexts:
 
 
 def index_tokens(texts: Sequence[str]) -> TokenizedTexts:
-    """Tokenize many texts the book's way into one flat array of token indices (see module doc)."""
+    """Tokenize many texts the book's way into one flat array of token indices (see module doc);
+    large inputs go through the prepared-data cache, keyed by the texts themselves."""
     texts = list(texts)
+    key = cache.texts_key(texts, "tokens", TOKENIZER_VERSION)
+    return cache.cached("tokens", key, lambda: _tokenize_all(texts), _tokens_to_arrays, _tokens_from_arrays)
+
+
+def _tokenize_all(texts: list[str]) -> TokenizedTexts:
     try:
         return _index_tokens(texts, pack_medium=True)
     except _KeyCollision:  # two 9-16 byte tokens hashed alike: astronomically rare, redo exactly
         return _index_tokens(texts, pack_medium=False)
+
+
+def _tokens_to_arrays(tokens: TokenizedTexts) -> dict[str, np.ndarray]:
+    words, word_offsets = cache.pack_strings(tokens.words)
+    return {"words": words, "word_offsets": word_offsets, "ids": tokens.ids, "offsets": tokens.offsets}
+
+
+def _tokens_from_arrays(arrays: dict[str, np.ndarray]) -> TokenizedTexts:
+    words = cache.unpack_strings(arrays["words"], arrays["word_offsets"])
+    ids, offsets = arrays["ids"], arrays["offsets"]
+    if ids.dtype != np.int32 or offsets.dtype != np.int64 or offsets[-1] != len(ids):
+        raise ValueError("cached tokens: bad ids or offsets")
+    if len(ids) and (ids.min() < 0 or ids.max() >= len(words)):
+        raise ValueError("cached tokens: ids outside the words")
+    return TokenizedTexts(words, ids, offsets)
 
 
 class _KeyCollision(Exception):
@@ -381,7 +373,7 @@ class _KeyTable:
 # --- word vocabulary ------------------------------------------------------------------------------
 
 
-class Vocabulary(_JsonFile):
+class Vocabulary:
     """Words to ids: PAD = 0, UNK = 1, then words by count (descending), ties by the word itself.
 
     `words` holds the real words in id order (`words[i]` has id i + 2); `index` maps word -> id.
@@ -400,21 +392,9 @@ class Vocabulary(_JsonFile):
             raise SeqrnnError("vocabulary has a different number of words and counts")
 
     @classmethod
-    def build(cls, token_lists: Iterable[Iterable[str]], min_count: int = 1,
-              max_size: int | None = None) -> "Vocabulary":
-        """Count the tokens of the (training) texts; keep words seen >= min_count times, the
-        `max_size` most frequent (PAD and UNK not counted)."""
-        return cls.from_counts(Counter(chain.from_iterable(token_lists)), min_count, max_size)
-
-    @classmethod
-    def from_texts(cls, texts: Sequence[str], min_count: int = 1, max_size: int | None = None) -> "Vocabulary":
-        """`build(tokenize_many(texts))` through the fast engine."""
-        tokens = index_tokens(texts)
-        return cls.from_counts(dict(zip(tokens.words, tokens.counts().tolist())), min_count, max_size)
-
-    @classmethod
     def from_counts(cls, counts: Mapping[str, int], min_count: int = 1, max_size: int | None = None) -> "Vocabulary":
-        """The vocabulary of a word -> count mapping (same rules as `build`)."""
+        """The vocabulary of word counts (of the training texts): the words seen >= min_count
+        times, at most the `max_size` most frequent (PAD and UNK not counted)."""
         if min_count < 1:
             raise SeqrnnError(f"min_count must be at least 1, got {min_count}")
         if max_size is not None and max_size < 0:
@@ -475,24 +455,15 @@ class Vocabulary(_JsonFile):
 # --- fixed-length encoding ------------------------------------------------------------------------
 
 
-def encode_fixed(id_lists: Sequence[Sequence[int]], seq_len: int, truncate: str = "left",
-                 pad: str = "left") -> tuple[np.ndarray, np.ndarray]:
-    """An (n, seq_len) int64 matrix and the true lengths min(len, seq_len).
+def encode_flat(flat: np.ndarray, offsets: np.ndarray, seq_len: int, truncate: str = "left",
+                pad: str = "left", table: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows given as one concatenated array and n + 1 offsets, as an (n, seq_len) int64 matrix, and
+    the true lengths min(len, seq_len); with `table`, the matrix holds table[flat[...]] (token
+    indices to vocabulary ids after the cut).
 
     The book's default: keep the last `seq_len` ids (truncate='left') and left-pad with 0.
     truncate='right' keeps the first `seq_len` ids; pad='right' pads at the end.
     """
-    lengths = np.fromiter(map(len, id_lists), np.int64, len(id_lists))
-    flat = np.fromiter(chain.from_iterable(id_lists), np.int64, int(lengths.sum()))
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return encode_flat(flat, offsets, seq_len, truncate, pad)
-
-
-def encode_flat(flat: np.ndarray, offsets: np.ndarray, seq_len: int, truncate: str = "left",
-                pad: str = "left", table: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """`encode_fixed` for rows given as one concatenated array and n + 1 offsets; with `table`,
-    the matrix holds table[flat[...]] (token indices to vocabulary ids after the cut)."""
     if not isinstance(seq_len, (int, np.integer)) or seq_len < 1:
         raise SeqrnnError(f"sequence length must be at least 1, got {seq_len}")
     if truncate not in ("left", "right"):
@@ -540,7 +511,7 @@ def build_and_encode(texts: Sequence[str], seq_len: int, vocab_rows=None, min_co
 # --- character vocabulary ------------------------------------------------------------------------
 
 
-class CharVocabulary(_JsonFile):
+class CharVocabulary:
     """Characters to ids 0..n-1 in code-point order: the same ids in every process (the book's
     `set(text)` order changes with PYTHONHASHSEED)."""
 
@@ -645,12 +616,3 @@ def reshape_stream(ids: np.ndarray, batch_size: int, num_steps: int) -> tuple[np
     used = windows * per_window
     return ids[:used].reshape(batch_size, -1), ids[1:used + 1].reshape(batch_size, -1)
 
-
-def iter_windows(x: np.ndarray, y: np.ndarray, num_steps: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Consecutive (x, y) windows of `num_steps` columns, as the book's `create_batch_generator`."""
-    if x.shape != y.shape:
-        raise ValueError(f"x and y differ in shape: {x.shape} vs {y.shape}")
-    if num_steps < 1:
-        raise SeqrnnError(f"--num-steps must be at least 1, got {num_steps}")
-    for b in range(x.shape[1] // num_steps):
-        yield x[:, b * num_steps:(b + 1) * num_steps], y[:, b * num_steps:(b + 1) * num_steps]
