@@ -174,6 +174,18 @@ def test_existing_path_wins_over_dataset_name(tmp_path, monkeypatch, server):
     assert server.requests == []
 
 
+def test_locate_says_which_name_was_used(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "hamlet_pg2265.txt").write_bytes(HAMLET_TEXT)
+    monkeypatch.setenv("SEQRNN_DATA", str(data))
+    monkeypatch.chdir(tmp_path)
+    assert datasets.locate("hamlet", download=False) == (data / "hamlet_pg2265.txt", "hamlet")
+    assert datasets.locate(str(data / "hamlet_pg2265.txt")) == (data / "hamlet_pg2265.txt", None)
+    (tmp_path / "hamlet").write_text("a local file")  # an existing path wins and is no dataset
+    assert datasets.locate("hamlet") == (Path("hamlet"), None)
+
+
 def test_unknown_name():
     with pytest.raises(SeqrnnError) as info:
         resolve("no/such/file.txt")

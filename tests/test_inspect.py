@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TINY_IMDB, run_seqrnn
+from conftest import TINY_IMDB, run_seqrnn, write_tar
 
 from seqrnn.data import HAMLET_OFFSET
 from seqrnn.preprocess import tokenize
@@ -31,6 +31,16 @@ def test_inspect_imdb_json(which, imdb_dir, imdb_tgz):
     assert report["train_vocab_size"] == len(vocab)
     assert report["tokens"] == sum(len(tokenize(r[4])) for r in TINY_IMDB)
     assert set(report["seconds"]) == {"read", "tokenize", "total"}
+
+
+def test_archive_is_recognised_by_content_not_name(imdb_dir, tmp_path):
+    """One format sniffer for reading and inspecting: a tar without a telling suffix is IMDb."""
+    archive = write_tar(imdb_dir, tmp_path / "reviews.bin", mode="w")
+    assert last_json(run_seqrnn("data", "inspect", archive, "--json"))["reviews"] == len(TINY_IMDB)
+    fake = tmp_path / "fake.tar.gz"
+    fake.write_text("To be, or not to be\n")
+    result = run_seqrnn("data", "inspect", fake)
+    assert result.returncode == 2 and "not a gzip file" in result.stderr and "fake.tar.gz" in result.stderr
 
 
 def test_inspect_imdb_table(imdb_dir):

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqrnn.preprocess import Vocabulary
+from seqrnn import wordvectors
+from seqrnn.preprocess import Vocabulary, build_and_encode
 from seqrnn.wordvectors import cooccurrence_counts, ppmi, ppmi_vectors, vectors_for_vocabulary
 
 
@@ -45,14 +46,19 @@ def test_ppmi_keeps_only_positive_associations():
     assert (matrix >= 0).all() and matrix[2, 3] > 0 and matrix[2, 4] == 0
 
 
-def test_words_used_alike_get_similar_vectors():
+def reviews_of_two_kinds() -> list[str]:
     rng = np.random.default_rng(0)
     texts = []
     for _ in range(400):
         texts.append(" ".join(rng.choice(["a", "truly", "really"], 1).tolist()
                               + [str(rng.choice(["great", "superb"]))] + ["film", "loved", "it"]))
         texts.append(" ".join([str(rng.choice(["awful", "dreadful"]))] + ["plot", "hated", "this"]))
-    vocab = Vocabulary.from_texts(texts)
+    return texts
+
+
+def test_words_used_alike_get_similar_vectors():
+    texts = reviews_of_two_kinds()
+    vocab = build_and_encode(texts, 8)[0]
     vectors = vectors_for_vocabulary(texts, vocab, dim=4, window=2)
     assert vectors.shape == (len(vocab), 4) and vectors.dtype == np.float32
     assert not vectors[Vocabulary.PAD].any() and not vectors[Vocabulary.UNK].any()
@@ -71,3 +77,24 @@ def test_vectors_have_the_embedding_shape_even_for_tiny_vocabularies(dim):
 def test_no_text_gives_zero_vectors():
     vocab = Vocabulary(["good", "bad"])
     assert not vectors_for_vocabulary([], vocab, dim=8).any()
+
+
+def test_vectors_come_back_from_the_cache(tmp_path, monkeypatch):
+    from seqrnn import cache
+
+    monkeypatch.setenv("SEQRNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "MIN_INPUT_BYTES", 0)
+    texts = reviews_of_two_kinds()
+    vocab = build_and_encode(texts, 8)[0]
+    fresh = vectors_for_vocabulary(texts, vocab, dim=4, window=2)
+    monkeypatch.setattr(wordvectors, "ppmi_vectors", lambda *a: pytest.fail("computed although cached"))
+    warm = vectors_for_vocabulary(texts, vocab, dim=4, window=2)
+    assert warm.dtype == np.float32 and np.array_equal(warm, fresh)
+    for changed in (dict(dim=5, window=2), dict(dim=4, window=3), dict(dim=4, window=2, seed=2)):
+        with pytest.raises(pytest.fail.Exception, match="computed although cached"):
+            vectors_for_vocabulary(texts, vocab, **changed)
+    with pytest.raises(pytest.fail.Exception, match="computed although cached"):
+        vectors_for_vocabulary(texts[:-1], vocab, dim=4, window=2)  # other token ids
+    monkeypatch.undo()
+    monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
+    assert np.array_equal(vectors_for_vocabulary(texts, vocab, dim=4, window=2), fresh)

@@ -323,10 +323,10 @@ def _check_end(path: Path, tar: _TarStream, offset: int) -> None:
     """After tarfile's last member: accept an end-of-archive block of zeros, or the end of the
     stream right after a member; then read the rest, so that gzip checks its trailer."""
     block = tar.block_at(offset)
-    if block is None or (block and block.count(0) != len(block)):
-        raise SeqrnnError(f"{path}: not a tar archive, or corrupt (bad tar header at byte {offset})")
-    if 0 < len(block) < 512:
+    if block is not None and 0 < len(block) < 512:
         raise SeqrnnError(f"{path}: truncated archive (it ends in the middle of a tar header)")
+    if block is None or block.count(0) != len(block):
+        raise SeqrnnError(f"{path}: not a tar archive, or corrupt (bad tar header at byte {offset})")
     while tar.read(1 << 20):
         pass
 
