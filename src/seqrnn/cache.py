@@ -145,9 +145,7 @@ def _load(path: Path, kind: str, entry_key: str) -> Arrays | None:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
         header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
-    except FileNotFoundError:
-        return None
-    except Exception:  # truncated, not a zip, not our layout, bad JSON: a miss
+    except Exception:  # missing, truncated, not a zip, not our layout, bad JSON: a miss
         return None
     if header != _header(kind, entry_key):
         return None

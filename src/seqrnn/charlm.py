@@ -165,8 +165,8 @@ class CharLanguageModel(RecurrentEstimator):
                                  seed=seed, num_samples=num_samples):
             yield [chars[i] for i in step_ids]
 
-    def sample(self, length: int = 500, start: str = "The ", *, top_n: int | None = None, top_p: float | None = None,
-               temperature: float = 1.0, seed: int | None = None, num_samples: int = 1,
+    def sample(self, length: int = 500, start: str = "The ", *, top_n: int | None = None,
+               top_p: float | None = None, temperature: float = 1.0, seed: int | None = None, num_samples: int = 1,
                ignore_unknown: bool = False):
         """Generated text beginning with the start text (as in the book); a list when num_samples > 1."""
         pieces = [[] for _ in range(num_samples)]

@@ -118,15 +118,21 @@ class TrainingConfig(_Checked):
 
 
 @dataclass(frozen=True)
-class CharModelConfig(_Checked):
-    """`CharRNN`'s architecture. Defaults: the book's (one-hot input, LSTM 128, keep_prob 0.5)."""
+class RecurrentLayersConfig(_Checked):
+    """The recurrent stack both models share (`models.RecurrentEncoder`); the book's sizes."""
 
     cell: str = option("lstm", "recurrent cell", choices=CELLS)
     num_layers: int = option(1, "recurrent layers", at_least=1)
-    hidden_size: int = option(128, "units per recurrent layer", at_least=1)
-    embed_size: int = option(0, "character embedding size (0 = one-hot input)", at_least=0)
+    hidden_size: int = option(128, "units per recurrent layer (and direction)", at_least=1)
     dropout: float = option(0.5, "drop probability after each recurrent layer (the book's keep_prob 0.5 is 0.5)",
                             at_least=0, below=1)
+
+
+@dataclass(frozen=True)
+class CharModelConfig(RecurrentLayersConfig):
+    """`CharRNN`'s architecture. Defaults: the book's (one-hot input, LSTM 128, keep_prob 0.5)."""
+
+    embed_size: int = option(0, "character embedding size (0 = one-hot input)", at_least=0)
 
 
 @dataclass(frozen=True)
@@ -140,14 +146,10 @@ class CharDataConfig(_Checked):
 
 
 @dataclass(frozen=True)
-class SentimentModelConfig(_Checked):
+class SentimentModelConfig(RecurrentLayersConfig):
     """`SentimentRNN`'s architecture. Defaults: the book's (embedding 256, LSTM 128, the last step)."""
 
-    cell: str = option("lstm", "recurrent cell", choices=CELLS)
-    num_layers: int = option(1, "recurrent layers", at_least=1)
-    hidden_size: int = option(128, "units per recurrent layer and direction", at_least=1)
     embed_size: int = option(256, "word embedding size", at_least=1)
-    dropout: float = option(0.5, "drop probability after each recurrent layer", at_least=0, below=1)
     embed_dropout: float = option(0.0, "drop probability on the embedded words", at_least=0, below=1)
     bidirectional: bool = option(False, "read each review in both directions")
     pooling: str = option("last", "summary of the outputs: the last step, or max / mean / both over the tokens",
@@ -278,7 +280,8 @@ def add_arguments(parser: argparse.ArgumentParser, dataclass_type: type, title: 
             flag, hint, rules = "--" + f.name.replace("_", "-"), _hints(part_class)[f.name], f.metadata
             help_text = rules["help"]
             if preset_values:
-                help_text += " (" + ", ".join(f"{name}: {values[f.name]}" for name, values in preset_values.items()) + ")"
+                shown = ", ".join(f"{name}: {values[f.name]}" for name, values in preset_values.items())
+                help_text += f" ({shown})"
             if hint is bool:
                 target.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
             else:

@@ -3,9 +3,9 @@
 The truncated SVD of the positive pointwise mutual information (PPMI) matrix of word
 co-occurrences (Levy, Goldberg & Dagan 2015): counts of word pairs at most `window` tokens apart,
 weighted 1/distance, context counts smoothed by the power 0.75, and each word's vector U·sqrt(S).
-On the IMDb reviews this takes seconds, not milliseconds, so `vectors_for_vocabulary` keeps its
-result in the prepared-data cache (`seqrnn.cache`), keyed by its inputs (the token ids, the
-vocabulary size, dim, window, seed), VECTORS_VERSION and the NumPy/SciPy/scikit-learn versions.
+On the IMDb reviews this is the slowest step of preparing the data, so `vectors_for_vocabulary`
+keeps its result in the prepared-data cache (`seqrnn.cache`), keyed by its inputs (the token ids,
+the vocabulary size, dim, window, seed), VECTORS_VERSION and the NumPy/SciPy/scikit-learn versions.
 """
 
 from __future__ import annotations
