@@ -13,9 +13,10 @@ back are shared between reviews, which also saves memory. Large inputs go throug
 cache (`seqrnn.cache`, keyed by the texts and TOKENIZER_VERSION), so a repeated run tokenizes nothing.
 
 Why keep the engine rather than `tokenize` per text and a dict from token to index (measured with
-benchmarks/preprocess.py on 2 shared cores): on the 75,000 IMDb reviews it takes 1.6-2.5 s against
-8.3-9.7 s, and the first, uncached run of `sentiment train` (25,000 + 72,500 texts to tokenize)
-prepares its data in 44-49 s with it against 53-61 s without: 9-12 s a user waits for.
+benchmarks/preprocess.py on 2 shared cores): on the 75,000 IMDb reviews it takes 2.2-2.9 s against
+8.9-9.5 s, and the first, uncached run of `sentiment train` (default preset; 25,000 + 72,500 texts
+to tokenize) prepares its data in 31 s with it against 40 s without, 9 s a user waits for. Repeated
+runs take about 1 s either way (everything comes from the cache).
 
 Why lower-casing before spacing the punctuation is exact: `str.lower` maps each character on its
 own, never to or from punctuation or whitespace (checked over all code points in the tests), with
