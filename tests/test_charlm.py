@@ -14,7 +14,6 @@ from seqrnn.charlm import CharLanguageModel, CharStreamTask, stream_loss
 from seqrnn.config import TrainingConfig
 from seqrnn.models import CharRNN
 from seqrnn.rundir import RunDir, load_tensors
-from seqrnn.sampling import RecurrentStepper, next_char_probabilities
 from seqrnn.train import Trainer
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
@@ -110,30 +109,6 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
     a, _ = load_tensors(tmp_path / "a" / "checkpoint" / "model.safetensors")
     b, _ = load_tensors(tmp_path / "b" / "checkpoint" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
-
-
-@pytest.mark.parametrize("cell,layers,embed", [("lstm", 2, 0), ("gru", 1, 5), ("rnn", 2, 5)])
-def test_numpy_stepper_matches_the_pytorch_model(cell, layers, embed):
-    torch.manual_seed(1)
-    model = CharRNN(9, embed_size=embed, hidden_size=12, num_layers=layers, cell=cell).eval()
-    ids = torch.tensor([[3, 1, 4, 1, 5, 8, 2, 6]])
-    with torch.no_grad():
-        expected, _ = model(ids)
-    stepper = RecurrentStepper(model)
-    state = stepper.initial_state(1)
-    for t in range(ids.shape[1]):
-        logits, state = stepper.step(ids[0, t : t + 1].numpy(), state)
-        np.testing.assert_allclose(logits[0], expected[0, t].double().numpy(), atol=1e-5)
-
-
-def test_sampling_filters():
-    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
-    np.testing.assert_allclose(next_char_probabilities(logits, top_n=2), [[0.625, 0.375, 0, 0]])
-    np.testing.assert_allclose(next_char_probabilities(logits, top_p=0.7), [[0.625, 0.375, 0, 0]])
-    np.testing.assert_allclose(next_char_probabilities(logits, top_p=0.8), [[0.5, 0.3, 0.15, 0]] / np.float64(0.95))
-    np.testing.assert_allclose(next_char_probabilities(logits, temperature=0), [[1, 0, 0, 0]])
-    flat = next_char_probabilities(logits, temperature=100.0)
-    assert flat.max() - flat.min() < 0.01
 
 
 def test_sample_starts_with_the_start_text_and_is_seeded(trained):

@@ -12,7 +12,6 @@ from sklearn.model_selection import cross_val_score
 
 from conftest import run_seqrnn as run_cli
 from conftest import write_model_dir
-from seqrnn.models import SentimentRNN
 from seqrnn.rundir import RunDir, load_tensors
 from seqrnn.sentiment import SentimentClassifier
 
@@ -69,21 +68,6 @@ def test_predict_proba_shape_and_consistency(trained):
     proba = clf.predict_proba(texts)
     assert proba.shape == (37, 2) and np.allclose(proba.sum(axis=1), 1.0)
     assert np.array_equal(clf.predict(texts), (proba[:, 1] > 0.5).astype(int))
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-@pytest.mark.parametrize("pooling", ["last", "max", "mean", "maxmean"])
-def test_prediction_does_not_depend_on_batch_padding(cell, pooling):
-    """A review padded into a batch of longer ones scores exactly as it does alone."""
-    torch.manual_seed(0)
-    model = SentimentRNN(30, embed_size=8, hidden_size=8, num_layers=2, cell=cell, bidirectional=True,
-                         pooling=pooling, dropout=0.0).eval()
-    short = torch.tensor([[5, 6, 7]])
-    batch = torch.tensor([[5, 6, 7, 0, 0, 0], [1, 2, 3, 4, 5, 6]])
-    with torch.no_grad():
-        alone = model(short, torch.tensor([3]))
-        padded = model(batch, torch.tensor([3, 6]))
-    assert torch.allclose(alone, padded[:1], atol=1e-6)
 
 
 def test_reload_in_a_fresh_process_gives_identical_predictions(trained):
