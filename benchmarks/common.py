@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -39,7 +40,7 @@ def run_training(cmd: list[str], out: Path, metric: str) -> dict:
     curve = [(r["elapsed_s"] / 60, r[metric]) for r in records if r["type"] == "val"]
     rates = [r["examples_per_s"] for r in records if r["type"] == "train"]
     return {"curve": curve, "minutes": curve[-1][0], "examples_per_s": float(statistics.median(rates)),
-            "peak_rss_mb": peak_mb, "config": run.read_config(cmd[3]), "stdout": stdout.strip()}
+            "peak_rss_mb": peak_mb, "config": json.loads((out / RunDir.CONFIG).read_text()), "stdout": stdout.strip()}
 
 
 def plot_curves(runs: list[dict], key: str, ylabel: str, title: str, path: Path) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from conftest import run_seqrnn as run_cli
 from conftest import write_model_dir
 from seqrnn.charlm import CharLanguageModel, CharStreamTask, stream_loss
 from seqrnn.config import TrainingConfig
+from seqrnn.errors import SeqrnnError
 from seqrnn.models import CharRNN
 from seqrnn.rundir import RunDir, load_tensors
 from seqrnn.train import Trainer
@@ -222,3 +226,103 @@ def test_cli_training_on_a_file(tmp_path):
     assert "best validation loss" in result.stdout and (out / "model.safetensors").is_file()
     again = run_cli("charlm", "train", "--text", corpus, "--out", out, "--epochs", 1)
     assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def _long_run(tmp_path, name, *extra):
+    """A tiny model on a longer text: about a second per epoch, so a signal lands mid-run."""
+    corpus = tmp_path / "long.txt"
+    corpus.write_text(TEXT * 10, encoding="utf-8")
+    return ["charlm", "train", "--text", corpus, "--out", tmp_path / name, "--hidden-size", 16, "--embed-size", 8,
+            "--batch-size", 4, "--num-steps", 20, "--epochs", 3, "--dropout", 0.2, "--threads", 1, *extra]
+
+
+def test_ctrl_c_mid_epoch_writes_the_checkpoint_prints_the_resume_command_and_resume_is_exact(tmp_path):
+    import signal
+    import time
+
+    whole = run_cli(*_long_run(tmp_path, "whole"))
+    assert whole.returncode == 0, whole.stderr
+    args = [sys.executable, "-m", "seqrnn", *map(str, _long_run(tmp_path, "cut"))]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "cut" / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted by SIGINT at step" in err and "--resume" in err.splitlines()[-1]
+    _, saved = RunDir(tmp_path / "cut").load_checkpoint()
+    assert 0 < saved["state"]["index"]  # mid-epoch
+    resumed = run_cli(*_long_run(tmp_path, "cut"), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_tensors(tmp_path / "whole" / "checkpoint" / "model.safetensors")[0]
+    b = load_tensors(tmp_path / "cut" / "checkpoint" / "model.safetensors")[0]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_kill_9_at_random_moments_always_leaves_a_loadable_directory(tmp_path):
+    import random
+    import signal
+    import time
+
+    rng = random.Random(0)
+    out = tmp_path / "killed"
+    for attempt in range(20):
+        resume = ["--resume"] if RunDir(out).has_checkpoint() else []
+        extra = ["--checkpoint-every", 1e-6, *resume]  # a checkpoint after every step: kills land in writes
+        process = subprocess.Popen([sys.executable, "-m", "seqrnn", *map(str, _long_run(tmp_path, "killed", *extra))],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 6.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        if RunDir(out).has_checkpoint():
+            weights, state = RunDir(out).load_checkpoint()
+            assert state["state"]["step"] >= 1 and weights
+        if (out / "model.safetensors").exists():
+            CharLanguageModel.load(out).sample(5, "To", seed=1)
+    assert RunDir(out).has_checkpoint()
+
+
+def test_resume_refuses_a_changed_setting(tmp_path):
+    CharLanguageModel(lr=1e-2, max_minutes=1e-9, **TINY).fit(TEXT, out_dir=tmp_path / "run")
+    with pytest.raises(SeqrnnError, match="cannot resume with hidden_size=64: .* started with hidden_size=32"):
+        CharLanguageModel(**{**TINY, "hidden_size": 64}).fit(TEXT, out_dir=tmp_path / "run", resume=True)
+    CharLanguageModel(lr=1e-2, **{**TINY, "epochs": 3}).fit(TEXT, out_dir=tmp_path / "run", resume=True)
+
+
+@pytest.mark.parametrize("setup", ["file", "under_a_file"])
+def test_an_out_that_cannot_be_a_directory_is_one_line(tmp_path, setup):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    out = blocker if setup == "file" else blocker / "model"
+    result = run_cli("charlm", "train", "--text", corpus, "--out", out, "--epochs", 1)
+    assert result.returncode == 2 and result.stderr.startswith("seqrnn: error:"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "blocker" in result.stderr
+
+
+def test_evaluating_nothing_is_an_error_and_a_mismatched_vocabulary_is_refused(trained, tmp_path):
+    lm, out = trained
+    with pytest.raises(SeqrnnError, match="nothing to evaluate"):
+        lm.evaluate("T")
+    copy = tmp_path / "copy"
+    lm.save(copy)
+    vocab = json.loads((copy / "vocab.json").read_text())
+    vocab["chars"] = vocab["chars"][:-1]
+    (copy / "vocab.json").write_text(json.dumps(vocab))
+    with pytest.raises(SeqrnnError, match="weights do not match config.json and vocab.json"):
+        CharLanguageModel.load(copy)
+
+
+def test_model_files_get_the_umask_permissions(trained):
+    _, out = trained
+    for name in ("config.json", "vocab.json", "model.safetensors", "checkpoint/trainer.pt"):
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~_umask(), name
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

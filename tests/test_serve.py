@@ -1,15 +1,26 @@
-"""`seqrnn serve`: the HTTP API on tiny trained models, its limits and its errors (no real network)."""
+"""`seqrnn serve`: the HTTP API on tiny trained models, its limits and its errors (in process), and a
+real server process against slow clients on 127.0.0.1 (raw sockets, bounded in count and time)."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import fnmatch
 import importlib.resources
+import json
 import math
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
+import urllib.request
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,7 +37,7 @@ from seqrnn import __version__
 from seqrnn.errors import SeqrnnError
 from seqrnn.sampling import DEFAULT_TOP_N, check_sampling_options, effective_top_n
 from seqrnn.sentiment import SentimentClassifier
-from seqrnn.serve import Limits, _request_models, create_app
+from seqrnn.serve import ConnectionLimits, Limits, _request_models, create_app
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 6
@@ -44,16 +55,59 @@ def _reviews(n: int):
     return texts, labels
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    """Tiny models trained for real (a second or two) into model directories."""
-    root = tmp_path_factory.mktemp("serve")
+def train_tiny_models(root: Path) -> tuple[Path, Path]:
+    """Tiny models trained for real (a second or two) into root/sentiment and root/charlm."""
     texts, labels = _reviews(64)
     SentimentClassifier(preset="default", embed_size=8, hidden_size=8, seq_len=20, batch_size=16, epochs=1,
                         threads=1).fit(texts, labels, out_dir=root / "sentiment")
     CharLanguageModel(preset="default", hidden_size=32, embed_size=8, batch_size=4, num_steps=20, epochs=1,
                       dropout=0.0, threads=1).fit(TEXT, out_dir=root / "charlm")
     return root / "sentiment", root / "charlm"
+
+
+@contextlib.contextmanager
+def running_server(models, *flags: str, startup_s: float = 120):
+    """A real `seqrnn serve --port 0` process on 127.0.0.1: yields (port, process); SIGINT at the end."""
+    with tempfile.TemporaryDirectory() as logs:
+        out_path, err_path = Path(logs) / "stdout", Path(logs) / "stderr"
+        with open(out_path, "w") as out, open(err_path, "w") as err:
+            process = subprocess.Popen([sys.executable, "-m", "seqrnn", "serve", "--sentiment", str(models[0]),
+                                        "--charlm", str(models[1]), "--host", "127.0.0.1", "--port", "0", *flags],
+                                       stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=os.environ.copy())
+        try:
+            deadline, port = time.monotonic() + startup_s, None
+            while port is None:
+                found = re.search(r"on http://127\.0\.0\.1:(\d+)/", out_path.read_text())
+                if found:
+                    port = int(found.group(1))
+                elif process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"seqrnn serve did not start: {err_path.read_text()[-2000:]}")
+                else:
+                    time.sleep(0.1)
+            while True:  # uvicorn answers once its startup is done
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                        assert r.status == 200
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise AssertionError(f"seqrnn serve does not answer: {err_path.read_text()[-2000:]}")
+                    time.sleep(0.1)
+            yield port, process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Tiny models trained for real (a second or two) into model directories."""
+    return train_tiny_models(tmp_path_factory.mktemp("serve"))
 
 
 @pytest.fixture(scope="module")
@@ -318,3 +372,228 @@ def test_serve_without_a_model_exits_2_with_one_line():
     assert r.returncode == 2
     assert r.stderr.startswith("seqrnn: error:") and r.stderr.count("\n") == 1, r.stderr
     assert r.stdout == ""
+
+
+# --- a real server process against slow clients: raw sockets on 127.0.0.1, few and short ----------------------
+
+HEADER_S, BODY_S, KEEP_ALIVE_S = 1.0, 1.5, 1.0  # small bounds, so that these tests take seconds
+LIMIT_CONCURRENCY, MAX_CONNECTIONS = 30, 40
+SLOW_FLAGS = ("--timeout-headers", str(HEADER_S), "--timeout-body", str(BODY_S), "--timeout-keep-alive",
+              str(KEEP_ALIVE_S), "--limit-concurrency", str(LIMIT_CONCURRENCY), "--max-connections",
+              str(MAX_CONNECTIONS))
+GIVE_UP_S = 10.0  # no client below waits longer than this for the server to close its connection
+
+
+@pytest.fixture(scope="module")
+def slow_server(models):
+    with running_server(models, *SLOW_FLAGS) as (port, process):
+        yield port, process
+
+
+def _connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def _until_closed(sock: socket.socket, drip: bytes = b"", every: float = 0.25) -> tuple[float | None, bytes]:
+    """Send `drip` every `every` seconds (if any) and read, until the server closes the connection:
+    (seconds until then, or None if it was still open after GIVE_UP_S; what the server sent)."""
+    began, received = time.monotonic(), b""
+    sock.settimeout(every)
+    while time.monotonic() - began < GIVE_UP_S:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            if drip:
+                try:
+                    sock.sendall(drip)
+                except OSError:  # reset or broken pipe: closed by the server
+                    return time.monotonic() - began, received
+            continue
+        except OSError:
+            return time.monotonic() - began, received
+        if not data:
+            return time.monotonic() - began, received
+        received += data
+    return None, received
+
+
+def _get(port: int, path: str = "/healthz") -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+        return r.status
+
+
+@pytest.mark.slow
+def test_slow_headers_are_closed_after_the_header_timeout(slow_server):
+    """Connections that send nothing, half a request, or a header line every 0.25 s (that never ends):
+    all are closed about HEADER_S after they opened; those that sent something get a 408 first."""
+    port, _ = slow_server
+
+    def client(kind: str):
+        with _connect(port) as sock:
+            if kind == "silent":
+                return kind, *_until_closed(sock)
+            sock.sendall(b"POST /v1/sentiment HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            return kind, *_until_closed(sock, drip=b"X-Slow: 1\r\n" if kind == "drip" else b"")
+
+    kinds = ["silent", "partial", "drip"] * 6  # 18 connections at once
+    with concurrent.futures.ThreadPoolExecutor(len(kinds)) as pool:
+        results = list(pool.map(client, kinds))
+    for kind, seconds, received in results:
+        assert seconds is not None, f"a {kind} connection was still open after {GIVE_UP_S} s"
+        assert HEADER_S - 0.1 <= seconds <= HEADER_S + 3, (kind, seconds)
+        if kind == "silent":
+            assert received == b""
+        else:
+            assert received.startswith(b"HTTP/1.1 408 "), received[:200]
+            assert b"connection: close" in received.lower()
+            assert b"did not arrive within 1 s" in received
+    assert _get(port) == 200  # and the server still answers
+
+
+@pytest.mark.slow
+def test_a_slow_body_gets_408_after_the_body_timeout(slow_server):
+    """Headers at once, then a body of 1000 bytes at a byte every 0.25 s: 408 and closed about BODY_S
+    after the headers, whatever the route."""
+    port, _ = slow_server
+
+    def client(path: str):
+        with _connect(port) as sock:
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         "Content-Length: 1000\r\n\r\n{\"texts\": [\"".encode())
+            return _until_closed(sock, drip=b"a")
+
+    paths = ["/v1/sentiment", "/v1/generate", "/no/such/route"] * 4  # 12 connections at once
+    with concurrent.futures.ThreadPoolExecutor(len(paths)) as pool:
+        results = list(pool.map(client, paths))
+    for path, (seconds, received) in zip(paths, results):
+        assert seconds is not None, f"a slow body to {path} was still open after {GIVE_UP_S} s"
+        assert BODY_S - 0.1 <= seconds <= BODY_S + 3, (path, seconds)
+        head, _, body = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 ") and b"connection: close" in head.lower(), received[:300]
+        assert json.loads(body)["error"] == "the request body did not arrive within 1.5 s"
+    assert _get(port) == 200
+
+
+def _read_response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One response with a Content-Length: (head, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"content-length: (\d+)", head.lower()).group(1))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head, body
+
+
+@pytest.mark.slow
+def test_idle_keep_alive_connections_are_closed(slow_server):
+    port, _ = slow_server
+    with _connect(port) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        head, body = _read_response(sock)
+        assert head.startswith(b"HTTP/1.1 200 ") and json.loads(body)["status"] == "ok"
+        seconds, received = _until_closed(sock)
+    assert seconds is not None and KEEP_ALIVE_S - 0.1 <= seconds <= KEEP_ALIVE_S + 3 and received == b""
+
+
+@pytest.mark.slow
+def test_open_connections_are_bounded(slow_server):
+    """LIMIT_CONCURRENCY open connections: a request gets uvicorn's 503; beyond MAX_CONNECTIONS a new
+    connection gets a 503 and is closed before it sends anything. Once they go, requests pass again."""
+    port, _ = slow_server
+    time.sleep(0.3)  # the connections of the tests before are gone
+    idle = [_connect(port) for _ in range(LIMIT_CONCURRENCY - 1)]
+    try:
+        with _connect(port) as sock:  # the LIMIT_CONCURRENCY-th connection
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            seconds, received = _until_closed(sock)
+        assert received.startswith(b"HTTP/1.1 503 "), received[:200]
+        assert seconds is not None and seconds < HEADER_S  # answered at once, not timed out
+
+        idle += [_connect(port) for _ in range(MAX_CONNECTIONS - len(idle))]
+        refused = [_connect(port) for _ in range(5)]  # beyond MAX_CONNECTIONS
+        for sock in refused:
+            seconds, received = _until_closed(sock)
+            sock.close()
+            assert seconds is not None and seconds < HEADER_S, seconds
+            head, _, body = received.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503 ") and "too many open connections" in json.loads(body)["error"]
+        for sock in idle[:5]:  # while those within the bound were kept open
+            sock.settimeout(0.01)
+            with pytest.raises(socket.timeout):
+                sock.recv(1)
+    finally:
+        for sock in idle:
+            sock.close()
+    time.sleep(0.3)
+    assert _get(port) == 200
+
+
+@pytest.mark.slow
+def test_a_client_that_reads_nothing_is_cut_off(slow_server):
+    """1000 pipelined requests for the page (5 MB of responses, more than the kernel buffers on both
+    sides hold) on a socket with a tiny receive buffer that is never read: once the server's buffers are
+    full it waits BODY_S, then drops the connection."""
+    port, _ = slow_server
+    count = 1000
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * count)
+        time.sleep(BODY_S + 5)  # more than enough to fill the buffers and to time out
+        _, received = _until_closed(sock)
+    finally:
+        sock.close()
+    assert received.count(b"HTTP/1.1 200 ") < count  # cut off, not served to the end
+    assert _get(port) == 200
+
+
+def test_connection_limits_are_checked(tmp_path):
+    assert ConnectionLimits().header_timeout == 10 and ConnectionLimits().body_timeout == 30
+    for field, value in [("header_timeout", 0), ("body_timeout", -1.0), ("keep_alive_timeout", math.inf),
+                         ("limit_concurrency", 0), ("max_connections", 2.5)]:
+        with pytest.raises(SeqrnnError, match=ConnectionLimits.FLAGS[field]):
+            ConnectionLimits(**{field: value})
+    r = subprocess.run([sys.executable, "-m", "seqrnn", "serve", "--charlm", str(tmp_path), "--timeout-body", "0"],
+                       check=False, capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("seqrnn: error: --timeout-body") and r.stderr.count("\n") == 1
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="counts worker processes in /proc (Linux)")
+def test_workers_share_the_port_with_the_same_limits(models):
+    """--workers 2: two uvicorn processes, each with the models and the slow-client guard."""
+    with running_server(models, "--workers", "2", "--timeout-headers", "1") as (port, process):
+        assert len([p for p in _children(process.pid)
+                    if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]) == 2
+        for _ in range(6):  # new connections, spread by the kernel over the workers
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/sentiment", method="POST",
+                                             data=b'{"texts": ["a great movie"]}',
+                                             headers={"Content-Type": "application/json", "Connection": "close"})
+            with urllib.request.urlopen(request, timeout=30) as r:
+                assert r.status == 200 and len(json.loads(r.read())["results"]) == 1
+        socks = [_connect(port) for _ in range(4)]
+        try:
+            for sock in socks:
+                seconds, _ = _until_closed(sock)
+                assert seconds is not None and seconds <= 1 + 3
+        finally:
+            for sock in socks:
+                sock.close()
+    assert process.returncode == 0

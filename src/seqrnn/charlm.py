@@ -92,8 +92,6 @@ class CharStreamTask:
         return loss, detach_state(state), x.numel()
 
     def validate(self, model) -> dict[str, float]:
-        if len(self.val_ids) < 2:
-            return {"loss": float("nan"), "bits_per_char": float("nan")}
         loss, _ = stream_loss(model, self.val_ids, self.device)
         return {"loss": loss, "bits_per_char": loss / math.log(2)}
 
@@ -129,8 +127,13 @@ class CharLanguageModel(RecurrentEstimator):
             else:
                 vocab = CharVocabulary.build(train_text)
                 self.dataset_ = {"source": source, "train_chars": len(train_text), "val_chars": len(val_text)}
-            task = CharStreamTask(vocab.encode(train_text), vocab.encode(val_text, unknown="skip"),
-                                  config.training.batch_size, data.num_steps, device)
+            train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text, unknown="skip")
+            if not data.val_fraction:  # no held-out text: select on the training text itself
+                val_ids = train_ids
+            task = CharStreamTask(train_ids, val_ids, config.training.batch_size, data.num_steps, device)
+            if len(val_ids) < 2:
+                raise SeqrnnError(f"the held-out part ({len(val_text)} characters, {len(val_ids)} known) is too "
+                                  "short to validate on: raise val_fraction, or set it to 0")
             model = CharRNN(len(vocab), **config.to_dict()["model"])
             self.model_ = self._train(model, task, run, device, config, vocab, resume, started,
                                       plot=out_dir is not None)
@@ -183,6 +186,9 @@ class CharLanguageModel(RecurrentEstimator):
         self._check_fitted()
         n_unknown = sum(text.count(c) for c in self.vocab_.unknown_chars(text))
         ids = self.vocab_.encode(text, unknown="skip")
+        if len(ids) < 2:
+            raise SeqrnnError(f"nothing to evaluate: the text has {len(ids)} character(s) the model knows, "
+                              "at least 2 are needed (the first is only read)")
         with torch.no_grad():
             loss, n = stream_loss(self.model_, ids, torch.device("cpu"))
         return {"loss": loss, "bits_per_char": loss / math.log(2), "n_chars": n, "n_unknown": n_unknown}
@@ -200,6 +206,8 @@ def train_command(args) -> int:
     text = load_text(args.text, args.strip_gutenberg)
     lm = CharLanguageModel(args.preset, **estimator_params(CharLanguageModel, args))
     lm.fit(text, out_dir=args.out, resume=args.resume, source=args.text)
+    if not lm.ranks_.is_main:
+        return 0
     best = lm.summary_["best"] or {}
     print(f"trained {lm.summary_['step']} steps in {lm.summary_['elapsed_s']:.0f} s ({lm.summary_['stopped']}); "
           f"best validation loss {best.get('loss', float('nan')):.4f} nats/char "

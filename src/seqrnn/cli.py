@@ -9,11 +9,13 @@ traceback appears only with `--debug`.
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from typing import Sequence
 
 from seqrnn import __version__, config
-from seqrnn.errors import SeqrnnError
+from seqrnn.errors import Interrupted, SeqrnnError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,7 +100,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sentiment", help="sentiment model directory")
     p.add_argument("--charlm", help="character model directory")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="0: any free port (printed)")
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help="server processes, each with the models (default 1)")
+    p.add_argument("--threads", type=_positive_int, default=1,
+                   help="torch threads per model call (default 1: requests run side by side instead)")
+    p.add_argument("--timeout-headers", type=float, metavar="S",
+                   help="close a connection whose request headers take longer, from connecting or the last response "
+                        "(default 10)")
+    p.add_argument("--timeout-body", type=float, metavar="S",
+                   help="408 and close when a request body takes longer after its headers, and cut off a client "
+                        "that reads nothing of a response for as long (default 30)")
+    p.add_argument("--timeout-keep-alive", type=float, metavar="S",
+                   help="close idle keep-alive connections (default 5)")
+    p.add_argument("--limit-concurrency", type=_positive_int, metavar="N",
+                   help="503 for requests while N connections are open or N requests run (default 100)")
+    p.add_argument("--max-connections", type=_positive_int, metavar="N",
+                   help="503 and close at once connections beyond N open ones (default 200)")
     p.set_defaults(handler="seqrnn.serve:serve_command")
 
     # data
@@ -131,6 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = _resolve(args.handler)(args)
         return int(result or 0)
+    except Interrupted as exc:
+        if _is_main_process():
+            resume = f"\nresume with: {_resume_command(argv)}" if exc.checkpoint is not None else ""
+            print(f"seqrnn: {exc}{resume}", file=sys.stderr)
+        return exc.exit_status
     except SeqrnnError as exc:
         if args.debug:
             raise
@@ -141,11 +164,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path the user gave that cannot be used: one line
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"seqrnn: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2 if isinstance(exc, (PermissionError, FileExistsError, NotADirectoryError, IsADirectoryError,
+                                     FileNotFoundError)) else 1
     except Exception as exc:  # an unexpected failure: still one line unless --debug
         if args.debug:
             raise
         print(f"seqrnn: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
         return 1
+
+
+def _is_main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _resume_command(argv: Sequence[str] | None) -> str:
+    """The command line that continues an interrupted run: this one, with --resume."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if "--resume" not in words:
+        words.append("--resume")
+    prefix = "torchrun ... -m seqrnn" if "WORLD_SIZE" in os.environ else "seqrnn"
+    return " ".join([prefix, *map(shlex.quote, words)])
 
 
 if __name__ == "__main__":

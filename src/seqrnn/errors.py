@@ -11,3 +11,18 @@ class SeqrnnRuntimeError(SeqrnnError):
     """A failure while running valid work (a crashed training run, a full disk): exit status 1."""
 
     exit_status = 1
+
+
+class Interrupted(SeqrnnError):
+    """Training stopped by SIGINT or SIGTERM: exit status 128 + the signal's number (130, 143).
+
+    `checkpoint` is where the state was saved (None when a second signal stopped it at once)."""
+
+    def __init__(self, signal_number: int, step: int, checkpoint):
+        import signal
+
+        self.signal_number, self.step, self.checkpoint = int(signal_number), step, checkpoint
+        self.exit_status = 128 + self.signal_number
+        name = signal.Signals(self.signal_number).name
+        where = f"the checkpoint is in {checkpoint}" if checkpoint is not None else "stopped at once, no new checkpoint"
+        super().__init__(f"interrupted by {name} at step {step}; {where}")

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from seqrnn import config as configs
+from seqrnn import distributed
 from seqrnn.errors import SeqrnnError
 from seqrnn.rundir import RunDir
 from seqrnn.train import Trainer, setup_runtime
@@ -36,7 +37,7 @@ def _estimator_init(config_class: type) -> Callable:
     """An `__init__(self, preset="default", *, <every setting>=None, <run options>)` for sklearn."""
     names = list(configs.flat_fields(config_class)) + [f.name for f in fields(configs.RunOptions)]
     defaults = {name: None for name in names}
-    defaults["device"] = configs.RunOptions.device
+    defaults.update({f.name: f.default for f in fields(configs.RunOptions)})
 
     def __init__(self, preset: str = "default", **params: Any) -> None:
         unknown = sorted(set(params) - set(defaults))
@@ -97,13 +98,24 @@ class RecurrentEstimator(BaseEstimator):
         yield run
 
     def _start_config(self, run: RunDir, resume: bool) -> configs.TaskConfig:
-        """This run's configuration: resolved from the preset, or the saved one when resuming
-        (where only the number of epochs may change)."""
+        """This run's configuration: resolved from the preset, or the saved one when resuming. A
+        resumed run may train more epochs (and change the run options), nothing else: a setting
+        given that differs from the saved one is refused."""
         if not resume:
             return self.resolved_config()
-        saved = run.read_config(self.task)
-        self.dataset_ = saved.get("dataset", {})
-        return self.config_class.from_dict(saved).replace(epochs=self.epochs)
+        raw = run.read_config(self.task)
+        try:
+            saved = self.config_class.from_dict(raw)
+        except SeqrnnError as exc:
+            raise SeqrnnError(f"{run.path / RunDir.CONFIG}: {exc}") from None
+        for name, value in saved.flat().items():
+            given = getattr(self, name)
+            if name != "epochs" and given is not None and given != value:
+                raise SeqrnnError(f"cannot resume with {name}={given!r}: the run in {run.path} was started with "
+                                  f"{name}={value!r} (a resumed run may change only epochs, max_minutes, "
+                                  "checkpoint_every, threads and device)")
+        self.dataset_ = raw.get("dataset", {})
+        return saved.replace(epochs=self.epochs)
 
     def _train(self, model: torch.nn.Module, task, run: RunDir, device: torch.device, config: configs.TaskConfig,
                vocab, resume: bool, started: float, plot: bool) -> torch.nn.Module:
@@ -112,23 +124,28 @@ class RecurrentEstimator(BaseEstimator):
         A new run's config.json and vocab.json are written here, once the data and settings have
         passed every check. `started` (time.perf_counter() when fit began): the preparation since
         then (encoding, word vectors) counts in the run's elapsed time and its max_minutes budget."""
-        if not resume:
+        ranks, options = self.ranks_, self.run_options()
+        if not resume and ranks.is_main:
             run.write_config(self.task, config.to_dict(), self.dataset_)
             run.write_vocab(vocab.to_dict())
-        trainer = Trainer(model, task, config.training, run, device, max_minutes=self.run_options().max_minutes,
-                          prepared_s=time.perf_counter() - started)
+        distributed.barrier(ranks)
+        trainer = Trainer(model, task, config.training, run, device, ranks=ranks, max_minutes=options.max_minutes,
+                          checkpoint_every=options.checkpoint_every, prepared_s=time.perf_counter() - started)
         if resume:
             trainer.resume()
         self.summary_ = trainer.fit()
-        if plot:
-            run.plot_curves()
-        model.load_state_dict(run.best_weights())
         self.config_ = config
+        if ranks.is_main:  # the other ranks keep their last weights: rank 0 wrote the best
+            if plot:
+                run.plot_curves()
+            model.load_state_dict(run.best_weights())
         return model.to("cpu").eval()
 
     def _setup(self, config: configs.TaskConfig) -> torch.device:
+        """Seeds, threads, this process's rank (`ranks_`, under torchrun) and device."""
         options = self.run_options()
-        return setup_runtime(config.training.seed, options.threads, options.device)
+        self.ranks_, device = setup_runtime(config.training.seed, options.threads, options.device)
+        return device
 
     # --- trained models ------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -64,6 +65,11 @@ def to_cpu(obj: Any) -> Any:
     return obj
 
 
+def _json_line(record: dict[str, Any]) -> str:
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+    return json.dumps(clean, allow_nan=False) + "\n"
+
+
 class RunDir:
     """Creates, checks, writes and reads one model directory."""
 
@@ -88,7 +94,15 @@ class RunDir:
 
     def start(self, resume: bool) -> None:
         """Refuse to start a new run over an old one, or to resume where there is nothing to resume;
-        a new run starts with no metrics."""
+        a new run starts with no metrics. A path that cannot become a writable directory is refused
+        before any work is done."""
+        for existing in (self.path, *self.path.parents):
+            if existing.exists():
+                if not existing.is_dir():
+                    raise SeqrnnError(f"{self.path}: {existing} is a file, not a directory; choose another --out")
+                if not os.access(existing, os.W_OK | os.X_OK):
+                    raise SeqrnnError(f"{self.path}: cannot write in {existing} (permission denied)")
+                break
         if resume and not self.has_checkpoint():
             raise SeqrnnError(f"{self.path}: nothing to resume, no {self.CHECKPOINT}/ from an earlier run")
         if not resume:
@@ -177,12 +191,18 @@ class RunDir:
     # --- metrics and curves --------------------------------------------------------------------
 
     def append_metrics(self, record: dict[str, Any]) -> None:
-        """Append one JSON line and flush it to disk (a torn last line is skipped by `metrics`)."""
+        """Append one JSON line and flush it to disk (a torn last line is skipped by `metrics`).
+        Strict JSON: a NaN or infinite value is written as null."""
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.path / self.METRICS, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(_json_line(record))
             f.flush()
             os.fsync(f.fileno())
+
+    def truncate_metrics(self, step: int) -> None:
+        """Keep only the records up to `step` (a resumed run redoes the steps after its checkpoint)."""
+        kept = [r for r in self.metrics() if r.get("step", 0) <= step]
+        atomic_write_bytes(self.path / self.METRICS, "".join(map(_json_line, kept)).encode())
 
     def metrics(self) -> list[dict[str, Any]]:
         records = []

@@ -14,19 +14,45 @@ Endpoints (all JSON unless noted):
 - `GET /` -> a self-contained HTML page to try both models (`static/index.html`, package data).
 
 Errors are JSON `{"error": "one line", "detail": ...}`: 400 bad input the model rejects (start
-characters it never saw), 404 a model not loaded, 413 body too large, 422 a field out of range
-(`detail` holds pydantic's list), 503 too many requests waiting.
+characters it never saw), 404 a model not loaded, 408 a request too slow to arrive, 413 body too
+large, 422 a field out of range (`detail` holds pydantic's list), 503 too many requests waiting or
+connections open.
 
 Models are loaded once, in `create_app`. Model calls are CPU-bound, so they run in worker threads
 behind one capacity limiter (`Limits.max_concurrency` at a time, `Limits.max_queue` more may wait,
 beyond that 503) and the event loop stays responsive. Texts longer than `Limits.max_text_chars` are
 refused (422), never silently truncated.
+
+Slow clients cannot hold connections (`ConnectionLimits`, `seqrnn serve` flags; each server process
+counts its own connections):
+
+- `--timeout-headers S` (10): a request's headers must arrive within S seconds of the connection
+  opening or of the previous response, or the connection is closed (408 if part of a request came).
+  uvicorn has no such bound; `_GuardedH11Protocol`, its h11 protocol with a timer, adds it.
+- `--timeout-body S` (30): a request body must arrive within S seconds of its headers, or 408 and
+  the connection is closed (`_BodyLimit`); a client that reads nothing of a response for S seconds
+  while the server has more to send is disconnected (the protocol's timer on paused writing).
+- `--timeout-keep-alive S` (5): an idle keep-alive connection is closed (uvicorn's own; the header
+  timeout closes it too, so the smaller of the two applies).
+- `--limit-concurrency N` (100): a request arriving while N connections are open or N requests
+  are in progress is answered 503 (uvicorn's own, plain text) and its connection closed.
+- `--max-connections N` (200): a connection beyond N open ones is sent a 503 and closed at once,
+  before anything is read from it: the bound on file descriptors.
+- `--workers N` (1): N server processes share the listening socket, each with its own models.
+
+Each model call runs on `--threads` torch threads (default 1): calls run side by side instead
+(`Limits.max_concurrency` of them, in each worker). torch's default, a thread per core for every
+call, made each call 10-25 times slower on 2 busy cores (the threads of concurrent calls wait on
+each other).
 """
 
 import dataclasses
 import functools
 import importlib.resources
+import inspect
 import ipaddress
+import json
+import math
 import socket
 import sys
 import time
@@ -61,6 +87,31 @@ class Limits:
             least = 0 if field.name == "max_queue" else 1
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise SeqrnnError(f"Limits.{field.name} must be an integer >= {least}, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectionLimits:
+    """How long a client may take and how many connections a server process keeps (see the module doc)."""
+
+    header_timeout: float = 10.0  # seconds for a request's headers, from connecting or the previous response
+    body_timeout: float = 30.0  # seconds for a request's body after its headers; for a stalled response reader
+    keep_alive_timeout: float = 5.0  # seconds an idle keep-alive connection stays open
+    limit_concurrency: int = 100  # open connections (or requests in progress) beyond which requests get 503
+    max_connections: int = 200  # open connections beyond which a new one is closed at once
+
+    FLAGS = {"header_timeout": "--timeout-headers", "body_timeout": "--timeout-body",
+             "keep_alive_timeout": "--timeout-keep-alive", "limit_concurrency": "--limit-concurrency",
+             "max_connections": "--max-connections"}  # the `seqrnn serve` flag of each field
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value, name = getattr(self, field.name), f"{self.FLAGS[field.name]} ({field.name})"
+            if field.type in (int, "int"):
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise SeqrnnError(f"{name} must be an integer >= 1, got {value!r}")
+            elif (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
+                  or value <= 0):
+                raise SeqrnnError(f"{name} must be a number of seconds > 0, got {value!r}")
 
 
 def _require_fastapi():
@@ -156,12 +207,16 @@ def _request_models(limits: Limits):
 
 
 class _BodyLimit:
-    """ASGI middleware: refuse request bodies over `max_bytes` with 413, before any parsing."""
+    """ASGI middleware: read the whole request body before the app sees it, refusing bodies over
+    `max_bytes` (413) and bodies that do not arrive within `timeout` seconds of the headers (408).
+    Both answers close the connection: the rest of the body is never read."""
 
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app, max_bytes: int, timeout: float = ConnectionLimits.body_timeout):
+        self.app, self.max_bytes, self.timeout = app, max_bytes, timeout
 
     async def __call__(self, scope, receive, send):
+        import anyio
+
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
@@ -169,21 +224,25 @@ class _BodyLimit:
             try:
                 size = int(declared)
             except ValueError:
-                return await _error_response(400, "invalid Content-Length header")(scope, receive, send)
+                return await _error_response(400, "invalid Content-Length header", close=True)(scope, receive, send)
             if size > self.max_bytes:
                 return await self._too_large(scope, receive, send)
         chunks, total = [], 0  # chunked bodies (or a lying header): count while reading
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            body = message.get("body", b"")
-            total += len(body)
-            if total > self.max_bytes:
-                return await self._too_large(scope, receive, send)
-            chunks.append(body)
-            if not message.get("more_body", False):
-                break
+        with anyio.move_on_after(self.timeout) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return None
+                body = message.get("body", b"")
+                total += len(body)
+                if total > self.max_bytes:
+                    return await self._too_large(scope, receive, send)
+                chunks.append(body)
+                if not message.get("more_body", False):
+                    break
+        if deadline.cancelled_caught:
+            response = _error_response(408, f"the request body did not arrive within {self.timeout:g} s", close=True)
+            return await response(scope, receive, send)
         replayed = False
 
         async def replay():
@@ -196,13 +255,15 @@ class _BodyLimit:
         return await self.app(scope, replay, send)
 
     async def _too_large(self, scope, receive, send):
-        response = _error_response(413, f"request body is larger than {self.max_bytes} bytes")
+        response = _error_response(413, f"request body is larger than {self.max_bytes} bytes", close=True)
         return await response(scope, receive, send)
 
 
-def _error_response(status: int, message: str, detail: Any = None, headers=None):
+def _error_response(status: int, message: str, detail: Any = None, headers=None, close: bool = False):
     from fastapi.responses import JSONResponse
 
+    if close:  # the request was not read to its end: the connection cannot carry another one
+        headers = {**(headers or {}), "Connection": "close"}
     return JSONResponse({"error": message, "detail": message if detail is None else detail}, status_code=status,
                         headers=headers)
 
@@ -248,8 +309,10 @@ class _Gate:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self.limiter)
 
 
-def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits()) -> "fastapi.FastAPI":  # noqa: F821
-    """A FastAPI app serving the models in the given directories (at least one)."""
+def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
+               connection_limits: ConnectionLimits = ConnectionLimits()) -> "fastapi.FastAPI":  # noqa: F821
+    """A FastAPI app serving the models in the given directories (at least one). Of
+    `connection_limits`, the app enforces the body timeout; the server (`serve_command`) the rest."""
     clf, lm = _load_models(sentiment_dir, charlm_dir)
     _require_fastapi()
     from fastapi import FastAPI, HTTPException
@@ -267,7 +330,7 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits()) -
     app = FastAPI(title="seqrnn", version=__version__,
                   description="Sentiment classification and character-level text generation with recurrent networks.")
     app.state.sentiment, app.state.charlm, app.state.limits = clf, lm, limits
-    app.add_middleware(_BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(_BodyLimit, max_bytes=limits.max_body_bytes, timeout=connection_limits.body_timeout)
 
     @app.exception_handler(SeqrnnError)
     async def _seqrnn_error(request, exc: SeqrnnError):
@@ -381,11 +444,143 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _raw_response(status: int, reason: str, message: str) -> bytes:
+    """A whole HTTP/1.1 error response that closes the connection, for answers given outside any request."""
+    body = json.dumps({"error": message, "detail": message}).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n")
+    return head.encode("ascii") + body
+
+
+try:
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol as _H11Protocol
+except ImportError:  # no uvicorn: serve_command says what to install
+    _H11Protocol = None
+
+if _H11Protocol is not None:
+
+    class _GuardedH11Protocol(_H11Protocol):
+        """uvicorn's h11 protocol, plus what it lacks against slow clients (`ConnectionLimits` in
+        `config.seqrnn_connection_limits`):
+
+        - one timer per connection while it waits for request headers, armed when it opens and after
+          each response: when it fires and no request has begun, the connection is closed (408 first
+          if part of a request arrived). Bytes trickling in do not reset it.
+        - a timer while writing is paused (the client reads nothing and the buffers are full): when it
+          fires the connection is aborted.
+        - a connection beyond `max_connections` open ones gets a 503 and is closed at once.
+
+        Idle keep-alive connections and the 503 at `limit_concurrency` are uvicorn's own; the body
+        deadline is `_BodyLimit`'s, in the app.
+        """
+
+        _last_warning = 0.0  # shared: one warning a second at most while connections are refused
+
+        def __init__(self, config, server_state, app_state, _loop=None):
+            super().__init__(config, server_state, app_state, _loop)
+            self.guard: ConnectionLimits = getattr(config, "seqrnn_connection_limits", None) or ConnectionLimits()
+            self._header_timer = self._write_timer = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > self.guard.max_connections:
+                now = time.monotonic()
+                if now - _GuardedH11Protocol._last_warning >= 1.0:
+                    _GuardedH11Protocol._last_warning = now
+                    self.logger.warning("more than %d connections open: refusing new ones (503)",
+                                        self.guard.max_connections)
+                transport.write(_raw_response(503, "Service Unavailable",
+                                              "the server has too many open connections; try again shortly"))
+                transport.close()
+                return
+            self._arm_header_timer()
+
+        def connection_lost(self, exc) -> None:
+            for timer in (self._header_timer, self._write_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._header_timer = self._write_timer = None
+            super().connection_lost(exc)
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self._header_timer is not None and self.conn.their_state is not h11.IDLE:  # a request began
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_header_timer()
+
+        def _arm_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+            self._header_timer = self.loop.call_later(self.guard.header_timeout, self._headers_timed_out)
+
+        def _headers_timed_out(self) -> None:
+            self._header_timer = None
+            if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+                return
+            if self.conn.trailing_data[0]:  # part of a request: say why before closing
+                message = f"the request headers did not arrive within {self.guard.header_timeout:g} s"
+                self.transport.write(_raw_response(408, "Request Timeout", message))
+            self.transport.close()
+
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            if self._write_timer is None:
+                self._write_timer = self.loop.call_later(self.guard.body_timeout, self._reader_stalled)
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            if self._write_timer is not None:
+                self._write_timer.cancel()
+                self._write_timer = None
+
+        def _reader_stalled(self) -> None:
+            self._write_timer = None
+            self.transport.abort()
+
+
+def _run_workers(config, sock: socket.socket) -> None:
+    """uvicorn's supervisor: `config.workers` processes serving `sock` (its signature changed in 0.30)."""
+    from uvicorn.supervisors import Multiprocess
+
+    if "target" in inspect.signature(Multiprocess).parameters:
+        import uvicorn
+
+        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    else:
+        Multiprocess(config, sockets=[sock]).run()
+
+
+def _worker_app(threads: int, *args, **kwargs):
+    """The app of one server process: torch's threads per model call set before the models load."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return create_app(*args, **kwargs)
+
+
+def _connection_limits(args) -> ConnectionLimits:
+    given = {"header_timeout": getattr(args, "timeout_headers", None),
+             "body_timeout": getattr(args, "timeout_body", None),
+             "keep_alive_timeout": getattr(args, "timeout_keep_alive", None),
+             "limit_concurrency": getattr(args, "limit_concurrency", None),
+             "max_connections": getattr(args, "max_connections", None)}
+    return ConnectionLimits(**{name: value for name, value in given.items() if value is not None})
+
+
 def serve_command(args) -> int:
     host = getattr(args, "host", None) or "127.0.0.1"
     port = getattr(args, "port", None)
     port = 8000 if port is None else port
-    app = create_app(getattr(args, "sentiment", None), getattr(args, "charlm", None))
+    workers, threads = getattr(args, "workers", None) or 1, getattr(args, "threads", None) or 1
+    connection_limits = _connection_limits(args)
+    sentiment_dir, charlm_dir = getattr(args, "sentiment", None), getattr(args, "charlm", None)
+    app = _worker_app(threads, sentiment_dir, charlm_dir, connection_limits=connection_limits)  # one-line errors
     import uvicorn
 
     sock = _listen(host, port)
@@ -394,11 +589,23 @@ def serve_command(args) -> int:
     if not _is_loopback(host):
         print(f"seqrnn: warning: listening on {host}, reachable from other machines, with no authentication",
               file=sys.stderr)
-    print(f"seqrnn: serving {' and '.join(models)} on http://{_url_host(host)}:{port}/ (Ctrl+C to stop)",
+    processes = f" with {workers} worker processes" if workers > 1 else ""
+    print(f"seqrnn: serving {' and '.join(models)} on http://{_url_host(host)}:{port}/{processes} (Ctrl+C to stop)",
           flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    if workers > 1:  # each worker builds its own app: a picklable factory, not this process's app
+        del app
+        app = functools.partial(_worker_app, threads, sentiment_dir and str(sentiment_dir),
+                                charlm_dir and str(charlm_dir), Limits(), connection_limits)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", http=_GuardedH11Protocol,
+                            factory=workers > 1, workers=workers,
+                            timeout_keep_alive=connection_limits.keep_alive_timeout,
+                            limit_concurrency=connection_limits.limit_concurrency)
+    config.seqrnn_connection_limits = connection_limits  # read by _GuardedH11Protocol (in every worker)
     try:
-        server.run(sockets=[sock])
+        if workers > 1:
+            _run_workers(config, sock)
+        else:
+            uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
     return 0

@@ -4,35 +4,44 @@ A task supplies its batches (deterministic for a given epoch and index, so a run
 and resume bit-for-bit), its loss, an optional state carried from batch to batch (the char model's
 hidden state across truncated-BPTT windows) and its validation. The `Trainer` owns everything else:
 AdamW, the learning-rate schedule, clipping by global norm, validation and best-model selection,
-the wall-clock budget, checkpoints, metrics and the progress bar. Its progress is one value,
-`TrainerState`, which is exactly what a checkpoint holds besides the weights, the optimizer, the
-schedule and the random generators.
+the wall-clock budget, checkpoints (at every epoch's end, every `checkpoint_every` minutes, and on
+SIGINT/SIGTERM), the guard against a non-finite loss, metrics, the progress bar, and several
+processes under torchrun. Its progress is one value, `TrainerState`, which is exactly what a
+checkpoint holds besides the weights, the optimizer, the schedule and the random generators.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from seqrnn import distributed
 from seqrnn.config import TrainingConfig
-from seqrnn.errors import SeqrnnError
+from seqrnn.distributed import Ranks
+from seqrnn.errors import Interrupted, SeqrnnRuntimeError
 from seqrnn.rundir import RunDir
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Task(Protocol):
     """What a task gives the loop. `monitor` is ("loss", "min") or ("accuracy", "max").
 
-    `loss` returns (mean loss, the carry for the next batch of the epoch, examples in the batch);
-    the carry starts as None at every epoch and must be tensors (or tuples of them) or None.
+    `batch` returns the global batch (a tensor or a tuple of tensors, batch first; each rank takes
+    its rows). `loss` returns (mean loss, the carry for the next batch of the epoch, examples in
+    the batch); the carry starts as None at every epoch and must be tensors (or tuples) or None.
     """
 
     monitor: tuple[str, str]
@@ -45,30 +54,36 @@ class Task(Protocol):
 
 @dataclass
 class TrainerState:
-    """Where a run is. `epoch` counts finished epochs, `index` the batches done in the current one."""
+    """Where a run is. `epoch` counts finished epochs, `index` the batches done in the current one;
+    `skipped` counts the non-finite batches skipped so far."""
 
     epoch: int = 0
     index: int = 0
     step: int = 0
     best: dict[str, Any] | None = None
     elapsed_s: float = 0.0
+    skipped: int = 0
     carry: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def setup_runtime(seed: int, threads: int | None = None, device: str = "auto") -> torch.device:
-    """Seed every generator, set CPU threads, and pick the device ('auto' = CUDA when present)."""
+class NonFiniteLoss(SeqrnnRuntimeError):
+    """Training diverged: the loss or the gradient norm is NaN or infinite."""
+
+
+def setup_runtime(seed: int, threads: int | None = None, device: str = "auto") -> tuple[Ranks, torch.device]:
+    """Join torchrun's process group if there is one, pick this rank's device ('auto' = CUDA when
+    present), set CPU threads (default: the cores shared among this machine's ranks) and seed every
+    generator (rank r with seed + r, so ranks draw different dropout masks; rank 0 is a single
+    process's stream, and DistributedDataParallel starts every rank from rank 0's weights)."""
+    ranks, chosen = distributed.init(device)
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    torch.set_num_threads(threads or os.cpu_count() or 1)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SeqrnnError("--device cuda: no CUDA device is available")
-    return torch.device(device)
+    torch.manual_seed(seed + ranks.rank)
+    torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // ranks.local_world_size))
+    return ranks, chosen
 
 
 def lr_factor(step: int, total_steps: int, training: TrainingConfig) -> float:
@@ -87,13 +102,21 @@ class Trainer:
 
     `max_minutes` is this invocation's budget; `prepared_s` is the time this invocation already
     spent preparing (encoding, word vectors), counted in the budget and in the elapsed time.
+    `checkpoint_every` (minutes) bounds what a `kill -9` can lose. Under torchrun (`ranks`), the
+    model is wrapped in DistributedDataParallel and only rank 0 writes.
     """
 
     def __init__(self, model: torch.nn.Module, task: Task, training: TrainingConfig, run: RunDir,
-                 device: torch.device, *, max_minutes: float | None = None, prepared_s: float = 0.0,
-                 log_every: int = 20):
+                 device: torch.device, *, ranks: Ranks = Ranks(), max_minutes: float | None = None,
+                 checkpoint_every: float | None = None, prepared_s: float = 0.0, log_every: int = 20):
         self.model, self.task, self.training, self.run, self.device = model.to(device), task, training, run, device
+        self.ranks = ranks
+        self.trained_model = model
+        if ranks.distributed:
+            self.trained_model = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None)
         self.budget_s = max_minutes * 60 if max_minutes else None
+        self.checkpoint_every_s = checkpoint_every * 60 if checkpoint_every else None
         self.log_every = log_every
         self.steps_per_epoch = task.batches_per_epoch()
         self.total_steps = training.epochs * self.steps_per_epoch
@@ -103,6 +126,10 @@ class Trainer:
         self.state = TrainerState()
         self.started = time.perf_counter() - prepared_s  # this invocation's clock
         self.elapsed_before = 0.0  # time spent by the earlier invocations of a resumed run
+        self.last_checkpoint = time.perf_counter()
+        self.checkpoint_step: int | None = None  # the step of the last checkpoint written or read
+        self.stop_signal: int | None = None
+        self.first_nonfinite = torch.full((), -1, dtype=torch.long, device=device)  # step, or -1
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.started
@@ -110,102 +137,219 @@ class Trainer:
     # --- checkpoints ---------------------------------------------------------------------------
 
     def save_checkpoint(self) -> None:
+        """Write the checkpoint (rank 0), after checking that the weights are still finite."""
+        self.check_finite()
         self.state.elapsed_s = self.elapsed()
-        rng = {"torch": torch.get_rng_state()}
+        rng = {"torch": distributed.gather(torch.get_rng_state(), self.ranks)}
         if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        self.run.save_checkpoint(self.model.state_dict(), {
-            "state": self.state.as_dict(), "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(), "rng": rng})
+            rng["cuda"] = distributed.gather(torch.cuda.get_rng_state(self.device).cpu(), self.ranks)
+        state = {**self.state.as_dict(), "carry": distributed.gather(_to_device(self.state.carry, "cpu"), self.ranks)}
+        if self.ranks.is_main:
+            self.run.save_checkpoint(self.model.state_dict(), {
+                "state": state, "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "rng": rng, "world_size": self.ranks.world_size})
+        self.last_checkpoint = time.perf_counter()
+        self.checkpoint_step = self.state.step
 
     def resume(self) -> None:
-        """Continue from the run's checkpoint, exactly where it stopped."""
+        """Continue from the run's checkpoint, exactly where it stopped (every rank reads it)."""
         model_state, saved = self.run.load_checkpoint()
         self.model.load_state_dict(model_state)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["rng"]["torch"])
-        if self.device.type == "cuda" and "cuda" in saved["rng"]:
-            torch.cuda.set_rng_state(saved["rng"]["cuda"], self.device)
+        rng, carries = saved["rng"], saved["state"].pop("carry")
+        same_ranks = saved.get("world_size", 1) == self.ranks.world_size
+        if same_ranks:
+            torch.set_rng_state(rng["torch"][self.ranks.rank])
+        else:
+            _note(f"the run was checkpointed with {saved.get('world_size', 1)} processes and resumes with "
+                  f"{self.ranks.world_size}: dropout draws a different random stream, and the carried state "
+                  "starts afresh", self.ranks)
+        if self.device.type == "cuda" and "cuda" in rng and len(rng["cuda"]) > self.ranks.rank:
+            torch.cuda.set_rng_state(rng["cuda"][self.ranks.rank], self.device)
+        elif "cuda" in rng and self.device.type != "cuda":
+            _note("the checkpoint was written on CUDA and resumes on the CPU: dropout draws a different "
+                  "random stream from here", self.ranks)
         self.state = TrainerState(**saved["state"])
-        self.state.carry = _to_device(self.state.carry, self.device)
+        self.state.carry = _to_device(carries[self.ranks.rank], self.device) if same_ranks else None
         self.elapsed_before = self.state.elapsed_s
+        self.checkpoint_step = self.state.step
+        if self.ranks.is_main:
+            self.run.truncate_metrics(self.state.step)  # what came after the checkpoint is redone
 
     # --- the loop ------------------------------------------------------------------------------
 
     def train_step(self, batch: Any) -> tuple[torch.Tensor, int]:
-        """One optimizer step; the loss comes back detached, still on the device (no sync)."""
-        loss, self.state.carry, examples = self.task.loss(self.model, batch, self.state.carry)
+        """One optimizer step on this rank's rows of `batch`; the loss comes back detached, on the
+        device. A non-finite loss or gradient norm is remembered without a device sync (checked at
+        the next log, validation or checkpoint), unless `skip_nonfinite` asks to skip such batches."""
+        loss, carry, examples = self._share_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.training.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.training.grad_clip)
-        self.optimizer.step()
-        self.scheduler.step()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.training.grad_clip or math.inf)
+        finite = torch.isfinite(loss.detach()) & torch.isfinite(norm)
         self.state.index += 1
         self.state.step += 1
+        # skipping needs the answer now: one sync per step, only when asked for (as AMP's GradScaler)
+        if self.training.skip_nonfinite and distributed.any_of([not bool(finite)], self.ranks)[0]:
+            self.state.skipped += 1
+            if self.state.skipped > self.training.skip_nonfinite:
+                self.first_nonfinite.fill_(self.state.step)
+                self.check_finite()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scheduler.step()
+            self.state.carry = None  # the carried state may hold the non-finite values too
+            return torch.zeros((), device=self.device), 0
+        self.first_nonfinite.masked_fill_((self.first_nonfinite < 0) & ~finite, self.state.step)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.state.carry = carry
         return loss.detach(), examples
 
+    def _share_loss(self, batch: Any) -> tuple[torch.Tensor, Any, int]:
+        """The task's loss on this rank's share of the global batch, weighted by the share's size so
+        that the average DistributedDataParallel takes is the global batch's mean loss (one process:
+        weight 1). A rank whose share is empty runs one row at weight 0, to take part in the
+        gradient all-reduce."""
+        if not self.ranks.distributed:
+            return self.task.loss(self.trained_model, batch, self.state.carry)
+        rows = distributed.batch_rows(batch)
+        start, stop = distributed.share(rows, self.ranks)
+        part = distributed.take_rows(batch, start, stop) if stop > start else distributed.take_rows(batch, 0, 1)
+        loss, carry, examples = self.task.loss(self.trained_model, part, self.state.carry)
+        weight = (stop - start) * self.ranks.world_size / rows
+        return loss * weight, carry, stop - start
+
+    def check_finite(self) -> None:
+        """Stop with a one-line error if a step has had a non-finite loss or gradient norm."""
+        bad = int(self.first_nonfinite)
+        if not distributed.any_of([bad >= 0], self.ranks)[0]:
+            return
+        where = (f"the last good checkpoint is {self.run.path / RunDir.CHECKPOINT} (step {self.checkpoint_step}): "
+                 f"resume from it with a lower learning rate or --skip-nonfinite N"
+                 if self.checkpoint_step is not None else "no checkpoint was written before it")
+        raise NonFiniteLoss(f"the loss or gradient became NaN or infinite at step {bad if bad >= 0 else '?'} "
+                            f"(a too high learning rate?); training stopped, {where}")
+
     def validate(self) -> None:
-        """Validate, log, and keep the weights if they are the best so far."""
-        self.model.eval()
-        with torch.no_grad():
-            result = self.task.validate(self.model)
-        self.model.train()
+        """Validate on rank 0, log, and keep the weights if they are the best so far."""
+        self.check_finite()
+        result = None
+        if self.ranks.is_main:
+            self.model.eval()
+            with torch.no_grad():
+                result = self.task.validate(self.model)
+            self.model.train()
+        result = distributed.broadcast(result, self.ranks)
         metric, mode = self.task.monitor
-        best = self.state.best
-        improved = best is None or (result[metric] < best[metric] if mode == "min" else result[metric] > best[metric])
+        best, value = self.state.best, result[metric]
+        improved = math.isfinite(value) and (
+            best is None or (value < best[metric] if mode == "min" else value > best[metric]))
         record = {"type": "val", "epoch": self.epoch_number(), "step": self.state.step,
                   "elapsed_s": round(self.elapsed(), 3), **result}
         if improved:
             self.state.best = {**result, "epoch": record["epoch"], "step": record["step"],
                                "elapsed_s": record["elapsed_s"]}
-            self.run.save_best(self.model.state_dict(), self.state.best)
-        self.run.append_metrics(record)
+            if self.ranks.is_main:
+                self.run.save_best(self.model.state_dict(), self.state.best)
+        if self.ranks.is_main:
+            self.run.append_metrics(record)
 
     def epoch_number(self) -> int:
         """The 1-based epoch the current step belongs to (the same in train and val records)."""
         return self.state.epoch + (1 if self.state.index else 0)
 
     def fit(self) -> dict[str, Any]:
-        """Run until `training.epochs` are done or the budget is spent; returns a summary."""
+        """Run until `training.epochs` are done, the budget is spent or a stop signal arrives;
+        returns a summary. A signal writes the checkpoint, then raises `Interrupted`."""
         state, training = self.state, self.training
         stopped = "done"
         bar = tqdm(total=self.total_steps, initial=state.step, unit="batch", dynamic_ncols=True, file=sys.stderr,
-                   disable=not sys.stderr.isatty(), desc="train")
+                   disable=not (sys.stderr.isatty() and self.ranks.is_main), desc="train")
         window = _Window(self.device)
-        self.model.train()
+        self.trained_model.train()
         try:
-            while state.epoch < training.epochs and stopped == "done":
-                while state.index < self.steps_per_epoch:
-                    loss, examples = self.train_step(self.task.batch(state.epoch, state.index))
-                    window.add(loss, examples)
-                    if state.step % self.log_every == 0 or state.index == self.steps_per_epoch:
-                        record = self.log(window)
-                        bar.set_postfix(loss=f"{record['loss']:.4f}", ex_s=f"{record['examples_per_s']:,.0f}",
-                                        epoch=record["epoch"])
-                    bar.update(1)
-                    if self.budget_s is not None and time.perf_counter() - self.started >= self.budget_s:
-                        stopped = "budget"
-                        break
-                    if training.eval_every and state.step % training.eval_every == 0 \
-                            and state.index < self.steps_per_epoch:
+            with self._stop_signals():
+                while state.epoch < training.epochs and stopped == "done":
+                    while state.index < self.steps_per_epoch:
+                        loss, examples = self.train_step(self.task.batch(state.epoch, state.index))
+                        window.add(loss, examples)
+                        if state.step % self.log_every == 0 or state.index == self.steps_per_epoch:
+                            record = self.log(window)
+                            bar.set_postfix(loss=f"{record['loss']:.4f}", ex_s=f"{record['examples_per_s']:,.0f}",
+                                            epoch=record["epoch"])
+                        bar.update(1)
+                        stopped = self._decide()
+                        if stopped != "done":
+                            break
+                        if training.eval_every and state.step % training.eval_every == 0 \
+                                and state.index < self.steps_per_epoch:
+                            self.validate()
+                    if stopped == "done":  # the state is reset at the start of every epoch
+                        state.epoch, state.index, state.carry = state.epoch + 1, 0, None
+                    if stopped != "signal":
                         self.validate()
-                if stopped == "done":  # the state is reset at the start of every epoch
-                    state.epoch, state.index, state.carry = state.epoch + 1, 0, None
-                self.validate()
-                self.save_checkpoint()
+                    self.save_checkpoint()
         finally:
             bar.close()
+        if stopped == "signal":
+            raise Interrupted(self.stop_signal or signal.SIGINT, state.step, self.run.path / RunDir.CHECKPOINT)
         return {"stopped": stopped, "epoch": state.epoch, "step": state.step, "elapsed_s": round(self.elapsed(), 3),
                 "best": state.best}
 
+    def _decide(self) -> str:
+        """'done' to go on, or why to stop ('budget', 'signal'); writes a checkpoint when one is due.
+        Under torchrun every rank takes the same decision."""
+        now = time.perf_counter()
+        budget = self.budget_s is not None and now - self.started >= self.budget_s
+        due = self.checkpoint_every_s is not None and now - self.last_checkpoint >= self.checkpoint_every_s
+        signalled, budget, due = distributed.any_of([self.stop_signal is not None, budget, due], self.ranks)
+        if signalled:
+            self.stop_signal = self.stop_signal or signal.SIGINT
+            return "signal"
+        if budget:
+            return "budget"
+        if due and self.state.index < self.steps_per_epoch:  # an epoch's end writes one anyway
+            self.save_checkpoint()
+        return "done"
+
+    @contextlib.contextmanager
+    def _stop_signals(self) -> Iterator[None]:
+        """SIGINT/SIGTERM ask the loop to stop after the current step (with a checkpoint); a second
+        one stops at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+
+        def handle(signum, frame):
+            if self.stop_signal is not None:
+                raise Interrupted(signum, self.state.step, None)
+            self.stop_signal = signum
+            if self.ranks.is_main:
+                print(f"\nseqrnn: {signal.Signals(signum).name}: stopping after this step, writing the checkpoint "
+                      "(again to stop at once)", file=sys.stderr, flush=True)
+
+        for s in STOP_SIGNALS:
+            signal.signal(s, handle)
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
     def log(self, window: "_Window") -> dict[str, Any]:
-        """Write the mean training loss since the last record (one device sync per record)."""
-        record = {"type": "train", "epoch": self.epoch_number(), "step": self.state.step, "loss": window.mean_loss(),
-                  "lr": self.scheduler.get_last_lr()[0], "examples_per_s": round(window.rate(), 1),
+        """Write the mean training loss since the last record, over all ranks (one device sync and,
+        under torchrun, one all-reduce per record)."""
+        self.check_finite()
+        examples = torch.tensor(float(window.examples), device=self.device)
+        loss, examples = distributed.mean(torch.stack([window.mean_loss(), examples]), self.ranks).tolist()
+        record = {"type": "train", "epoch": self.epoch_number(), "step": self.state.step, "loss": loss,
+                  "lr": self.scheduler.get_last_lr()[0],
+                  "examples_per_s": round(examples * self.ranks.world_size / window.seconds(), 1),
                   "elapsed_s": round(self.elapsed(), 3)}
-        self.run.append_metrics(record)
+        if self.ranks.is_main:
+            self.run.append_metrics(record)
         window.reset()
         return record
 
@@ -226,11 +370,16 @@ class _Window:
         self.steps += 1
         self.examples += examples
 
-    def mean_loss(self) -> float:
-        return float(self.loss_sum) / max(1, self.steps)
+    def mean_loss(self) -> torch.Tensor:
+        return self.loss_sum / max(1, self.steps)
 
-    def rate(self) -> float:
-        return self.examples / max(1e-9, time.perf_counter() - self.started)
+    def seconds(self) -> float:
+        return max(1e-9, time.perf_counter() - self.started)
+
+
+def _note(message: str, ranks: Ranks) -> None:
+    if ranks.is_main:
+        print(f"note: {message}", file=sys.stderr)
 
 
 def _to_device(obj: Any, device: torch.device) -> Any:

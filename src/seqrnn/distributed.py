@@ -1,0 +1,132 @@
+"""Several processes under torchrun: which rank this is, its device, and the few collectives the
+trainer needs. One process (no torchrun) is world size 1 and every function here is a no-op.
+
+    torchrun --standalone --nproc_per_node=2 -m seqrnn charlm train --text hamlet --out runs/h
+
+torchrun sets RANK, LOCAL_RANK and WORLD_SIZE; `init` joins the process group (gloo on the CPU,
+NCCL on CUDA, one GPU per local rank). Every rank reads and prepares the same data the same way,
+takes its share of each global batch with its loss weighted by the share's size, and
+DistributedDataParallel averages the gradients, so the model equals one process's with the same
+global batch, even when a batch does not split evenly. Only rank 0 writes the run directory,
+logs and validates; stop decisions (budget, Ctrl-C, checkpoint due) are agreed with an all-reduce
+so that no rank waits for another.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from seqrnn.errors import SeqrnnError
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place among the training processes."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    local_world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def from_environment() -> Ranks:
+    """The ranks torchrun gave this process (world size 1 without torchrun)."""
+    env = os.environ
+    if "RANK" not in env or "WORLD_SIZE" not in env:
+        return Ranks()
+    return Ranks(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", 0)),
+                 int(env.get("LOCAL_WORLD_SIZE", env["WORLD_SIZE"])))
+
+
+def init(device: str) -> tuple[Ranks, torch.device]:
+    """Join the process group if torchrun started this process; this rank's device
+    ('auto' = CUDA when present)."""
+    ranks = from_environment()
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SeqrnnError("device cuda: no CUDA device is available")
+    if device == "cuda":
+        torch.cuda.set_device(ranks.local_rank)
+        chosen = torch.device("cuda", ranks.local_rank)
+    else:
+        chosen = torch.device("cpu")
+    if ranks.distributed and not dist.is_initialized():
+        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+    return ranks, chosen
+
+
+def any_of(flags: list[bool], ranks: Ranks) -> list[bool]:
+    """Each flag, true if it is true on any rank (an all-reduce of one small tensor)."""
+    if not ranks.distributed:
+        return flags
+    tensor = torch.tensor([float(f) for f in flags])
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in tensor.tolist()]
+
+
+def mean(value: torch.Tensor, ranks: Ranks) -> torch.Tensor:
+    """The mean of a tensor over the ranks."""
+    if not ranks.distributed:
+        return value
+    value = value.detach().clone()
+    dist.all_reduce(value)
+    return value / ranks.world_size
+
+
+def broadcast(obj: Any, ranks: Ranks) -> Any:
+    """Rank 0's object, on every rank."""
+    if not ranks.distributed:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather(obj: Any, ranks: Ranks) -> list[Any]:
+    """Every rank's object, in rank order, on every rank."""
+    if not ranks.distributed:
+        return [obj]
+    out: list[Any] = [None] * ranks.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier(ranks: Ranks) -> None:
+    if ranks.distributed:
+        dist.barrier()
+
+
+def share(rows: int, ranks: Ranks) -> tuple[int, int]:
+    """The rows [start, stop) of a global batch of `rows` that this rank trains on (contiguous,
+    sizes differing by at most one; a rank's share is empty when the batch has fewer rows than ranks)."""
+    return ranks.rank * rows // ranks.world_size, (ranks.rank + 1) * rows // ranks.world_size
+
+
+def take_rows(batch: Any, start: int, stop: int) -> Any:
+    """Rows [start, stop) of a batch: a tensor, or a tuple of tensors and None, batch first."""
+    if torch.is_tensor(batch):
+        return batch[start:stop]
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(take_rows(part, start, stop) for part in batch)
+    return batch
+
+
+def batch_rows(batch: Any) -> int:
+    """The number of rows of a batch (its first tensor's first dimension)."""
+    if torch.is_tensor(batch):
+        return batch.shape[0]
+    return next(batch_rows(part) for part in batch if part is not None)

@@ -1,0 +1,92 @@
+"""Several processes under torchrun (2 CPU ranks, gloo): the same model as one process with the same
+global batch, resume across invocations, only rank 0 writes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import run_seqrnn
+from seqrnn import distributed
+from seqrnn.distributed import Ranks
+from seqrnn.rundir import RunDir, load_tensors
+
+TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
+        "The slings and arrows of outrageous fortune,\n") * 20
+TINY = ["--hidden-size", 16, "--embed-size", 8, "--batch-size", 4, "--num-steps", 10, "--dropout", 0,
+        "--threads", 1, "--lr", 0.01, "--checkpoint-every", 0]
+
+
+def torchrun(*args, nproc: int = 2) -> subprocess.CompletedProcess:
+    """`torchrun --standalone --nproc_per_node=N -m seqrnn ARGS`."""
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+                           "-m", "seqrnn", *map(str, args)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def _weights(out) -> dict[str, torch.Tensor]:
+    return load_tensors(out / "checkpoint" / "model.safetensors")[0]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("text") / "corpus.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return path
+
+
+def test_two_ranks_give_the_model_of_one_process_with_the_same_global_batch(corpus, tmp_path):
+    single = run_seqrnn("charlm", "train", "--text", corpus, "--out", tmp_path / "one", "--epochs", 2, *TINY)
+    assert single.returncode == 0, single.stderr
+    both = torchrun("charlm", "train", "--text", corpus, "--out", tmp_path / "two", "--epochs", 2, *TINY)
+    assert both.returncode == 0, both.stderr
+    assert both.stdout.count("best validation loss") == 1  # only rank 0 reports
+    one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    assert one.keys() == two.keys()
+    for name in one:
+        assert torch.allclose(one[name], two[name], atol=1e-5), name
+    steps = [r["step"] for r in RunDir(tmp_path / "two").metrics() if r["type"] == "train"]
+    assert steps == sorted(set(steps))  # one writer: every record once
+
+
+def test_a_resumed_two_rank_run_equals_an_uninterrupted_one(corpus, tmp_path):
+    whole = torchrun("charlm", "train", "--text", corpus, "--out", tmp_path / "whole", "--epochs", 2, *TINY)
+    assert whole.returncode == 0, whole.stderr
+    cut = torchrun("charlm", "train", "--text", corpus, "--out", tmp_path / "cut", "--epochs", 2,
+                   "--max-minutes", 1e-9, *TINY)
+    assert cut.returncode == 0 and "(budget)" in cut.stdout, cut.stderr
+    resumed = torchrun("charlm", "train", "--text", corpus, "--out", tmp_path / "cut", "--epochs", 2, "--resume",
+                       *TINY)
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "cut")
+    assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_sentiment_trains_under_two_ranks(imdb_dir, tmp_path):
+    result = torchrun("sentiment", "train", "--data", imdb_dir, "--out", tmp_path / "m", "--epochs", 1,
+                      "--batch-size", 2, "--hidden-size", 4, "--embed-size", 4, "--seq-len", 10, "--threads", 1)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "m" / "model.safetensors").is_file()
+
+
+def test_a_batch_that_does_not_split_evenly_still_gives_the_model_of_one_process(corpus, tmp_path):
+    odd = ["--batch-size", 3, "--epochs", 1]  # the ranks take 1 and 2 streams, weighted by their share
+    single = run_seqrnn("charlm", "train", "--text", corpus, "--out", tmp_path / "one", *TINY, *odd)
+    both = torchrun("charlm", "train", "--text", corpus, "--out", tmp_path / "two", *TINY, *odd)
+    assert single.returncode == 0 and both.returncode == 0, single.stderr + both.stderr
+    one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    assert all(torch.allclose(one[name], two[name], atol=1e-5) for name in one)
+
+
+def test_each_rank_takes_its_share_of_the_rows():
+    batch = (torch.arange(8).reshape(4, 2), None, torch.arange(4))
+    assert distributed.batch_rows(batch) == 4
+    first, none, labels = distributed.take_rows(batch, *distributed.share(4, Ranks(rank=1, world_size=2)))
+    assert first.tolist() == [[4, 5], [6, 7]] and none is None and labels.tolist() == [2, 3]
+    shares = [distributed.share(5, Ranks(rank=r, world_size=3)) for r in range(3)]
+    assert shares == [(0, 1), (1, 3), (3, 5)]  # contiguous, every row once
+    assert distributed.share(1, Ranks(rank=0, world_size=2)) == (0, 0)  # an empty share
