@@ -106,13 +106,13 @@ def test_a_non_finite_loss_stops_training_naming_the_step_and_the_best_model_sta
 
 def test_skip_nonfinite_skips_bad_batches_up_to_its_limit(tmp_path):
     torch.manual_seed(0)
-    config = TrainingConfig(epochs=2, lr=0.1, skip_nonfinite=1)
+    config = TrainingConfig(epochs=2, lr=0.1)
     trainer = Trainer(torch.nn.Linear(1, 1), PoisonedTask({(0, 1)}), config, RunDir(tmp_path / "a"),
-                      torch.device("cpu"))
+                      torch.device("cpu"), skip_nonfinite=1)
     summary = trainer.fit()
     assert summary["step"] == 10 and trainer.state.skipped == 1 and math.isfinite(summary["best"]["loss"])
     twice = Trainer(torch.nn.Linear(1, 1), PoisonedTask({(0, 1), (1, 3)}), config, RunDir(tmp_path / "b"),
-                    torch.device("cpu"))
+                    torch.device("cpu"), skip_nonfinite=1)
     with pytest.raises(NonFiniteLoss, match="at step 9"):
         twice.fit()
 

@@ -115,8 +115,6 @@ class TrainingConfig(_Checked):
     eval_every: int = option(0, "validate every N steps as well as after every epoch (0 = epochs only)",
                              at_least=0)
     seed: int = option(1, "random seed: the same seed gives the same model on the CPU")
-    skip_nonfinite: int = option(0, "skip up to N batches whose loss or gradient is NaN or infinite, instead of "
-                                 "stopping at the first", at_least=0)
 
 
 @dataclass(frozen=True)
@@ -255,6 +253,8 @@ class RunOptions(_Checked):
     max_minutes: float | None = option(None, "stop cleanly after this many minutes of wall-clock time", above=0)
     checkpoint_every: float = option(5.0, "also write the checkpoint every this many minutes (0 = at epoch ends "
                                      "only): what a kill -9 can lose", at_least=0)
+    skip_nonfinite: int = option(0, "skip up to N batches whose loss or gradient is NaN or infinite, instead of "
+                                 "stopping at the first", at_least=0)
     threads: int | None = option(None, "CPU threads for PyTorch (default: all cores)", at_least=1)
     device: str = option("auto", "where to train: auto = CUDA when present", choices=DEVICES)
 

@@ -113,7 +113,7 @@ class RecurrentEstimator(BaseEstimator):
             if name != "epochs" and given is not None and given != value:
                 raise SeqrnnError(f"cannot resume with {name}={given!r}: the run in {run.path} was started with "
                                   f"{name}={value!r} (a resumed run may change only epochs, max_minutes, "
-                                  "checkpoint_every, threads and device)")
+                                  "checkpoint_every, skip_nonfinite, threads and device)")
         self.dataset_ = raw.get("dataset", {})
         return saved.replace(epochs=self.epochs)
 
@@ -130,7 +130,8 @@ class RecurrentEstimator(BaseEstimator):
             run.write_vocab(vocab.to_dict())
         distributed.barrier(ranks)
         trainer = Trainer(model, task, config.training, run, device, ranks=ranks, max_minutes=options.max_minutes,
-                          checkpoint_every=options.checkpoint_every, prepared_s=time.perf_counter() - started)
+                          checkpoint_every=options.checkpoint_every, skip_nonfinite=options.skip_nonfinite,
+                          prepared_s=time.perf_counter() - started)
         if resume:
             trainer.resume()
         self.summary_ = trainer.fit()

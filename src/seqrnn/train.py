@@ -102,13 +102,15 @@ class Trainer:
 
     `max_minutes` is this invocation's budget; `prepared_s` is the time this invocation already
     spent preparing (encoding, word vectors), counted in the budget and in the elapsed time.
-    `checkpoint_every` (minutes) bounds what a `kill -9` can lose. Under torchrun (`ranks`), the
+    `checkpoint_every` (minutes) bounds what a `kill -9` can lose; `skip_nonfinite` batches with a
+    non-finite loss or gradient may be skipped before training stops. Under torchrun (`ranks`), the
     model is wrapped in DistributedDataParallel and only rank 0 writes.
     """
 
     def __init__(self, model: torch.nn.Module, task: Task, training: TrainingConfig, run: RunDir,
                  device: torch.device, *, ranks: Ranks = Ranks(), max_minutes: float | None = None,
-                 checkpoint_every: float | None = None, prepared_s: float = 0.0, log_every: int = 20):
+                 checkpoint_every: float | None = None, skip_nonfinite: int = 0, prepared_s: float = 0.0,
+                 log_every: int = 20):
         self.model, self.task, self.training, self.run, self.device = model.to(device), task, training, run, device
         self.ranks = ranks
         self.trained_model = model
@@ -118,6 +120,7 @@ class Trainer:
         self.budget_s = max_minutes * 60 if max_minutes else None
         self.checkpoint_every_s = checkpoint_every * 60 if checkpoint_every else None
         self.log_every = log_every
+        self.skip_nonfinite = skip_nonfinite
         self.steps_per_epoch = task.batches_per_epoch()
         self.total_steps = training.epochs * self.steps_per_epoch
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=training.lr, weight_decay=training.weight_decay)
@@ -182,7 +185,8 @@ class Trainer:
     def train_step(self, batch: Any) -> tuple[torch.Tensor, int]:
         """One optimizer step on this rank's rows of `batch`; the loss comes back detached, on the
         device. A non-finite loss or gradient norm is remembered without a device sync (checked at
-        the next log, validation or checkpoint), unless `skip_nonfinite` asks to skip such batches."""
+        the next log, validation or checkpoint), unless `skip_nonfinite` asks to skip such batches
+        (`state.skipped` counts them over the whole run)."""
         loss, carry, examples = self._share_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -191,9 +195,9 @@ class Trainer:
         self.state.index += 1
         self.state.step += 1
         # skipping needs the answer now: one sync per step, only when asked for (as AMP's GradScaler)
-        if self.training.skip_nonfinite and distributed.any_of([not bool(finite)], self.ranks)[0]:
+        if self.skip_nonfinite and distributed.any_of([not bool(finite)], self.ranks)[0]:
             self.state.skipped += 1
-            if self.state.skipped > self.training.skip_nonfinite:
+            if self.state.skipped > self.skip_nonfinite:
                 self.first_nonfinite.fill_(self.state.step)
                 self.check_finite()
             self.optimizer.zero_grad(set_to_none=True)
@@ -226,7 +230,7 @@ class Trainer:
         if not distributed.any_of([bad >= 0], self.ranks)[0]:
             return
         where = (f"the last good checkpoint is {self.run.path / RunDir.CHECKPOINT} (step {self.checkpoint_step}): "
-                 f"resume from it with a lower learning rate or --skip-nonfinite N"
+                 f"resume with --skip-nonfinite N to skip such batches, or start again with a lower learning rate"
                  if self.checkpoint_step is not None else "no checkpoint was written before it")
         raise NonFiniteLoss(f"the loss or gradient became NaN or infinite at step {bad if bad >= 0 else '?'} "
                             f"(a too high learning rate?); training stopped, {where}")
