@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -33,10 +34,32 @@ def test_every_command_has_help(command, capsys):
     (["sentiment", "train", "--data", "x", "--out", "y", "--seq-len", "0"], "--seq-len: must be at least 1"),
     (["charlm", "sample", "--model", "m", "--num-samples", "zero"], "--num-samples"),
     (["sentiment", "train", "--data", "x", "--out", "y", "--preset", "huge"], "--preset"),
+    (["charlm", "train", "--text", "x", "--out", "y", "--max-minutes", "-1"], "--max-minutes: must be more than 0"),
+    (["charlm", "train", "--text", "x", "--out", "y", "--lr", "nan"], "--lr: must be a finite number"),
+    (["charlm", "train", "--text", "x", "--out", "y", "--grad-clip", "inf"], "--grad-clip: must be a finite number"),
+    (["charlm", "train", "--text", "x", "--out", "y", "--cell", "transformer"], "--cell: must be one of lstm, gru, rnn"),
 ])
 def test_usage_errors_are_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
+    assert err.startswith("seqrnn: error:") and message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("setting,value,message", [
+    ("hidden_size", -5, "hidden_size must be at least 1, got -5"),
+    ("cell", "transformer", "cell must be one of lstm, gru, rnn, got 'transformer'"),
+])
+def test_a_bad_config_json_is_a_one_line_error(tmp_path, capsys, setting, value, message):
+    from conftest import write_model_dir
+    from seqrnn.config import CHARLM_PRESETS
+
+    model = write_model_dir(tmp_path / "m", "charlm")
+    config = json.loads((model / "config.json").read_text())
+    config.update(CHARLM_PRESETS["book"].to_dict())
+    config["model"][setting] = value
+    (model / "config.json").write_text(json.dumps(config))
+    assert main(["charlm", "sample", "--model", str(model)]) == 2
+    err = capsys.readouterr().err
     assert err.startswith("seqrnn: error:") and message in err and len(err.strip().splitlines()) == 1
