@@ -258,6 +258,10 @@ class Trainer:
                 self.run.save_best(self.model.state_dict(), self.state.best)
         if self.ranks.is_main:
             self.run.append_metrics(record)
+            if not sys.stderr.isatty():  # a log file, nohup, a notebook: one plain line per validation
+                values = ", ".join(f"{k} {v:.4f}" for k, v in result.items())
+                print(f"epoch {record['epoch']} step {record['step']} ({record['elapsed_s'] / 60:.1f} min): "
+                      f"validation {values}{' (best)' if improved else ''}", file=sys.stderr, flush=True)
 
     def epoch_number(self) -> int:
         """The 1-based epoch the current step belongs to (the same in train and val records)."""
