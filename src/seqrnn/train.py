@@ -222,7 +222,7 @@ class Trainer:
         part = distributed.take_rows(batch, start, stop) if stop > start else distributed.take_rows(batch, 0, 1)
         loss, carry, examples = self.task.loss(self.trained_model, part, self.state.carry)
         weight = (stop - start) * self.ranks.world_size / rows
-        return loss * weight, carry, stop - start
+        return loss * weight, carry, examples if stop > start else 0
 
     def check_finite(self) -> None:
         """Stop with a one-line error if a step has had a non-finite loss or gradient norm."""
