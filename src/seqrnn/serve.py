@@ -40,10 +40,10 @@ counts its own connections):
   before anything is read from it: the bound on file descriptors.
 - `--workers N` (1): N server processes share the listening socket, each with its own models.
 
-Each model call runs on `--threads` torch threads (default 1): calls run side by side instead
-(`Limits.max_concurrency` of them, in each worker). torch's default, a thread per core for every
-call, made each call 10-25 times slower on 2 busy cores (the threads of concurrent calls wait on
-each other).
+Each model call runs on `--threads` threads (default 1; torch's and the BLAS's under NumPy's
+sampler): calls run side by side instead (`Limits.max_concurrency` of them, in each worker). The
+libraries' default, a thread per core for every call, made each call 10-25 times slower on 2 busy
+cores (the threads of concurrent calls wait on each other, spinning).
 """
 
 import dataclasses
@@ -557,10 +557,17 @@ def _run_workers(config, sock: socket.socket) -> None:
 
 
 def _worker_app(threads: int, *args, **kwargs):
-    """The app of one server process: torch's threads per model call set before the models load."""
+    """The app of one server process, with `threads` threads per model call: torch's, and those of the
+    BLAS that NumPy's sampler calls (threadpoolctl, which scikit-learn brings)."""
     import torch
 
     torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)  # for the rest of the process
+    except ImportError:
+        pass
     return create_app(*args, **kwargs)
 
 
