@@ -77,6 +77,18 @@ def shared_data() -> Path:
     pytest.skip("shared data not available (set SEQRNN_DATA)")
 
 
+@pytest.fixture
+def small_cache(tmp_path, monkeypatch):
+    """A private prepared-data cache that caches inputs of any size (also the tiny test data);
+    the folder of its entries."""
+    from seqrnn import cache
+
+    monkeypatch.setenv("SEQRNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEQRNN_NO_CACHE", raising=False)
+    monkeypatch.setattr(cache, "MIN_INPUT_BYTES", 0)
+    return tmp_path / "cache" / cache.SUBDIR
+
+
 def run_seqrnn(*args, env=None, stdin=None, text=True, **kw) -> subprocess.CompletedProcess:
     """`python -m seqrnn ARGS` in a subprocess (text output unless `text=False`)."""
     return subprocess.run([sys.executable, "-m", "seqrnn", *map(str, args)], capture_output=True, text=text,

@@ -10,15 +10,6 @@ import pytest
 from seqrnn import cache
 
 
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    """A private cache that caches inputs of any size."""
-    monkeypatch.setenv("SEQRNN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("SEQRNN_NO_CACHE", raising=False)
-    monkeypatch.setattr(cache, "MIN_INPUT_BYTES", 0)
-    return tmp_path / "cache" / cache.SUBDIR
-
-
 class Counted:
     """compute/encode/decode for `cache.cached`, counting the computations."""
 
@@ -37,7 +28,7 @@ def entries(folder):
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def test_keys_follow_content(folder, tmp_path):
+def test_keys_follow_content(small_cache, tmp_path):
     a = np.arange(10)
     assert cache.key(a, 1, "x") == cache.key(a.copy(), 1, "x")
     assert len({cache.key(a, 1, "x"), cache.key(a, 2, "x"), cache.key(a, 1, "y"), cache.key(a + 1, 1, "x"),
@@ -54,7 +45,7 @@ def test_keys_follow_content(folder, tmp_path):
     assert cache.file_key(f, "reviews") != first and cache.file_key(f, "other") != cache.file_key(f, "reviews")
 
 
-def test_small_inputs_and_disabled_cache_have_no_key(folder, monkeypatch, tmp_path):
+def test_small_inputs_and_disabled_cache_have_no_key(small_cache, monkeypatch, tmp_path):
     monkeypatch.setattr(cache, "MIN_INPUT_BYTES", 100)
     assert cache.key(np.zeros(10, np.uint8)) is None and cache.key(np.zeros(100, np.uint8)) is not None
     assert cache.texts_key(["x" * 99]) is None and cache.texts_key(["x" * 50] * 2) is not None
@@ -64,21 +55,21 @@ def test_small_inputs_and_disabled_cache_have_no_key(folder, monkeypatch, tmp_pa
     assert cache.enabled()
 
 
-def test_miss_then_hit(folder):
+def test_miss_then_hit(small_cache):
     work = Counted(np.arange(5.0))
     key = cache.key(work.value)
     assert np.array_equal(work.run(key), work.value) and work.calls == 1
-    assert entries(folder) == [f"test-{key}.npz"]
+    assert entries(small_cache) == [f"test-{key}.npz"]
     assert np.array_equal(work.run(key), work.value) and work.calls == 1  # from the cache
     work.run(cache.key(work.value + 1))  # another key: computed
-    assert work.calls == 2 and len(entries(folder)) == 2
+    assert work.calls == 2 and len(entries(small_cache)) == 2
     work.run(key, kind="other")  # another kind: computed
     assert work.calls == 3
     work.run(None)  # no key: computed, nothing written
-    assert work.calls == 4 and len(entries(folder)) == 3
+    assert work.calls == 4 and len(entries(small_cache)) == 3
 
 
-def test_disabled_cache_neither_reads_nor_writes(folder, monkeypatch):
+def test_disabled_cache_neither_reads_nor_writes(small_cache, monkeypatch):
     work = Counted([1, 2, 3])
     key = cache.key(work.value)
     work.run(key)
@@ -90,11 +81,11 @@ def test_disabled_cache_neither_reads_nor_writes(folder, monkeypatch):
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "flipped", "wrong-key", "rejected", "pickle"])
-def test_damaged_entry_is_ignored_and_rewritten(folder, damage):
+def test_damaged_entry_is_ignored_and_rewritten(small_cache, damage):
     work = Counted(np.arange(1000))
     key = cache.key(work.value)
     work.run(key)
-    path = folder / f"test-{key}.npz"
+    path = small_cache / f"test-{key}.npz"
     good = path.read_bytes()
     if damage == "garbage":
         path.write_bytes(b"not a zip file at all")
@@ -109,7 +100,7 @@ def test_damaged_entry_is_ignored_and_rewritten(folder, damage):
     elif damage == "wrong-key":  # an entry file renamed: its header names another key
         other = cache.key(work.value + 1)
         Counted(work.value + 1).run(other)
-        path.write_bytes((folder / f"test-{other}.npz").read_bytes())
+        path.write_bytes((small_cache / f"test-{other}.npz").read_bytes())
     elif damage == "pickle":  # an object array would need unpickling: never loaded
         np.savez(path, header=np.frombuffer(b'{"format": 1, "kind": "test", "key": "%s"}' % key.encode(), np.uint8),
                  v=np.array([{"evil": 1}], dtype=object))
@@ -117,7 +108,7 @@ def test_damaged_entry_is_ignored_and_rewritten(folder, damage):
               else work.run(key))
     assert np.array_equal(result, work.value) and work.calls == 2
     assert np.array_equal(work.run(key), work.value) and work.calls == 2  # the rewritten entry
-    assert not [p for p in os.listdir(folder) if p.endswith(".tmp")]
+    assert not [p for p in os.listdir(small_cache) if p.endswith(".tmp")]
 
 
 def test_unwritable_cache_does_not_fail_the_run(tmp_path, monkeypatch):
@@ -131,16 +122,16 @@ def test_unwritable_cache_does_not_fail_the_run(tmp_path, monkeypatch):
     assert work.calls == 2
 
 
-def test_least_recently_used_entries_go_first(folder, monkeypatch):
+def test_least_recently_used_entries_go_first(small_cache, monkeypatch):
     works = [Counted(np.full(1000, i, dtype=np.uint8)) for i in range(3)]
     keys = [cache.key(w.value) for w in works]
     works[0].run(keys[0])
     works[1].run(keys[1])
-    size = (folder / f"test-{keys[0]}.npz").stat().st_size
-    os.utime(folder / f"test-{keys[1]}.npz", (1, 1))  # entry 1 was used long ago
+    size = (small_cache / f"test-{keys[0]}.npz").stat().st_size
+    os.utime(small_cache / f"test-{keys[1]}.npz", (1, 1))  # entry 1 was used long ago
     monkeypatch.setattr(cache, "MAX_BYTES", 2 * size)
     works[2].run(keys[2])
-    assert entries(folder) == sorted(f"test-{keys[i]}.npz" for i in (0, 2))
+    assert entries(small_cache) == sorted(f"test-{keys[i]}.npz" for i in (0, 2))
 
 
 @pytest.mark.parametrize("strings", [[], [""], ["a", "", "bc"], ["café", "😀", "\ud800", "x" * 1000]])

@@ -154,17 +154,6 @@ def test_csv_like_movie_data(tmp_path):
 # --- the cache of parsed reviews -----------------------------------------------------------------
 
 
-@pytest.fixture
-def small_cache(tmp_path, monkeypatch):
-    """A private cache that also caches the tiny test archives."""
-    from seqrnn import cache
-
-    monkeypatch.setenv("SEQRNN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("SEQRNN_NO_CACHE", raising=False)
-    monkeypatch.setattr(cache, "MIN_INPUT_BYTES", 0)
-    return tmp_path / "cache" / cache.SUBDIR
-
-
 def forbid_parsing(monkeypatch):
     import seqrnn.data
 

@@ -376,17 +376,6 @@ def test_key_table_grows_and_finds():
 # --- the cache of tokenized texts -----------------------------------------------------------------
 
 
-@pytest.fixture
-def small_cache(tmp_path, monkeypatch):
-    """A private cache that caches inputs of any size."""
-    from seqrnn import cache
-
-    monkeypatch.setenv("SEQRNN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("SEQRNN_NO_CACHE", raising=False)
-    monkeypatch.setattr(cache, "MIN_INPUT_BYTES", 0)
-    return tmp_path / "cache" / cache.SUBDIR
-
-
 CACHED_TEXTS = ["The film, the END.", "", "ab\x00cd \ud800 lone", "ΑΣ'Α misunderstandings 😀", "film!"] * 3
 
 
