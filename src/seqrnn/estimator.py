@@ -35,8 +35,7 @@ class NotTrainedError(SeqrnnError, NotFittedError):
 
 def _estimator_init(config_class: type) -> Callable:
     """An `__init__(self, preset="default", *, <every setting>=None, <run options>)` for sklearn."""
-    names = list(configs.flat_fields(config_class)) + [f.name for f in fields(configs.RunOptions)]
-    defaults = {name: None for name in names}
+    defaults = {name: None for name in configs.flat_fields(config_class)}  # None: the preset's value
     defaults.update({f.name: f.default for f in fields(configs.RunOptions)})
 
     def __init__(self, preset: str = "default", **params: Any) -> None:
