@@ -179,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_main_process() -> bool:
-    return os.environ.get("RANK", "0") == "0"
+    from seqrnn.distributed import from_environment  # torch is loaded by now: training was running
+
+    return from_environment().is_main
 
 
 def _resume_command(argv: Sequence[str] | None) -> str:

@@ -54,14 +54,14 @@ def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     return tensors, meta
 
 
-def to_cpu(obj: Any) -> Any:
-    """The same nested containers with every tensor moved to the CPU."""
+def to_device(obj: Any, device: torch.device | str) -> Any:
+    """The same nested containers (dicts, lists, tuples) with every tensor moved to `device`."""
     if torch.is_tensor(obj):
-        return obj.detach().to("cpu")
+        return obj.detach().to(device)
     if isinstance(obj, dict):
-        return {k: to_cpu(v) for k, v in obj.items()}
+        return {k: to_device(v, device) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return type(obj)(to_cpu(v) for v in obj)
+        return type(obj)(to_device(v, device) for v in obj)
     return obj
 
 
@@ -120,8 +120,6 @@ class RunDir:
 
     def read_config(self, task: str) -> dict[str, Any]:
         """config.json of a directory that must hold a `task` model or run."""
-        if not self.path.is_dir():
-            raise SeqrnnError(f"{self.path}: no such model directory")
         config = read_json(self.path / self.CONFIG)
         found = config.get("task") if isinstance(config, dict) else None
         if found != task:
@@ -163,7 +161,7 @@ class RunDir:
         staging.mkdir(parents=True)
         save_tensors(staging / self.WEIGHTS, model_state)
         buffer = io.BytesIO()
-        torch.save({"format": CHECKPOINT_FORMAT, **to_cpu(trainer_state)}, buffer)
+        torch.save({"format": CHECKPOINT_FORMAT, **to_device(trainer_state, "cpu")}, buffer)
         atomic_write_bytes(staging / self.TRAINER_STATE, buffer.getvalue())
         fsync_dir(staging)
         shutil.rmtree(old, ignore_errors=True)

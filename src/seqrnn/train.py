@@ -31,7 +31,7 @@ from seqrnn import distributed
 from seqrnn.config import TrainingConfig
 from seqrnn.distributed import Ranks
 from seqrnn.errors import Interrupted, SeqrnnRuntimeError
-from seqrnn.rundir import RunDir
+from seqrnn.rundir import RunDir, to_device
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -146,7 +146,8 @@ class Trainer:
         rng = {"torch": distributed.gather(torch.get_rng_state(), self.ranks)}
         if self.device.type == "cuda":
             rng["cuda"] = distributed.gather(torch.cuda.get_rng_state(self.device).cpu(), self.ranks)
-        state = {**self.state.as_dict(), "carry": distributed.gather(_to_device(self.state.carry, "cpu"), self.ranks)}
+        carries = distributed.gather(to_device(self.state.carry, "cpu"), self.ranks)
+        state = {**self.state.as_dict(), "carry": carries}
         if self.ranks.is_main:
             self.run.save_checkpoint(self.model.state_dict(), {
                 "state": state, "optimizer": self.optimizer.state_dict(),
@@ -174,7 +175,7 @@ class Trainer:
             _note("the checkpoint was written on CUDA and resumes on the CPU: dropout draws a different "
                   "random stream from here", self.ranks)
         self.state = TrainerState(**saved["state"])
-        self.state.carry = _to_device(carries[self.ranks.rank], self.device) if same_ranks else None
+        self.state.carry = to_device(carries[self.ranks.rank], self.device) if same_ranks else None
         self.elapsed_before = self.state.elapsed_s
         self.checkpoint_step = self.state.step
         if self.ranks.is_main:
@@ -388,11 +389,3 @@ class _Window:
 def _note(message: str, ranks: Ranks) -> None:
     if ranks.is_main:
         print(f"note: {message}", file=sys.stderr)
-
-
-def _to_device(obj: Any, device: torch.device) -> Any:
-    if torch.is_tensor(obj):
-        return obj.to(device)
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_device(v, device) for v in obj)
-    return obj
