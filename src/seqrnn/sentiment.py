@@ -24,6 +24,7 @@ from sklearn.base import ClassifierMixin
 from seqrnn.config import SENTIMENT_PRESETS, SentimentConfig
 from seqrnn.errors import SeqrnnError
 from seqrnn.estimator import RecurrentEstimator, estimator_params
+from seqrnn.lm import heldout_split, pretrained_language_model, start_from_language_model
 from seqrnn.models import SentimentRNN
 from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
 from seqrnn.wordvectors import vectors_for_vocabulary
@@ -149,9 +150,10 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             config = self._start_config(run, resume)
             device = self._setup(config)
             data, training = config.data, config.training
-            order = np.random.default_rng(training.seed).permutation(len(texts))[: data.limit]  # the seeded shuffle
+            kept, held_out = heldout_split(len(texts), training.seed, data.val_fraction, data.limit)
+            order = np.concatenate([held_out, kept])  # the seeded shuffle: held-out reviews first
             texts, labels = [texts[i] for i in order], labels[order]
-            n_val = int(round(len(order) * data.val_fraction))
+            n_val = len(held_out)
             val_index, train_index = np.arange(n_val), np.arange(n_val, len(order))
             if len(np.unique(labels[train_index])) < 2:
                 raise SeqrnnError("the training data holds only one class; both positive and negative reviews "
@@ -159,13 +161,17 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             if len(train_index) < training.batch_size:
                 raise SeqrnnError(f"only {len(train_index)} training reviews, fewer than one batch of "
                                   f"{training.batch_size} (lower batch_size or add data)")
-            if resume:
-                vocab = Vocabulary.from_dict(run.read_vocab())
+            pretrained = None
+            if training.init_from and not resume:
+                pretrained = pretrained_language_model(training.init_from, config, texts[:n_val])
+            if resume or pretrained:
+                vocab = pretrained.vocab_ if pretrained else Vocabulary.from_dict(run.read_vocab())
                 ids, lengths = encode_texts(texts, vocab, data.seq_len, pad=data.pad)
             else:
                 vocab, ids, lengths = build_and_encode(texts, data.seq_len, vocab_rows=train_index,
                                                        min_count=data.min_count, max_size=data.max_vocab or None,
                                                        pad=data.pad)
+            if not resume:
                 self.dataset_ = {"source": source, "train_reviews": len(train_index), "val_reviews": n_val,
                                  "unlabelled_reviews": len(unlabelled)}
             train = EncodedReviews(ids[train_index], lengths[train_index], labels[train_index], data.pad)
@@ -173,7 +179,9 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             val = EncodedReviews(ids[val_index], lengths[val_index], labels[val_index], data.pad) if n_val else train
             task = ReviewTask(train, val, training.batch_size, data.bucket, training.seed, device)
             model = SentimentRNN(len(vocab), **config.to_dict()["model"])
-            if not resume and training.embed_init == "ppmi":
+            if pretrained:
+                start_from_language_model(model, pretrained.model_)
+            elif not resume and training.embed_init == "ppmi":
                 corpus = [texts[i] for i in train_index] + list(unlabelled)
                 vectors = vectors_for_vocabulary(corpus, vocab, config.model.embed_size, seed=training.seed)
                 with torch.no_grad():
