@@ -180,3 +180,20 @@ def test_cli_train_evaluate_sample_and_start_a_classifier(tmp_path, imdb_dir):
     result = run_cli("sentiment", "train", "--data", imdb_dir, "--out", tmp_path / "clf2", "--init-from",
                      tmp_path / "nowhere")
     assert result.returncode == 2 and result.stderr.startswith("seqrnn: error:") and "nowhere" in result.stderr
+
+
+def test_encoder_lr_fraction_gives_the_encoder_its_own_learning_rate(tmp_path):
+    from seqrnn.config import SentimentTrainingConfig
+    from seqrnn.rundir import RunDir
+    from seqrnn.train import Trainer, parameter_groups
+
+    model = SentimentRNN(30, embed_size=4, hidden_size=4)
+    one = parameter_groups(model, SentimentTrainingConfig())
+    assert len(one) == 1 and len(one[0]["params"]) == len(list(model.parameters()))
+    groups = parameter_groups(model, SentimentTrainingConfig(lr=0.01, encoder_lr_fraction=0.25))
+    assert [len(g["params"]) for g in groups] == [2, len(list(model.encoder.parameters()))]
+    assert groups[1]["lr"] == pytest.approx(0.0025)
+    trainer = Trainer(model, WordStreamTask(np.arange(50), np.arange(9), ("forward",), 2, 3, torch.device("cpu")),
+                      SentimentTrainingConfig(lr=0.01, encoder_lr_fraction=0.25, epochs=1), RunDir(tmp_path),
+                      torch.device("cpu"))
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx([0.01, 0.0025])

@@ -183,6 +183,8 @@ class SentimentTrainingConfig(TrainingConfig):
                              "and unlabelled reviews", choices=EMBED_INITS)
     init_from: str | None = option(None, "start the embedding and recurrent layers from this language model "
                                    "directory (`seqrnn lm train`); the classifier takes its vocabulary")
+    encoder_lr_fraction: float = option(1.0, "learning rate of the embedding and recurrent layers as a fraction "
+                                        "of lr (below 1: they change less than the head)", above=0)
 
 
 # --- a task's whole configuration -----------------------------------------------------------------

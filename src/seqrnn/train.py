@@ -97,6 +97,19 @@ def lr_factor(step: int, total_steps: int, training: TrainingConfig) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def parameter_groups(model: torch.nn.Module, training: TrainingConfig) -> list[dict[str, Any]]:
+    """The optimizer's parameter groups: one, or (with `encoder_lr_fraction` below 1, for a model
+    started from a language model) the encoder at that fraction of the learning rate and the rest
+    at the full rate: ULMFiT's discriminative learning rates, in their simplest form."""
+    fraction = getattr(training, "encoder_lr_fraction", 1.0)
+    encoder = getattr(model, "encoder", None)
+    if fraction == 1.0 or encoder is None:
+        return [{"params": list(model.parameters())}]
+    mine = {id(p) for p in encoder.parameters()}
+    return [{"params": [p for p in model.parameters() if id(p) not in mine]},
+            {"params": list(encoder.parameters()), "lr": training.lr * fraction}]
+
+
 class Trainer:
     """Trains `model` on `task` into `run`: best weights by validation, checkpoints, metrics.
 
@@ -123,7 +136,8 @@ class Trainer:
         self.skip_nonfinite = skip_nonfinite
         self.steps_per_epoch = task.batches_per_epoch()
         self.total_steps = training.epochs * self.steps_per_epoch
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=training.lr, weight_decay=training.weight_decay)
+        self.optimizer = torch.optim.AdamW(parameter_groups(model, training), lr=training.lr,
+                                           weight_decay=training.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: lr_factor(step, self.total_steps, training))
         self.state = TrainerState()
