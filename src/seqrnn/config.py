@@ -382,6 +382,8 @@ class LMTrainingConfig(TrainingConfig):
     grad_clip: float = option(1.0, "clip gradients to this global norm (0 = off)", at_least=0)
     schedule: str = option("cosine", "learning-rate schedule after warm-up", choices=SCHEDULES)
     warmup_steps: int = option(100, "steps of linear learning-rate warm-up", at_least=0)
+    embed_init: str = option("ppmi", "start the embedding at random, or from PPMI word vectors of the training "
+                             "text", choices=EMBED_INITS)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from seqrnn.estimator import RecurrentEstimator, estimator_params
 from seqrnn.models import WordLM, detach_state
 from seqrnn.preprocess import Vocabulary, index_tokens, reshape_stream, tokenize
 from seqrnn.sampling import check_sampling_options, next_char_probabilities
+from seqrnn.wordvectors import vectors_for_vocabulary
 
 TASK = "lm"
 SEPARATOR = Vocabulary.PAD  # starts every document in the stream
@@ -205,6 +206,10 @@ class WordLanguageModel(RecurrentEstimator):
                 val_ids = train_ids
             self.dataset_["train_words"] = int(len(train_ids))
             model = WordLM(len(vocab), **config.to_dict()["model"])
+            if not resume and training.embed_init == "ppmi":
+                vectors = vectors_for_vocabulary(documents[:n_train], vocab, config.model.embed_size, seed=training.seed)
+                with torch.no_grad():
+                    model.embedding.weight.copy_(torch.from_numpy(vectors))
             task = WordStreamTask(train_ids, val_ids, model.directions, training.batch_size, data.num_steps, device)
             self.model_ = self._train(model, task, run, device, config, vocab, resume, started,
                                       plot=out_dir is not None)
