@@ -2,8 +2,10 @@
 
 Endpoints (all JSON unless noted):
 
-- `POST /v1/sentiment` `{"texts": [...]}` -> `{"results": [{"label": 0|1, "probability": p}, ...]}`,
-  p the probability of the positive class (the numbers `seqrnn sentiment predict --json` prints).
+- `POST /v1/sentiment` `{"texts": [...]}` -> `{"results": [{"label": L, "probability": p,
+  "probabilities": {class: p}}, ...]}`, what `seqrnn sentiment predict --json` prints: L the
+  predicted class (IMDb: 0|1), p the probability of the second class for a two-class model (IMDb:
+  positive), of L for more classes (`sentiment.prediction_records`). An empty text is a 400.
 - `POST /v1/generate` `{"start", "length", "top_n", "top_p", "temperature", "seed", "num_samples",
   "ignore_unknown", "stream"}` -> `{"texts": [...]}` (each text begins with the start text, as
   `seqrnn charlm sample` prints it); with `"stream": true`, `text/plain` characters as they are
@@ -367,8 +369,9 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     @app.post("/v1/sentiment")
     async def sentiment(request: SentimentRequest) -> dict:
         model = require("sentiment")
-        probs = await gate.run(model.predict_proba, request.texts)
-        return {"results": [{"label": int(p > 0.5), "probability": round(float(p), 6)} for p in probs[:, 1]]}
+        from seqrnn.sentiment import prediction_records
+
+        return {"results": await gate.run(prediction_records, model, request.texts)}
 
     @app.post("/v1/generate", responses={200: {"content": {"text/plain": {}}}})
     async def generate(request: GenerateRequest):
