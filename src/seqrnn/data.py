@@ -204,7 +204,7 @@ def _decode(data: bytes, where: str, path: Path | None = None) -> str:
 def _convert_hint(path: Path | None, encoding: str = "cp1252") -> str:
     """How to make a file UTF-8 (cp1252 is what Windows and Excel write most often)."""
     source = str(path) if path is not None else "FILE"
-    target = f"{path.stem}.utf8{path.suffix}" if path is not None else "FILE.utf8"
+    target = str(path.with_name(f"{path.stem}.utf8{path.suffix}")) if path is not None else "FILE.utf8"
     return (f"save it as UTF-8, e.g. `iconv -f {encoding} -t utf-8 {source} > {target}` "
             "(name the encoding it was written in)")
 
@@ -571,7 +571,7 @@ def _label_array(path: Path, labels: list, lines: list[int]) -> np.ndarray:
         return np.array([int(label) for label in labels], dtype=np.int64)
     if found == {"bool"}:
         return np.array(labels, dtype=bool)
-    if found <= {"int", "str"} and "number" not in found:
+    if found <= {"int", "str"}:  # "1" among words is a word
         return np.array([label.strip() for label in labels])
     first = next(line for kind, line in zip(kinds, lines) if kind != kinds[0])
     raise SeqrnnError(f"{path}: line {first}: labels of different kinds (strings, numbers, booleans); write every "
@@ -580,8 +580,8 @@ def _label_array(path: Path, labels: list, lines: list[int]) -> np.ndarray:
 
 def _read_label_folders(path: Path) -> LabelledTexts:
     """FOLDER/LABEL/any-file: one text per file, labelled by its subfolder's name."""
-    subfolders = sorted(entry for entry in os.scandir(path) if entry.is_dir() and not entry.name.startswith("."))
-    subfolders = sorted(subfolders, key=lambda e: e.name)
+    subfolders = sorted((entry for entry in os.scandir(path) if entry.is_dir() and not entry.name.startswith(".")),
+                        key=lambda e: e.name)
     texts, labels = [], []
     for folder in subfolders:
         files = sorted((e for e in os.scandir(folder.path) if e.is_file() and not e.name.startswith(".")),

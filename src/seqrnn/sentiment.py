@@ -97,6 +97,9 @@ def check_labels(y: Any, name: str = "y") -> np.ndarray:
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import column_or_1d
 
+    if y is None:
+        raise InvalidInputError(f"{name} is None: a classifier requires y to be passed, but the target y is None "
+                                "(one label per text)")
     if isinstance(y, (str, bytes)):
         raise InvalidInputError(f"{name} is a single string; pass one label per text")
     try:
@@ -337,6 +340,8 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
         texts, labels = check_texts(X), check_labels(y)
         if len(texts) != len(labels):
             raise InvalidInputError(f"X has {len(texts)} texts but y has {len(labels)} labels")
+        if not texts:
+            raise InvalidInputError("X holds no texts: there is nothing to train on")
         classes = _sorted_classes(labels)
         if len(classes) < 2:
             raise InvalidInputError(f"y holds a single class ({json_classes(classes)[0]!r}): a classifier needs at "

@@ -342,7 +342,8 @@ class Trainer:
                             record = self.log(window)
                             bar.set_postfix(loss=f"{record['loss']:.4f}", ex_s=f"{record['examples_per_s']:,.0f}",
                                             epoch=record["epoch"])
-                            if time.perf_counter() - self.last_line >= PLAIN_LINE_EVERY_S:
+                            if time.perf_counter() - self.last_line >= PLAIN_LINE_EVERY_S \
+                                    and state.index < self.steps_per_epoch:  # an epoch's end has its val line
                                 self.plain_line(f"({record['examples_per_s']:,.0f} examples/s)")
                         bar.update(1)
                         stopped = self._decide()
