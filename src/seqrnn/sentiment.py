@@ -541,12 +541,13 @@ def prediction_records(clf: SentimentClassifier, texts: list[str], *, all_classe
 
 
 def read_labelled_data(target: str, split: str | None = None, text_column: str | None = None,
-                       label_column: str | None = None, with_unsup: bool = False):
+                       label_column: str | None = None, *, default_split: str = "test", with_unsup: bool = False):
     """(texts, labels, unlabelled texts) from what `--data` names.
 
     Your own labelled texts (a CSV, TSV or JSONL file, a folder of label subfolders; `data.read_labelled`)
-    are read whole: they have no splits. IMDb (the name `imdb`, an aclImdb directory or archive)
-    gives its `split` ('train', 'test' or 'all'), and with `with_unsup` the unlabelled reviews too."""
+    are read whole: they have no splits, and a `split` other than 'all' is refused. IMDb (the name
+    `imdb`, an aclImdb directory or archive) gives its `split` ('train', 'test' or 'all'; None:
+    `default_split`), and with `with_unsup` the unlabelled reviews too."""
     from seqrnn.data import labelled_format, read_imdb, read_labelled
     from seqrnn.datasets import resolve
 
@@ -559,7 +560,8 @@ def read_labelled_data(target: str, split: str | None = None, text_column: str |
         return data.texts, data.labels, []
     if text_column or label_column:
         raise SeqrnnError(f"{target}: --text-column and --label-column apply to CSV, TSV and JSONL files")
-    splits = None if split in (None, "all") else (split,)
+    split = split or default_split
+    splits = None if split == "all" else (split,)
     reviews = read_imdb(resolve(target), splits=(*splits, "unsup") if with_unsup and splits else splits)
     keep = reviews.labels >= 0
     if not keep.any():
@@ -573,10 +575,10 @@ def read_labelled_data(target: str, split: str | None = None, text_column: str |
 
 def train_command(args) -> int:
     columns = dict(text_column=args.text_column, label_column=args.label_column)
-    texts, labels, unlabelled = read_labelled_data(args.data, "train", with_unsup=True, **columns)
+    texts, labels, unlabelled = read_labelled_data(args.data, default_split="train", with_unsup=True, **columns)
     val = {}
     if args.val_data:
-        val_texts, val_labels, _ = read_labelled_data(args.val_data, None, **columns)
+        val_texts, val_labels, _ = read_labelled_data(args.val_data, **columns)
         val = {"X_val": val_texts, "y_val": val_labels}
     clf = SentimentClassifier(args.preset, **estimator_params(SentimentClassifier, args))
     # --limit N also keeps only the first N unlabelled reviews (small runs stay small)
