@@ -264,6 +264,14 @@ def test_bad_training_texts_are_refused_by_name(X, message):
         tiny(epochs=1).fit(X, [0, 1][: len(X)] if X else [])
 
 
+def test_bad_settings_are_value_errors_at_fit():
+    texts, labels = make_reviews(40)
+    for settings, message in [({"epochs": 0}, "epochs must be at least 1, got 0"), ({"lr": -1.0}, "lr must be more"),
+                              ({"preset": "fast"}, "unknown preset 'fast'")]:
+        with pytest.raises(ValueError, match=message):
+            SentimentClassifier(**{**TINY, **settings}).fit(texts, labels)
+
+
 def test_unknown_labels_to_evaluate_and_validation_labels_are_named(fitted):
     clf, texts, labels = fitted
     with pytest.raises(ValueError, match=r"y holds labels the model does not know: 5 \(its classes: 0, 1\)"):

@@ -30,7 +30,7 @@ from sklearn.exceptions import NotFittedError
 
 from seqrnn import config as configs
 from seqrnn import distributed
-from seqrnn.errors import SeqrnnError
+from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
 from seqrnn.rundir import RunDir
 from seqrnn.train import Trainer, preserved_global_state, setup_runtime, torch_threads
 
@@ -154,6 +154,9 @@ class RecurrentEstimator(BaseEstimator):
         if ranks.is_main:  # the other ranks keep their last weights: rank 0 wrote the best
             if plot:
                 run.plot_curves()
+            if not (run.path / RunDir.WEIGHTS).is_file():
+                raise SeqrnnRuntimeError(f"training ended at step {self.summary_['step']} without a finite validation "
+                                         "result, so there is no best model to keep; train more epochs")
             model.load_state_dict(run.best_weights())
         return model.to("cpu").eval()
 

@@ -62,7 +62,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
-from seqrnn.sampling import DEFAULT_TOP_N, effective_top_n
+from seqrnn.sampling import DEFAULT_TOP_N
 
 STREAM_CHUNK_CHARS = 256  # a streamed chunk ends after this many characters ...
 STREAM_CHUNK_SECONDS = 0.05  # ... or after this long, whichever comes first
@@ -171,9 +171,10 @@ def _request_models(limits: Limits):
         start: str = Field("The ", min_length=1, max_length=limits.max_start_chars,
                            description="text that primes the model; the result begins with it")
         length: int = Field(200, ge=1, le=limits.max_length, description="characters to generate")
-        top_n: int | None = Field(None, ge=1, validation_alias=AliasChoices("top_n", "top_k"),
+        top_n: int | None = Field(None, ge=0, validation_alias=AliasChoices("top_n", "top_k"),
                                   description=f"keep the n most probable characters (omitted or null: "
-                                              f"{DEFAULT_TOP_N} unless top_p is given; more than the alphabet: all)")
+                                              f"{DEFAULT_TOP_N} unless top_p is given; 0 or more than the alphabet: "
+                                              "all)")
         top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False,
                                     description="nucleus sampling: the smallest set with probability >= top_p")
         temperature: float = Field(1.0, ge=0.0, allow_inf_nan=False, description="0 = greedy")
@@ -376,7 +377,7 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     @app.post("/v1/generate", responses={200: {"content": {"text/plain": {}}}})
     async def generate(request: GenerateRequest):
         model = require("charlm")
-        options = {"top_n": effective_top_n(request.top_n, request.top_p), "top_p": request.top_p,
+        options = {"top_n": request.top_n, "top_p": request.top_p,  # the model applies the default rule
                    "temperature": request.temperature, "seed": request.seed, "ignore_unknown": request.ignore_unknown}
         if not request.stream:
             texts = await gate.run(model.sample, request.length, request.start, num_samples=request.num_samples,
