@@ -339,10 +339,14 @@ def test_sampling_defaults_a_documented_seed_and_top_n_zero_is_no_cut(trained):
     assert uncut == lm.sample(60, "To be", top_n=len(lm.vocab_), seed=4) != lm.sample(60, "To be", seed=4)
     default = run_cli("charlm", "sample", "--model", out, "--length", 60, "--start", "To be")
     assert default.returncode == 0 and default.stdout == lm.sample(60, "To be") + "\n", default.stderr
-    for word in ("0", "none"):
-        result = run_cli("charlm", "sample", "--model", out, "--length", 60, "--start", "To be", "--seed", 4,
-                         "--top-n", word, "--device", "cpu", "--threads", 1)
-        assert result.returncode == 0 and result.stdout == uncut + "\n", result.stderr
+    result = run_cli("charlm", "sample", "--model", out, "--length", 60, "--start", "To be", "--seed", 4,
+                     "--top-n", "none", "--device", "cpu", "--threads", 1)
+    assert result.returncode == 0 and result.stdout == uncut + "\n", result.stderr
+    from seqrnn.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert [parse(["charlm", "sample", "--model", "m", "--top-n", word]).top_n for word in ("0", "none", "all", "3")] \
+        == [0, 0, 0, 3]
     fresh = {run_cli("charlm", "sample", "--model", out, "--length", 60, "--seed", "random").stdout for _ in range(2)}
     assert len(fresh) == 2
 

@@ -153,6 +153,7 @@ def test_scikit_learn_api_check(check):
 def test_scikit_learn_classifier_check(check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # scikit-learn's own cast of the NaN labels it feeds
         check("SentimentClassifier", tiny(NumbersAsText))
 
 
