@@ -84,7 +84,7 @@ def _add_train_flags(p: argparse.ArgumentParser, config_class: type, presets) ->
     """`train` flags: the run's directory and preset, then one flag per setting of the task's
     configuration and of the run options (all derived from `seqrnn.config`)."""
     p.add_argument("--out", required=True, help="model directory to write (created if missing)")
-    p.add_argument("--preset", choices=["book", "default"], default="default",
+    p.add_argument("--preset", choices=list(presets), default="default",
                    help="book: the chapter's exact configuration; default: the best measured for a 2-core CPU")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint/")
     config.add_arguments(p, config.RunOptions, "this run (not saved with the model)")
@@ -162,6 +162,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop start-text characters the model never saw (named on stderr)")
     add_inference_arguments(p, batch_size=False)
     p.set_defaults(handler="seqrnn.charlm:sample_command")
+
+    # lm
+    lm = tasks.add_parser("lm", help="word-level language models (forward, backward): pretraining for classifiers")
+    lm_cmds = lm.add_subparsers(dest="command", metavar="ACTION", required=True)
+    p = lm_cmds.add_parser("train", help="train word-level language models on reviews or any text")
+    p.add_argument("--data", required=True, help="aclImdb directory, .tar.gz, 'imdb' (training and unlabelled "
+                   "reviews), or a UTF-8 text file (one document per line)")
+    _add_train_flags(p, config.LMConfig, config.LM_PRESETS)
+    p.set_defaults(handler="seqrnn.lm:train_command")
+    p = lm_cmds.add_parser("evaluate", help="perplexity of a trained language model on documents")
+    p.add_argument("--model", required=True, help="model directory written by `lm train`")
+    p.add_argument("--data", required=True, help="aclImdb directory, .tar.gz, 'imdb', or a text file")
+    p.add_argument("--split", choices=["train", "test", "unsup", "all"], default="test",
+                   help="IMDb split to read (default test)")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.set_defaults(handler="seqrnn.lm:evaluate_command")
+    p = lm_cmds.add_parser("sample", help="generate a review from a trained language model")
+    p.add_argument("--model", required=True)
+    p.add_argument("--length", type=_positive_int, default=50, help="words to generate (at most; a sample ends "
+                   "with its review)")
+    p.add_argument("--start", default="this movie", help="starter text (default 'this movie')")
+    p.add_argument("--direction", choices=["forward", "backward"],
+                   help="backward writes the words before the start text (default: the model's first)")
+    p.add_argument("--top-n", "--top-k", dest="top_n", type=int, help="keep only the K most probable words")
+    p.add_argument("--top-p", type=float, help="nucleus sampling: keep the smallest set with probability >= P")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+    p.add_argument("--seed", type=int, help="seed: same model, seed and options give the same text")
+    p.add_argument("--num-samples", type=_positive_int, default=1, help="independent samples drawn in one batch")
+    p.set_defaults(handler="seqrnn.lm:sample_command")
 
     # serve
     p = tasks.add_parser("serve", help="serve trained models over HTTP")

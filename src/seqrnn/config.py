@@ -32,6 +32,8 @@ CELLS = ("lstm", "gru", "rnn")
 POOLINGS = ("last", "max", "mean", "maxmean")
 SCHEDULES = ("constant", "cosine")
 EMBED_INITS = ("random", "ppmi")
+DIRECTIONS = ("forward", "backward", "both")
+SOFTMAXES = ("adaptive", "full")
 
 
 def option(default: Any, help: str, *, choices: tuple | None = None, at_least: float | None = None,
@@ -178,6 +180,8 @@ class SentimentTrainingConfig(TrainingConfig):
     grad_clip: float = option(0.0, "clip gradients to this global norm (0 = off)", at_least=0)
     embed_init: str = option("random", "start the embedding at random, or from PPMI word vectors of the training "
                              "and unlabelled reviews", choices=EMBED_INITS)
+    init_from: str | None = option(None, "start the embedding and recurrent layers from this language model "
+                                   "directory (`seqrnn lm train`); the classifier takes its vocabulary")
 
 
 # --- a task's whole configuration -----------------------------------------------------------------
@@ -338,3 +342,56 @@ SENTIMENT_PRESETS: dict[str, SentimentConfig] = {
                                          max_vocab=30000, batch_size=64, lr=2e-3, grad_clip=5.0, epochs=6,
                                          schedule="cosine", embed_init="ppmi"),  # type: ignore[assignment]
 }
+
+
+# --- the word-level language model (`seqrnn lm`) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WordLMModelConfig(RecurrentLayersConfig):
+    """`WordLM`'s architecture. Its sizes must match the classifier it is to start (the default
+    sentiment classifier's: embedding 128, LSTM 128, one layer per direction)."""
+
+    dropout: float = option(0.1, "drop probability after each recurrent layer", at_least=0, below=1)
+    embed_size: int = option(128, "word embedding size", at_least=1)
+    embed_dropout: float = option(0.1, "drop probability on the embedded words", at_least=0, below=1)
+    direction: str = option("both", "which language models: forward (next word), backward (previous word) or "
+                            "both on one embedding", choices=DIRECTIONS)
+    softmax: str = option("adaptive", "output layer over the vocabulary: adaptive softmax or full", choices=SOFTMAXES)
+
+
+@dataclass(frozen=True)
+class WordStreamDataConfig(_Checked):
+    """How documents become one stream of word ids, and which are held out. The held-out reviews
+    are the ones a sentiment classifier with the same seed and val_fraction validates on."""
+
+    num_steps: int = option(70, "words per truncated-BPTT window", at_least=1)
+    min_count: int = option(2, "least count of a word in the training text to enter the vocabulary", at_least=1)
+    max_vocab: int = option(30000, "most words in the vocabulary, the most frequent (0 = all)", at_least=0)
+    val_fraction: float = option(0.1, "fraction of the labelled documents held out (seeded, as the classifier's)",
+                                 at_least=0, below=1)
+    limit: int | None = option(None, "use only the first N labelled and N unlabelled documents", at_least=1)
+
+
+@dataclass(frozen=True)
+class LMTrainingConfig(TrainingConfig):
+    """The loop's settings for the word language model."""
+
+    epochs: int = option(1, "epochs in total", at_least=1)
+    batch_size: int = option(64, "parallel streams", at_least=1)
+    lr: float = option(3e-3, "learning rate of AdamW", above=0)
+    grad_clip: float = option(1.0, "clip gradients to this global norm (0 = off)", at_least=0)
+    schedule: str = option("cosine", "learning-rate schedule after warm-up", choices=SCHEDULES)
+    warmup_steps: int = option(100, "steps of linear learning-rate warm-up", at_least=0)
+
+
+@dataclass(frozen=True)
+class LMConfig(TaskConfig):
+    """The word-level language model."""
+
+    model: WordLMModelConfig = field(default_factory=WordLMModelConfig)
+    data: WordStreamDataConfig = field(default_factory=WordStreamDataConfig)
+    training: LMTrainingConfig = field(default_factory=LMTrainingConfig)
+
+
+LM_PRESETS: dict[str, LMConfig] = {"default": LMConfig()}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seqrnn.config import CELLS as CELL_NAMES, POOLINGS
+from seqrnn.config import CELLS as CELL_NAMES, DIRECTIONS, POOLINGS, SOFTMAXES
 
 CELLS = dict(zip(CELL_NAMES, (nn.LSTM, nn.GRU, nn.RNN)))
 
@@ -87,12 +87,18 @@ class RecurrentEncoder(nn.Module):
                 back, _ = backward(reverse_padded(x, lengths))
                 x = self.dropout(torch.cat([out, reverse_padded(back, lengths)], dim=2))
             return x, None
-        finals = []
-        for k, layer in enumerate(self.forward_layers):
-            out, final = layer(x, None if state is None else _layer_state(state, k))
-            finals.append(final)
-            x = self.dropout(out)
-        return x, _stack_states(finals)
+        return run_layers(self.forward_layers, x, state, self.dropout)
+
+
+def run_layers(layers: nn.ModuleList, x: torch.Tensor, state, dropout: nn.Module):
+    """A stack of single-layer recurrent modules, dropout after each: outputs and the final state
+    in PyTorch's stacked form (`state` given in the same form, or None for zeros)."""
+    finals = []
+    for k, layer in enumerate(layers):
+        out, final = layer(x, None if state is None else _layer_state(state, k))
+        finals.append(final)
+        x = dropout(out)
+    return x, _stack_states(finals)
 
 
 def _layer_state(state, k: int):
@@ -185,3 +191,77 @@ def detach_state(state):
     if isinstance(state, tuple):
         return tuple(s.detach() for s in state)
     return state.detach()
+
+
+class WordSoftmax(nn.Module):
+    """The distribution over the next word: an adaptive softmax (Grave et al. 2017: frequent words
+    in a small head, rare ones in clusters of reduced width) or a full one. On 30,000 words the
+    full softmax costs several times the recurrent layers; the adaptive one a fraction of it."""
+
+    CUTOFFS = (2000, 10000)  # vocabulary ids sort by frequency, so the head holds the common words
+
+    def __init__(self, hidden_size: int, vocab_size: int, kind: str = "adaptive"):
+        super().__init__()
+        if kind not in SOFTMAXES:
+            raise ValueError(f"unknown softmax {kind!r}: choose from {', '.join(SOFTMAXES)}")
+        cutoffs = [c for c in self.CUTOFFS if c < vocab_size - 1]
+        self.adaptive = kind == "adaptive" and bool(cutoffs)
+        if self.adaptive:
+            self.out = nn.AdaptiveLogSoftmaxWithLoss(hidden_size, vocab_size, cutoffs, div_value=4.0)
+        else:
+            self.out = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood (nats) of `targets` (n,) given `hidden` (n, hidden_size)."""
+        if self.adaptive:
+            return self.out(hidden, targets).loss
+        return nn.functional.cross_entropy(self.out(hidden), targets)
+
+    def log_prob(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities of every word, (n, vocab_size)."""
+        if self.adaptive:
+            return self.out.log_prob(hidden)
+        return torch.log_softmax(self.out(hidden), dim=-1)
+
+
+class WordLM(nn.Module):
+    """Word-level language models on one shared embedding: a forward stack (predicts the next
+    word), a backward stack (predicts the previous word, reading the stream reversed), or both,
+    each with its own softmax.
+
+    The layers are shaped like a `RecurrentEncoder`'s first layer in that direction, so a
+    classifier can start from them (`lm.pretrained_encoder_weights`). Dropout as in AWD-LSTM's
+    simplest parts: on the embedded words and after every layer.
+    """
+
+    def __init__(self, vocab_size: int, embed_size: int = 128, hidden_size: int = 128, num_layers: int = 1,
+                 cell: str = "lstm", dropout: float = 0.1, embed_dropout: float = 0.1, direction: str = "both",
+                 softmax: str = "adaptive"):
+        super().__init__()
+        if direction not in DIRECTIONS:
+            raise ValueError(f"unknown direction {direction!r}: choose from {', '.join(DIRECTIONS)}")
+        self.directions = ("forward", "backward") if direction == "both" else (direction,)
+        self.embedding = nn.Embedding(vocab_size, embed_size)
+        self.embed_dropout = nn.Dropout(embed_dropout)
+        self.dropout = nn.Dropout(dropout)
+        for d in ("forward", "backward"):  # the names of a RecurrentEncoder's stacks
+            used = d in self.directions
+            setattr(self, f"{d}_layers", nn.ModuleList(
+                make_rnn(cell, embed_size if k == 0 else hidden_size, hidden_size) for k in range(num_layers * used)))
+            setattr(self, f"{d}_softmax", WordSoftmax(hidden_size, vocab_size, softmax) if used else None)
+
+    def layers(self, direction: str) -> nn.ModuleList:
+        return getattr(self, f"{direction}_layers")
+
+    def softmax(self, direction: str) -> WordSoftmax:
+        return getattr(self, f"{direction}_softmax")
+
+    def hidden(self, tokens: torch.Tensor, direction: str, state=None):
+        """The top layer's outputs (batch, steps, hidden) and the final state of `direction`'s stack."""
+        x = self.embed_dropout(self.embedding(tokens))
+        return run_layers(self.layers(direction), x, state, self.dropout)
+
+    def forward(self, tokens: torch.Tensor, targets: torch.Tensor, direction: str = "forward", state=None):
+        """Mean loss (nats per word) of `targets` given `tokens` (both (batch, steps)), and the state."""
+        out, state = self.hidden(tokens, direction, state)
+        return self.softmax(direction)(out.flatten(0, 1), targets.flatten()), state

@@ -189,7 +189,7 @@ def next_char_probabilities(logits: np.ndarray, temperature: float = 1.0, top_n:
     """Turn logits (streams, vocab) into the distribution to sample from.
 
     Temperature scales the logits; top-n keeps the n most probable characters (the book's
-    `get_top_char`); top-p keeps the smallest most-probable set whose mass reaches p. Temperature 0
+    `get_top_char`; None or 0: all); top-p keeps the smallest most-probable set whose mass reaches p. Temperature 0
     is greedy: all mass on the most probable character.
     """
     if temperature == 0:
@@ -201,7 +201,7 @@ def next_char_probabilities(logits: np.ndarray, temperature: float = 1.0, top_n:
     probs = np.exp(z)
     probs /= probs.sum(axis=1, keepdims=True)
     vocab = probs.shape[1]
-    if top_n is not None and top_n < vocab:
+    if top_n and top_n < vocab:  # None or 0: no cut
         cutoff = np.partition(probs, vocab - top_n, axis=1)[:, vocab - top_n][:, None]
         probs = np.where(probs >= cutoff, probs, 0.0)
     if top_p is not None and top_p < 1.0:
@@ -235,7 +235,7 @@ def generate(model: torch.nn.Module, start_ids: np.ndarray, length: int, *, temp
     for char_id in start_ids:
         logits, state = step(int(char_id) if single else np.full(num_samples, char_id), state)
     vocab = logits.shape[-1]
-    fast_top_n = temperature > 0 and top_p is None and top_n is not None and top_n < vocab
+    fast_top_n = temperature > 0 and top_p is None and bool(top_n) and top_n < vocab
     uniforms = _uniforms(np.random.default_rng(seed), num_samples)
     rows = np.arange(num_samples)
     for _ in range(length):

@@ -31,6 +31,7 @@ from sklearn.base import ClassifierMixin
 from seqrnn.config import SENTIMENT_PRESETS, SentimentConfig
 from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
 from seqrnn.estimator import RecurrentEstimator, estimator_params, load_for_inference
+from seqrnn.lm import heldout_split, pretrained_language_model, start_from_language_model
 from seqrnn.models import SentimentRNN
 from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
 from seqrnn.wordvectors import vectors_for_vocabulary
@@ -364,11 +365,13 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
                                             f"{run.path} was started with {saved}")
             device = self._setup(config)
             data, training = config.data, config.training
-            order = np.random.default_rng(training.seed).permutation(len(texts))[: data.limit]  # the seeded shuffle
-            texts, targets = [texts[i] for i in order], targets[order]
-            if X_val is None:
-                n_val = int(round(len(order) * data.val_fraction))
-            else:  # the given validation texts go first, where a carved validation part would be
+            # the seeded shuffle, held-out texts first (`lm.heldout_split`: a language model trained with the
+            # same seed holds out the same ones); given validation texts take their place
+            kept, held_out = heldout_split(len(texts), training.seed, data.val_fraction if X_val is None else 0.0,
+                                           data.limit)
+            order = np.concatenate([held_out, kept])
+            texts, targets, n_val = [texts[i] for i in order], targets[order], len(held_out)
+            if X_val is not None:
                 texts, targets, n_val = val_texts + texts, np.concatenate([val_targets, targets]), len(val_texts)
             val_index, train_index = np.arange(n_val), np.arange(n_val, len(texts))
             if len(np.unique(targets[train_index])) < 2:
@@ -377,13 +380,17 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             if len(train_index) < training.batch_size:
                 raise InvalidInputError(f"only {len(train_index)} training texts, fewer than one batch of "
                                         f"{training.batch_size} (lower batch_size or add data)")
-            if resume:
-                vocab = Vocabulary.from_dict(run.read_vocab())
+            pretrained = None
+            if training.init_from and not resume:
+                pretrained = pretrained_language_model(training.init_from, config, texts[:n_val])
+            if resume or pretrained:
+                vocab = pretrained.vocab_ if pretrained else Vocabulary.from_dict(run.read_vocab())
                 ids, lengths = encode_texts(texts, vocab, data.seq_len, pad=data.pad)
             else:
                 vocab, ids, lengths = build_and_encode(texts, data.seq_len, vocab_rows=train_index,
                                                        min_count=data.min_count, max_size=data.max_vocab or None,
                                                        pad=data.pad)
+            if not resume:
                 self.dataset_ = {"source": source, "train_reviews": len(train_index), "val_reviews": n_val,
                                  "unlabelled_reviews": len(unlabelled)}
             train = EncodedReviews(ids[train_index], lengths[train_index], targets[train_index], data.pad)
@@ -393,7 +400,9 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
                               self.run_options().eval_batch_size)
             self.classes_ = classes
             model = SentimentRNN(len(vocab), **config.to_dict()["model"], **self._model_extras())
-            if not resume and training.embed_init == "ppmi":
+            if pretrained:
+                start_from_language_model(model, pretrained.model_)
+            elif not resume and training.embed_init == "ppmi":
                 corpus = [texts[i] for i in train_index] + list(unlabelled)
                 vectors = vectors_for_vocabulary(corpus, vocab, config.model.embed_size, seed=training.seed)
                 with torch.no_grad():
