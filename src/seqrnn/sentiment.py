@@ -374,15 +374,15 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             if X_val is not None:
                 texts, targets, n_val = val_texts + texts, np.concatenate([val_targets, targets]), len(val_texts)
             val_index, train_index = np.arange(n_val), np.arange(n_val, len(texts))
+            pretrained = None  # checked first: a wrong --init-from is named before any other problem
+            if training.init_from and not resume:
+                pretrained = pretrained_language_model(training.init_from, config, texts[:n_val])
             if len(np.unique(targets[train_index])) < 2:
                 raise InvalidInputError("the training texts hold only one class once the validation texts are held "
                                         "out; at least 2 classes are needed")
             if len(train_index) < training.batch_size:
                 raise InvalidInputError(f"only {len(train_index)} training texts, fewer than one batch of "
                                         f"{training.batch_size} (lower batch_size or add data)")
-            pretrained = None
-            if training.init_from and not resume:
-                pretrained = pretrained_language_model(training.init_from, config, texts[:n_val])
             if resume or pretrained:
                 vocab = pretrained.vocab_ if pretrained else Vocabulary.from_dict(run.read_vocab())
                 ids, lengths = encode_texts(texts, vocab, data.seq_len, pad=data.pad)
