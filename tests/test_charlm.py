@@ -170,7 +170,8 @@ def test_stream_loss_predicts_every_character_once():
     (["--length", "0"], "length must be"),
     (["--temperature", "-1"], "temperature must be"),
     (["--temperature", "nan"], "temperature must be"),
-    (["--top-n", "0"], "top_n must be"),
+    (["--top-n", "-1"], "--top-k: must be 0 (no cut) or more"),
+    (["--seed", "x"], "--seed: expected a whole number or 'random'"),
     (["--top-p", "0"], "top_p must be"),
     (["--top-p", "1.5"], "top_p must be"),
     (["--start", "To be¤"], "never saw"),
@@ -183,10 +184,11 @@ def test_bad_sampling_options_give_one_line_errors(trained, flags, message):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
-def test_unknown_start_characters_can_be_dropped(trained):
+def test_unknown_start_characters_can_be_dropped_and_are_named(trained):
     _, out = trained
     result = run_cli("charlm", "sample", "--model", out, "--start", "To be¤", "--ignore-unknown", "--length", 5)
     assert result.returncode == 0 and result.stdout.startswith("To be")
+    assert "dropped from the start text 1 character(s) the model never saw: '¤'" in result.stderr
 
 
 def test_top_n_above_the_alphabet_is_clamped_with_a_note(trained):
@@ -326,3 +328,38 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_sampling_defaults_a_documented_seed_and_top_n_zero_is_no_cut(trained):
+    from seqrnn.sampling import DEFAULT_SEED
+
+    lm, out = trained
+    assert DEFAULT_SEED == 123 and lm.sample(60, "To be") == lm.sample(60, "To be", seed=123)
+    uncut = lm.sample(60, "To be", top_n=0, seed=4)
+    assert uncut == lm.sample(60, "To be", top_n=len(lm.vocab_), seed=4) != lm.sample(60, "To be", seed=4)
+    default = run_cli("charlm", "sample", "--model", out, "--length", 60, "--start", "To be")
+    assert default.returncode == 0 and default.stdout == lm.sample(60, "To be") + "\n", default.stderr
+    result = run_cli("charlm", "sample", "--model", out, "--length", 60, "--start", "To be", "--seed", 4,
+                     "--top-n", "none", "--device", "cpu", "--threads", 1)
+    assert result.returncode == 0 and result.stdout == uncut + "\n", result.stderr
+    from seqrnn.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert [parse(["charlm", "sample", "--model", "m", "--top-n", word]).top_n for word in ("0", "none", "all", "3")] \
+        == [0, 0, 0, 3]
+    fresh = {run_cli("charlm", "sample", "--model", out, "--length", 60, "--seed", "random").stdout for _ in range(2)}
+    assert len(fresh) == 2
+
+
+def test_charlm_evaluate_runs_where_asked(trained, tmp_path):
+    lm, out = trained
+    held_out = tmp_path / "held.txt"
+    held_out.write_text(TEXT[:3000], encoding="utf-8")
+    result = run_cli("charlm", "evaluate", "--model", out, "--text", held_out, "--json", "--device", "cpu",
+                     "--threads", 1, "--batch-size", 3)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == pytest.approx(lm.set_params(eval_batch_size=3).evaluate(TEXT[:3000]))
+    lm.set_params(eval_batch_size=None)
+    result = run_cli("charlm", "sample", "--model", out, "--length", 5, "--device", "cuda")
+    assert result.returncode == 2 and result.stderr.startswith("seqrnn: error: device cuda:") or \
+        (result.returncode == 0 and "sampling steps the network in NumPy on the CPU" in result.stderr)

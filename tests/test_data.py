@@ -480,3 +480,75 @@ def test_cli_bad_input_is_one_line(case, imdb_tgz, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("seqrnn: error:"), result.stderr
     assert "Traceback" not in result.stderr and str(target.name) in lines[0]
     assert result.stdout == ""
+
+
+# --- your own labelled texts ----------------------------------------------------------------------
+
+
+def test_labelled_csv_tsv_jsonl_and_folders(tmp_path, imdb_dir):
+    from seqrnn.data import labelled_format, read_labelled
+
+    book = write_csv(tmp_path / "movie_data.csv", [("Great.", "positive"), ("Bad, bad.", "negative")])
+    r = read_labelled(book)
+    assert r.texts == ["Great.", "Bad, bad."] and r.labels.tolist() == ["positive", "negative"]
+    numbered = write_csv(tmp_path / "n.csv", [("Great.", 1), ("Bad.", 0)], header=("id", "text", "label")[1:])
+    assert read_labelled(numbered).labels.tolist() == [1, 0] and read_labelled(numbered).labels.dtype == np.int64
+    tsv = tmp_path / "t.tsv"
+    tsv.write_text("Sentence\tClass\nA, b.\tx\n\nC\ty\n", encoding="utf-8")  # header case and blank lines
+    assert read_labelled(tsv).texts == ["A, b.", "C"] and read_labelled(tsv).labels.tolist() == ["x", "y"]
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text('{"body": "one", "stars": 5}\n\n{"body": "two\\nlines", "stars": 1}\n', encoding="utf-8")
+    r = read_labelled(jsonl, text_column="body", label_column="stars")
+    assert r.texts == ["one", "two\nlines"] and r.labels.tolist() == [5, 1]
+    folders = tmp_path / "folders"
+    for label, name, text in [("spam", "b.txt", "buy now"), ("ham", "a.txt", "see you"), ("spam", "a.txt", "win")]:
+        (folders / label).mkdir(parents=True, exist_ok=True)
+        (folders / label / name).write_text(text, encoding="utf-8")
+    r = read_labelled(folders)
+    assert r.texts == ["see you", "win", "buy now"] and r.labels.tolist() == ["ham", "spam", "spam"]
+    assert [labelled_format(p) for p in (book, tsv, jsonl, folders, imdb_dir)] == ["csv", "tsv", "jsonl", "folders",
+                                                                                  None]
+
+
+def test_bad_labelled_files_name_the_file_the_line_and_what_to_do(tmp_path):
+    from seqrnn.data import read_labelled
+
+    cp1252 = tmp_path / "excel.csv"
+    cp1252.write_bytes("review,sentiment\nfine,1\nCaf\u00e9 society,0\n".encode("cp1252"))
+    msg = assert_error("line 3: not valid UTF-8 (byte 0xe9 at offset 27)", read_labelled, cp1252, path=cp1252)
+    assert f"iconv -f cp1252 -t utf-8 {cp1252} > {tmp_path / 'excel.utf8.csv'}" in msg
+    utf16 = tmp_path / "u16.csv"
+    utf16.write_bytes("review,sentiment\nx,1\n".encode("utf-16"))
+    assert "iconv -f utf-16 -t utf-8" in assert_error("UTF-16 text, expected UTF-8", read_labelled, utf16, path=utf16)
+    columns = write_csv(tmp_path / "c.csv", [("x", 1)], header=("comment", "score"))
+    assert "--text-column" in assert_error("no text column (columns: comment, score", read_labelled, columns,
+                                           path=columns)
+    assert_error("no 'body' column", read_labelled, columns, text_column="body", path=columns)
+    empty_text = write_csv(tmp_path / "e.csv", [("x", 1), ("  ", 0)])
+    assert_error("line 3: empty text", read_labelled, empty_text, path=empty_text)
+    for name, content, message in [
+        ("a.jsonl", '{"text": "a", "label": "x"}\n{"text": "b", "label": 2}\n', "line 2: labels of different kinds"),
+        ("b.jsonl", '{"text": "a", "label": 0.5}\n', "line 1: label 0.5 is not a class"),
+        ("c.jsonl", '{"text": "a", "label": 1}\n[1, 2]\n', "line 2: a JSON list, expected an object"),
+        ("d.jsonl", '{"text": "a", "label": 1}\n{"text": "a", "label": 1\n', "line 2: not JSON"),
+        ("e.jsonl", '{"text": null, "label": 1}\n', "line 1: no text (null)"),
+        ("f.jsonl", '{"text": "a"}\n', "no label column"),
+        ("g.csv", "review,sentiment\na,1,extra\n", "line 2: 3 fields, expected 2"),
+    ]:
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8")
+        assert_error(message, read_labelled, path, path=path)
+    (tmp_path / "notes.txt").write_text("x")
+    assert_error("not a labelled-text file", read_labelled, tmp_path / "notes.txt", path=tmp_path / "notes.txt")
+
+
+def test_labelled_files_come_back_from_the_cache(tmp_path, small_cache, monkeypatch):
+    import seqrnn.data
+    from seqrnn.data import read_labelled
+
+    path = write_csv(tmp_path / "m.csv", [("Good.", "pos"), ("Bad.", "neg")])
+    fresh = read_labelled(path)
+    monkeypatch.setattr(seqrnn.data, "_table_rows", lambda *a: (_ for _ in ()).throw(AssertionError("parsed")))
+    again = read_labelled(path)
+    assert again.texts == fresh.texts and again.labels.tolist() == fresh.labels.tolist()
+    assert again.labels.dtype == fresh.labels.dtype

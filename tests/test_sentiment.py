@@ -92,12 +92,18 @@ def test_predict_plain_output_and_stdin(trained):
     assert 0.5 < float(first.split()[1]) <= 1.0
 
 
-def test_empty_huge_and_undecodable_reviews_predict(trained):
+def test_huge_and_undecodable_reviews_predict_and_empty_ones_are_refused(trained):
     clf, out = trained
     huge = "great " * 200_000  # about 1.2 MB: truncated to the last seq_len tokens
-    assert clf.predict_proba(["", huge]).shape == (2, 2)
-    result = run_cli("sentiment", "predict", "--model", out, stdin=b"great \xff\xfe film\n\n", text=False)
+    assert clf.predict_proba(["fine", huge]).shape == (2, 2)
+    with pytest.raises(ValueError, match=r"X holds 1 empty text\(s\) \(at 1\): there is nothing to classify"):
+        clf.predict_proba(["fine", " \n"])
+    result = run_cli("sentiment", "predict", "--model", out, stdin=b"great \xff\xfe film\nawful\n", text=False)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
+    for args, stdin, where in [((), "great film\n\n", "stdin line 2 is empty"), (("",), None, "TEXT argument 1 is empty")]:
+        result = run_cli("sentiment", "predict", "--model", out, *args, stdin=stdin)
+        assert result.returncode == 2 and result.stdout == "", result.stderr
+        assert result.stderr.startswith("seqrnn: error: " + where) and len(result.stderr.splitlines()) == 1
 
 
 def test_evaluate_cli_json(trained, tmp_path):
@@ -128,7 +134,7 @@ def test_scikit_learn_conventions():
 
 
 @pytest.mark.parametrize("labels,message", [
-    (np.zeros(100, dtype=int), "only one class"),
+    (np.zeros(100, dtype=int), "single class"),
     (None, "fewer than one batch"),
 ])
 def test_bad_training_data(labels, message):
@@ -198,3 +204,136 @@ def test_train_cli_reads_the_unlabelled_reviews(imdb_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     config = json.loads((out / "config.json").read_text())
     assert config["dataset"]["unlabelled_reviews"] == 2
+
+
+# --- your own labelled texts: any labels, files, held-out data ------------------------------------
+
+NEUTRAL = ["okay", "average", "fine", "mediocre", "passable", "so-so"]
+
+
+def make_three_class(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Reviews labelled 'negative', 'neutral' or 'positive' by a few cue words."""
+    rng = np.random.default_rng(seed)
+    cues = {"negative": NEGATIVE, "neutral": NEUTRAL, "positive": POSITIVE}
+    labels = [str(label) for label in rng.choice(list(cues), n)]
+    texts = []
+    for label in labels:
+        words = list(rng.choice(FILLER, rng.integers(5, 30)))
+        for _ in range(3):
+            words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(cues[label])))
+        texts.append(" ".join(words))
+    return texts, labels
+
+
+def write_jsonl(path, texts, labels, text_key="body", label_key="stars"):
+    with open(path, "w", encoding="utf-8") as f:
+        for text, label in zip(texts, labels):
+            f.write(json.dumps({"id": len(text), text_key: text, label_key: label}) + "\n")
+    return path
+
+
+def test_a_three_class_model_from_jsonl_trains_and_evaluates_through_the_cli_and_the_api(tmp_path):
+    from seqrnn.data import read_labelled
+
+    train = write_jsonl(tmp_path / "train.jsonl", *make_three_class(300))
+    val = write_jsonl(tmp_path / "val.jsonl", *make_three_class(60, seed=1))
+    test = write_jsonl(tmp_path / "test.jsonl", *make_three_class(90, seed=2))
+    out = tmp_path / "model"
+    flags = ["--text-column", "body", "--label-column", "stars"]
+    result = run_cli("sentiment", "train", "--data", train, "--val-data", val, "--out", out, *flags,
+                     "--epochs", 4, "--embed-size", 16, "--hidden-size", 16, "--seq-len", 40, "--batch-size", 16,
+                     "--lr", 1e-2, "--threads", 1)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["classes"] == ["negative", "neutral", "positive"]
+    assert config["dataset"]["train_reviews"] == 300 and config["dataset"]["val_reviews"] == 60
+    assert "val accuracy" in result.stderr  # the plain line per validation (stderr is not a terminal)
+
+    result = run_cli("sentiment", "evaluate", "--model", out, "--data", test, *flags, "--json", "--batch-size", 7,
+                     "--device", "cpu", "--threads", 1)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    heldout = read_labelled(test, "body", "stars")
+    clf = SentimentClassifier.load(out)
+    assert clf.classes_.tolist() == ["negative", "neutral", "positive"]
+    assert report == pytest.approx(clf.evaluate(heldout.texts, heldout.labels))
+    assert report["n"] == 90 and report["accuracy"] > 0.9
+
+    result = run_cli("sentiment", "predict", "--model", out, "--json", "an okay and average film", "great, loved it")
+    assert result.returncode == 0, result.stderr
+    first, second = map(json.loads, result.stdout.splitlines())
+    assert first["label"] == "neutral" and second["label"] == "positive"
+    assert set(first["probabilities"]) == {"negative", "neutral", "positive"}
+    assert first["probability"] == max(first["probabilities"].values())
+    plain = run_cli("sentiment", "predict", "--model", out, "an okay and average film").stdout.split()
+    assert plain[0] == "neutral" and float(plain[1]) == pytest.approx(first["probability"], abs=1e-4)
+
+    # the same through the API, with the held-out texts given to fit
+    texts, labels = make_three_class(300)
+    api = SentimentClassifier(preset="default", **{**TINY, "epochs": 4, "seq_len": 40}).fit(
+        texts, labels, X_val=heldout.texts, y_val=heldout.labels)
+    assert api.classes_.tolist() == ["negative", "neutral", "positive"]
+    assert api.decision_function(heldout.texts[:4]).shape == (4, 3)
+    assert api.score(heldout.texts, heldout.labels) > 0.9
+
+
+def test_csv_with_word_labels_and_a_folder_per_label_train(tmp_path):
+    import csv as csvlib
+
+    texts, labels = make_reviews(120)
+    words = ["negative", "positive"]
+    data = tmp_path / "movie_data.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        writer = csvlib.writer(f)
+        writer.writerow(["review", "sentiment"])
+        writer.writerows((t, words[y]) for t, y in zip(texts, labels))
+    folders = tmp_path / "folders"
+    for i, (text, label) in enumerate(zip(texts[:40], labels[:40])):
+        (folders / words[label]).mkdir(parents=True, exist_ok=True)
+        (folders / words[label] / f"{i}.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "m"
+    common = ["--epochs", 1, "--embed-size", 8, "--hidden-size", 8, "--seq-len", 20, "--batch-size", 16,
+              "--threads", 1, "--quiet"]
+    result = run_cli("sentiment", "train", "--data", data, "--out", out, *common)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # --quiet: no progress lines
+    assert json.loads((out / "config.json").read_text())["classes"] == words
+    result = run_cli("sentiment", "evaluate", "--model", out, "--data", folders, "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["n"] == 40, result.stderr
+    result = run_cli("sentiment", "evaluate", "--model", out, "--data", data, "--split", "test")
+    assert result.returncode == 2 and "has no test split; it is used whole" in result.stderr
+
+
+def test_a_binary_model_directory_written_before_classes_were_stored_still_loads(trained, tmp_path):
+    import shutil
+
+    clf, out = trained
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["classes"]
+    (old / "config.json").write_text(json.dumps(config))
+    loaded = SentimentClassifier.load(old)
+    assert loaded.classes_.tolist() == [0, 1] and loaded.model_.head.out_features == 1
+    texts, _ = make_reviews(5, seed=3)
+    assert np.array_equal(loaded.predict_proba(texts), clf.predict_proba(texts))
+
+
+def test_inference_device_and_threads_are_checked_with_one_line(trained):
+    from seqrnn.distributed import resolve_device
+
+    _, out = trained
+    assert resolve_device("cpu") == torch.device("cpu") and resolve_device("auto").type in ("cpu", "cuda")
+    for device, message in [("tpu", "device 'tpu': not a torch device"), ("mps", "device mps: not available")]:
+        with pytest.raises(ValueError, match=message):
+            resolve_device(device)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device cuda: no CUDA device is available here"):
+            resolve_device("cuda")
+    result = run_cli("sentiment", "predict", "--model", out, "--device", "cuda:3", "fine film")
+    if result.returncode:  # fewer than 4 GPUs here
+        assert result.returncode == 2 and result.stderr.startswith("seqrnn: error: device cuda:3:"), result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    result = run_cli("sentiment", "predict", "--model", out, "--device", "cpu", "--threads", 1, "--batch-size", 2,
+                     "fine film", "awful", "great")
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 3, result.stderr

@@ -123,14 +123,17 @@ def test_healthz_reports_the_loaded_models(client):
 
 
 def test_sentiment_matches_the_classifier(client, models):
-    texts = ["a wonderful and great movie", "boring and dull plot", ""]
+    texts = ["a wonderful and great movie", "boring and dull plot", "meh"]
     r = client.post("/v1/sentiment", json={"texts": texts})
     assert r.status_code == 200, r.text
     results = r.json()["results"]
-    expected = SentimentClassifier.load(models[0]).predict_proba(texts)[:, 1]
-    assert [x["label"] for x in results] == [int(p > 0.5) for p in expected]
-    assert [x["probability"] for x in results] == pytest.approx(expected, abs=1e-6)
+    expected = SentimentClassifier.load(models[0]).predict_proba(texts)
+    assert [x["label"] for x in results] == [int(p > 0.5) for p in expected[:, 1]]
+    assert [x["probability"] for x in results] == pytest.approx(expected[:, 1], abs=1e-6)
+    np.testing.assert_allclose([list(x["probabilities"].values()) for x in results], expected, atol=1e-6)
     assert all(0.0 <= x["probability"] <= 1.0 for x in results)
+    r = client.post("/v1/sentiment", json={"texts": ["fine", " "]})
+    assert r.status_code == 400 and "empty text" in r.json()["error"]
 
 
 def test_generate_matches_the_model_and_streaming_matches_the_batch(client, models):
@@ -192,7 +195,7 @@ def test_the_top_n_default_is_the_shared_rule(client, models, sent, top_n):
     ("/v1/generate", {"start": ""}, "start"),
     ("/v1/generate", {"start": "T" * 51}, "start"),
     ("/v1/generate", {"temperature": -0.5}, "temperature"),
-    ("/v1/generate", {"top_n": 0}, "top_n"),
+    ("/v1/generate", {"top_n": -1}, "top_n"),
     ("/v1/generate", {"top_p": 0}, "top_p"),
     ("/v1/generate", {"top_p": 1.5}, "top_p"),
     ("/v1/generate", {"num_samples": 0}, "num_samples"),

@@ -180,3 +180,27 @@ def test_a_checkpoint_written_on_cuda_resumes_on_the_cpu_with_a_note(tmp_path, c
     resumed.resume()
     assert "written on CUDA" in capsys.readouterr().err
     assert resumed.fit()["step"] == 10
+
+
+def test_off_a_terminal_progress_is_a_plain_line_per_validation_and_every_interval(tmp_path, capsys, monkeypatch):
+    import seqrnn.train
+
+    config = TrainingConfig(epochs=2, lr=0.1)
+    Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path / "a"), torch.device("cpu"), log_every=1).fit()
+    lines = capsys.readouterr().err.splitlines()  # pytest's stderr is not a terminal
+    assert len(lines) == 2
+    for epoch, line in enumerate(lines, 1):
+        words = line.split()
+        assert words[:4] == ["epoch", str(epoch), "step", str(5 * epoch)] and words[5] == "min"
+        assert words[6:8] == ["train", "loss"] and float(words[8]) >= 0
+        assert words[9:11] == ["val", "loss"] and float(words[11]) >= 0
+    assert lines[0].endswith("(best)")
+
+    monkeypatch.setattr(seqrnn.train, "PLAIN_LINE_EVERY_S", 0.0)  # a line at every log record as well
+    Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path / "b"), torch.device("cpu"), log_every=2).fit()
+    lines = capsys.readouterr().err.splitlines()
+    timed = [line for line in lines if "examples/s" in line]
+    assert len(timed) == 4 and all(" train loss " in line and " val " not in line for line in timed)
+
+    Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path / "c"), torch.device("cpu"), quiet=True).fit()
+    assert capsys.readouterr().err == ""

@@ -1,5 +1,16 @@
 """seqrnn: modeling sequential data with recurrent neural networks.
 
+Two scikit-learn estimators, each with a `book` preset (the chapter's exact model) and a `default`
+one (the best measured on a 2-core CPU):
+
+SentimentClassifier
+    A many-to-one recurrent text classifier: IMDb's movie-review sentiment, or your own labelled
+    texts with any labels (`fit(texts, labels)`, `predict`, `predict_proba`, `save`, `load`).
+CharLanguageModel
+    A many-to-many character-level language model: learns a text such as *Hamlet* and writes more
+    in its style (`fit(text)`, `sample`, `evaluate`, `save`, `load`).
+
+The same work from the shell: `seqrnn sentiment|charlm train|evaluate|predict|sample` (`seqrnn --help`).
 The two estimators are imported lazily so that `import seqrnn` (and the CLI's `--help`) stay fast.
 """
 

@@ -20,11 +20,12 @@ import torch.nn.functional as F
 
 from seqrnn.config import CHARLM_PRESETS, CharLMConfig
 from seqrnn.data import load_text
-from seqrnn.errors import SeqrnnError
-from seqrnn.estimator import RecurrentEstimator, estimator_params
+from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
+from seqrnn.estimator import RecurrentEstimator, estimator_params, load_for_inference
 from seqrnn.models import CharRNN, detach_state
 from seqrnn.preprocess import CharVocabulary, reshape_stream
-from seqrnn.sampling import check_sampling_options, effective_top_n, generate
+from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, effective_top_n, generate
+from seqrnn.train import torch_threads
 
 TASK = "charlm"
 
@@ -46,7 +47,7 @@ def stream_loss(model: CharRNN, ids: np.ndarray, device: torch.device, rows: int
     n = len(ids) - 1
     if n < 1:
         return float("nan"), 0
-    rows = rows or max(1, min(64, n // 2000))
+    rows = max(1, min(rows or min(64, n // 2000), n))
     length = n // rows
     x = torch.as_tensor(ids[: rows * length].reshape(rows, length), device=device)
     y = torch.as_tensor(ids[1 : rows * length + 1].reshape(rows, length), device=device)
@@ -70,13 +71,14 @@ class CharStreamTask:
     monitor = ("loss", "min")
 
     def __init__(self, train_ids: np.ndarray, val_ids: np.ndarray, batch_size: int, num_steps: int,
-                 device: torch.device):
+                 device: torch.device, eval_batch_size: int | None = None):
         x, y = reshape_stream(train_ids, batch_size, num_steps)
         self.x = torch.as_tensor(x, dtype=torch.long, device=device)
         self.y = torch.as_tensor(y, dtype=torch.long, device=device)
         self.num_steps = num_steps
         self.val_ids = val_ids
         self.device = device
+        self.eval_rows = eval_batch_size
 
     def batches_per_epoch(self) -> int:
         return self.x.shape[1] // self.num_steps
@@ -92,18 +94,50 @@ class CharStreamTask:
         return loss, detach_state(state), x.numel()
 
     def validate(self, model) -> dict[str, float]:
-        loss, _ = stream_loss(model, self.val_ids, self.device)
+        loss, _ = stream_loss(model, self.val_ids, self.device, self.eval_rows)
         return {"loss": loss, "bits_per_char": loss / math.log(2)}
 
 
 class CharLanguageModel(RecurrentEstimator):
-    """A character-level recurrent language model with scikit-learn estimator conventions.
+    """A character-level recurrent language model (many-to-many) with scikit-learn's conventions.
 
-    `preset="book"` is the chapter's CharRNN (one-hot input, LSTM 128, dropout 0.5, batch 64 x 100
-    steps, Adam 1e-3, clip 5, 100 epochs); `"default"` the best measured for a 2-core CPU. Every
-    setting of `seqrnn.config.CharLMConfig` is a keyword parameter (None = the preset's value),
-    as are `max_minutes`, `threads` and `device`. After `fit`: `model_` (the best weights by
-    validation loss), `vocab_`, `config_` (the resolved `CharLMConfig`), `summary_`.
+    It learns a text one character at a time, as the book's CharRNN learns *Hamlet*, then writes
+    text in its style (`sample`) and scores held-out text (`evaluate`).
+
+    Parameters
+    ----------
+    preset : {"default", "book"}
+        Where every setting not given starts. ``"book"`` is the chapter's CharRNN exactly: one-hot
+        input, LSTM 128, dropout 0.5, 64 streams x 100-step windows, Adam 1e-3, clipping at 5, 100
+        epochs. ``"default"`` is the best the project measured for a 2-core CPU (README: 1.61
+        nats/char on Hamlet against the book's 1.89, in less time): embedding 64, LSTM 512,
+        dropout 0.25, 32 streams, AdamW 3e-3 with a cosine schedule, 12 epochs.
+    **settings
+        Every field of `seqrnn.config.CharLMConfig` (model: `cell`, `num_layers`, `hidden_size`,
+        `dropout`, `embed_size`; data: `num_steps`, `val_fraction`, `limit`; training: `epochs`,
+        `batch_size`, `lr`, `weight_decay`, `grad_clip`, `schedule`, `warmup_steps`,
+        `final_lr_fraction`, `eval_every`, `seed`). None (the default) takes the preset's value;
+        `seqrnn charlm train --help` describes each, with both presets' values.
+    max_minutes, checkpoint_every, skip_nonfinite, threads, device, quiet, eval_batch_size
+        How a call runs (`seqrnn.config.RunOptions`), not part of the model: the training budget,
+        checkpoints, the NaN guard, torch's CPU threads (set only while a call runs), the device
+        ("auto" = CUDA when present), no progress output, and the rows of text evaluated at once.
+
+    Attributes
+    ----------
+    model_ : CharRNN
+        The network with the best weights by validation loss.
+    vocab_ : CharVocabulary
+        The characters of the training text, sorted by code point.
+    config_ : CharLMConfig
+        The configuration trained with; a loaded model's `get_params()` returns it too.
+    summary_ : dict
+        How training ended (after `fit`).
+
+    Examples
+    --------
+    >>> lm = CharLanguageModel(preset="book").fit(text)                 # doctest: +SKIP
+    >>> print(lm.sample(length=500, start="The ", top_n=5, seed=123))   # doctest: +SKIP
     """
 
     task = TASK
@@ -112,11 +146,31 @@ class CharLanguageModel(RecurrentEstimator):
 
     def fit(self, text: str, y=None, *, out_dir: str | Path | None = None, resume: bool = False,
             source: str | None = None) -> "CharLanguageModel":
-        """Train on `text`. With `out_dir`, the run (checkpoints, metrics, curves) is kept there and
-        can be resumed; otherwise it lives in a temporary directory."""
+        """Train on `text`; the last `val_fraction` of it is held out for validation.
+
+        Parameters
+        ----------
+        text : str
+            The corpus, one string.
+        y : None
+            Ignored (scikit-learn's signature).
+        out_dir : str or Path, optional
+            Keep the run there (checkpoints, metrics, curves) so it can be resumed; otherwise it
+            lives in a temporary directory.
+        resume : bool
+            Continue the run in `out_dir` from its checkpoint.
+        source : str, optional
+            Where the text came from, recorded in config.json.
+
+        Returns
+        -------
+        self
+        """
         started = time.perf_counter()
+        if not isinstance(text, str):
+            raise InvalidInputTypeError(f"text must be one string (the corpus), got {type(text).__name__}")
         if not text:
-            raise SeqrnnError("the corpus is empty")
+            raise InvalidInputError("the corpus is empty")
         with self._run_directory(out_dir, resume) as run:
             config = self._start_config(run, resume)
             device = self._setup(config)
@@ -130,7 +184,8 @@ class CharLanguageModel(RecurrentEstimator):
             train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text, unknown="skip")
             if not data.val_fraction:  # no held-out text: select on the training text itself
                 val_ids = train_ids
-            task = CharStreamTask(train_ids, val_ids, config.training.batch_size, data.num_steps, device)
+            task = CharStreamTask(train_ids, val_ids, config.training.batch_size, data.num_steps, device,
+                                  self.run_options().eval_batch_size)
             if len(val_ids) < 2:
                 raise SeqrnnError(f"the held-out part ({len(val_text)} characters, {len(val_ids)} known) is too "
                                   "short to validate on: raise val_fraction, or set it to 0")
@@ -143,8 +198,22 @@ class CharLanguageModel(RecurrentEstimator):
     # --- using a trained model ------------------------------------------------------------------
 
     def start_ids(self, start: str, ignore_unknown: bool = False) -> np.ndarray:
+        """The ids of the start text's characters.
+
+        Parameters
+        ----------
+        start : str
+            The text that primes the model.
+        ignore_unknown : bool
+            Drop characters the model never saw instead of refusing them (`unknown_start_chars`
+            names them).
+
+        Returns
+        -------
+        ndarray of int64
+        """
         self._check_fitted()
-        unknown = self.vocab_.unknown_chars(start)
+        unknown = self.unknown_start_chars(start)
         if unknown and not ignore_unknown:
             shown = ", ".join(repr(c) for c in unknown)
             raise SeqrnnError(f"the start text has characters the model never saw: {shown} (use --ignore-unknown to drop them)")
@@ -153,12 +222,20 @@ class CharLanguageModel(RecurrentEstimator):
             raise SeqrnnError("the start text must contain at least one character the model knows")
         return ids
 
+    def unknown_start_chars(self, start: str) -> list[str]:
+        """The distinct characters of `start` the model never saw (what `ignore_unknown` drops)."""
+        self._check_fitted()
+        return self.vocab_.unknown_chars(start)
+
     def sample_stream(self, length: int = 500, start: str = "The ", *, top_n: int | None = None,
-                      top_p: float | None = None, temperature: float = 1.0, seed: int | None = None,
+                      top_p: float | None = None, temperature: float = 1.0, seed: int | None = DEFAULT_SEED,
                       num_samples: int = 1, ignore_unknown: bool = False):
         """Yield the generated characters step by step, as a list of `num_samples` strings each.
 
-        `top_n` None means the book's 5 unless `top_p` is given (`sampling.effective_top_n`)."""
+        The options are `sample`'s. The generator runs NumPy's recurrent step on the CPU (faster, one
+        character at a time, than a model call on any device) with the caller's thread settings
+        (`sample` applies the `threads` parameter).
+        """
         check_sampling_options(length=length, temperature=temperature, top_n=top_n, top_p=top_p,
                                num_samples=num_samples)
         top_n = effective_top_n(top_n, top_p)
@@ -169,28 +246,70 @@ class CharLanguageModel(RecurrentEstimator):
             yield [chars[i] for i in step_ids]
 
     def sample(self, length: int = 500, start: str = "The ", *, top_n: int | None = None,
-               top_p: float | None = None, temperature: float = 1.0, seed: int | None = None, num_samples: int = 1,
-               ignore_unknown: bool = False):
-        """Generated text beginning with the start text (as in the book); a list when num_samples > 1."""
+               top_p: float | None = None, temperature: float = 1.0, seed: int | None = DEFAULT_SEED,
+               num_samples: int = 1, ignore_unknown: bool = False):
+        """Generate text in the style of the training text, beginning with the start text (as in the book).
+
+        Parameters
+        ----------
+        length : int
+            Characters to generate after the start text.
+        start : str
+            The text that primes the model.
+        top_n : int, optional
+            Sample among the n most probable characters (the book's top-n, also known as top-k).
+            None: the book's 5, unless `top_p` is given; 0: no cut.
+        top_p : float, optional
+            Nucleus sampling: among the smallest set of characters whose probability reaches p.
+        temperature : float
+            Divides the logits; 0 is greedy (always the most probable character).
+        seed : int or None
+            The same model, seed and options give the same text in every process. The default,
+            `sampling.DEFAULT_SEED` (123, char-rnn's), makes a repeated call repeat its text; None
+            draws fresh randomness every call.
+        num_samples : int
+            Independent samples, drawn together.
+        ignore_unknown : bool
+            Drop start characters the model never saw instead of refusing them.
+
+        Returns
+        -------
+        str, or list of str when `num_samples` > 1
+        """
         pieces = [[] for _ in range(num_samples)]
-        for step in self.sample_stream(length, start, top_n=top_n, top_p=top_p, temperature=temperature,
-                                       seed=seed, num_samples=num_samples, ignore_unknown=ignore_unknown):
-            for piece, char in zip(pieces, step):
-                piece.append(char)
+        with torch_threads(self.threads):
+            for step in self.sample_stream(length, start, top_n=top_n, top_p=top_p, temperature=temperature,
+                                           seed=seed, num_samples=num_samples, ignore_unknown=ignore_unknown):
+                for piece, char in zip(pieces, step):
+                    piece.append(char)
         prefix = self.vocab_.decode(self.start_ids(start, ignore_unknown))
         texts = [prefix + "".join(p) for p in pieces]
         return texts[0] if num_samples == 1 else texts
 
     def evaluate(self, text: str) -> dict:
-        """Loss (nats/char) and bits/char on `text`; characters outside the alphabet are skipped and counted."""
+        """How well the model predicts `text`, each character from those before it.
+
+        Parameters
+        ----------
+        text : str
+            Held-out text; characters outside the model's alphabet are skipped and counted.
+
+        Returns
+        -------
+        dict
+            ``{"loss": nats per character, "bits_per_char": float, "n_chars": characters predicted,
+            "n_unknown": characters skipped}``
+        """
         self._check_fitted()
+        if not isinstance(text, str):
+            raise InvalidInputTypeError(f"text must be one string, got {type(text).__name__}")
         n_unknown = sum(text.count(c) for c in self.vocab_.unknown_chars(text))
         ids = self.vocab_.encode(text, unknown="skip")
         if len(ids) < 2:
-            raise SeqrnnError(f"nothing to evaluate: the text has {len(ids)} character(s) the model knows, "
-                              "at least 2 are needed (the first is only read)")
-        with torch.no_grad():
-            loss, n = stream_loss(self.model_, ids, torch.device("cpu"))
+            raise InvalidInputError(f"nothing to evaluate: the text has {len(ids)} character(s) the model knows, "
+                                    "at least 2 are needed (the first is only read)")
+        with self._inference() as device:
+            loss, n = stream_loss(self.model_, ids, device, self.run_options().eval_batch_size)
         return {"loss": loss, "bits_per_char": loss / math.log(2), "n_chars": n, "n_unknown": n_unknown}
 
     @classmethod
@@ -216,7 +335,7 @@ def train_command(args) -> int:
 
 
 def evaluate_command(args) -> int:
-    lm = CharLanguageModel.load(args.model)
+    lm = load_for_inference(CharLanguageModel, args)
     result = lm.evaluate(load_text(args.text))
     if result["n_unknown"]:
         print(f"note: {result['n_unknown']} characters outside the model's alphabet were skipped", file=sys.stderr)
@@ -229,19 +348,28 @@ def evaluate_command(args) -> int:
 
 
 def sample_command(args) -> int:
-    lm = CharLanguageModel.load(args.model)
+    lm = load_for_inference(CharLanguageModel, args)
+    if args.device not in ("auto", "cpu"):
+        print(f"note: sampling steps the network in NumPy on the CPU (faster, one character at a time, than "
+              f"{args.device}); --device applies to evaluate", file=sys.stderr)
     top_n = effective_top_n(args.top_n, args.top_p)
     if top_n is not None and top_n > len(lm.vocab_):  # the sampler then keeps every character
         print(f"note: --top-n {top_n} is more than the {len(lm.vocab_)} characters the model knows; using all",
               file=sys.stderr)
-    options = dict(top_n=top_n, top_p=args.top_p, temperature=args.temperature, seed=args.seed,
+    dropped = lm.unknown_start_chars(args.start) if args.ignore_unknown else []
+    if dropped:
+        print(f"note: dropped from the start text {len(dropped)} character(s) the model never saw: "
+              f"{', '.join(map(repr, dropped))}", file=sys.stderr)
+    seed = {None: DEFAULT_SEED, "random": None}.get(args.seed, args.seed)
+    options = dict(top_n=args.top_n, top_p=args.top_p, temperature=args.temperature, seed=seed,
                    ignore_unknown=args.ignore_unknown)
     if args.stream and args.num_samples == 1:
         prefix = lm.vocab_.decode(lm.start_ids(args.start, args.ignore_unknown))
         sys.stdout.write(prefix)
-        for step in lm.sample_stream(args.length, args.start, **options):
-            sys.stdout.write(step[0])
-            sys.stdout.flush()
+        with torch_threads(args.threads):
+            for step in lm.sample_stream(args.length, args.start, **options):
+                sys.stdout.write(step[0])
+                sys.stdout.flush()
         sys.stdout.write("\n")
         return 0
     texts = lm.sample(args.length, args.start, num_samples=args.num_samples, **options)

@@ -32,6 +32,54 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int_or_none(text: str) -> int:
+    """`--top-n`: a count, with 0, 'none' and 'all' meaning no cut (0)."""
+    if text.strip().lower() in ("none", "all"):
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or 'none', got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no cut) or more, got {value}")
+    return value
+
+
+def _seed(text: str) -> int | str:
+    """`--seed`: a whole number of 0 or more, or 'random' (a different text every time)."""
+    if text.strip().lower() == "random":
+        return "random"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'random', got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_inference_arguments(p: argparse.ArgumentParser, batch_size: bool = True) -> None:
+    """`--device`, `--threads` (and `--batch-size`) for a command that uses a trained model; the
+    estimator applies them with `estimator.load_for_inference`."""
+    group = p.add_argument_group("where the model runs")
+    group.add_argument("--device", default="auto",
+                       help="auto (CUDA when present; default), cpu, cuda, cuda:N, mps or another torch device")
+    group.add_argument("--threads", type=_positive_int, metavar="N",
+                       help="CPU threads for PyTorch and NumPy's BLAS (default: the libraries' own, all cores)")
+    if batch_size:
+        group.add_argument("--batch-size", dest="eval_batch_size", type=_positive_int, metavar="N",
+                           help="examples per batch (default: 256 texts; for charlm, up to 64 rows of the text)")
+
+
+def _add_labelled_data_flags(p: argparse.ArgumentParser) -> None:
+    """The columns of your own CSV, TSV or JSONL file."""
+    p.add_argument("--text-column", metavar="NAME",
+                   help="column (JSON key) of the texts (default: review, else text, sentence, content, document)")
+    p.add_argument("--label-column", metavar="NAME",
+                   help="column (JSON key) of the labels (default: sentiment, else label, labels, class, category, "
+                        "target)")
+
+
 def _add_train_flags(p: argparse.ArgumentParser, config_class: type, presets) -> None:
     """`train` flags: the run's directory and preset, then one flag per setting of the task's
     configuration and of the run options (all derived from `seqrnn.config`)."""
@@ -50,22 +98,36 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = parser.add_subparsers(dest="task", metavar="COMMAND", parser_class=_Parser, required=True)
 
     # sentiment
-    sent = tasks.add_parser("sentiment", help="classify movie reviews as positive or negative")
+    sent = tasks.add_parser("sentiment", help="classify movie reviews, or your own labelled texts")
     sent_cmds = sent.add_subparsers(dest="command", metavar="ACTION", required=True)
-    p = sent_cmds.add_parser("train", help="train a sentiment classifier")
-    p.add_argument("--data", required=True, help="aclImdb directory, .tar.gz of it, review/sentiment CSV, or 'imdb'")
+    p = sent_cmds.add_parser("train", help="train a text classifier (IMDb sentiment, or any labels)")
+    p.add_argument("--data", required=True,
+                   help="'imdb', an aclImdb directory or .tar.gz (its train split), or your own labelled texts: a "
+                        "CSV, TSV or JSONL file, or a folder with one subfolder per label")
+    p.add_argument("--val-data", metavar="PATH",
+                   help="validate on these labelled texts (any --data form; IMDb: its test split) instead of "
+                        "holding out --val-fraction of --data")
+    _add_labelled_data_flags(p)
     _add_train_flags(p, config.SentimentConfig, config.SENTIMENT_PRESETS)
     p.set_defaults(handler="seqrnn.sentiment:train_command")
-    p = sent_cmds.add_parser("evaluate", help="accuracy and loss of a trained classifier on labelled reviews")
+    p = sent_cmds.add_parser("evaluate", help="accuracy and loss of a trained classifier on labelled texts")
     p.add_argument("--model", required=True, help="model directory written by `sentiment train`")
-    p.add_argument("--data", required=True, help="aclImdb directory, .tar.gz, CSV, or 'imdb'")
-    p.add_argument("--split", choices=["train", "test", "all"], default="test")
+    p.add_argument("--data", required=True,
+                   help="'imdb', an aclImdb directory or .tar.gz, or a labelled CSV, TSV, JSONL file or folder")
+    p.add_argument("--split", choices=["train", "test", "all"],
+                   help="IMDb's split to evaluate on (default: test); your own files are evaluated whole")
+    _add_labelled_data_flags(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    add_inference_arguments(p)
     p.set_defaults(handler="seqrnn.sentiment:evaluate_command")
-    p = sent_cmds.add_parser("predict", help="label reviews given as arguments or one per stdin line")
+    p = sent_cmds.add_parser("predict", help="label texts given as arguments or one per stdin line",
+                             description="Prints `LABEL PROBABILITY` per text: for a two-class model the "
+                                         "probability of the second class (IMDb: positive), for more classes that "
+                                         "of the label printed; --json adds every class's probability.")
     p.add_argument("--model", required=True)
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--json", action="store_true", help="one JSON object per line, with every class's probability")
     p.add_argument("texts", nargs="*", metavar="TEXT")
+    add_inference_arguments(p)
     p.set_defaults(handler="seqrnn.sentiment:predict_command")
 
     # charlm
@@ -80,19 +142,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--text", required=True)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    add_inference_arguments(p)
     p.set_defaults(handler="seqrnn.charlm:evaluate_command")
     p = char_cmds.add_parser("sample", help="generate text from a trained model")
     p.add_argument("--model", required=True)
     p.add_argument("--length", type=int, default=500, help="characters to generate after the start text")
     p.add_argument("--start", default="The ", help="starter text that primes the model (default 'The ')")
-    p.add_argument("--top-n", "--top-k", dest="top_n", type=int,
-                   help="keep only the K most probable characters (the book's top-n; default 5 without --top-p)")
+    p.add_argument("--top-n", "--top-k", dest="top_n", type=_non_negative_int_or_none, metavar="K",
+                   help="keep only the K most probable characters (the book's top-n; default 5 without --top-p; "
+                        "0 or 'none': no cut)")
     p.add_argument("--top-p", type=float, help="nucleus sampling: keep the smallest set with probability >= P")
     p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
-    p.add_argument("--seed", type=int, help="seed: same model, seed and options give the same text")
+    p.add_argument("--seed", type=_seed, metavar="S",
+                   help="seed: same model, seed and options give the same text (default 123, as char-rnn's; "
+                        "'random': a different text every time)")
     p.add_argument("--num-samples", type=_positive_int, default=1, help="independent samples drawn in one batch")
     p.add_argument("--stream", action="store_true", help="print characters as they are generated")
-    p.add_argument("--ignore-unknown", action="store_true", help="drop start-text characters the model never saw")
+    p.add_argument("--ignore-unknown", action="store_true",
+                   help="drop start-text characters the model never saw (named on stderr)")
+    add_inference_arguments(p, batch_size=False)
     p.set_defaults(handler="seqrnn.charlm:sample_command")
 
     # lm

@@ -26,13 +26,12 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
-from seqrnn.errors import SeqrnnError
+from seqrnn.errors import InvalidInputError, SeqrnnError
 
 CELLS = ("lstm", "gru", "rnn")
 POOLINGS = ("last", "max", "mean", "maxmean")
 SCHEDULES = ("constant", "cosine")
 EMBED_INITS = ("random", "ppmi")
-DEVICES = ("auto", "cpu", "cuda")
 DIRECTIONS = ("forward", "backward", "both")
 SOFTMAXES = ("adaptive", "full")
 
@@ -51,8 +50,8 @@ class _Checked:
         for f in fields(self):  # type: ignore[arg-type]
             try:
                 value = check_value(_hints(type(self))[f.name], f.metadata, getattr(self, f.name))
-            except ValueError as exc:
-                raise SeqrnnError(f"{f.name} {exc}") from None
+            except ValueError as exc:  # a ValueError for the library, one line on the command line
+                raise InvalidInputError(f"{f.name} {exc}") from None
             object.__setattr__(self, f.name, value)
 
 
@@ -226,7 +225,7 @@ class TaskConfig:
         owner = {name: part for name, (part, _) in flat_fields(type(self)).items()}
         unknown = sorted(set(overrides) - set(owner))
         if unknown:
-            raise SeqrnnError(f"unknown setting {unknown[0]!r}")
+            raise InvalidInputError(f"unknown setting {unknown[0]!r}")
         parts = {}
         for part in self.part_classes():
             mine = {k: v for k, v in overrides.items() if owner[k] == part}
@@ -262,7 +261,11 @@ class RunOptions(_Checked):
     skip_nonfinite: int = option(0, "skip up to N batches whose loss or gradient is NaN or infinite, instead of "
                                  "stopping at the first", at_least=0)
     threads: int | None = option(None, "CPU threads for PyTorch (default: all cores)", at_least=1)
-    device: str = option("auto", "where to train: auto = CUDA when present", choices=DEVICES)
+    device: str = option("auto", "where to train and predict: auto (CUDA when present), cpu, cuda, cuda:N, mps or "
+                         "another torch device")
+    quiet: bool = option(False, "print no progress while training (neither the bar nor the plain lines)")
+    eval_batch_size: int | None = option(None, "examples per batch when validating, evaluating and predicting "
+                                         "(default: 256 reviews; for text, up to 64 rows of the stream)", at_least=1)
 
 
 def flat_fields(config_class: type) -> dict[str, tuple[str, dataclasses.Field]]:
@@ -320,7 +323,7 @@ def _parser_for(hint: Any, rules: Mapping[str, Any]):
 def resolve(presets: Mapping[str, TaskConfig], preset: str, overrides: Mapping[str, Any]) -> TaskConfig:
     """The preset with the given settings (None = keep the preset's) changed."""
     if preset not in presets:
-        raise SeqrnnError(f"unknown preset {preset!r}: choose from {', '.join(presets)}")
+        raise InvalidInputError(f"unknown preset {preset!r}: choose from {', '.join(presets)}")
     return presets[preset].replace(**overrides)
 
 

@@ -1,6 +1,6 @@
 """Reading the data: IMDb reviews (an aclImdb directory, a .tar.gz or .tar of it, or a
-review,sentiment CSV) and UTF-8 text corpora (optionally without their Project Gutenberg licence
-header and footer).
+review,sentiment CSV), your own labelled texts (CSV, TSV, JSONL, or a folder with one subfolder per
+label) and UTF-8 text corpora (optionally without their Project Gutenberg licence header and footer).
 
 An archive is read in one sequential pass by `tarfile` in streaming mode, never extracted; gzip is
 inflated by `gzip.GzipFile`, which checks every gzip member's CRC and length. Members of unwanted
@@ -12,7 +12,8 @@ The reviews of an archive or CSV go into the prepared-data cache (`seqrnn.cache`
 them back instead of parsing the archive. A directory is read afresh each time: a key by content
 would mean reading every file anyway.
 
-Every problem with the input raises SeqrnnError with one line naming the file.
+Every problem with the input raises SeqrnnError with one line naming the file (and the line, for
+text formats); a file that is not UTF-8 gets the command that converts it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import os
 import re
 import tarfile
@@ -188,11 +190,23 @@ def _reviews_from_arrays(arrays: dict[str, np.ndarray]) -> Reviews:
                    arrays["ids"], arrays["ratings"])
 
 
-def _decode(data: bytes, where: str) -> str:
+def _decode(data: bytes, where: str, path: Path | None = None) -> str:
+    """`data` as UTF-8, or a one-line error naming where (`where`, the line, the byte and its offset)
+    and how to convert the file (`path`: the file to name in the command)."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SeqrnnError(f"{where}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SeqrnnError(f"{where}: line {line}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
+                          f"{exc.start}); {_convert_hint(path)}") from None
+
+
+def _convert_hint(path: Path | None, encoding: str = "cp1252") -> str:
+    """How to make a file UTF-8 (cp1252 is what Windows and Excel write most often)."""
+    source = str(path) if path is not None else "FILE"
+    target = str(path.with_name(f"{path.stem}.utf8{path.suffix}")) if path is not None else "FILE.utf8"
+    return (f"save it as UTF-8, e.g. `iconv -f {encoding} -t utf-8 {source} > {target}` "
+            "(name the encoding it was written in)")
 
 
 def _read_imdb_dir(path: Path, wanted: tuple[str, ...]) -> Reviews:
@@ -223,7 +237,7 @@ def _read_imdb_dir(path: Path, wanted: tuple[str, ...]) -> Reviews:
                     data = f.read()
             except OSError as exc:
                 raise SeqrnnError(f"{file}: cannot read ({exc.strerror or exc})") from None
-            rows.append((int(m.group(1)), int(m.group(2)), _decode(data, file)))
+            rows.append((int(m.group(1)), int(m.group(2)), _decode(data, file, Path(file))))
     return _assemble(path, groups, present, wanted)
 
 
@@ -334,41 +348,260 @@ def _check_end(path: Path, tar: _TarStream, offset: int) -> None:
 # ----- CSV
 
 def _read_csv(path: Path, kind: str, wanted: tuple[str, ...]) -> Reviews:
-    text = _read_utf8(path)
+    """The book's movie_data.csv form: columns review,sentiment, labels 0/1, every row 'train'."""
     if "train" not in wanted:
         raise SeqrnnError(f"{path}: no {'/'.join(wanted)} reviews (present: train; a CSV holds only the train split)")
-    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise SeqrnnError(f"{path}: empty CSV (expected columns review,sentiment)")
-        columns = [c.strip().lower() for c in header]
-        missing = [c for c in ("review", "sentiment") if c not in columns]
-        if missing:
-            raise SeqrnnError(f"{path}: CSV has no {' or '.join(repr(c) for c in missing)} column "
-                              f"(columns: {', '.join(header) or 'none'}; expected review,sentiment)")
-        ri, si = columns.index("review"), columns.index("sentiment")
-        texts, labels = [], []
-        for row in reader:
-            if not row:
-                continue
-            if len(row) <= max(ri, si):
-                raise SeqrnnError(f"{path}: line {reader.line_num}: {len(row)} fields, expected {len(header)}")
-            label = row[si].strip()
-            if label not in ("0", "1"):
-                raise SeqrnnError(f"{path}: line {reader.line_num}: sentiment {row[si]!r}, expected 0 or 1")
-            texts.append(row[ri])
-            labels.append(label == "1")
-    except csv.Error as exc:
-        raise SeqrnnError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
-    if not texts:
-        raise SeqrnnError(f"{path}: CSV has a header but no reviews")
-    labels_arr = np.array(labels, dtype=np.int64)
+    texts, labels, lines = _table_rows(path, "csv", "review", "sentiment")
+    bad = next((i for i, label in enumerate(labels) if label.strip() not in ("0", "1")), None)
+    if bad is not None:
+        raise SeqrnnError(f"{path}: line {lines[bad]}: sentiment {labels[bad]!r}, expected 0 or 1 (for other "
+                          "labels, train with it as your own labelled data)")
+    labels_arr = np.array([label.strip() == "1" for label in labels], dtype=np.int64)
     order = np.concatenate([np.flatnonzero(labels_arr == 0), np.flatnonzero(labels_arr == 1)])
     n = len(texts)
     return Reviews([texts[i] for i in order.tolist()], labels_arr[order], np.full(n, "train", dtype="<U5"),
                    order.astype(np.int64), np.full(n, -1, dtype=np.int64))
+
+
+# --- your own labelled texts ----------------------------------------------------------------------
+
+TEXT_COLUMNS = ("review", "text", "sentence", "content", "document")  # the default text column: the first present
+LABEL_COLUMNS = ("sentiment", "label", "labels", "class", "category", "target")  # and label column
+LABELLED_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+LABELLED_VERSION = "labelled-1"  # part of the cache key: change it when read_labelled reads a file differently
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+@dataclass
+class LabelledTexts:
+    """Texts and their labels, in the order of the file (of the folder: by label, then file name).
+
+    `labels` holds integers (int64) when every label is one (a CSV's `0`/`1` too), else strings (or
+    booleans from JSON); `source` is the file or folder read."""
+
+    texts: list[str]
+    labels: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def is_imdb_dir(path: Path) -> bool:
+    """True for a directory laid out as aclImdb/ (or one holding aclImdb/)."""
+    root = path / "aclImdb" if (path / "aclImdb").is_dir() else path
+    return any((root / top / label).is_dir() for top, label in _REVIEW_DIRS)
+
+
+def labelled_format(path: Path) -> str | None:
+    """How `read_labelled` reads `path`: 'csv', 'tsv', 'jsonl' (by the file's suffix) or 'folders'
+    (a directory that is not aclImdb); None for anything else (IMDb directories and archives)."""
+    path = Path(path)
+    if path.is_dir():
+        return None if is_imdb_dir(path) else "folders"
+    return LABELLED_FORMATS.get(path.suffix.lower())
+
+
+def read_labelled(path: str | os.PathLike, text_column: str | None = None,
+                  label_column: str | None = None) -> LabelledTexts:
+    """Labelled texts you bring: a CSV, TSV or JSONL file with a text and a label column, or a folder
+    with one subfolder per label holding one text per file (the subfolder's name is the label).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (its suffix says the format: .csv, .tsv/.tab, .jsonl/.ndjson) or the folder.
+    text_column, label_column : str, optional
+        The columns (JSON keys) to read. By default the first present of `TEXT_COLUMNS` (the book's
+        `review`, then `text`, ...) and of `LABEL_COLUMNS` (`sentiment`, then `label`, ...), matched
+        without regard to case.
+
+    Returns
+    -------
+    LabelledTexts
+        Labels are kept as written: integers when every label is an integer, else strings.
+
+    Raises
+    ------
+    SeqrnnError
+        One line naming the file and line: a missing column, an empty text or label, a malformed
+        row, a file that is not UTF-8 (with the `iconv` command that converts it).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SeqrnnError(f"{path}: no such file or directory")
+    kind = labelled_format(path)
+    if kind is None:
+        raise SeqrnnError(f"{path}: not a labelled-text file: expected a .csv, .tsv or .jsonl file, or a folder with "
+                          "one subfolder per label")
+    if kind == "folders":
+        if text_column or label_column:
+            raise SeqrnnError(f"{path}: a folder of label subfolders has no columns; drop --text-column and "
+                              "--label-column")
+        return _read_label_folders(path)
+    try:
+        key = cache.file_key(path, "labelled", LABELLED_VERSION, kind, text_column or "", label_column or "")
+    except OSError as exc:
+        raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+    def read() -> LabelledTexts:
+        texts, labels, lines = _table_rows(path, kind, text_column, label_column)
+        return LabelledTexts(texts, _label_array(path, labels, lines), str(path))
+
+    return cache.cached("labelled", key, read, _labelled_to_arrays, lambda arrays: _labelled_from_arrays(arrays, path))
+
+
+def _labelled_to_arrays(data: LabelledTexts) -> dict[str, np.ndarray]:
+    texts, offsets = cache.pack_strings(data.texts)
+    return {"texts": texts, "offsets": offsets, "labels": data.labels}
+
+
+def _labelled_from_arrays(arrays: dict[str, np.ndarray], path: Path) -> LabelledTexts:
+    labels = arrays["labels"]
+    if labels.ndim != 1 or labels.dtype.kind not in "iUb":
+        raise ValueError("cached labelled texts: bad labels")
+    return LabelledTexts(cache.unpack_strings(arrays["texts"], arrays["offsets"]), labels, str(path))
+
+
+def _pick_column(path: Path, columns: list[str], given: str | None, defaults: tuple[str, ...], what: str,
+                 flag: str) -> str:
+    """The column to read: `given` (exact, else the one equal to it without regard to case), or the
+    first of `defaults` present."""
+    folded = {c.strip().lower(): c for c in reversed(columns)}
+    if given is not None:
+        if given in columns:
+            return given
+        if given.strip().lower() in folded:
+            return folded[given.strip().lower()]
+        raise SeqrnnError(f"{path}: no {given!r} column (columns: {', '.join(columns) or 'none'})")
+    for name in defaults:
+        if name in folded:
+            return folded[name]
+    raise SeqrnnError(f"{path}: no {what} column (columns: {', '.join(columns) or 'none'}; looked for "
+                      f"{', '.join(defaults)}): name it with {flag}")
+
+
+def _table_rows(path: Path, kind: str, text_column: str | None, label_column: str | None):
+    """(texts, labels as written, line numbers) of a CSV, TSV or JSONL file; every row must have a
+    text (a non-empty string) and a label."""
+    text = _read_utf8(path)
+    rows = _json_rows(path, text) if kind == "jsonl" else _delimited_rows(path, text, "\t" if kind == "tsv" else ",")
+    columns = next(rows)
+    text_key = _pick_column(path, columns, text_column, TEXT_COLUMNS, "text", "--text-column")
+    label_key = _pick_column(path, columns, label_column, LABEL_COLUMNS, "label", "--label-column")
+    texts, labels, lines = [], [], []
+    for line, row in rows:
+        if text_key not in row or label_key not in row:
+            missing = text_key if text_key not in row else label_key
+            raise SeqrnnError(f"{path}: line {line}: no {missing!r} field")
+        value, label = row[text_key], row[label_key]
+        if not isinstance(value, str):
+            problem = "no text (null)" if value is None else f"the text is a {type(value).__name__}, not a string"
+            raise SeqrnnError(f"{path}: line {line}: {problem}")
+        if not value.strip():
+            raise SeqrnnError(f"{path}: line {line}: empty text (there is nothing to learn from or classify; "
+                              "drop the row)")
+        texts.append(value)
+        labels.append(label)
+        lines.append(line)
+    if not texts:
+        raise SeqrnnError(f"{path}: no rows, only a header" if kind != "jsonl" else f"{path}: no records")
+    return texts, labels, lines
+
+
+def _delimited_rows(path: Path, text: str, delimiter: str):
+    """The header, then (line, {column: value}) per non-blank row of a CSV or TSV."""
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if not header:
+            raise SeqrnnError(f"{path}: the first line has no column names")
+        yield header
+        for row in reader:
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) != len(header):
+                raise SeqrnnError(f"{path}: line {reader.line_num}: {len(row)} fields, expected {len(header)} "
+                                  f"({'tab' if delimiter == chr(9) else 'comma'}-separated, with a header)")
+            yield reader.line_num, dict(zip(header, row))
+    except csv.Error as exc:
+        raise SeqrnnError(f"{path}: line {reader.line_num}: malformed {'TSV' if delimiter == chr(9) else 'CSV'} "
+                          f"({exc})") from None
+
+
+def _json_rows(path: Path, text: str):
+    """The keys of the first record, then (line, record) per non-blank line of a JSONL file."""
+    records = []
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SeqrnnError(f"{path}: line {number}: not JSON ({exc.msg}); expected one JSON object per line") from None
+        if not isinstance(record, dict):
+            raise SeqrnnError(f"{path}: line {number}: a JSON {type(record).__name__}, expected an object "
+                              '({"text": ..., "label": ...})')
+        records.append((number, record))
+    yield list(records[0][1]) if records else []
+    yield from records
+
+
+def _label_array(path: Path, labels: list, lines: list[int]) -> np.ndarray:
+    """The labels as one array: int64 when every label is an integer (or a string of one), else
+    strings (booleans stay booleans); mixed kinds, empty labels and fractions are refused."""
+    kinds = []
+    for label, line in zip(labels, lines):
+        if isinstance(label, str):
+            if not label.strip():
+                raise SeqrnnError(f"{path}: line {line}: empty label")
+            kinds.append("int" if _INTEGER.fullmatch(label.strip()) else "str")
+        elif isinstance(label, bool):
+            kinds.append("bool")
+        elif isinstance(label, int) or (isinstance(label, float) and label.is_integer()):
+            kinds.append("number")
+        elif label is None:
+            raise SeqrnnError(f"{path}: line {line}: no label (null)")
+        else:
+            raise SeqrnnError(f"{path}: line {line}: label {label!r} is not a class: labels are strings or whole "
+                              "numbers")
+    found = set(kinds)
+    if found <= {"int", "number"}:
+        return np.array([int(label) for label in labels], dtype=np.int64)
+    if found == {"bool"}:
+        return np.array(labels, dtype=bool)
+    if found <= {"int", "str"}:  # "1" among words is a word
+        return np.array([label.strip() for label in labels])
+    first = next(line for kind, line in zip(kinds, lines) if kind != kinds[0])
+    raise SeqrnnError(f"{path}: line {first}: labels of different kinds (strings, numbers, booleans); write every "
+                      "label the same way")
+
+
+def _read_label_folders(path: Path) -> LabelledTexts:
+    """FOLDER/LABEL/any-file: one text per file, labelled by its subfolder's name."""
+    subfolders = sorted((entry for entry in os.scandir(path) if entry.is_dir() and not entry.name.startswith(".")),
+                        key=lambda e: e.name)
+    texts, labels = [], []
+    for folder in subfolders:
+        files = sorted((e for e in os.scandir(folder.path) if e.is_file() and not e.name.startswith(".")),
+                       key=lambda e: e.name)
+        for entry in files:
+            try:
+                with open(entry.path, "rb") as f:
+                    data = f.read()
+            except OSError as exc:
+                raise SeqrnnError(f"{entry.path}: cannot read ({exc.strerror or exc})") from None
+            text = _decode(data, entry.path, Path(entry.path))
+            if not text.strip():
+                raise SeqrnnError(f"{entry.path}: empty text (there is nothing to learn from or classify; remove "
+                                  "the file)")
+            texts.append(text)
+            labels.append(folder.name)
+    if not texts:
+        raise SeqrnnError(f"{path}: no texts found: expected one subfolder per label, each holding one text per "
+                          "file (FOLDER/LABEL/NAME.txt)")
+    return LabelledTexts(texts, _label_array(path, labels, [0] * len(labels)), str(path))
 
 
 # --- text corpora ---------------------------------------------------------------------------------
@@ -386,10 +619,12 @@ def _read_utf8(path: Path) -> str:
         raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not data.strip():
         raise SeqrnnError(f"{path}: the file is empty")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise SeqrnnError(f"{path}: UTF-16 text, expected UTF-8; {_convert_hint(path, 'utf-16')}")
     nul = data.find(b"\0")
     if nul >= 0:
         raise SeqrnnError(f"{path}: looks like a binary file (NUL byte at offset {nul}), expected UTF-8 text")
-    text = _decode(data, str(path))
+    text = _decode(data, str(path), path)
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:

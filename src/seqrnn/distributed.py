@@ -51,21 +51,48 @@ def from_environment() -> Ranks:
                  int(env.get("LOCAL_WORLD_SIZE", env["WORLD_SIZE"])))
 
 
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """The torch device a `--device` value names, checked to exist here; a one-line error otherwise.
+
+    'auto' is CUDA when present (this rank's GPU), else the CPU; 'cuda' is this rank's GPU; any other
+    torch device string ('cpu', 'cuda:1', 'mps', ...) is taken as it is.
+    """
+    from seqrnn.errors import InvalidInputError
+
+    name = str(name).strip().lower()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise InvalidInputError(f"device {name!r}: not a torch device (auto, cpu, cuda, cuda:N, mps, ...)") from None
+    if device.type == "cpu":
+        return torch.device("cpu")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            raise InvalidInputError(f"device {name}: no CUDA device is available here (use --device cpu or auto)")
+        index = local_rank if device.index is None else device.index
+        if index >= count:
+            raise InvalidInputError(f"device {name}: this machine has {count} CUDA device(s), cuda:0 to "
+                                    f"cuda:{count - 1}")
+        return torch.device("cuda", index)
+    backend = getattr(torch, device.type, None) or getattr(torch.backends, device.type, None)
+    if not (backend is not None and hasattr(backend, "is_available") and backend.is_available()):
+        raise InvalidInputError(f"device {name}: not available in this PyTorch build or on this machine "
+                                "(use --device cpu or auto)")
+    return device
+
+
 def init(device: str) -> tuple[Ranks, torch.device]:
     """Join the process group if torchrun started this process; this rank's device
-    ('auto' = CUDA when present)."""
+    ('auto' = CUDA when present; see `resolve_device`)."""
     ranks = from_environment()
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SeqrnnError("device cuda: no CUDA device is available")
-    if device == "cuda":
-        torch.cuda.set_device(ranks.local_rank)
-        chosen = torch.device("cuda", ranks.local_rank)
-    else:
-        chosen = torch.device("cpu")
+    chosen = resolve_device(device, ranks.local_rank)
+    if chosen.type == "cuda":
+        torch.cuda.set_device(chosen)
     if ranks.distributed and not dist.is_initialized():
-        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+        dist.init_process_group("nccl" if chosen.type == "cuda" else "gloo")
     return ranks, chosen
 
 

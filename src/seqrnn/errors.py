@@ -7,6 +7,16 @@ class SeqrnnError(Exception):
     exit_status = 2
 
 
+class InvalidInputError(SeqrnnError, ValueError):
+    """A bad value given to the library (texts, labels, a setting): a `ValueError`, as scikit-learn's
+    conventions expect, and one line with exit status 2 on the command line."""
+
+
+class InvalidInputTypeError(SeqrnnError, TypeError):
+    """A value of the wrong type given to the library (a number where a text belongs): a `TypeError`,
+    and one line with exit status 2 on the command line."""
+
+
 class SeqrnnRuntimeError(SeqrnnError):
     """A failure while running valid work (a crashed training run, a full disk): exit status 1."""
 

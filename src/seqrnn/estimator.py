@@ -3,9 +3,15 @@ skeleton that prepares a run directory, trains with the shared `Trainer` and kee
 
 A subclass names its `task`, its `config_class` and `presets`, and gets an `__init__` whose
 keyword parameters are `preset`, every setting of the configuration (None = the preset's value)
-and the `RunOptions` (budget, threads, device). The signature is real (`inspect.signature`,
+and the `RunOptions` (budget, threads, device, ...). The signature is real (`inspect.signature`,
 `help()`, scikit-learn's `get_params`/`clone` all see it), and it is built from the dataclass
 fields, so a new setting needs no edit here.
+
+scikit-learn's contract: the estimators take text, not numeric arrays (their tags say so), raise
+`NotFittedError` before `fit`, and leave the process as they found it: `fit` seeds torch and sets
+its thread count only for its own duration (`train.preserved_global_state`), and inference sets
+the `threads` parameter only while it runs (`_inference`). A loaded model's `get_params()` is the
+configuration it was trained with, so `clone(loaded)` trains the same model again.
 """
 
 from __future__ import annotations
@@ -24,9 +30,9 @@ from sklearn.exceptions import NotFittedError
 
 from seqrnn import config as configs
 from seqrnn import distributed
-from seqrnn.errors import SeqrnnError
+from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
 from seqrnn.rundir import RunDir
-from seqrnn.train import Trainer, setup_runtime
+from seqrnn.train import Trainer, preserved_global_state, setup_runtime, torch_threads
 
 
 class NotTrainedError(SeqrnnError, NotFittedError):
@@ -55,7 +61,12 @@ def _estimator_init(config_class: type) -> Callable:
 
 
 class RecurrentEstimator(BaseEstimator):
-    """Base of SentimentClassifier and CharLanguageModel."""
+    """Base of SentimentClassifier and CharLanguageModel: parameters, fit skeleton, save and load.
+
+    Subclasses set `task`, `config_class` and `presets`, and may override the three hooks that
+    carry facts learnt from the data besides the configuration (the classifier's classes):
+    `_model_extras`, `_facts` and `_restore_facts`.
+    """
 
     task: str = ""
     config_class: type = configs.TaskConfig
@@ -74,6 +85,7 @@ class RecurrentEstimator(BaseEstimator):
         return configs.resolve(self.presets, self.preset, overrides)
 
     def run_options(self) -> configs.RunOptions:
+        """This estimator's per-run options (budget, threads, device, ...), checked."""
         return configs.RunOptions(**{f.name: getattr(self, f.name) for f in fields(configs.RunOptions)})
 
     def _set_params_from(self, config: configs.TaskConfig) -> None:
@@ -85,16 +97,20 @@ class RecurrentEstimator(BaseEstimator):
 
     @contextlib.contextmanager
     def _run_directory(self, out_dir: str | Path | None, resume: bool) -> Iterator[RunDir]:
-        """The run's directory, checked (a temporary one, removed afterwards, when `out_dir` is None)."""
-        if out_dir is None:
-            if resume:
-                raise SeqrnnError("resuming needs the directory of the earlier run")
-            with tempfile.TemporaryDirectory(prefix="seqrnn-") as scratch:
-                yield RunDir(scratch)
-            return
-        run = RunDir(out_dir)
-        run.start(resume)
-        yield run
+        """The run's directory, checked (a temporary one, removed afterwards, when `out_dir` is None).
+
+        Everything `fit` does happens inside it, so torch's random state and thread count, which
+        `_setup` changes, are given back to the caller on exit (`train.preserved_global_state`)."""
+        with preserved_global_state():
+            if out_dir is None:
+                if resume:
+                    raise SeqrnnError("resuming needs the directory of the earlier run")
+                with tempfile.TemporaryDirectory(prefix="seqrnn-") as scratch:
+                    yield RunDir(scratch)
+                return
+            run = RunDir(out_dir)
+            run.start(resume)
+            yield run
 
     def _start_config(self, run: RunDir, resume: bool) -> configs.TaskConfig:
         """This run's configuration: resolved from the preset, or the saved one when resuming. A
@@ -125,12 +141,12 @@ class RecurrentEstimator(BaseEstimator):
         then (encoding, word vectors) counts in the run's elapsed time and its max_minutes budget."""
         ranks, options = self.ranks_, self.run_options()
         if not resume and ranks.is_main:
-            run.write_config(self.task, config.to_dict(), self.dataset_)
+            run.write_config(self.task, config.to_dict(), self.dataset_, **self._facts())
             run.write_vocab(vocab.to_dict())
         distributed.barrier(ranks)
         trainer = Trainer(model, task, config.training, run, device, ranks=ranks, max_minutes=options.max_minutes,
                           checkpoint_every=options.checkpoint_every, skip_nonfinite=options.skip_nonfinite,
-                          prepared_s=time.perf_counter() - started)
+                          prepared_s=time.perf_counter() - started, quiet=options.quiet)
         if resume:
             trainer.resume()
         self.summary_ = trainer.fit()
@@ -138,50 +154,108 @@ class RecurrentEstimator(BaseEstimator):
         if ranks.is_main:  # the other ranks keep their last weights: rank 0 wrote the best
             if plot:
                 run.plot_curves()
+            if not (run.path / RunDir.WEIGHTS).is_file():
+                raise SeqrnnRuntimeError(f"training ended at step {self.summary_['step']} without a finite validation "
+                                         "result, so there is no best model to keep; train more epochs")
             model.load_state_dict(run.best_weights())
         return model.to("cpu").eval()
 
     def _setup(self, config: configs.TaskConfig) -> torch.device:
-        """Seeds, threads, this process's rank (`ranks_`, under torchrun) and device."""
+        """Seeds, threads, this process's rank (`ranks_`, under torchrun) and device. Call it inside
+        `_run_directory`, which gives the process-wide settings back afterwards."""
         options = self.run_options()
         self.ranks_, device = setup_runtime(config.training.seed, options.threads, options.device)
         return device
 
     # --- trained models ------------------------------------------------------------------------
 
+    def __sklearn_tags__(self):
+        """scikit-learn's tags: the input is text (strings), not a numeric 2-D array."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """True once `fit` or `load` has given this estimator a model (`sklearn.utils.validation.check_is_fitted`)."""
+        return hasattr(self, "model_")
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise NotTrainedError(f"this {type(self).__name__} is not trained yet: call fit() or load()")
 
+    @contextlib.contextmanager
+    def _inference(self) -> Iterator[torch.device]:
+        """Where a trained model predicts: `model_` moved to the `device` parameter's device (auto =
+        CUDA when present), in eval mode and without autograd, with torch's and the BLAS's threads
+        set to the `threads` parameter for the duration (None: left as they are)."""
+        self._check_fitted()
+        device = distributed.resolve_device(self.device)
+        with torch_threads(self.threads), torch.no_grad():
+            self.model_.to(device).eval()
+            yield device
+
+    # hooks for facts learnt from the data that rebuild the model with the configuration
+    def _model_extras(self) -> dict[str, Any]:
+        """Keyword arguments of the model's constructor besides the vocabulary size and `model` settings."""
+        return {}
+
+    def _facts(self) -> dict[str, Any]:
+        """Entries of config.json besides the configuration (JSON values)."""
+        return {}
+
+    def _restore_facts(self, saved: dict[str, Any]) -> None:
+        """Read back what `_facts` wrote (`saved` is the whole config.json)."""
+
     def save(self, directory: str | Path) -> None:
-        """Write the model directory (config.json, vocab.json, model.safetensors)."""
+        """Write the model directory (config.json, vocab.json, model.safetensors).
+
+        Parameters
+        ----------
+        directory : str or Path
+            Created if missing; files already there are replaced.
+        """
         self._check_fitted()
         run = RunDir(directory)
         run.path.mkdir(parents=True, exist_ok=True)
-        run.write_config(self.task, self.config_.to_dict(), getattr(self, "dataset_", None))
+        run.write_config(self.task, self.config_.to_dict(), getattr(self, "dataset_", None), **self._facts())
         run.write_vocab(self.vocab_.to_dict())
         run.save_best(self.model_.state_dict())
 
     @classmethod
     def _load(cls, directory: str | Path, model_class: type, vocab_class: type):
-        """A fitted estimator from a model directory; one-line errors for anything inconsistent."""
+        """A fitted estimator from a model directory; one-line errors for anything inconsistent.
+        Its parameters are the saved configuration (`get_params()`, `clone`)."""
         config_dict, vocab_dict, weights = RunDir(directory).load_model(cls.task)
+        estimator = cls()
         try:
             config = cls.config_class.from_dict(config_dict)
             vocab = vocab_class.from_dict(vocab_dict)
+            estimator._restore_facts(config_dict)
         except SeqrnnError as exc:
             raise SeqrnnError(f"{directory}: {exc}") from None
         try:
-            model = model_class(len(vocab), **config.to_dict()["model"])
+            model = model_class(len(vocab), **config.to_dict()["model"], **estimator._model_extras())
             model.load_state_dict(weights)
         except (RuntimeError, TypeError, KeyError) as exc:
             raise SeqrnnError(f"{directory}: weights do not match config.json and vocab.json "
                               f"({str(exc).splitlines()[0]})") from None
-        estimator = cls()
         estimator._set_params_from(config)
         estimator.model_, estimator.vocab_, estimator.config_ = model.eval(), vocab, config
         estimator.dataset_ = config_dict.get("dataset", {})
         return estimator
+
+
+def load_for_inference(estimator_class: type, args: Any) -> RecurrentEstimator:
+    """`estimator_class.load(args.model)`, set to run where the command line asks: `args.device`,
+    `args.threads` and, when the command has it, `args.eval_batch_size` (the flags
+    `cli.add_inference_arguments` adds). An unavailable device is a one-line error before any data
+    is read."""
+    estimator = estimator_class.load(args.model)
+    distributed.resolve_device(args.device)
+    estimator.set_params(device=args.device, threads=args.threads,
+                         eval_batch_size=getattr(args, "eval_batch_size", None))
+    return estimator
 
 
 def estimator_params(estimator_class: type, args: Any) -> dict[str, Any]:

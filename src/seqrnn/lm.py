@@ -353,9 +353,9 @@ def _documents(target: str, split: str | None) -> tuple[list[str], list[str]]:
     if imdb_format(path) is None:
         return [line for line in read_text(path).splitlines() if line.strip()], []
     if split is None:
-        from seqrnn.sentiment import _reviews
+        from seqrnn.sentiment import read_labelled_data
 
-        labelled, _, unlabelled = _reviews(target, ("train",), with_unsup=True)
+        labelled, _, unlabelled = read_labelled_data(target, default_split="train", with_unsup=True)
         return labelled, unlabelled
     reviews = read_imdb(path, splits=None if split == "all" else (split,))
     return list(reviews.texts), []

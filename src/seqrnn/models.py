@@ -116,30 +116,37 @@ def _stack_states(finals: list):
 
 
 class SentimentRNN(nn.Module):
-    """Encoder -> summary of the sequence -> dense -> one logit.
+    """Encoder -> summary of the sequence -> dense -> logits: the many-to-one text classifier.
 
     `pooling="last"` with left-padded input and no lengths is the book's model; the other poolings
-    (max, mean, maxmean) take right-padded input and the true `lengths`.
+    (max, mean, maxmean) take right-padded input and the true `lengths`. Two classes (the book's
+    sentiment) have one output, the logit of the second class (a sigmoid head); more classes have
+    one logit each (a softmax head). The weights are named `encoder.*` and `head.*` either way.
     """
 
     def __init__(self, vocab_size: int, embed_size: int = 128, hidden_size: int = 128, num_layers: int = 1,
                  cell: str = "lstm", dropout: float = 0.5, embed_dropout: float = 0.0,
-                 bidirectional: bool = False, pooling: str = "last"):
+                 bidirectional: bool = False, pooling: str = "last", num_classes: int = 2):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}: choose from {', '.join(POOLINGS)}")
-        self.pooling = pooling
+        if num_classes < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
+        self.pooling, self.num_classes = pooling, num_classes
         self.encoder = RecurrentEncoder(vocab_size, embed_size, hidden_size, num_layers, cell, dropout,
                                         embed_dropout, bidirectional, padding_idx=0)
-        self.head = nn.Linear(self.encoder.output_size * (2 if pooling == "maxmean" else 1), 1)
+        self.head = nn.Linear(self.encoder.output_size * (2 if pooling == "maxmean" else 1),
+                              1 if num_classes == 2 else num_classes)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits of the positive class, shape (batch,). Every sequence starts from a zero state."""
+        """Logits: shape (batch,) for two classes (of the second one), (batch, num_classes) for more.
+        Every sequence starts from a zero state."""
         if lengths is None:  # no padding information: the whole row is the sequence (the book's form)
             lengths = torch.full((tokens.shape[0],), tokens.shape[1], dtype=torch.long)
         lengths = lengths.to(tokens.device)
         outputs, _ = self.encoder(tokens, lengths)
-        return self.head(self._pool(outputs, lengths)).squeeze(1)
+        logits = self.head(self._pool(outputs, lengths))
+        return logits.squeeze(1) if self.num_classes == 2 else logits
 
     def _pool(self, outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         batch, steps, width = outputs.shape

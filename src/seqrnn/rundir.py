@@ -113,9 +113,11 @@ class RunDir:
 
     # --- configuration and vocabulary -------------------------------------------------------------
 
-    def write_config(self, task: str, config: dict[str, Any], dataset: dict[str, Any] | None = None) -> None:
-        """config.json: the task, the package version, the configuration and facts about the data."""
-        write_json(self.path / self.CONFIG, {"task": task, "seqrnn_version": __version__, **config,
+    def write_config(self, task: str, config: dict[str, Any], dataset: dict[str, Any] | None = None,
+                     **facts: Any) -> None:
+        """config.json: the task, the package version, the configuration, what else rebuilds the
+        model (`facts`, e.g. a classifier's `classes`) and facts about the data."""
+        write_json(self.path / self.CONFIG, {"task": task, "seqrnn_version": __version__, **config, **facts,
                                              "dataset": dataset or {}})
 
     def read_config(self, task: str) -> dict[str, Any]:

@@ -28,13 +28,14 @@ import torch
 from seqrnn.errors import SeqrnnError
 
 DEFAULT_TOP_N = 5  # the book's top-n: sample among the 5 most probable characters
+DEFAULT_SEED = 123  # char-rnn's default seed: the same command gives the same text (None: fresh randomness)
 
 
 def effective_top_n(top_n: int | None, top_p: float | None) -> int | None:
-    """The top-n to sample with: `top_n` when given; else none when `top_p` is given (nucleus
-    sampling alone), else the book's `DEFAULT_TOP_N`."""
+    """The top-n to sample with (None: no cut): `top_n` when given, 0 meaning no cut; else none when
+    `top_p` is given (nucleus sampling alone), else the book's `DEFAULT_TOP_N`."""
     if top_n is not None:
-        return top_n
+        return top_n or None
     return None if top_p is not None else DEFAULT_TOP_N
 
 
@@ -42,15 +43,18 @@ def check_sampling_options(*, length: int = 1, temperature: float = 1.0, top_n: 
                            top_p: float | None = None, num_samples: int = 1) -> None:
     """Refuse options the sampler cannot honour with a one-line `SeqrnnError` naming the parameter.
 
-    length, top_n and num_samples are integers >= 1 (top_n may be None); temperature is a finite
-    number >= 0 (0 is greedy); top_p is None or a number in (0, 1]. NaN and infinity are refused.
+    length and num_samples are integers >= 1; top_n is None (the default rule) or an integer >= 0
+    (0: no cut); temperature is a finite number >= 0 (0 is greedy); top_p is None or a number in
+    (0, 1]. NaN and infinity are refused.
     """
     counts = {"length": length, "top_n": top_n, "num_samples": num_samples}
     for name, value in counts.items():
         if value is None and name == "top_n":
             continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise SeqrnnError(f"{name} must be an integer of at least 1, got {value!r}")
+        least = 0 if name == "top_n" else 1
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            raise SeqrnnError(f"{name} must be an integer of at least {least}, got {value!r}"
+                              + (" (0: no cut)" if name == "top_n" else ""))
     if not _is_real(temperature) or not (math.isfinite(temperature) and temperature >= 0):
         raise SeqrnnError(f"temperature must be a finite number of 0 or more, got {temperature!r}")
     if top_p is not None and not (_is_real(top_p) and 0.0 < top_p <= 1.0):
@@ -185,7 +189,7 @@ def next_char_probabilities(logits: np.ndarray, temperature: float = 1.0, top_n:
     """Turn logits (streams, vocab) into the distribution to sample from.
 
     Temperature scales the logits; top-n keeps the n most probable characters (the book's
-    `get_top_char`); top-p keeps the smallest most-probable set whose mass reaches p. Temperature 0
+    `get_top_char`; None or 0: all); top-p keeps the smallest most-probable set whose mass reaches p. Temperature 0
     is greedy: all mass on the most probable character.
     """
     if temperature == 0:
@@ -197,7 +201,7 @@ def next_char_probabilities(logits: np.ndarray, temperature: float = 1.0, top_n:
     probs = np.exp(z)
     probs /= probs.sum(axis=1, keepdims=True)
     vocab = probs.shape[1]
-    if top_n is not None and top_n < vocab:
+    if top_n and top_n < vocab:  # None or 0: no cut
         cutoff = np.partition(probs, vocab - top_n, axis=1)[:, vocab - top_n][:, None]
         probs = np.where(probs >= cutoff, probs, 0.0)
     if top_p is not None and top_p < 1.0:
@@ -231,7 +235,7 @@ def generate(model: torch.nn.Module, start_ids: np.ndarray, length: int, *, temp
     for char_id in start_ids:
         logits, state = step(int(char_id) if single else np.full(num_samples, char_id), state)
     vocab = logits.shape[-1]
-    fast_top_n = temperature > 0 and top_p is None and top_n is not None and top_n < vocab
+    fast_top_n = temperature > 0 and top_p is None and bool(top_n) and top_n < vocab
     uniforms = _uniforms(np.random.default_rng(seed), num_samples)
     rows = np.arange(num_samples)
     for _ in range(length):

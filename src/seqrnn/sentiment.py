@@ -1,4 +1,5 @@
-"""Sentiment analysis of movie reviews: a many-to-one recurrent classifier, its training and CLI.
+"""Text classification (the book's sentiment analysis of movie reviews): a many-to-one recurrent
+classifier for any labels, its training and its commands.
 
 The `book` preset is the chapter's model (left-padded 200 tokens, embedding 256, LSTM 128, the last
 step, dropout 0.5, batch 100, Adam 1e-3, 40 epochs) without its bugs: every review starts from a
@@ -6,6 +7,11 @@ zero state, prediction covers every input, and the vocabulary comes from the tra
 The `default` preset starts its embedding from word vectors counted over the training and unlabelled
 reviews (`wordvectors`), reads longer, right-padded reviews in batches of similar length, in both
 directions, and summarises them by max and mean pooling over the real tokens.
+
+Labels can be anything hashable that JSON can hold (strings, integers, booleans), two classes or
+more: two keep the book's sigmoid head (one logit, of the second class), more get a softmax head.
+The classes, sorted as scikit-learn sorts them (`classes_`), are stored in config.json; IMDb's are
+[0, 1]. A model directory written before classes were stored is read as IMDb's [0, 1].
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,58 +29,177 @@ import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 
 from seqrnn.config import SENTIMENT_PRESETS, SentimentConfig
-from seqrnn.errors import SeqrnnError
-from seqrnn.estimator import RecurrentEstimator, estimator_params
+from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
+from seqrnn.estimator import RecurrentEstimator, estimator_params, load_for_inference
 from seqrnn.lm import heldout_split, pretrained_language_model, start_from_language_model
 from seqrnn.models import SentimentRNN
 from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
 from seqrnn.wordvectors import vectors_for_vocabulary
 
 TASK = "sentiment"
-PREDICT_BATCH = 256
+PREDICT_BATCH = 256  # reviews per batch when validating, evaluating and predicting, unless eval_batch_size says
+IMDB_CLASSES = [0, 1]  # negative, positive: the classes of a model directory that names none
+
+
+# --- checking what the user gives -----------------------------------------------------------------
+
+
+def check_texts(X: Any, name: str = "X", allow_empty: bool = False) -> list[str]:
+    """The texts of `X` as a list of strings, or a ValueError / TypeError naming the problem.
+
+    `X` is a sequence of strings: a list, a tuple, a 1-D array or a pandas Series. Refused: a
+    single string (it would be read as one text per character), a DataFrame or any 2-D array (name
+    the column), missing values (None, NaN), anything that is not a string, and, unless
+    `allow_empty`, texts that are empty or only whitespace (there is nothing to classify).
+    """
+    if isinstance(X, (str, bytes)):
+        raise InvalidInputError(f"{name} is a single {'string' if isinstance(X, str) else 'bytes object'}; "
+                                f"pass a list of texts, e.g. [text]")
+    if hasattr(X, "columns"):
+        columns = ", ".join(map(str, list(X.columns)[:5]))
+        raise InvalidInputError(f"{name} is a DataFrame (columns: {columns}); pass its column of texts, "
+                                f"e.g. df['review']")
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) != 1:
+        raise InvalidInputError(f"{name} must be a 1-D sequence of texts, got an array of shape {tuple(shape)}")
+    if isinstance(X, dict) or not hasattr(X, "__iter__"):
+        raise InvalidInputTypeError(f"{name} must be a sequence of texts, got {type(X).__name__}")
+    texts = list(X)
+    empty = []
+    for i, text in enumerate(texts):
+        if isinstance(text, str):
+            if not allow_empty and not text.strip():
+                empty.append(i)
+            continue
+        if _is_missing(text):
+            raise InvalidInputError(f"{name}[{i}] is missing ({text!r}); drop or fill the missing texts first")
+        raise InvalidInputTypeError(f"{name}[{i}] is a {type(text).__name__}, not a string: {text!r:.60}")
+    if empty:
+        shown = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
+        raise InvalidInputError(f"{name} holds {len(empty)} empty text(s) (at {shown}): there is nothing to classify "
+                                "in them; drop them")
+    return texts
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN, pandas' NA and NaT."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(value, (float, np.floating)) and math.isnan(value)
+
+
+def check_labels(y: Any, name: str = "y") -> np.ndarray:
+    """`y` as a 1-D array of class labels, or a ValueError naming the problem.
+
+    A column vector (n, 1) is flattened with scikit-learn's DataConversionWarning, as every
+    scikit-learn classifier does; other 2-D labels, missing labels, continuous numbers (0.7) and
+    labels of mixed kinds are refused.
+    """
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import column_or_1d
+
+    if y is None:
+        raise InvalidInputError(f"{name} is None: a classifier requires y to be passed, but the target y is None "
+                                "(one label per text)")
+    if isinstance(y, (str, bytes)):
+        raise InvalidInputError(f"{name} is a single string; pass one label per text")
+    try:
+        labels = column_or_1d(y, warn=True)
+    except ValueError as exc:
+        raise InvalidInputError(f"{name}: {exc} (one label per text: a classifier predicts one class)") from None
+    if labels.dtype.kind in "Of":
+        for i, value in enumerate(labels.tolist()):
+            if _is_missing(value):
+                raise InvalidInputError(f"{name}[{i}] is missing ({value!r}); every text needs a label")
+    try:
+        check_classification_targets(labels)
+    except ValueError as exc:
+        raise InvalidInputError(f"{name}: {exc} Labels are classes: strings or whole numbers.") from None
+    return labels
+
+
+def class_indices(labels: np.ndarray, classes: np.ndarray, name: str = "y") -> np.ndarray:
+    """The index in `classes` of each label; labels outside `classes` are refused, named."""
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    values = labels.tolist()
+    unknown = sorted({repr(v) for v in values if v not in index})
+    if unknown:
+        raise InvalidInputError(f"{name} holds labels the model does not know: {', '.join(unknown[:5])} "
+                                f"(its classes: {', '.join(map(repr, classes.tolist()))})")
+    return np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values))
+
+
+def json_classes(classes: np.ndarray) -> list:
+    """The classes as JSON values (NumPy's integers become ints, its strings strs)."""
+    return [c.item() if isinstance(c, np.generic) else c for c in classes]
+
+
+# --- the model's outputs ----------------------------------------------------------------------------
 
 
 class EncodedReviews:
-    """Token ids (n, seq_len), true lengths and labels, padded on the side the model expects."""
+    """Token ids (n, seq_len), true lengths and class indices, padded on the side the model expects."""
 
-    def __init__(self, ids: np.ndarray, lengths: np.ndarray, labels: np.ndarray | None, pad: str):
-        self.ids, self.lengths, self.labels, self.pad = ids, lengths, labels, pad
+    def __init__(self, ids: np.ndarray, lengths: np.ndarray, targets: np.ndarray | None, pad: str):
+        self.ids, self.lengths, self.targets, self.pad = ids, lengths, targets, pad
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def rows(self, index: np.ndarray, device: torch.device):
-        """A batch: ids trimmed to its longest review (right padding), lengths, labels."""
+        """A batch: ids trimmed to its longest review (right padding), lengths, class indices."""
         ids = self.ids[index]
-        lengths = np.maximum(self.lengths[index], 1)  # an empty review is one padding token
+        lengths = np.maximum(self.lengths[index], 1)  # a review with no words is one padding token
         if self.pad == "right":
             ids = ids[:, : lengths.max()]
             lengths_t = torch.as_tensor(lengths, device=device)
         else:  # the book's form: the whole left-padded row, the last step is the last token
             lengths_t = None
-        labels = None if self.labels is None else torch.as_tensor(self.labels[index], dtype=torch.float32, device=device)
-        return torch.as_tensor(ids, device=device), lengths_t, labels
+        targets = None if self.targets is None else torch.as_tensor(self.targets[index], device=device)
+        return torch.as_tensor(ids, device=device), lengths_t, targets
 
 
 def length_sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Row indices in batches of `batch_size`, shortest rows first (less padding per batch)."""
     order = np.argsort(lengths, kind="stable")
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def predict_logits(model: SentimentRNN, data: EncodedReviews, device: torch.device) -> np.ndarray:
-    """Logits for every review (none dropped), computed in batches of similar length."""
-    out = np.empty(len(data), dtype=np.float32)
+def predict_logits(model: SentimentRNN, data: EncodedReviews, device: torch.device,
+                   batch_size: int | None = None) -> np.ndarray:
+    """Logits for every review (none dropped), computed in batches of similar length: shape (n,) for
+    two classes, (n, classes) for more."""
+    out = np.empty((len(data),) if model.num_classes == 2 else (len(data), model.num_classes), dtype=np.float32)
     model.eval()
     with torch.no_grad():
-        for index in length_sorted_batches(data.lengths, PREDICT_BATCH):
+        for index in length_sorted_batches(data.lengths, batch_size or PREDICT_BATCH):
             ids, lengths, _ = data.rows(index, device)
             out[index] = model(ids, lengths).float().cpu().numpy()
     return out
 
 
-def logit_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    loss = F.binary_cross_entropy_with_logits(torch.as_tensor(logits), torch.as_tensor(labels, dtype=torch.float32))
-    return {"loss": float(loss), "accuracy": float(((logits > 0) == (labels == 1)).mean())}
+def classification_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy: binary on the one logit of two classes, softmax over more."""
+    if logits.dim() == 1:
+        return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
+    return F.cross_entropy(logits, targets)
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """(n, classes) probabilities in float64 from `predict_logits`' logits."""
+    logits = logits.astype(np.float64)
+    if logits.ndim == 1:
+        p = 1.0 / (1.0 + np.exp(-logits))
+        return np.stack([1.0 - p, p], axis=1)
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def logit_metrics(logits: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """Mean log-loss (nats) and accuracy of logits against class indices."""
+    loss = classification_loss(torch.as_tensor(logits), torch.as_tensor(targets))
+    predicted = (logits > 0).astype(np.int64) if logits.ndim == 1 else logits.argmax(axis=1)
+    return {"loss": float(loss), "accuracy": float((predicted == targets).mean()) if len(targets) else float("nan")}
 
 
 class ReviewTask:
@@ -82,9 +208,10 @@ class ReviewTask:
     monitor = ("accuracy", "max")
 
     def __init__(self, train: EncodedReviews, val: EncodedReviews, batch_size: int, bucket: bool, seed: int,
-                 device: torch.device):
+                 device: torch.device, eval_batch_size: int | None = None):
         self.train, self.val = train, val
         self.batch_size, self.bucket, self.seed, self.device = batch_size, bucket, seed, device
+        self.eval_batch_size = eval_batch_size
         self._epoch, self._batches = None, []
 
     def batches_per_epoch(self) -> int:
@@ -110,60 +237,152 @@ class ReviewTask:
         return self.train.rows(self._batches[index], self.device)
 
     def loss(self, model, batch, carry):
-        ids, lengths, labels = batch
-        return F.binary_cross_entropy_with_logits(model(ids, lengths), labels), None, len(ids)
+        ids, lengths, targets = batch
+        return classification_loss(model(ids, lengths), targets), None, len(ids)
 
     def validate(self, model) -> dict[str, float]:
-        return logit_metrics(predict_logits(model, self.val, self.device), self.val.labels)
+        return logit_metrics(predict_logits(model, self.val, self.device, self.eval_batch_size), self.val.targets)
+
+
+# --- the estimator ------------------------------------------------------------------------------------
 
 
 class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
-    """A recurrent review classifier with scikit-learn estimator conventions (labels 0/1).
+    """A recurrent text classifier (many-to-one) with scikit-learn's estimator conventions.
 
-    `preset="book"` is the chapter's model (200 tokens left-padded, embedding 256, LSTM 128, the
-    last step, dropout 0.5, batch 100, Adam 1e-3, 40 epochs); `"default"` the best measured for a
-    2-core CPU (PPMI-started embedding, BiLSTM 128, max+mean pooling, 400 tokens, 6 epochs). Every
-    setting of `seqrnn.config.SentimentConfig` is a keyword parameter (None = the preset's value),
-    as are `max_minutes`, `threads` and `device`. After `fit`: `model_`, `vocab_`, `config_` (the
-    resolved `SentimentConfig`), `classes_`, `summary_`.
+    It reads texts (a list of strings, or a pandas Series), learns any labels (strings, integers or
+    booleans; two classes or more) and predicts them: `fit`, `predict`, `predict_proba`,
+    `decision_function`, `score`, `get_params`, `clone`, pipelines and cross-validation work as for
+    any scikit-learn classifier. The book's task is the sentiment of movie reviews (IMDb: 0/1).
+
+    Parameters
+    ----------
+    preset : {"default", "book"}
+        Where every setting not given starts. ``"book"`` is the chapter's model exactly: 200 tokens,
+        left-padded, embedding 256, LSTM 128, the last step, dropout 0.5, batch 100, Adam 1e-3, 40
+        epochs. ``"default"`` is the best the project measured for a 2-core CPU (91.8% on IMDb after
+        6 minutes, README): embedding 128 started from PPMI word vectors of the training and
+        unlabelled texts, bidirectional LSTM 128, max+mean pooling, 400 tokens right-padded and
+        bucketed by length, batch 64, AdamW 2e-3 with a cosine schedule, 6 epochs.
+    **settings
+        Every field of `seqrnn.config.SentimentConfig` (model: `cell`, `num_layers`, `hidden_size`,
+        `dropout`, `embed_size`, `embed_dropout`, `bidirectional`, `pooling`; data: `seq_len`,
+        `pad`, `bucket`, `min_count`, `max_vocab`, `val_fraction`, `limit`; training: `epochs`,
+        `batch_size`, `lr`, `weight_decay`, `grad_clip`, `schedule`, `warmup_steps`,
+        `final_lr_fraction`, `eval_every`, `seed`, `embed_init`). None (the default) takes the
+        preset's value; `help(seqrnn.config.SentimentConfig)` and `seqrnn sentiment train --help`
+        describe each, with both presets' values.
+    max_minutes, checkpoint_every, skip_nonfinite, threads, device, quiet, eval_batch_size
+        How a call runs (`seqrnn.config.RunOptions`), not part of the model: the training budget,
+        checkpoints, the NaN guard, torch's CPU threads (set only while a call runs; None: all
+        cores for `fit`, torch's setting for prediction), the device to train and predict on
+        ("auto" = CUDA when present, "cpu", "cuda:1", "mps", ...), no progress output, and the
+        batch size for prediction and validation.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels seen in `fit`, sorted; the columns of `predict_proba` are in this order.
+    model_ : SentimentRNN
+        The network with the best weights by validation accuracy.
+    vocab_ : Vocabulary
+        The words of the training texts (ids from 2; 0 is padding, 1 unknown).
+    config_ : SentimentConfig
+        The configuration trained with; a loaded model's `get_params()` returns it too.
+    summary_ : dict
+        How training ended (after `fit`): steps, seconds, why it stopped, the best validation.
+
+    Examples
+    --------
+    >>> clf = SentimentClassifier(preset="default", seed=1).fit(texts, labels)     # doctest: +SKIP
+    >>> clf.predict(["A wonderful film"]), clf.predict_proba(["A wonderful film"])  # doctest: +SKIP
+    >>> clf.save("models/sent"); SentimentClassifier.load("models/sent")            # doctest: +SKIP
     """
 
     task = TASK
     config_class = SentimentConfig
     presets = SENTIMENT_PRESETS
 
-    def fit(self, X, y, *, unlabelled=(), out_dir: str | Path | None = None, resume: bool = False,
-            source: str | None = None) -> "SentimentClassifier":
-        """Train on review texts `X` with labels `y` (0/1). With `out_dir`, the run (checkpoints,
-        metrics, curves) is kept there and can be resumed; otherwise it lives in a temporary directory.
+    def fit(self, X, y, *, X_val=None, y_val=None, unlabelled=(), out_dir: str | Path | None = None,
+            resume: bool = False, source: str | None = None) -> "SentimentClassifier":
+        """Train on texts `X` with labels `y`.
 
-        With `embed_init="ppmi"` the embedding starts from word vectors counted over the training
-        reviews (never the validation ones) and the `unlabelled` review texts.
+        Parameters
+        ----------
+        X : sequence of str
+            The training texts (a list, a 1-D array or a pandas Series; not a DataFrame, not one string).
+        y : array-like of shape (n_texts,)
+            Their labels: strings, integers or booleans, at least two classes.
+        X_val, y_val : optional
+            Held-out texts and labels to validate on (select the best weights by their accuracy).
+            Given, all of `X` trains and `val_fraction` is not used; otherwise the seeded
+            `val_fraction` of `X` is held out (0: select on the training texts themselves).
+        unlabelled : sequence of str, optional
+            Texts without labels; with `embed_init="ppmi"` the embedding starts from word vectors
+            counted over the training texts and these (never the validation texts).
+        out_dir : str or Path, optional
+            Keep the run there (checkpoints, metrics, curves) so it can be resumed; otherwise it
+            lives in a temporary directory.
+        resume : bool
+            Continue the run in `out_dir` from its checkpoint (same data, same classes).
+        source : str, optional
+            Where the data came from, recorded in config.json.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError, TypeError
+            Texts or labels that cannot be used, named: a single string, a DataFrame, missing or
+            empty texts, non-string texts, 2-D, continuous or missing labels, a single class.
         """
         started = time.perf_counter()
-        texts, labels = list(X), np.asarray(y, dtype=np.int64)
+        texts, labels = check_texts(X), check_labels(y)
         if len(texts) != len(labels):
-            raise SeqrnnError(f"got {len(texts)} reviews but {len(labels)} labels")
-        if not np.isin(labels, (0, 1)).all():
-            raise SeqrnnError("labels must be 0 (negative) or 1 (positive)")
+            raise InvalidInputError(f"X has {len(texts)} texts but y has {len(labels)} labels")
+        if not texts:
+            raise InvalidInputError("X holds no texts: there is nothing to train on")
+        classes = _sorted_classes(labels)
+        if len(classes) < 2:
+            raise InvalidInputError(f"y holds a single class ({json_classes(classes)[0]!r}): a classifier needs at "
+                                    "least 2 classes")
+        targets = class_indices(labels, classes)
+        if (X_val is None) != (y_val is None):
+            raise InvalidInputError("give both X_val and y_val, or neither")
+        if X_val is not None:
+            val_texts, val_labels = check_texts(X_val, "X_val"), check_labels(y_val, "y_val")
+            if len(val_texts) != len(val_labels):
+                raise InvalidInputError(f"X_val has {len(val_texts)} texts but y_val has {len(val_labels)} labels")
+            val_targets = class_indices(val_labels, classes, "y_val")
         with self._run_directory(out_dir, resume) as run:
             config = self._start_config(run, resume)
+            if resume:
+                saved = run.read_config(self.task).get("classes", IMDB_CLASSES)
+                if saved != json_classes(classes):
+                    raise InvalidInputError(f"cannot resume with the classes {json_classes(classes)}: the run in "
+                                            f"{run.path} was started with {saved}")
             device = self._setup(config)
             data, training = config.data, config.training
-            kept, held_out = heldout_split(len(texts), training.seed, data.val_fraction, data.limit)
-            order = np.concatenate([held_out, kept])  # the seeded shuffle: held-out reviews first
-            texts, labels = [texts[i] for i in order], labels[order]
-            n_val = len(held_out)
-            val_index, train_index = np.arange(n_val), np.arange(n_val, len(order))
-            if len(np.unique(labels[train_index])) < 2:
-                raise SeqrnnError("the training data holds only one class; both positive and negative reviews "
-                                  "are needed")
-            if len(train_index) < training.batch_size:
-                raise SeqrnnError(f"only {len(train_index)} training reviews, fewer than one batch of "
-                                  f"{training.batch_size} (lower batch_size or add data)")
-            pretrained = None
+            # the seeded shuffle, held-out texts first (`lm.heldout_split`: a language model trained with the
+            # same seed holds out the same ones); given validation texts take their place
+            kept, held_out = heldout_split(len(texts), training.seed, data.val_fraction if X_val is None else 0.0,
+                                           data.limit)
+            order = np.concatenate([held_out, kept])
+            texts, targets, n_val = [texts[i] for i in order], targets[order], len(held_out)
+            if X_val is not None:
+                texts, targets, n_val = val_texts + texts, np.concatenate([val_targets, targets]), len(val_texts)
+            val_index, train_index = np.arange(n_val), np.arange(n_val, len(texts))
+            pretrained = None  # checked first: a wrong --init-from is named before any other problem
             if training.init_from and not resume:
                 pretrained = pretrained_language_model(training.init_from, config, texts[:n_val])
+            if len(np.unique(targets[train_index])) < 2:
+                raise InvalidInputError("the training texts hold only one class once the validation texts are held "
+                                        "out; at least 2 classes are needed")
+            if len(train_index) < training.batch_size:
+                raise InvalidInputError(f"only {len(train_index)} training texts, fewer than one batch of "
+                                        f"{training.batch_size} (lower batch_size or add data)")
             if resume or pretrained:
                 vocab = pretrained.vocab_ if pretrained else Vocabulary.from_dict(run.read_vocab())
                 ids, lengths = encode_texts(texts, vocab, data.seq_len, pad=data.pad)
@@ -174,11 +393,13 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             if not resume:
                 self.dataset_ = {"source": source, "train_reviews": len(train_index), "val_reviews": n_val,
                                  "unlabelled_reviews": len(unlabelled)}
-            train = EncodedReviews(ids[train_index], lengths[train_index], labels[train_index], data.pad)
+            train = EncodedReviews(ids[train_index], lengths[train_index], targets[train_index], data.pad)
             # no held-out data: select on the training set itself
-            val = EncodedReviews(ids[val_index], lengths[val_index], labels[val_index], data.pad) if n_val else train
-            task = ReviewTask(train, val, training.batch_size, data.bucket, training.seed, device)
-            model = SentimentRNN(len(vocab), **config.to_dict()["model"])
+            val = EncodedReviews(ids[val_index], lengths[val_index], targets[val_index], data.pad) if n_val else train
+            task = ReviewTask(train, val, training.batch_size, data.bucket, training.seed, device,
+                              self.run_options().eval_batch_size)
+            self.classes_ = classes
+            model = SentimentRNN(len(vocab), **config.to_dict()["model"], **self._model_extras())
             if pretrained:
                 start_from_language_model(model, pretrained.model_)
             elif not resume and training.embed_init == "ppmi":
@@ -189,47 +410,168 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             self.model_ = self._train(model, task, run, device, config, vocab, resume, started,
                                       plot=out_dir is not None)
         self.vocab_ = vocab
-        self.classes_ = np.array([0, 1])
         return self
+
+    # --- what a classifier carries besides its configuration -------------------------------------
+
+    def _model_extras(self) -> dict[str, Any]:
+        return {"num_classes": len(self.classes_)}
+
+    def _facts(self) -> dict[str, Any]:
+        return {"classes": json_classes(self.classes_)}
+
+    def _restore_facts(self, saved: dict[str, Any]) -> None:
+        classes = saved.get("classes", IMDB_CLASSES)
+        if (not isinstance(classes, list) or len(classes) < 2 or len({type(c) for c in classes}) != 1
+                or not isinstance(classes[0], (str, int, float, bool))):
+            raise SeqrnnError(f"config.json: 'classes' must be a list of at least 2 labels of one kind, got {classes!r}")
+        self.classes_ = np.array(classes)
 
     # --- using a trained model ------------------------------------------------------------------
 
-    def decision_function(self, X) -> np.ndarray:
-        """Logits of the positive class for every review (long reviews keep their last seq_len tokens)."""
+    def _logits(self, X) -> np.ndarray:
+        """Logits for the texts `X` (checked), on the `device` parameter's device."""
         self._check_fitted()
+        texts = check_texts(X)
         data = self.config_.data
-        ids, lengths = encode_texts(list(X), self.vocab_, data.seq_len, pad=data.pad)
-        return predict_logits(self.model_, EncodedReviews(ids, lengths, None, data.pad), torch.device("cpu"))
+        if not texts:
+            return np.zeros((0,) if len(self.classes_) == 2 else (0, len(self.classes_)), dtype=np.float32)
+        with self._inference() as device:
+            ids, lengths = encode_texts(texts, self.vocab_, data.seq_len, pad=data.pad)
+            return predict_logits(self.model_, EncodedReviews(ids, lengths, None, data.pad), device,
+                                  self.run_options().eval_batch_size)
+
+    def decision_function(self, X) -> np.ndarray:
+        """The model's logits for each text.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Texts (not empty); long ones keep their last `seq_len` tokens.
+
+        Returns
+        -------
+        ndarray of shape (n_texts,) for two classes, (n_texts, n_classes) for more
+            Two classes: the logit of `classes_[1]` (positive: it is predicted). More: one logit
+            per class, in `classes_` order.
+        """
+        return self._logits(X)
 
     def predict_proba(self, X) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-self.decision_function(X).astype(np.float64)))
-        return np.stack([1.0 - p, p], axis=1)
+        """The probability of each class for each text.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Texts (not empty); long ones keep their last `seq_len` tokens.
+
+        Returns
+        -------
+        ndarray of shape (n_texts, n_classes)
+            Columns in `classes_` order; rows sum to 1 (float64).
+        """
+        return probabilities(self._logits(X))
 
     def predict(self, X) -> np.ndarray:
-        return (self.decision_function(X) > 0).astype(np.int64)
+        """The most probable class of each text.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Texts (not empty); long ones keep their last `seq_len` tokens.
+
+        Returns
+        -------
+        ndarray of shape (n_texts,)
+            Labels from `classes_` (of its dtype: IMDb's 0/1 are integers).
+        """
+        logits = self._logits(X)
+        index = (logits > 0).astype(np.int64) if logits.ndim == 1 else logits.argmax(axis=1)
+        return self.classes_[index]
 
     def evaluate(self, X, y) -> dict:
-        """Accuracy, mean log-loss and count on labelled reviews."""
-        labels = np.asarray(y, dtype=np.int64)
-        return {**logit_metrics(self.decision_function(X), labels), "n": int(len(labels))}
+        """Accuracy, mean log-loss (nats) and count on labelled texts.
+
+        Parameters
+        ----------
+        X : sequence of str
+        y : array-like of labels, each one of `classes_`
+
+        Returns
+        -------
+        dict
+            ``{"accuracy": float, "loss": float, "n": int}``
+        """
+        self._check_fitted()
+        labels = check_labels(y)
+        targets = class_indices(labels, self.classes_)
+        logits = self._logits(X)
+        if len(logits) != len(targets):
+            raise InvalidInputError(f"X has {len(logits)} texts but y has {len(targets)} labels")
+        return {**logit_metrics(logits, targets), "n": int(len(targets))}
 
     @classmethod
     def load(cls, directory: str | Path) -> "SentimentClassifier":
-        """A trained classifier from its directory."""
-        clf = cls._load(directory, SentimentRNN, Vocabulary)
-        clf.classes_ = np.array([0, 1])
-        return clf
+        """A trained classifier from its model directory (written by `fit(out_dir=...)`, `save` or
+        `seqrnn sentiment train`); its `get_params()` are the settings it was trained with."""
+        return cls._load(directory, SentimentRNN, Vocabulary)
+
+
+def _sorted_classes(labels: np.ndarray) -> np.ndarray:
+    """The distinct labels of an object array, sorted (scikit-learn's `unique_labels`)."""
+    from sklearn.utils.multiclass import unique_labels
+
+    try:
+        return unique_labels(labels)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"y: {exc}") from None
+
+
+def prediction_records(clf: SentimentClassifier, texts: list[str], *, all_classes: bool = True) -> list[dict]:
+    """One record per text, as `predict --json` prints it and `serve` returns it: `label` (the
+    predicted class), `probability` and, with `all_classes`, `probabilities` ({class: p}).
+
+    `probability` is, for two classes, the probability of the second class (IMDb: positive), as the
+    book's `1 0.9731` has always meant, so it reads the same whatever the label; for more classes,
+    the probability of the predicted label."""
+    proba = clf.predict_proba(texts)
+    index = proba.argmax(axis=1)
+    classes = json_classes(clf.classes_)
+    records = []
+    for row, k in zip(proba, index):
+        p = row[1] if len(classes) == 2 else row[k]
+        record = {"label": classes[k], "probability": round(float(p), 6)}
+        if all_classes:
+            record["probabilities"] = {str(c): round(float(q), 6) for c, q in zip(classes, row)}
+        records.append(record)
+    return records
 
 
 # --- command line ---------------------------------------------------------------------------------
 
 
-def _reviews(target: str, splits, with_unsup: bool = False):
-    """Labelled review texts and their labels from `splits`, and the unlabelled texts (of the unsup
-    split too, if `with_unsup`)."""
-    from seqrnn.data import read_imdb
+def read_labelled_data(target: str, split: str | None = None, text_column: str | None = None,
+                       label_column: str | None = None, *, default_split: str = "test", with_unsup: bool = False):
+    """(texts, labels, unlabelled texts) from what `--data` names.
+
+    Your own labelled texts (a CSV, TSV or JSONL file, a folder of label subfolders; `data.read_labelled`)
+    are read whole: they have no splits, and a `split` other than 'all' is refused. IMDb (the name
+    `imdb`, an aclImdb directory or archive) gives its `split` ('train', 'test' or 'all'; None:
+    `default_split`), and with `with_unsup` the unlabelled reviews too."""
+    from seqrnn.data import labelled_format, read_imdb, read_labelled
     from seqrnn.datasets import resolve
 
+    path = Path(target)
+    if path.exists() and labelled_format(path) is not None:
+        if split not in (None, "all"):
+            raise SeqrnnError(f"{target}: your own labelled data has no {split} split; it is used whole (drop --split, "
+                              "or hold out data with --val-data)")
+        data = read_labelled(path, text_column, label_column)
+        return data.texts, data.labels, []
+    if text_column or label_column:
+        raise SeqrnnError(f"{target}: --text-column and --label-column apply to CSV, TSV and JSONL files")
+    split = split or default_split
+    splits = None if split == "all" else (split,)
     reviews = read_imdb(resolve(target), splits=(*splits, "unsup") if with_unsup and splits else splits)
     keep = reviews.labels >= 0
     if not keep.any():
@@ -242,11 +584,16 @@ def _reviews(target: str, splits, with_unsup: bool = False):
 
 
 def train_command(args) -> int:
-    texts, labels, unlabelled = _reviews(args.data, ("train",), with_unsup=True)
+    columns = dict(text_column=args.text_column, label_column=args.label_column)
+    texts, labels, unlabelled = read_labelled_data(args.data, default_split="train", with_unsup=True, **columns)
+    val = {}
+    if args.val_data:
+        val_texts, val_labels, _ = read_labelled_data(args.val_data, **columns)
+        val = {"X_val": val_texts, "y_val": val_labels}
     clf = SentimentClassifier(args.preset, **estimator_params(SentimentClassifier, args))
     # --limit N also keeps only the first N unlabelled reviews (small runs stay small)
     clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume,
-            source=args.data)
+            source=args.data, **val)
     if not clf.ranks_.is_main:
         return 0
     best = clf.summary_["best"] or {}
@@ -256,32 +603,35 @@ def train_command(args) -> int:
 
 
 def evaluate_command(args) -> int:
-    clf = SentimentClassifier.load(args.model)
-    splits = None if args.split == "all" else (args.split,)
-    texts, labels, _ = _reviews(args.data, splits)
+    clf = load_for_inference(SentimentClassifier, args)
+    texts, labels, _ = read_labelled_data(args.data, args.split, args.text_column, args.label_column)
     result = clf.evaluate(texts, labels)
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} reviews")
+        print(f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} texts")
     return 0
 
 
 def predict_command(args) -> int:
-    """One line per input: `LABEL PROBABILITY`. Undecodable stdin bytes are replaced with U+FFFD."""
-    clf = SentimentClassifier.load(args.model)
+    """One line per input: `LABEL PROBABILITY` (see `prediction_records`), or with --json one object
+    with every class's probability. Undecodable stdin bytes are replaced with U+FFFD. An empty input
+    is refused before anything is printed: there is nothing to classify in it."""
+    clf = load_for_inference(SentimentClassifier, args)
     if args.texts:
-        texts = args.texts
+        texts, where = args.texts, "TEXT argument"
     else:
         stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
-        texts = [line.rstrip("\n") for line in stdin]
+        texts, where = [line.rstrip("\r\n") for line in stdin], "stdin line"
+    empty = [i for i, text in enumerate(texts, 1) if not text.strip()]
+    if empty:
+        raise SeqrnnError(f"{where} {empty[0]} is empty: there is nothing to classify in it"
+                          + (" (remove blank lines, e.g. grep -v '^[[:space:]]*$')" if where == "stdin line" else ""))
     if not texts:
         return 0
-    probs = clf.predict_proba(texts)[:, 1]
-    for text, p in zip(texts, probs):
-        label = int(p > 0.5)
+    for record in prediction_records(clf, texts, all_classes=args.json):
         if args.json:
-            print(json.dumps({"label": label, "probability": round(float(p), 6)}))
+            print(json.dumps(record))
         else:
-            print(f"{label} {p:.4f}")
+            print(f"{record['label']} {record['probability']:.4f}")
     return 0

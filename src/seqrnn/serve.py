@@ -2,8 +2,10 @@
 
 Endpoints (all JSON unless noted):
 
-- `POST /v1/sentiment` `{"texts": [...]}` -> `{"results": [{"label": 0|1, "probability": p}, ...]}`,
-  p the probability of the positive class (the numbers `seqrnn sentiment predict --json` prints).
+- `POST /v1/sentiment` `{"texts": [...]}` -> `{"results": [{"label": L, "probability": p,
+  "probabilities": {class: p}}, ...]}`, what `seqrnn sentiment predict --json` prints: L the
+  predicted class (IMDb: 0|1), p the probability of the second class for a two-class model (IMDb:
+  positive), of L for more classes (`sentiment.prediction_records`). An empty text is a 400.
 - `POST /v1/generate` `{"start", "length", "top_n", "top_p", "temperature", "seed", "num_samples",
   "ignore_unknown", "stream"}` -> `{"texts": [...]}` (each text begins with the start text, as
   `seqrnn charlm sample` prints it); with `"stream": true`, `text/plain` characters as they are
@@ -60,7 +62,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
-from seqrnn.sampling import DEFAULT_TOP_N, effective_top_n
+from seqrnn.sampling import DEFAULT_TOP_N
 
 STREAM_CHUNK_CHARS = 256  # a streamed chunk ends after this many characters ...
 STREAM_CHUNK_SECONDS = 0.05  # ... or after this long, whichever comes first
@@ -169,9 +171,10 @@ def _request_models(limits: Limits):
         start: str = Field("The ", min_length=1, max_length=limits.max_start_chars,
                            description="text that primes the model; the result begins with it")
         length: int = Field(200, ge=1, le=limits.max_length, description="characters to generate")
-        top_n: int | None = Field(None, ge=1, validation_alias=AliasChoices("top_n", "top_k"),
+        top_n: int | None = Field(None, ge=0, validation_alias=AliasChoices("top_n", "top_k"),
                                   description=f"keep the n most probable characters (omitted or null: "
-                                              f"{DEFAULT_TOP_N} unless top_p is given; more than the alphabet: all)")
+                                              f"{DEFAULT_TOP_N} unless top_p is given; 0 or more than the alphabet: "
+                                              "all)")
         top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False,
                                     description="nucleus sampling: the smallest set with probability >= top_p")
         temperature: float = Field(1.0, ge=0.0, allow_inf_nan=False, description="0 = greedy")
@@ -367,13 +370,14 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     @app.post("/v1/sentiment")
     async def sentiment(request: SentimentRequest) -> dict:
         model = require("sentiment")
-        probs = await gate.run(model.predict_proba, request.texts)
-        return {"results": [{"label": int(p > 0.5), "probability": round(float(p), 6)} for p in probs[:, 1]]}
+        from seqrnn.sentiment import prediction_records
+
+        return {"results": await gate.run(prediction_records, model, request.texts)}
 
     @app.post("/v1/generate", responses={200: {"content": {"text/plain": {}}}})
     async def generate(request: GenerateRequest):
         model = require("charlm")
-        options = {"top_n": effective_top_n(request.top_n, request.top_p), "top_p": request.top_p,
+        options = {"top_n": request.top_n, "top_p": request.top_p,  # the model applies the default rule
                    "temperature": request.temperature, "seed": request.seed, "ignore_unknown": request.ignore_unknown}
         if not request.stream:
             texts = await gate.run(model.sample, request.length, request.start, num_samples=request.num_samples,

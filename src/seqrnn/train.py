@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import random
 import signal
 import sys
 import threading
@@ -23,7 +22,6 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any, Iterator, Protocol
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -34,6 +32,7 @@ from seqrnn.errors import Interrupted, SeqrnnRuntimeError
 from seqrnn.rundir import RunDir, to_device
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+PLAIN_LINE_EVERY_S = 60.0  # off a terminal: a plain progress line at least this often, besides each validation
 
 
 class Task(Protocol):
@@ -75,15 +74,53 @@ class NonFiniteLoss(SeqrnnRuntimeError):
 
 def setup_runtime(seed: int, threads: int | None = None, device: str = "auto") -> tuple[Ranks, torch.device]:
     """Join torchrun's process group if there is one, pick this rank's device ('auto' = CUDA when
-    present), set CPU threads (default: the cores shared among this machine's ranks) and seed every
-    generator (rank r with seed + r, so ranks draw different dropout masks; rank 0 is a single
-    process's stream, and DistributedDataParallel starts every rank from rank 0's weights)."""
+    present; `distributed.resolve_device`), set torch's CPU threads (default: the cores shared among
+    this machine's ranks) and seed torch's generators (rank r with seed + r, so ranks draw different
+    dropout masks; rank 0 is a single process's stream, and DistributedDataParallel starts every rank
+    from rank 0's weights). Python's `random` and NumPy's global generator are not touched: the data
+    is shuffled with local generators.
+
+    The seed and thread count are process-wide: wrap the work in `preserved_global_state` to give the
+    caller back its own (the estimators' `fit` does)."""
     ranks, chosen = distributed.init(device)
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
     torch.manual_seed(seed + ranks.rank)
     torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // ranks.local_world_size))
     return ranks, chosen
+
+
+@contextlib.contextmanager
+def preserved_global_state() -> Iterator[None]:
+    """Give back torch's random state and CPU thread count on exit, whatever happened inside.
+
+    CUDA's generators are saved too when CUDA is already in use; a process that first touches CUDA
+    inside keeps the seeded CUDA generator (its state before was the default one)."""
+    threads, cpu_rng = torch.get_num_threads(), torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_rng_state(cpu_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's CPU threads, and those of the BLAS under NumPy, set to `threads` for the duration
+    (None: left as they are)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits  # scikit-learn's dependency
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def lr_factor(step: int, total_steps: int, training: TrainingConfig) -> float:
@@ -118,12 +155,17 @@ class Trainer:
     `checkpoint_every` (minutes) bounds what a `kill -9` can lose; `skip_nonfinite` batches with a
     non-finite loss or gradient may be skipped before training stops. Under torchrun (`ranks`), the
     model is wrapped in DistributedDataParallel and only rank 0 writes.
+
+    Progress goes to stderr from rank 0: a tqdm bar on a terminal; elsewhere (a log file, `nohup`, a
+    notebook's `!`) one plain line per validation and one at least every `PLAIN_LINE_EVERY_S`
+    seconds, e.g. `epoch 2 step 704 3.1 min train loss 0.2410 val loss 0.2290 val accuracy 0.9112
+    (best)`, the train loss being the mean since the previous line. `quiet` silences both.
     """
 
     def __init__(self, model: torch.nn.Module, task: Task, training: TrainingConfig, run: RunDir,
                  device: torch.device, *, ranks: Ranks = Ranks(), max_minutes: float | None = None,
                  checkpoint_every: float | None = None, skip_nonfinite: int = 0, prepared_s: float = 0.0,
-                 log_every: int = 20):
+                 log_every: int = 20, quiet: bool = False):
         self.model, self.task, self.training, self.run, self.device = model.to(device), task, training, run, device
         self.ranks = ranks
         self.trained_model = model
@@ -133,6 +175,10 @@ class Trainer:
         self.budget_s = max_minutes * 60 if max_minutes else None
         self.checkpoint_every_s = checkpoint_every * 60 if checkpoint_every else None
         self.log_every = log_every
+        self.show_bar = not quiet and ranks.is_main and sys.stderr.isatty()
+        self.plain_lines = not quiet and ranks.is_main and not sys.stderr.isatty()
+        self.last_line = time.perf_counter()
+        self.line_loss = [0.0, 0]  # the training loss summed over the steps since the last plain line, and steps
         self.skip_nonfinite = skip_nonfinite
         self.steps_per_epoch = task.batches_per_epoch()
         self.total_steps = training.epochs * self.steps_per_epoch
@@ -273,10 +319,19 @@ class Trainer:
                 self.run.save_best(self.model.state_dict(), self.state.best)
         if self.ranks.is_main:
             self.run.append_metrics(record)
-            if not sys.stderr.isatty():  # a log file, nohup, a notebook: one plain line per validation
-                values = ", ".join(f"{k} {v:.4f}" for k, v in result.items())
-                print(f"epoch {record['epoch']} step {record['step']} ({record['elapsed_s'] / 60:.1f} min): "
-                      f"validation {values}{' (best)' if improved else ''}", file=sys.stderr, flush=True)
+        values = " ".join(f"val {k} {v:.4f}" for k, v in result.items())
+        self.plain_line(f"{values}{' (best)' if improved else ''}")
+
+    def plain_line(self, what: str) -> None:
+        """Off a terminal (and not quiet): one line, `epoch E step S M.M min train loss L <what>`,
+        with the mean training loss since the previous line."""
+        if not self.plain_lines:
+            return
+        total, steps = self.line_loss
+        train = f" train loss {total / steps:.4f}" if steps else ""
+        print(f"epoch {self.epoch_number()} step {self.state.step} {self.elapsed() / 60:.1f} min{train} {what}".rstrip(),
+              file=sys.stderr, flush=True)
+        self.line_loss, self.last_line = [0.0, 0], time.perf_counter()
 
     def epoch_number(self) -> int:
         """The 1-based epoch the current step belongs to (the same in train and val records)."""
@@ -288,7 +343,7 @@ class Trainer:
         state, training = self.state, self.training
         stopped = "done"
         bar = tqdm(total=self.total_steps, initial=state.step, unit="batch", dynamic_ncols=True, file=sys.stderr,
-                   disable=not (sys.stderr.isatty() and self.ranks.is_main), desc="train")
+                   disable=not self.show_bar, desc="train")
         window = _Window(self.device)
         self.trained_model.train()
         try:
@@ -301,6 +356,9 @@ class Trainer:
                             record = self.log(window)
                             bar.set_postfix(loss=f"{record['loss']:.4f}", ex_s=f"{record['examples_per_s']:,.0f}",
                                             epoch=record["epoch"])
+                            if time.perf_counter() - self.last_line >= PLAIN_LINE_EVERY_S \
+                                    and state.index < self.steps_per_epoch:  # an epoch's end has its val line
+                                self.plain_line(f"({record['examples_per_s']:,.0f} examples/s)")
                         bar.update(1)
                         stopped = self._decide()
                         if stopped != "done":
@@ -373,6 +431,8 @@ class Trainer:
                   "elapsed_s": round(self.elapsed(), 3)}
         if self.ranks.is_main:
             self.run.append_metrics(record)
+        if math.isfinite(loss):
+            self.line_loss = [self.line_loss[0] + loss * window.steps, self.line_loss[1] + window.steps]
         window.reset()
         return record
 
