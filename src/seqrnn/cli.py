@@ -85,7 +85,8 @@ def _add_train_flags(p: argparse.ArgumentParser, config_class: type, presets) ->
     configuration and of the run options (all derived from `seqrnn.config`)."""
     p.add_argument("--out", required=True, help="model directory to write (created if missing)")
     p.add_argument("--preset", choices=list(presets), default="default",
-                   help="book: the chapter's exact configuration; default: the best measured for a 2-core CPU")
+                   help="book: the chapter's exact configuration; default: the best measured for a 2-core CPU"
+                   if "book" in presets else "default: the configuration measured in the README")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint/")
     config.add_arguments(p, config.RunOptions, "this run (not saved with the model)")
     config.add_arguments(p, config_class, "model, data and training (each overrides the preset's value)", presets)
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["train", "test", "unsup", "all"], default="test",
                    help="IMDb split to read (default test)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    add_inference_arguments(p)
     p.set_defaults(handler="seqrnn.lm:evaluate_command")
     p = lm_cmds.add_parser("sample", help="generate a review from a trained language model")
     p.add_argument("--model", required=True)
@@ -185,11 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", default="this movie", help="starter text (default 'this movie')")
     p.add_argument("--direction", choices=["forward", "backward"],
                    help="backward writes the words before the start text (default: the model's first)")
-    p.add_argument("--top-n", "--top-k", dest="top_n", type=int, help="keep only the K most probable words")
+    p.add_argument("--top-n", "--top-k", dest="top_n", type=_non_negative_int_or_none, metavar="K",
+                   help="keep only the K most probable words (default, 0 or 'none': no cut)")
     p.add_argument("--top-p", type=float, help="nucleus sampling: keep the smallest set with probability >= P")
     p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
-    p.add_argument("--seed", type=int, help="seed: same model, seed and options give the same text")
+    p.add_argument("--seed", type=_seed, metavar="S",
+                   help="seed: same model, seed and options give the same text (default 123; 'random': a "
+                        "different text every time)")
     p.add_argument("--num-samples", type=_positive_int, default=1, help="independent samples drawn in one batch")
+    add_inference_arguments(p, batch_size=False)
     p.set_defaults(handler="seqrnn.lm:sample_command")
 
     # serve

@@ -32,10 +32,10 @@ import torch
 
 from seqrnn.config import LM_PRESETS, LMConfig
 from seqrnn.errors import SeqrnnError
-from seqrnn.estimator import RecurrentEstimator, estimator_params
+from seqrnn.estimator import RecurrentEstimator, estimator_params, load_for_inference
 from seqrnn.models import WordLM, detach_state
 from seqrnn.preprocess import Vocabulary, index_tokens, reshape_stream, tokenize
-from seqrnn.sampling import check_sampling_options, next_char_probabilities
+from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, next_char_probabilities
 from seqrnn.wordvectors import vectors_for_vocabulary
 
 TASK = "lm"
@@ -125,12 +125,12 @@ class WordStreamTask:
         return language_model_metrics(model, self.val_ids, self.directions, self.device)
 
 
-def language_model_metrics(model: WordLM, ids: np.ndarray, directions: Sequence[str],
-                           device: torch.device) -> dict[str, float]:
+def language_model_metrics(model: WordLM, ids: np.ndarray, directions: Sequence[str], device: torch.device,
+                           rows: int = 32) -> dict[str, float]:
     """Loss and perplexity on a stream, the mean over the directions and each direction's."""
     result: dict[str, float] = {}
     for direction in directions:
-        loss, n = stream_loss(model, ids, direction, device)
+        loss, n = stream_loss(model, ids, direction, device, rows)
         result[f"{direction}_loss"] = loss
     loss = float(np.mean([result[f"{d}_loss"] for d in directions]))
     return {"loss": loss, "perplexity": math.exp(min(loss, 700.0)), **result}
@@ -227,18 +227,19 @@ class WordLanguageModel(RecurrentEstimator):
         ids = document_stream(flat, tokens.offsets, np.arange(len(tokens)))
         if len(ids) < 2:
             raise SeqrnnError("nothing to evaluate: no words in the documents")
-        self.model_.eval()
-        with torch.no_grad():
-            result = language_model_metrics(self.model_, ids, self.model_.directions, torch.device("cpu"))
+        with self._inference() as device:
+            result = language_model_metrics(self.model_, ids, self.model_.directions, device,
+                                            self.eval_batch_size or 32)
         return {**result, "n_words": int(len(ids) - 1),
                 "n_unknown": int((flat == Vocabulary.UNK).sum())}
 
     def sample_ids(self, start: str, length: int, *, direction: str | None = None, temperature: float = 1.0,
-                   top_n: int | None = None, top_p: float | None = None, seed: int | None = None,
+                   top_n: int | None = None, top_p: float | None = None, seed: int | None = DEFAULT_SEED,
                    num_samples: int = 1) -> Iterator[np.ndarray]:
         """Yield the sampled word ids, one array of `num_samples` per step, reading on from `start`
         (backward: words before it). Never samples the unknown-word id; a sample ends at the end of
-        a document (id 0 yields as 0 from then on)."""
+        a document (id 0 yields as 0 from then on). `top_n` None or 0: no cut; `seed` None: fresh
+        randomness, else the same text every time (default 123, as `charlm sample`)."""
         self._check_fitted()
         check_sampling_options(length=length, temperature=temperature, top_n=top_n, top_p=top_p,
                                num_samples=num_samples)
@@ -251,26 +252,27 @@ class WordLanguageModel(RecurrentEstimator):
         if direction == "backward":
             ids = ids[1:][::-1] or [SEPARATOR]
         rng = np.random.default_rng(seed)
-        model = self.model_.eval()
+        model = self.model_
         done = np.zeros(num_samples, dtype=bool)
-        with torch.no_grad():
-            out, state = model.hidden(torch.as_tensor([ids] * num_samples), direction)
+        with self._inference() as device:
+            out, state = model.hidden(torch.as_tensor([ids] * num_samples, device=device), direction)
             for _ in range(length):
-                log_probs = model.softmax(direction).log_prob(out[:, -1]).double().numpy()
+                log_probs = model.softmax(direction).log_prob(out[:, -1]).double().cpu().numpy()
                 log_probs[:, Vocabulary.UNK] = -np.inf
-                probs = next_char_probabilities(log_probs, temperature, top_n, top_p)
+                probs = next_char_probabilities(log_probs, temperature, top_n or None, top_p)
                 step = (np.cumsum(probs, axis=1) > rng.random((num_samples, 1))).argmax(axis=1)
                 step[done] = SEPARATOR
                 done |= step == SEPARATOR
                 yield step
                 if done.all():
                     return
-                out, state = model.hidden(torch.as_tensor(step)[:, None], direction, state)
+                out, state = model.hidden(torch.as_tensor(step, device=device)[:, None], direction, state)
 
     def sample(self, length: int = 50, start: str = "this movie", **options) -> str | list[str]:
         """Generated text (the start text, then up to `length` words; backward: the words before
         it), detokenized; a list when `num_samples` > 1. Options as in `sample_ids`."""
-        direction = options.get("direction") or (self.model_.directions[0] if hasattr(self, "model_") else None)
+        self._check_fitted()
+        direction = options.get("direction") or self.model_.directions[0]
         steps = list(self.sample_ids(start, length, **options))
         columns = np.stack(steps, axis=1) if steps else np.zeros((options.get("num_samples", 1), 0), np.int64)
         start_words = self.vocab_.decode(self.vocab_.encode(tokenize(start)))
@@ -374,7 +376,7 @@ def train_command(args) -> int:
 
 
 def evaluate_command(args) -> int:
-    lm = WordLanguageModel.load(args.model)
+    lm = load_for_inference(WordLanguageModel, args)
     labelled, unlabelled = _documents(args.data, args.split)
     result = lm.evaluate(labelled + unlabelled)
     if args.json:
@@ -387,9 +389,10 @@ def evaluate_command(args) -> int:
 
 
 def sample_command(args) -> int:
-    lm = WordLanguageModel.load(args.model)
+    lm = load_for_inference(WordLanguageModel, args)
+    seed = {None: DEFAULT_SEED, "random": None}.get(args.seed, args.seed)
     texts = lm.sample(args.length, args.start, direction=args.direction, temperature=args.temperature,
-                      top_n=args.top_n, top_p=args.top_p, seed=args.seed, num_samples=args.num_samples)
+                      top_n=args.top_n, top_p=args.top_p, seed=seed, num_samples=args.num_samples)
     if args.num_samples == 1:
         print(texts)
         return 0
