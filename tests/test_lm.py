@@ -126,6 +126,13 @@ def test_sample_refuses_a_direction_the_model_lacks(tmp_path):
         lm.sample(5, "a", direction="backward")
 
 
+def test_bad_documents_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"X\[1\] is missing"):
+        WordLanguageModel(**TINY).fit(["a film", None])
+    with pytest.raises(ValueError, match="single string"):
+        WordLanguageModel(**TINY).fit("a film")
+
+
 def test_detokenize_joins_punctuation():
     assert detokenize(["i", "loved", "it", "(", "really", ")", "!"]) == "i loved it (really)!"
 

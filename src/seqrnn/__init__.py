@@ -1,7 +1,7 @@
 """seqrnn: modeling sequential data with recurrent neural networks.
 
-Two scikit-learn estimators, each with a `book` preset (the chapter's exact model) and a `default`
-one (the best measured on a 2-core CPU):
+Three scikit-learn estimators, each with a `default` preset (the best measured on a 2-core CPU)
+and, for the book's two models, a `book` preset (the chapter's exact model):
 
 SentimentClassifier
     A many-to-one recurrent text classifier: IMDb's movie-review sentiment, or your own labelled
@@ -9,14 +9,17 @@ SentimentClassifier
 CharLanguageModel
     A many-to-many character-level language model: learns a text such as *Hamlet* and writes more
     in its style (`fit(text)`, `sample`, `evaluate`, `save`, `load`).
+WordLanguageModel
+    Word-level language models (forward, backward or both) on reviews or any documents, whose
+    directory starts a SentimentClassifier (`SentimentClassifier(init_from=DIR)`).
 
-The same work from the shell: `seqrnn sentiment|charlm train|evaluate|predict|sample` (`seqrnn --help`).
-The two estimators are imported lazily so that `import seqrnn` (and the CLI's `--help`) stay fast.
+The same work from the shell: `seqrnn sentiment|charlm|lm train|evaluate|predict|sample` (`seqrnn --help`).
+The estimators are imported lazily so that `import seqrnn` (and the CLI's `--help`) stay fast.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["SentimentClassifier", "CharLanguageModel", "__version__"]
+__all__ = ["SentimentClassifier", "CharLanguageModel", "WordLanguageModel", "__version__"]
 
 
 def __getattr__(name: str):
@@ -28,4 +31,8 @@ def __getattr__(name: str):
         from seqrnn.charlm import CharLanguageModel
 
         return CharLanguageModel
+    if name == "WordLanguageModel":
+        from seqrnn.lm import WordLanguageModel
+
+        return WordLanguageModel
     raise AttributeError(f"module 'seqrnn' has no attribute {name!r}")

@@ -177,14 +177,17 @@ class WordLanguageModel(RecurrentEstimator):
         out_dir, resume, source
             As for `SentimentClassifier.fit`.
         """
+        from seqrnn.sentiment import check_texts  # (sentiment imports this module)
+
         started = time.perf_counter()
-        labelled = list(X)
+        labelled = check_texts(X, allow_empty=True)
+        unlabelled = check_texts(unlabelled, "unlabelled", allow_empty=True)
         with self._run_directory(out_dir, resume) as run:
             config = self._start_config(run, resume)
             device = self._setup(config)
             data, training = config.data, config.training
             train_index, val_index = heldout_split(len(labelled), training.seed, data.val_fraction, data.limit)
-            extra = list(unlabelled)[: data.limit]
+            extra = unlabelled[: data.limit]
             documents = [labelled[i] for i in train_index] + extra + [labelled[i] for i in val_index]
             if not documents:
                 raise SeqrnnError("no documents to train on")
