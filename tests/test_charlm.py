@@ -275,7 +275,10 @@ def test_kill_9_at_random_moments_always_leaves_a_loadable_directory(tmp_path):
         extra = ["--checkpoint-every", 1e-6, *resume]  # a checkpoint after every step: kills land in writes
         process = subprocess.Popen([sys.executable, "-m", "seqrnn", *map(str, _long_run(tmp_path, "killed", *extra))],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(2.0, 6.0))
+        started = time.monotonic()  # kill while it trains, however slowly a busy machine starts it
+        while not (out / "config.json").exists() and process.poll() is None and time.monotonic() - started < 120:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.5, 3.0))
         process.send_signal(signal.SIGKILL)
         process.wait()
         if RunDir(out).has_checkpoint():

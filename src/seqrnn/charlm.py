@@ -24,7 +24,8 @@ from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
 from seqrnn.estimator import RecurrentEstimator, estimator_params, load_for_inference
 from seqrnn.models import CharRNN, detach_state
 from seqrnn.preprocess import CharVocabulary, reshape_stream
-from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, effective_top_n, generate
+from seqrnn.sampling import (DEFAULT_SEED, check_sampling_options, command_seed, effective_top_n, generate,
+                              print_samples)
 from seqrnn.train import torch_threads
 
 TASK = "charlm"
@@ -325,12 +326,7 @@ def train_command(args) -> int:
     text = load_text(args.text, args.strip_gutenberg)
     lm = CharLanguageModel(args.preset, **estimator_params(CharLanguageModel, args))
     lm.fit(text, out_dir=args.out, resume=args.resume, source=args.text)
-    if not lm.ranks_.is_main:
-        return 0
-    best = lm.summary_["best"] or {}
-    print(f"trained {lm.summary_['step']} steps in {lm.summary_['elapsed_s']:.0f} s ({lm.summary_['stopped']}); "
-          f"best validation loss {best.get('loss', float('nan')):.4f} nats/char "
-          f"({best.get('bits_per_char', float('nan')):.4f} bits/char) -> {args.out}")
+    lm.print_summary(args.out, "loss {loss:.4f} nats/char ({bits_per_char:.4f} bits/char)")
     return 0
 
 
@@ -360,7 +356,7 @@ def sample_command(args) -> int:
     if dropped:
         print(f"note: dropped from the start text {len(dropped)} character(s) the model never saw: "
               f"{', '.join(map(repr, dropped))}", file=sys.stderr)
-    seed = {None: DEFAULT_SEED, "random": None}.get(args.seed, args.seed)
+    seed = command_seed(args.seed)
     options = dict(top_n=args.top_n, top_p=args.top_p, temperature=args.temperature, seed=seed,
                    ignore_unknown=args.ignore_unknown)
     if args.stream and args.num_samples == 1:
@@ -372,10 +368,5 @@ def sample_command(args) -> int:
                 sys.stdout.flush()
         sys.stdout.write("\n")
         return 0
-    texts = lm.sample(args.length, args.start, num_samples=args.num_samples, **options)
-    if args.num_samples == 1:
-        print(texts)
-        return 0
-    for i, text in enumerate(texts, 1):
-        print(f"--- sample {i} of {len(texts)} ---\n{text}")
+    print_samples(lm.sample(args.length, args.start, num_samples=args.num_samples, **options))
     return 0

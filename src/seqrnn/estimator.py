@@ -160,6 +160,19 @@ class RecurrentEstimator(BaseEstimator):
             model.load_state_dict(run.best_weights())
         return model.to("cpu").eval()
 
+    def print_summary(self, out_dir: str | Path, best_format: str) -> None:
+        """A `train` command's last line (the main process only): steps, seconds, why it stopped, and
+        the best validation, `best_format` filled from its metrics."""
+        if not self.ranks_.is_main:
+            return
+        summary, best = self.summary_, self.summary_["best"]
+        try:
+            described = best_format.format(**best)
+        except (KeyError, TypeError):  # no validation ran
+            described = "none"
+        print(f"trained {summary['step']} steps in {summary['elapsed_s']:.0f} s ({summary['stopped']}); "
+              f"best validation {described} -> {out_dir}")
+
     def _setup(self, config: configs.TaskConfig) -> torch.device:
         """Seeds, threads, this process's rank (`ranks_`, under torchrun) and device. Call it inside
         `_run_directory`, which gives the process-wide settings back afterwards."""

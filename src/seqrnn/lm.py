@@ -35,7 +35,8 @@ from seqrnn.errors import SeqrnnError
 from seqrnn.estimator import RecurrentEstimator, estimator_params, load_for_inference
 from seqrnn.models import WordLM, detach_state
 from seqrnn.preprocess import Vocabulary, index_tokens, reshape_stream, tokenize
-from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, next_char_probabilities
+from seqrnn.sampling import (DEFAULT_SEED, check_sampling_options, command_seed, next_char_probabilities,
+                              print_samples)
 from seqrnn.wordvectors import vectors_for_vocabulary
 
 TASK = "lm"
@@ -210,7 +211,8 @@ class WordLanguageModel(RecurrentEstimator):
             self.dataset_["train_words"] = int(len(train_ids))
             model = WordLM(len(vocab), **config.to_dict()["model"])
             if not resume and training.embed_init == "ppmi":
-                vectors = vectors_for_vocabulary(documents[:n_train], vocab, config.model.embed_size, seed=training.seed)
+                vectors = vectors_for_vocabulary(documents[:n_train], vocab, config.model.embed_size,
+                                                 seed=training.seed)
                 with torch.no_grad():
                     model.embedding.weight.copy_(torch.from_numpy(vectors))
             task = WordStreamTask(train_ids, val_ids, model.directions, training.batch_size, data.num_steps, device)
@@ -370,11 +372,7 @@ def train_command(args) -> int:
     labelled, unlabelled = _documents(args.data, None)
     lm = WordLanguageModel(args.preset, **estimator_params(WordLanguageModel, args))
     lm.fit(labelled, unlabelled=unlabelled, out_dir=args.out, resume=args.resume, source=args.data)
-    if not lm.ranks_.is_main:
-        return 0
-    best = lm.summary_["best"] or {}
-    print(f"trained {lm.summary_['step']} steps in {lm.summary_['elapsed_s']:.0f} s ({lm.summary_['stopped']}); "
-          f"best validation perplexity {best.get('perplexity', float('nan')):.1f} -> {args.out}")
+    lm.print_summary(args.out, "perplexity {perplexity:.1f}")
     return 0
 
 
@@ -393,12 +391,7 @@ def evaluate_command(args) -> int:
 
 def sample_command(args) -> int:
     lm = load_for_inference(WordLanguageModel, args)
-    seed = {None: DEFAULT_SEED, "random": None}.get(args.seed, args.seed)
-    texts = lm.sample(args.length, args.start, direction=args.direction, temperature=args.temperature,
-                      top_n=args.top_n, top_p=args.top_p, seed=seed, num_samples=args.num_samples)
-    if args.num_samples == 1:
-        print(texts)
-        return 0
-    for i, text in enumerate(texts, 1):
-        print(f"--- sample {i} of {len(texts)} ---\n{text}")
+    print_samples(lm.sample(args.length, args.start, direction=args.direction, temperature=args.temperature,
+                            top_n=args.top_n, top_p=args.top_p, seed=command_seed(args.seed),
+                            num_samples=args.num_samples))
     return 0

@@ -31,6 +31,20 @@ DEFAULT_TOP_N = 5  # the book's top-n: sample among the 5 most probable characte
 DEFAULT_SEED = 123  # char-rnn's default seed: the same command gives the same text (None: fresh randomness)
 
 
+def command_seed(value: int | str | None) -> int | None:
+    """The seed of a `sample` command's `--seed`: DEFAULT_SEED when not given, None for 'random'."""
+    return {None: DEFAULT_SEED, "random": None}.get(value, value)  # type: ignore[arg-type]
+
+
+def print_samples(texts: str | list[str]) -> None:
+    """A `sample` command's output: the text, or each of several under a numbered header."""
+    if isinstance(texts, str):
+        print(texts)
+        return
+    for i, text in enumerate(texts, 1):
+        print(f"--- sample {i} of {len(texts)} ---\n{text}")
+
+
 def effective_top_n(top_n: int | None, top_p: float | None) -> int | None:
     """The top-n to sample with (None: no cut): `top_n` when given, 0 meaning no cut; else none when
     `top_p` is given (nucleus sampling alone), else the book's `DEFAULT_TOP_N`."""

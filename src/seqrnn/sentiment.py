@@ -594,11 +594,7 @@ def train_command(args) -> int:
     # --limit N also keeps only the first N unlabelled reviews (small runs stay small)
     clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume,
             source=args.data, **val)
-    if not clf.ranks_.is_main:
-        return 0
-    best = clf.summary_["best"] or {}
-    print(f"trained {clf.summary_['step']} steps in {clf.summary_['elapsed_s']:.0f} s ({clf.summary_['stopped']}); "
-          f"best validation accuracy {best.get('accuracy', float('nan')):.4f} -> {args.out}")
+    clf.print_summary(args.out, "accuracy {accuracy:.4f}")
     return 0
 
 
