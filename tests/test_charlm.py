@@ -263,6 +263,13 @@ def test_ctrl_c_mid_epoch_writes_the_checkpoint_prints_the_resume_command_and_re
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def _checkpoint_time(out) -> int | None:
+    try:
+        return (out / "checkpoint" / "trainer.pt").stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def test_kill_9_at_random_moments_always_leaves_a_loadable_directory(tmp_path):
     import random
     import signal
@@ -275,10 +282,12 @@ def test_kill_9_at_random_moments_always_leaves_a_loadable_directory(tmp_path):
         extra = ["--checkpoint-every", 1e-6, *resume]  # a checkpoint after every step: kills land in writes
         process = subprocess.Popen([sys.executable, "-m", "seqrnn", *map(str, _long_run(tmp_path, "killed", *extra))],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started = time.monotonic()  # kill while it trains, however slowly a busy machine starts it
-        while not (out / "config.json").exists() and process.poll() is None and time.monotonic() - started < 120:
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.5, 3.0))
+        # kill while it trains and writes checkpoints, however slowly a busy machine starts it: once it
+        # has written a new checkpoint, at a random moment within the next second and a half
+        started, before = time.monotonic(), _checkpoint_time(out)
+        while _checkpoint_time(out) == before and process.poll() is None and time.monotonic() - started < 120:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 1.5))
         process.send_signal(signal.SIGKILL)
         process.wait()
         if RunDir(out).has_checkpoint():
