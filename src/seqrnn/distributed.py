@@ -14,6 +14,7 @@ so that no rank waits for another.
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +94,15 @@ def init(device: str) -> tuple[Ranks, torch.device]:
         torch.cuda.set_device(chosen)
     if ranks.distributed and not dist.is_initialized():
         dist.init_process_group("nccl" if chosen.type == "cuda" else "gloo")
+        # leave the group before the interpreter tears down: a group destroyed only by the C++
+        # destructors at exit can abort a rank ("terminate called without an active exception")
+        atexit.register(_leave_group)
     return ranks, chosen
+
+
+def _leave_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def any_of(flags: list[bool], ranks: Ranks) -> list[bool]:
