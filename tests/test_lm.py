@@ -198,9 +198,56 @@ def test_encoder_lr_fraction_gives_the_encoder_its_own_learning_rate(tmp_path):
     one = parameter_groups(model, SentimentTrainingConfig())
     assert len(one) == 1 and len(one[0]["params"]) == len(list(model.parameters()))
     groups = parameter_groups(model, SentimentTrainingConfig(lr=0.01, encoder_lr_fraction=0.25))
-    assert [len(g["params"]) for g in groups] == [2, len(list(model.encoder.parameters()))]
-    assert groups[1]["lr"] == pytest.approx(0.0025)
+    # the head, then the encoder from the top: the recurrent layer, the embedding
+    assert [len(g["params"]) for g in groups] == [2, 4, 1]
+    assert [g.get("lr") for g in groups] == [None, pytest.approx(0.0025), pytest.approx(0.0025)]
+    assert [g["start"] for g in groups] == [0, 0, 0]
     trainer = Trainer(model, WordStreamTask(np.arange(50), np.arange(9), ("forward",), 2, 3, torch.device("cpu")),
                       SentimentTrainingConfig(lr=0.01, encoder_lr_fraction=0.25, epochs=1), RunDir(tmp_path),
                       torch.device("cpu"))
-    assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx([0.01, 0.0025])
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx([0.01, 0.0025, 0.0025])
+
+
+def test_gradual_unfreezing_trains_the_head_first_then_the_encoder_from_the_top(tmp_path):
+    from seqrnn.config import SentimentTrainingConfig
+    from seqrnn.rundir import RunDir
+    from seqrnn.train import Trainer
+
+    torch.manual_seed(0)
+    model = SentimentRNN(30, embed_size=4, hidden_size=4, num_layers=2, bidirectional=True, pooling="maxmean",
+                         dropout=0.0)
+    tokens, targets = torch.randint(1, 30, (8, 6)), torch.tensor([0.0, 1.0] * 4)
+
+    class Reviews:  # a task of two batches per epoch, the same batch
+        def batches_per_epoch(self):
+            return 2
+
+        def batch(self, epoch, index):
+            return tokens, targets
+
+        def loss(self, model, batch, carry):
+            return torch.nn.functional.binary_cross_entropy_with_logits(model(batch[0]), batch[1]), None, 8
+
+        def validate(self, model):
+            return {"loss": 0.0}
+
+    training = SentimentTrainingConfig(epochs=4, unfreeze_every=1.0, lr=0.01)
+    trainer = Trainer(model, Reviews(), training, RunDir(tmp_path), torch.device("cpu"))
+    assert [g["start"] for g in trainer.optimizer.param_groups] == [0, 2, 4, 6]  # head, layer 2, layer 1, embedding
+    names = {id(p): n for n, p in model.named_parameters()}
+    layers = {"head": "head.", "top": "_layers.1.", "bottom": "_layers.0.", "embedding": "embedding"}
+
+    def snapshot():
+        return {part: [p.detach().clone() for p in model.parameters() if prefix in names[id(p)]]
+                for part, prefix in layers.items()}
+
+    changed_at = {}
+    before = snapshot()
+    for step in range(8):
+        trainer.train_step(trainer.task.batch(0, 0))
+        after = snapshot()
+        for part in layers:
+            if part not in changed_at and any(not torch.equal(a, b) for a, b in zip(before[part], after[part])):
+                changed_at[part] = step
+        before = after
+    assert changed_at == {"head": 0, "top": 2, "bottom": 4, "embedding": 6}

@@ -184,6 +184,9 @@ class SentimentTrainingConfig(TrainingConfig):
                                    "directory (`seqrnn lm train`); the classifier takes its vocabulary")
     encoder_lr_fraction: float = option(1.0, "learning rate of the embedding and recurrent layers as a fraction "
                                         "of lr (below 1: they change less than the head)", above=0)
+    unfreeze_every: float = option(0.0, "gradual unfreezing: train the head alone at first, then add the "
+                                   "recurrent layers from the top and the embedding last, one every this many "
+                                   "epochs (0 = everything trains from the start)", at_least=0)
 
 
 # --- a task's whole configuration -----------------------------------------------------------------

@@ -65,6 +65,15 @@ class RecurrentEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.output_size = hidden_size * directions
 
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """The parameters by depth, bottom first: the embedding, then each recurrent layer (both
+        directions together). Gradual unfreezing and discriminative learning rates act on these."""
+        groups = [list(self.embedding.parameters())] if self.embedding is not None else []
+        for k, forward in enumerate(self.forward_layers):
+            backward = self.backward_layers[k] if self.bidirectional else None
+            groups.append(list(forward.parameters()) + (list(backward.parameters()) if backward else []))
+        return groups
+
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         if self.embedding is not None:
             return self.embed_dropout(self.embedding(tokens))

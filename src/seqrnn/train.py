@@ -134,17 +134,26 @@ def lr_factor(step: int, total_steps: int, training: TrainingConfig) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def parameter_groups(model: torch.nn.Module, training: TrainingConfig) -> list[dict[str, Any]]:
-    """The optimizer's parameter groups: one, or (with `encoder_lr_fraction` below 1, for a model
-    started from a language model) the encoder at that fraction of the learning rate and the rest
-    at the full rate: ULMFiT's discriminative learning rates, in their simplest form."""
+def parameter_groups(model: torch.nn.Module, training: TrainingConfig, steps_per_epoch: int = 1
+                     ) -> list[dict[str, Any]]:
+    """The optimizer's parameter groups, each with the step at which it starts to train (`start`).
+
+    One group, unless the model has an `encoder` (the classifier) and the configuration asks for
+    ULMFiT's fine-tuning schedule: `encoder_lr_fraction` below 1 trains the encoder at that fraction
+    of the learning rate (discriminative rates, in their simplest form), and `unfreeze_every` > 0
+    trains the head alone at first, then adds the encoder's layer groups from the top (the last
+    recurrent layer first, the embedding last), one every `unfreeze_every` epochs (gradual unfreezing)."""
     fraction = getattr(training, "encoder_lr_fraction", 1.0)
+    unfreeze_every = getattr(training, "unfreeze_every", 0.0)
     encoder = getattr(model, "encoder", None)
-    if fraction == 1.0 or encoder is None:
-        return [{"params": list(model.parameters())}]
+    if (fraction == 1.0 and not unfreeze_every) or encoder is None:
+        return [{"params": list(model.parameters()), "start": 0}]
     mine = {id(p) for p in encoder.parameters()}
-    return [{"params": [p for p in model.parameters() if id(p) not in mine]},
-            {"params": list(encoder.parameters()), "lr": training.lr * fraction}]
+    groups = [{"params": [p for p in model.parameters() if id(p) not in mine], "start": 0}]
+    for depth, params in enumerate(reversed(encoder.layer_groups()), start=1):
+        groups.append({"params": params, "lr": training.lr * fraction,
+                       "start": round(depth * unfreeze_every * steps_per_epoch)})
+    return groups
 
 
 class Trainer:
@@ -182,7 +191,7 @@ class Trainer:
         self.skip_nonfinite = skip_nonfinite
         self.steps_per_epoch = task.batches_per_epoch()
         self.total_steps = training.epochs * self.steps_per_epoch
-        self.optimizer = torch.optim.AdamW(parameter_groups(model, training), lr=training.lr,
+        self.optimizer = torch.optim.AdamW(parameter_groups(model, training, self.steps_per_epoch), lr=training.lr,
                                            weight_decay=training.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: lr_factor(step, self.total_steps, training))
@@ -248,9 +257,17 @@ class Trainer:
         device. A non-finite loss or gradient norm is remembered without a device sync (checked at
         the next log, validation or checkpoint), unless `skip_nonfinite` asks to skip such batches
         (`state.skipped` counts them over the whole run)."""
+        frozen = [g["params"] for g in self.optimizer.param_groups if self.state.step < g["start"]]
+        if not self.ranks.distributed:  # no gradient through what does not train yet (DDP needs them all)
+            for group in self.optimizer.param_groups:
+                for p in group["params"]:
+                    p.requires_grad_(self.state.step >= group["start"])
         loss, carry, examples = self._share_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        for params in frozen:  # AdamW leaves a parameter without a gradient as it is, moments included
+            for p in params:
+                p.grad = None
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.training.grad_clip or math.inf)
         finite = torch.isfinite(loss.detach()) & torch.isfinite(norm)
         self.state.index += 1
@@ -373,6 +390,7 @@ class Trainer:
                     self.save_checkpoint()
         finally:
             bar.close()
+            self.model.requires_grad_(True)  # gradual unfreezing may have stopped short of the last group
         if stopped == "signal":
             raise Interrupted(self.stop_signal or signal.SIGINT, state.step, self.run.path / RunDir.CHECKPOINT)
         return {"stopped": stopped, "epoch": state.epoch, "step": state.step, "elapsed_s": round(self.elapsed(), 3),
