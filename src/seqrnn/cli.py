@@ -251,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = _resolve(args.handler)(args)
+        if "seqrnn.distributed" in sys.modules:  # under torchrun: leave the group together
+            sys.modules["seqrnn.distributed"].leave()
         return int(result or 0)
     except Interrupted as exc:
         if _is_main_process():

@@ -105,6 +105,16 @@ def _leave_group() -> None:
         dist.destroy_process_group()
 
 
+def leave() -> None:
+    """Leave the process group after a command that succeeded on this rank. Every rank waits for
+    the others at a barrier first, so that none tears down its connections while another (rank 0
+    writing the model) is still at work; a rank that fails instead is stopped by torchrun, and the
+    group is then destroyed at exit."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def any_of(flags: list[bool], ranks: Ranks) -> list[bool]:
     """Each flag, true if it is true on any rank (an all-reduce of one small tensor)."""
     if not ranks.distributed:

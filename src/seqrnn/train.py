@@ -257,11 +257,12 @@ class Trainer:
         device. A non-finite loss or gradient norm is remembered without a device sync (checked at
         the next log, validation or checkpoint), unless `skip_nonfinite` asks to skip such batches
         (`state.skipped` counts them over the whole run)."""
-        frozen = [g["params"] for g in self.optimizer.param_groups if self.state.step < g["start"]]
+        # a checkpoint from before gradual unfreezing has no "start": everything trains
+        frozen = [g["params"] for g in self.optimizer.param_groups if self.state.step < g.get("start", 0)]
         if not self.ranks.distributed:  # no gradient through what does not train yet (DDP needs them all)
             for group in self.optimizer.param_groups:
                 for p in group["params"]:
-                    p.requires_grad_(self.state.step >= group["start"])
+                    p.requires_grad_(self.state.step >= group.get("start", 0))
         loss, carry, examples = self._share_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
