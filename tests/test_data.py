@@ -314,6 +314,9 @@ def test_corrupt_archive(imdb_tgz, tmp_path):
     bad = tmp_path / "corrupt.tar.gz"
     bad.write_bytes(bytes(data))
     assert_error("corrupt", read_imdb, bad, path=bad)
+    early = tmp_path / "early.tar.gz"  # damaged before the first header: tarfile says "zlib error"
+    early.write_bytes(imdb_tgz.read_bytes()[:12] + bytes(range(64)) + imdb_tgz.read_bytes()[76:])
+    assert_error("corrupt gzip data", read_imdb, early, path=early)
     notgz = tmp_path / "fake.tar.gz"
     notgz.write_bytes(b"this is not gzip at all")
     assert_error("not a gzip file", read_imdb, notgz, path=notgz)

@@ -297,6 +297,8 @@ def _read_imdb_tar(path: Path, kind: str, wanted: tuple[str, ...]) -> Reviews:
                     groups.setdefault((split, label), []).append((rid, rating, text))
             _check_end(path, tar, archive.offset)
     except tarfile.ReadError as exc:
+        if str(exc).startswith("zlib error"):  # tarfile's name for a zlib.error while reading a header
+            raise SeqrnnError(f"{path}: corrupt gzip data ({exc})") from None
         if not opened:
             raise SeqrnnError(f"{path}: not a tar archive ({exc})") from None
         if tar is not None and tar.exhausted:
