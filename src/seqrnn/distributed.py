@@ -112,7 +112,7 @@ def leave() -> None:
     group is then destroyed at exit."""
     if dist.is_initialized():
         dist.barrier()
-        dist.destroy_process_group()
+        _leave_group()
 
 
 def any_of(flags: list[bool], ranks: Ranks) -> list[bool]:
