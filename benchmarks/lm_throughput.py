@@ -27,13 +27,14 @@ from pretrain import lm_flops_per_word  # noqa: E402
 from sentiment import matmul_gflops  # noqa: E402
 
 VOCAB = 30002
+EMBED = 128
 
 
 def words_per_s(hidden: int, softmax: str, bf16: bool, steps: int, batch: int, window: int = 70) -> float:
     from seqrnn.models import WordLM
 
     torch.manual_seed(0)
-    model = WordLM(VOCAB, embed_size=128, hidden_size=hidden, direction="forward", softmax=softmax)
+    model = WordLM(VOCAB, embed_size=EMBED, hidden_size=hidden, direction="forward", softmax=softmax)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     zipf = 1.0 / torch.arange(1, VOCAB + 1, dtype=torch.float)
     stream = torch.multinomial(zipf / zipf.sum(), steps * batch * (window + 1), replacement=True)
@@ -77,7 +78,7 @@ def main() -> None:
             print(f"  {r['softmax']:<9} {r['hidden_size']:>6} {r['batch_size']:>5} {str(r['bf16']):>5}   "
                   f"failed: {r['failed'][:70]}")
             continue
-        model = {"cell": "lstm", "num_layers": 1, "hidden_size": r["hidden_size"], "embed_size": 128}
+        model = {"cell": "lstm", "num_layers": 1, "hidden_size": r["hidden_size"], "embed_size": EMBED}
         r["ratio"] = r["words_per_s"] / base
         r["recurrent_gflops"] = lm_flops_per_word(model) * r["words_per_s"] / 1e9
         r["fraction_of_matmul"] = r["recurrent_gflops"] / machine

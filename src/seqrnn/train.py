@@ -257,18 +257,17 @@ class Trainer:
         device. A non-finite loss or gradient norm is remembered without a device sync (checked at
         the next log, validation or checkpoint), unless `skip_nonfinite` asks to skip such batches
         (`state.skipped` counts them over the whole run)."""
-        # a checkpoint from before gradual unfreezing has no "start": everything trains
-        frozen = [g["params"] for g in self.optimizer.param_groups if self.state.step < g.get("start", 0)]
+        # gradual unfreezing: the groups whose start step has not come (a checkpoint from before it has no "start")
+        frozen = [p for g in self.optimizer.param_groups if self.state.step < g.get("start", 0) for p in g["params"]]
         if not self.ranks.distributed:  # no gradient through what does not train yet (DDP needs them all)
-            for group in self.optimizer.param_groups:
-                for p in group["params"]:
-                    p.requires_grad_(self.state.step >= group.get("start", 0))
+            self.model.requires_grad_(True)
+            for p in frozen:
+                p.requires_grad_(False)
         loss, carry, examples = self._share_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        for params in frozen:  # AdamW leaves a parameter without a gradient as it is, moments included
-            for p in params:
-                p.grad = None
+        for p in frozen:  # AdamW leaves a parameter without a gradient as it is, moments included
+            p.grad = None
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.training.grad_clip or math.inf)
         finite = torch.isfinite(loss.detach()) & torch.isfinite(norm)
         self.state.index += 1
