@@ -58,7 +58,7 @@ def run_preset(preset: str, minutes: float, out: Path, eval_every: int) -> dict:
 
 
 def prediction_rate(model_dir: Path, texts: list[str]) -> float:
-    from seqrnn.sentiment import SentimentClassifier
+    from seqrnn.classifier import SentimentClassifier
 
     clf = SentimentClassifier.load(model_dir)
     start = time.perf_counter()

@@ -55,7 +55,7 @@ def models(tmp_path_factory):
     """Small models trained for real, a few seconds, a little longer than the API tests' so that the
     screenshot shows a sensible label and text: root/sentiment and root/charlm."""
     from seqrnn.charlm import CharLanguageModel
-    from seqrnn.sentiment import SentimentClassifier
+    from seqrnn.classifier import SentimentClassifier
 
     root = tmp_path_factory.mktemp("browser")
     texts, labels = _reviews(256)

@@ -13,11 +13,12 @@ import torch
 
 from conftest import run_seqrnn as run_cli
 from conftest import write_model_dir
-from seqrnn.charlm import CharLanguageModel, CharStreamTask, stream_loss
+from seqrnn.charlm import CharLanguageModel, char_metrics
 from seqrnn.config import TrainingConfig
 from seqrnn.errors import SeqrnnError
 from seqrnn.models import CharRNN
 from seqrnn.rundir import RunDir, load_tensors
+from seqrnn.streams import StreamTask, stream_loss
 from seqrnn.train import Trainer
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
@@ -49,7 +50,7 @@ def _task_and_model(cell="lstm"):
     torch.manual_seed(0)
     vocab_size = 11
     ids = np.random.default_rng(0).integers(0, vocab_size, 4 * 30 + 1)
-    task = CharStreamTask(ids, ids[:50], batch_size=4, num_steps=10, device=torch.device("cpu"))
+    task = StreamTask(ids, ids[:50], batch_size=4, num_steps=10, device=torch.device("cpu"), metrics=char_metrics)
     model = CharRNN(vocab_size, embed_size=0, hidden_size=16, cell=cell, dropout=0.0)
     with torch.no_grad():  # larger weights than at initialisation, so the state visibly matters
         for p in model.parameters():

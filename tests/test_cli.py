@@ -11,10 +11,12 @@ import pytest
 from seqrnn import __version__
 from seqrnn.cli import build_parser, main
 
-COMMANDS = [[], ["sentiment", "train"], ["sentiment", "evaluate"], ["sentiment", "predict"], ["charlm", "train"],
-            ["charlm", "evaluate"], ["charlm", "sample"], ["serve"], ["data", "inspect"], ["explain", "gradients"]]
+COMMANDS = [[], ["classify", "train"], ["classify", "evaluate"], ["classify", "predict"], ["sentiment", "train"],
+            ["charlm", "train"], ["charlm", "evaluate"], ["charlm", "sample"], ["lm", "train"], ["lm", "evaluate"],
+            ["lm", "sample"], ["serve"], ["data", "inspect"], ["explain", "gradients"]]
 
 
+@pytest.mark.slow
 def test_version_and_module_entry_point():
     result = subprocess.run([sys.executable, "-m", "seqrnn", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == f"seqrnn {__version__}"
@@ -63,3 +65,28 @@ def test_a_bad_config_json_is_a_one_line_error(tmp_path, capsys, setting, value,
     assert main(["charlm", "sample", "--model", str(model)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("seqrnn: error:") and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_sentiment_is_the_book_name_of_classify():
+    parser = build_parser()
+    for task in ("classify", "sentiment"):
+        args = parser.parse_args([task, "train", "--data", "x", "--out", "y"])
+        assert args.handler.__name__ == "classify_train"
+    from seqrnn import SentimentClassifier, TextClassifier
+
+    assert SentimentClassifier is TextClassifier
+
+
+def test_library_parameter_names_become_the_command_flags(tmp_path, capsys):
+    """The library names `text_column`; the command line says --text-column (one place: cli.flag_names)."""
+    from seqrnn.cli import flag_names
+
+    data = tmp_path / "c.csv"
+    data.write_text("comment,score\nnice,1\nbad,0\n")
+    assert main(["classify", "train", "--data", str(data), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "name it with --text-column" in err and "`" not in err
+    parser = build_parser()
+    charlm_train = parser._subparsers._group_actions[0].choices["charlm"]._subparsers._group_actions[0].choices["train"]
+    assert flag_names("`batch_size` x `num_steps`, not `nonsense`", charlm_train) == \
+        "--batch-size x --num-steps, not `nonsense`"

@@ -524,8 +524,8 @@ def test_bad_labelled_files_name_the_file_the_line_and_what_to_do(tmp_path):
     utf16.write_bytes("review,sentiment\nx,1\n".encode("utf-16"))
     assert "iconv -f utf-16 -t utf-8" in assert_error("UTF-16 text, expected UTF-8", read_labelled, utf16, path=utf16)
     columns = write_csv(tmp_path / "c.csv", [("x", 1)], header=("comment", "score"))
-    assert "--text-column" in assert_error("no text column (columns: comment, score", read_labelled, columns,
-                                           path=columns)
+    assert "name it with `text_column`" in assert_error("no text column (columns: comment, score", read_labelled,
+                                                        columns, path=columns)
     assert_error("no 'body' column", read_labelled, columns, text_column="body", path=columns)
     empty_text = write_csv(tmp_path / "e.csv", [("x", 1), ("  ", 0)])
     assert_error("line 3: empty text", read_labelled, empty_text, path=empty_text)

@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 
 from conftest import run_seqrnn as run_cli
 from seqrnn.errors import SeqrnnError
-from seqrnn.lm import (SEPARATOR, WordLanguageModel, WordStreamTask, detokenize, document_stream, heldout_split,
-                       start_from_language_model, stream_loss)
+from seqrnn.data import heldout_split
+from seqrnn.lm import SEPARATOR, WordLanguageModel, detokenize, document_stream, start_from_language_model, word_metrics
 from seqrnn.models import SentimentRNN, WordLM
 from seqrnn.preprocess import Vocabulary
 from seqrnn.rundir import RunDir, load_tensors
-from seqrnn.sentiment import SentimentClassifier
+from seqrnn.streams import StreamTask, stream_loss
+from seqrnn.classifier import SentimentClassifier
 
 POSITIVE = ["a wonderful film , loved it", "great acting and a great story", "superb , moving and funny",
             "the best film of the year", "i loved every minute of it"]
@@ -61,7 +62,8 @@ def test_heldout_split_is_the_classifiers_validation_split():
 
 def test_the_backward_model_reads_the_stream_reversed():
     ids = np.arange(2, 2 + 4 * 5 + 1)
-    task = WordStreamTask(ids, ids, ("forward", "backward"), batch_size=4, num_steps=5, device=torch.device("cpu"))
+    task = StreamTask(ids, ids, batch_size=4, num_steps=5, device=torch.device("cpu"), directions=("forward", "backward"),
+                      metrics=word_metrics)
     xf, yf, xb, yb = task.batch(0, 0)
     assert xf[0].tolist() == [2, 3, 4, 5, 6] and yf[0].tolist() == [3, 4, 5, 6, 7]
     assert xb[0].tolist() == [22, 21, 20, 19, 18] and yb[0].tolist() == [21, 20, 19, 18, 17]
@@ -75,7 +77,7 @@ def test_stream_loss_is_the_mean_loss_per_word_and_near_uniform_at_start(softmax
     assert model.softmax("forward").adaptive == (softmax == "adaptive")
     ids = np.random.default_rng(0).integers(0, vocab, 401)
     with torch.no_grad():
-        loss, n = stream_loss(model, ids, "forward", torch.device("cpu"), rows=4, window=7)
+        loss, n = stream_loss(model, ids, torch.device("cpu"), "forward", rows=4, window=7)
         whole, _ = model(torch.as_tensor(ids[:400].reshape(4, 100)), torch.as_tensor(ids[1:].reshape(4, 100)))
         log_probs = model.softmax("forward").log_prob(torch.randn(3, 8))
     assert n == 400 and loss == pytest.approx(float(whole), rel=1e-5)
@@ -202,7 +204,7 @@ def test_encoder_lr_fraction_gives_the_encoder_its_own_learning_rate(tmp_path):
     assert [len(g["params"]) for g in groups] == [2, 4, 1]
     assert [g.get("lr") for g in groups] == [None, pytest.approx(0.0025), pytest.approx(0.0025)]
     assert [g["start"] for g in groups] == [0, 0, 0]
-    trainer = Trainer(model, WordStreamTask(np.arange(50), np.arange(9), ("forward",), 2, 3, torch.device("cpu")),
+    trainer = Trainer(model, StreamTask(np.arange(50), np.arange(9), 2, 3, torch.device("cpu"), metrics=word_metrics),
                       SentimentTrainingConfig(lr=0.01, encoder_lr_fraction=0.25, epochs=1), RunDir(tmp_path),
                       torch.device("cpu"))
     assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx([0.01, 0.0025, 0.0025])

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from seqrnn import preprocess as pp
 from seqrnn.errors import SeqrnnError
+from seqrnn.streams import reshape_stream
 from seqrnn.preprocess import (
     CharVocabulary,
     Vocabulary,
@@ -24,7 +25,6 @@ from seqrnn.preprocess import (
     encode_flat,
     encode_texts,
     index_tokens,
-    reshape_stream,
     tokenize,
 )
 
@@ -334,15 +334,15 @@ def test_reshape_stream_matches_book(batch_size, num_steps):
         assert 0 <= dropped < per_window  # only the less-than-a-window tail is dropped
 
 
-def test_reshape_stream_too_short_names_the_flags():
+def test_reshape_stream_too_short_names_the_parameters():
     for n in (0, 1, 12):
         with pytest.raises(SeqrnnError) as info:
-            reshape_stream(np.arange(n), 3, 4)
+            reshape_stream(np.arange(n), 3, 4, unit="words")
         msg = str(info.value)
-        assert "--batch-size" in msg and "--num-steps" in msg and "13" in msg
+        assert "`batch_size`" in msg and "`num_steps`" in msg and "13" in msg and f"{n} words" in msg
     x, _ = reshape_stream(np.arange(13), 3, 4)
     assert x.shape == (3, 4)
-    with pytest.raises(SeqrnnError, match="--num-steps"):
+    with pytest.raises(SeqrnnError, match="`num_steps`"):
         reshape_stream(np.arange(100), 3, 0)
 
 

@@ -13,7 +13,7 @@ from sklearn.model_selection import cross_val_score
 from conftest import run_seqrnn as run_cli
 from conftest import write_model_dir
 from seqrnn.rundir import RunDir, load_tensors
-from seqrnn.sentiment import SentimentClassifier
+from seqrnn.classifier import SentimentClassifier
 
 POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "moving", "fun"]
 NEGATIVE = ["awful", "boring", "hated", "terrible", "dull", "waste", "poor"]

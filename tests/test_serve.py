@@ -36,7 +36,7 @@ from seqrnn.charlm import CharLanguageModel
 from seqrnn import __version__
 from seqrnn.errors import SeqrnnError
 from seqrnn.sampling import DEFAULT_TOP_N, check_sampling_options, effective_top_n
-from seqrnn.sentiment import SentimentClassifier
+from seqrnn.classifier import SentimentClassifier
 from seqrnn.serve import ConnectionLimits, Limits, _request_models, create_app
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"

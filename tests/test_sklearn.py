@@ -32,7 +32,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as checks
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from seqrnn.sentiment import SentimentClassifier
+from seqrnn.classifier import SentimentClassifier
 from test_sentiment import make_reviews
 
 TINY = dict(embed_size=8, hidden_size=8, seq_len=20, batch_size=16, epochs=10, lr=3e-2, threads=1, quiet=True)

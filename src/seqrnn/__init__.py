@@ -3,7 +3,7 @@
 Three scikit-learn estimators, each with a `default` preset (the best measured on a 2-core CPU)
 and, for the book's two models, a `book` preset (the chapter's exact model):
 
-SentimentClassifier
+TextClassifier (also named SentimentClassifier, the book's name)
     A many-to-one recurrent text classifier: IMDb's movie-review sentiment, or your own labelled
     texts with any labels (`fit(texts, labels)`, `predict`, `predict_proba`, `save`, `load`).
 CharLanguageModel
@@ -11,22 +11,22 @@ CharLanguageModel
     in its style (`fit(text)`, `sample`, `evaluate`, `save`, `load`).
 WordLanguageModel
     Word-level language models (forward, backward or both) on reviews or any documents, whose
-    directory starts a SentimentClassifier (`SentimentClassifier(init_from=DIR)`).
+    directory starts a classifier (`TextClassifier(init_from=DIR)`).
 
-The same work from the shell: `seqrnn sentiment|charlm|lm train|evaluate|predict|sample` (`seqrnn --help`).
+The same work from the shell: `seqrnn classify|charlm|lm train|evaluate|predict|sample` (`seqrnn --help`).
 The estimators are imported lazily so that `import seqrnn` (and the CLI's `--help`) stay fast.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["SentimentClassifier", "CharLanguageModel", "WordLanguageModel", "__version__"]
+__all__ = ["TextClassifier", "SentimentClassifier", "CharLanguageModel", "WordLanguageModel", "__version__"]
 
 
 def __getattr__(name: str):
-    if name == "SentimentClassifier":
-        from seqrnn.sentiment import SentimentClassifier
+    if name in ("TextClassifier", "SentimentClassifier"):
+        from seqrnn.classifier import TextClassifier
 
-        return SentimentClassifier
+        return TextClassifier
     if name == "CharLanguageModel":
         from seqrnn.charlm import CharLanguageModel
 

@@ -1,32 +1,27 @@
-"""Character-level language model: the book's CharRNN, a stronger default, sampling, and the CLI.
+"""Character-level language model: the book's CharRNN, a stronger default, sampling and evaluation.
 
 Training reads the corpus the book's way (`batch_size` parallel streams, windows of `num_steps`
 characters, targets shifted by one) and carries the hidden state from one window to the next,
-detached between windows (truncated BPTT) and reset at every epoch. Validation is the last
-`val_fraction` of the corpus.
+detached between windows (truncated BPTT, `seqrnn.streams`) and reset at every epoch. Validation
+is the last `val_fraction` of the corpus.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from seqrnn.config import CHARLM_PRESETS, CharLMConfig
-from seqrnn.data import load_text
 from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
-from seqrnn.estimator import RecurrentEstimator, estimator_params, load_for_inference
-from seqrnn.models import CharRNN, detach_state
-from seqrnn.preprocess import CharVocabulary, reshape_stream
-from seqrnn.sampling import (DEFAULT_SEED, check_sampling_options, command_seed, effective_top_n, generate,
-                              print_samples)
-from seqrnn.train import torch_threads
+from seqrnn.estimator import Prepared, RecurrentEstimator
+from seqrnn.models import CharRNN
+from seqrnn.preprocess import CharVocabulary
+from seqrnn.runtime import torch_threads
+from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, effective_top_n, generate
+from seqrnn.streams import StreamTask, stream_loss
 
 TASK = "charlm"
 
@@ -37,66 +32,10 @@ def split_corpus(text: str, val_fraction: float) -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
-def stream_loss(model: CharRNN, ids: np.ndarray, device: torch.device, rows: int | None = None,
-                window: int = 256) -> tuple[float, int]:
-    """Mean cross-entropy (nats) of predicting ids[1:] from what precedes, and how many were predicted.
-
-    The stream is cut into `rows` contiguous rows run in parallel, each from a zero state, in windows
-    of `window` characters with the state carried; the characters left over at the end continue from
-    the last row's final state, so every character after the first is predicted exactly once.
-    """
-    n = len(ids) - 1
-    if n < 1:
-        return float("nan"), 0
-    rows = max(1, min(rows or min(64, n // 2000), n))
-    length = n // rows
-    x = torch.as_tensor(ids[: rows * length].reshape(rows, length), device=device)
-    y = torch.as_tensor(ids[1 : rows * length + 1].reshape(rows, length), device=device)
-    total, state = 0.0, None
-    for start in range(0, length, window):
-        logits, state = model(x[:, start : start + window], state)
-        total += F.cross_entropy(logits.flatten(0, 1), y[:, start : start + window].flatten(), reduction="sum").item()
-    tail = n - rows * length
-    if tail:
-        last = tuple(s[:, -1:].contiguous() for s in state) if isinstance(state, tuple) else state[:, -1:].contiguous()
-        tx = torch.as_tensor(ids[rows * length : n][None], device=device)
-        ty = torch.as_tensor(ids[rows * length + 1 :][None], device=device)
-        logits, _ = model(tx, last)
-        total += F.cross_entropy(logits.flatten(0, 1), ty.flatten(), reduction="sum").item()
-    return total / n, n
-
-
-class CharStreamTask:
-    """Truncated BPTT over `batch_size` parallel streams for the shared training loop."""
-
-    monitor = ("loss", "min")
-
-    def __init__(self, train_ids: np.ndarray, val_ids: np.ndarray, batch_size: int, num_steps: int,
-                 device: torch.device, eval_batch_size: int | None = None):
-        x, y = reshape_stream(train_ids, batch_size, num_steps)
-        self.x = torch.as_tensor(x, dtype=torch.long, device=device)
-        self.y = torch.as_tensor(y, dtype=torch.long, device=device)
-        self.num_steps = num_steps
-        self.val_ids = val_ids
-        self.device = device
-        self.eval_rows = eval_batch_size
-
-    def batches_per_epoch(self) -> int:
-        return self.x.shape[1] // self.num_steps
-
-    def batch(self, epoch: int, index: int):
-        window = slice(index * self.num_steps, (index + 1) * self.num_steps)
-        return self.x[:, window], self.y[:, window]
-
-    def loss(self, model, batch, carry):
-        x, y = batch
-        logits, state = model(x, carry)
-        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-        return loss, detach_state(state), x.numel()
-
-    def validate(self, model) -> dict[str, float]:
-        loss, _ = stream_loss(model, self.val_ids, self.device, self.eval_rows)
-        return {"loss": loss, "bits_per_char": loss / math.log(2)}
+def char_metrics(losses: dict[str, float]) -> dict[str, float]:
+    """A character model's validation figures from its held-out loss: nats and bits per character."""
+    loss = losses["forward"]
+    return {"loss": loss, "bits_per_char": loss / math.log(2)}
 
 
 class CharLanguageModel(RecurrentEstimator):
@@ -143,6 +82,8 @@ class CharLanguageModel(RecurrentEstimator):
 
     task = TASK
     config_class = CharLMConfig
+    model_class = CharRNN
+    vocab_class = CharVocabulary
     presets = CHARLM_PRESETS
 
     def fit(self, text: str, y=None, *, out_dir: str | Path | None = None, resume: bool = False,
@@ -167,34 +108,27 @@ class CharLanguageModel(RecurrentEstimator):
         -------
         self
         """
-        started = time.perf_counter()
         if not isinstance(text, str):
             raise InvalidInputTypeError(f"text must be one string (the corpus), got {type(text).__name__}")
         if not text:
             raise InvalidInputError("the corpus is empty")
-        with self._run_directory(out_dir, resume) as run:
-            config = self._start_config(run, resume)
-            device = self._setup(config)
-            data = config.data
-            train_text, val_text = split_corpus(text[: data.limit] if data.limit else text, data.val_fraction)
-            if resume:
-                vocab = CharVocabulary.from_dict(run.read_vocab())
-            else:
-                vocab = CharVocabulary.build(train_text)
-                self.dataset_ = {"source": source, "train_chars": len(train_text), "val_chars": len(val_text)}
-            train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text, unknown="skip")
-            if not data.val_fraction:  # no held-out text: select on the training text itself
-                val_ids = train_ids
-            task = CharStreamTask(train_ids, val_ids, config.training.batch_size, data.num_steps, device,
-                                  self.run_options().eval_batch_size)
-            if len(val_ids) < 2:
-                raise SeqrnnError(f"the held-out part ({len(val_text)} characters, {len(val_ids)} known) is too "
-                                  "short to validate on: raise val_fraction, or set it to 0")
-            model = CharRNN(len(vocab), **config.to_dict()["model"])
-            self.model_ = self._train(model, task, run, device, config, vocab, resume, started,
-                                      plot=out_dir is not None)
-        self.vocab_ = vocab
-        return self
+        return self._fit(text, out_dir, resume, source)
+
+    def _prepare(self, text: str, config: CharLMConfig, vocab: CharVocabulary | None) -> Prepared:
+        settings = config.data
+        train_text, val_text = split_corpus(text[: settings.limit] if settings.limit else text, settings.val_fraction)
+        vocab = vocab or CharVocabulary.build(train_text)
+        train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text, unknown="skip")
+        if not settings.val_fraction:  # no held-out text: select on the training text itself
+            val_ids = train_ids
+        if len(val_ids) < 2:
+            raise SeqrnnError(f"the held-out part ({len(val_text)} characters, {len(val_ids)} known) is too "
+                              "short to validate on: raise `val_fraction`, or set it to 0")
+        return Prepared(vocab, train_ids, val_ids, {"train_chars": len(train_text), "val_chars": len(val_text)})
+
+    def _task(self, prepared: Prepared, config: CharLMConfig, device: torch.device) -> StreamTask:
+        return StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
+                          metrics=char_metrics, eval_rows=self.run_options().eval_batch_size, unit="characters")
 
     # --- using a trained model ------------------------------------------------------------------
 
@@ -217,7 +151,7 @@ class CharLanguageModel(RecurrentEstimator):
         unknown = self.unknown_start_chars(start)
         if unknown and not ignore_unknown:
             shown = ", ".join(repr(c) for c in unknown)
-            raise SeqrnnError(f"the start text has characters the model never saw: {shown} (use --ignore-unknown to drop them)")
+            raise SeqrnnError(f"the start text has characters the model never saw: {shown} (use `ignore_unknown` to drop them)")
         ids = self.vocab_.encode(start, unknown="skip")
         if len(ids) == 0:
             raise SeqrnnError("the start text must contain at least one character the model knows")
@@ -310,63 +244,5 @@ class CharLanguageModel(RecurrentEstimator):
             raise InvalidInputError(f"nothing to evaluate: the text has {len(ids)} character(s) the model knows, "
                                     "at least 2 are needed (the first is only read)")
         with self._inference() as device:
-            loss, n = stream_loss(self.model_, ids, device, self.run_options().eval_batch_size)
+            loss, n = stream_loss(self.model_, ids, device, rows=self.run_options().eval_batch_size)
         return {"loss": loss, "bits_per_char": loss / math.log(2), "n_chars": n, "n_unknown": n_unknown}
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "CharLanguageModel":
-        """A trained model from its directory, ready to sample and evaluate."""
-        return cls._load(directory, CharRNN, CharVocabulary)
-
-
-# --- command line ---------------------------------------------------------------------------------
-
-
-def train_command(args) -> int:
-    text = load_text(args.text, args.strip_gutenberg)
-    lm = CharLanguageModel(args.preset, **estimator_params(CharLanguageModel, args))
-    lm.fit(text, out_dir=args.out, resume=args.resume, source=args.text)
-    lm.print_summary(args.out, "loss {loss:.4f} nats/char ({bits_per_char:.4f} bits/char)")
-    return 0
-
-
-def evaluate_command(args) -> int:
-    lm = load_for_inference(CharLanguageModel, args)
-    result = lm.evaluate(load_text(args.text))
-    if result["n_unknown"]:
-        print(f"note: {result['n_unknown']} characters outside the model's alphabet were skipped", file=sys.stderr)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"loss {result['loss']:.4f} nats/char, {result['bits_per_char']:.4f} bits/char "
-              f"over {result['n_chars']} characters")
-    return 0
-
-
-def sample_command(args) -> int:
-    lm = load_for_inference(CharLanguageModel, args)
-    if args.device not in ("auto", "cpu"):
-        print(f"note: sampling steps the network in NumPy on the CPU (faster, one character at a time, than "
-              f"{args.device}); --device applies to evaluate", file=sys.stderr)
-    top_n = effective_top_n(args.top_n, args.top_p)
-    if top_n is not None and top_n > len(lm.vocab_):  # the sampler then keeps every character
-        print(f"note: --top-n {top_n} is more than the {len(lm.vocab_)} characters the model knows; using all",
-              file=sys.stderr)
-    dropped = lm.unknown_start_chars(args.start) if args.ignore_unknown else []
-    if dropped:
-        print(f"note: dropped from the start text {len(dropped)} character(s) the model never saw: "
-              f"{', '.join(map(repr, dropped))}", file=sys.stderr)
-    seed = command_seed(args.seed)
-    options = dict(top_n=args.top_n, top_p=args.top_p, temperature=args.temperature, seed=seed,
-                   ignore_unknown=args.ignore_unknown)
-    if args.stream and args.num_samples == 1:
-        prefix = lm.vocab_.decode(lm.start_ids(args.start, args.ignore_unknown))
-        sys.stdout.write(prefix)
-        with torch_threads(args.threads):
-            for step in lm.sample_stream(args.length, args.start, **options):
-                sys.stdout.write(step[0])
-                sys.stdout.flush()
-        sys.stdout.write("\n")
-        return 0
-    print_samples(lm.sample(args.length, args.start, num_samples=args.num_samples, **options))
-    return 0

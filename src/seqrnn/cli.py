@@ -1,20 +1,22 @@
 """The `seqrnn` command line: argument parsing and error reporting only.
 
-Each command hands its parsed arguments to a function in the module that owns the work; those
-modules are imported only when their command runs, so `seqrnn --help` stays instant. Every error a
-user can cause prints one line, `seqrnn: error: ...`, and exits 2 (1 for runtime failures); a
-traceback appears only with `--debug`.
+Each command hands its parsed arguments to its function in `seqrnn.commands`, which imports the
+library only when the command runs, so `seqrnn --help` stays instant. Every error a user can cause
+prints one line, `seqrnn: error: ...`, and exits 2 (1 for runtime failures); a traceback appears
+only with `--debug`. The library names its parameters in backquotes (`batch_size`); the error line
+names the command's flag instead (--batch-size), here and nowhere else (`flag_names`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
 from typing import Sequence
 
-from seqrnn import __version__, config
+from seqrnn import __version__, commands, config
 from seqrnn.errors import Interrupted, SeqrnnError
 
 
@@ -60,7 +62,7 @@ def _seed(text: str) -> int | str:
 
 def add_inference_arguments(p: argparse.ArgumentParser, batch_size: bool = True) -> None:
     """`--device`, `--threads` (and `--batch-size`) for a command that uses a trained model; the
-    estimator applies them with `estimator.load_for_inference`."""
+    command applies them with `commands.load_for_inference`."""
     group = p.add_argument_group("where the model runs")
     group.add_argument("--device", default="auto",
                        help="auto (CUDA when present; default), cpu, cuda, cuda:N, mps or another torch device")
@@ -98,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     tasks = parser.add_subparsers(dest="task", metavar="COMMAND", parser_class=_Parser, required=True)
 
-    # sentiment
-    sent = tasks.add_parser("sentiment", help="classify movie reviews, or your own labelled texts")
+    # classify (the book's name: sentiment)
+    sent = tasks.add_parser("classify", aliases=["sentiment"],
+                            help="classify texts with any labels (alias: sentiment, the book's movie reviews)")
     sent_cmds = sent.add_subparsers(dest="command", metavar="ACTION", required=True)
     p = sent_cmds.add_parser("train", help="train a text classifier (IMDb sentiment, or any labels)")
     p.add_argument("--data", required=True,
@@ -110,9 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "holding out --val-fraction of --data")
     _add_labelled_data_flags(p)
     _add_train_flags(p, config.SentimentConfig, config.SENTIMENT_PRESETS)
-    p.set_defaults(handler="seqrnn.sentiment:train_command")
+    p.set_defaults(handler=commands.classify_train)
     p = sent_cmds.add_parser("evaluate", help="accuracy and loss of a trained classifier on labelled texts")
-    p.add_argument("--model", required=True, help="model directory written by `sentiment train`")
+    p.add_argument("--model", required=True, help="model directory written by `classify train`")
     p.add_argument("--data", required=True,
                    help="'imdb', an aclImdb directory or .tar.gz, or a labelled CSV, TSV, JSONL file or folder")
     p.add_argument("--split", choices=["train", "test", "all"],
@@ -120,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_labelled_data_flags(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     add_inference_arguments(p)
-    p.set_defaults(handler="seqrnn.sentiment:evaluate_command")
+    p.set_defaults(handler=commands.classify_evaluate)
     p = sent_cmds.add_parser("predict", help="label texts given as arguments or one per stdin line",
                              description="Prints `LABEL PROBABILITY` per text: for a two-class model the "
                                          "probability of the second class (IMDb: positive), for more classes that "
@@ -129,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line, with every class's probability")
     p.add_argument("texts", nargs="*", metavar="TEXT")
     add_inference_arguments(p)
-    p.set_defaults(handler="seqrnn.sentiment:predict_command")
+    p.set_defaults(handler=commands.classify_predict)
 
     # charlm
     char = tasks.add_parser("charlm", help="character-level language model: train, evaluate, sample")
@@ -138,13 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", required=True, help="UTF-8 text file, or 'hamlet' / 'tinyshakespeare'")
     p.add_argument("--strip-gutenberg", action="store_true", help="remove a Project Gutenberg header and footer")
     _add_train_flags(p, config.CharLMConfig, config.CHARLM_PRESETS)
-    p.set_defaults(handler="seqrnn.charlm:train_command")
+    p.set_defaults(handler=commands.charlm_train)
     p = char_cmds.add_parser("evaluate", help="loss and bits per character on a text")
     p.add_argument("--model", required=True)
     p.add_argument("--text", required=True)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     add_inference_arguments(p)
-    p.set_defaults(handler="seqrnn.charlm:evaluate_command")
+    p.set_defaults(handler=commands.charlm_evaluate)
     p = char_cmds.add_parser("sample", help="generate text from a trained model")
     p.add_argument("--model", required=True)
     p.add_argument("--length", type=int, default=500, help="characters to generate after the start text")
@@ -162,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ignore-unknown", action="store_true",
                    help="drop start-text characters the model never saw (named on stderr)")
     add_inference_arguments(p, batch_size=False)
-    p.set_defaults(handler="seqrnn.charlm:sample_command")
+    p.set_defaults(handler=commands.charlm_sample)
 
     # lm
     lm = tasks.add_parser("lm", help="word-level language models (forward, backward): pretraining for classifiers")
@@ -171,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="aclImdb directory, .tar.gz, 'imdb' (training and unlabelled "
                    "reviews), or a UTF-8 text file (one document per line)")
     _add_train_flags(p, config.LMConfig, config.LM_PRESETS)
-    p.set_defaults(handler="seqrnn.lm:train_command")
+    p.set_defaults(handler=commands.lm_train)
     p = lm_cmds.add_parser("evaluate", help="perplexity of a trained language model on documents")
     p.add_argument("--model", required=True, help="model directory written by `lm train`")
     p.add_argument("--data", required=True, help="aclImdb directory, .tar.gz, 'imdb', or a text file")
@@ -179,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="IMDb split to read (default test)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     add_inference_arguments(p)
-    p.set_defaults(handler="seqrnn.lm:evaluate_command")
+    p.set_defaults(handler=commands.lm_evaluate)
     p = lm_cmds.add_parser("sample", help="generate a review from a trained language model")
     p.add_argument("--model", required=True)
     p.add_argument("--length", type=_positive_int, default=50, help="words to generate (at most; a sample ends "
@@ -196,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "different text every time)")
     p.add_argument("--num-samples", type=_positive_int, default=1, help="independent samples drawn in one batch")
     add_inference_arguments(p, batch_size=False)
-    p.set_defaults(handler="seqrnn.lm:sample_command")
+    p.set_defaults(handler=commands.lm_sample)
 
     # serve
     p = tasks.add_parser("serve", help="serve trained models over HTTP")
@@ -220,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="503 for requests while N connections are open or N requests run (default 100)")
     p.add_argument("--max-connections", type=_positive_int, metavar="N",
                    help="503 and close at once connections beyond N open ones (default 200)")
-    p.set_defaults(handler="seqrnn.serve:serve_command")
+    p.set_defaults(handler=commands.serve)
 
     # data
     data = tasks.add_parser("data", help="look at datasets")
@@ -228,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = data_cmds.add_parser("inspect", help="statistics of an IMDb dataset or a text corpus")
     p.add_argument("target", metavar="PATH|NAME", help="a path, or imdb / hamlet / tinyshakespeare")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    p.set_defaults(handler="seqrnn.inspect:inspect_command")
+    p.set_defaults(handler=commands.data_inspect)
 
     # explain
     explain = tasks.add_parser("explain", help="figures that illustrate the theory")
@@ -236,21 +239,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = explain_cmds.add_parser("gradients", help="vanishing and exploding gradients through time")
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--steps", type=_positive_int, default=50, help="sequence length (default 50)")
-    p.set_defaults(handler="seqrnn.explain:gradients_command")
+    p.set_defaults(handler=commands.explain_gradients)
     return parser
 
 
-def _resolve(handler: str):
-    module_name, func_name = handler.split(":")
-    import importlib
+def flag_names(message: str, parser: argparse.ArgumentParser) -> str:
+    """`message` with each parameter the library names in backquotes (`batch_size`) written as the
+    flag of this command that sets it (--batch-size); names without a flag keep their backquotes."""
+    flags = {}
+    for action in parser._actions:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if longs:
+            flags.setdefault(action.dest, longs[0])
+            flags.setdefault(longs[0][2:].replace("-", "_"), longs[0])
+    return re.sub(r"`([a-z][a-z0-9_]*)`", lambda m: flags.get(m.group(1), m.group(0)), message)
 
-    return getattr(importlib.import_module(module_name), func_name)
+
+def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the command that ran (`seqrnn classify train`: that subparser)."""
+    for name in ("task", "command"):
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if sub is None or getattr(args, name, None) not in sub.choices:
+            break
+        parser = sub.choices[getattr(args, name)]
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
-        result = _resolve(args.handler)(args)
+        result = args.handler(args)
         if "seqrnn.distributed" in sys.modules:  # under torchrun: leave the group together
             sys.modules["seqrnn.distributed"].leave()
         return int(result or 0)
@@ -262,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SeqrnnError as exc:
         if args.debug:
             raise
-        print(f"seqrnn: error: {exc}", file=sys.stderr)
+        print(f"seqrnn: error: {flag_names(str(exc), _command_parser(parser, args))}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         print("seqrnn: error: interrupted", file=sys.stderr)

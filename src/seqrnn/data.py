@@ -19,6 +19,7 @@ text formats); a file that is not UTF-8 gets the command that converts it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import gzip
 import io
 import json
@@ -29,7 +30,7 @@ import zlib
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, Iterable, Sequence
 
 import numpy as np
 
@@ -438,8 +439,8 @@ def read_labelled(path: str | os.PathLike, text_column: str | None = None,
                           "one subfolder per label")
     if kind == "folders":
         if text_column or label_column:
-            raise SeqrnnError(f"{path}: a folder of label subfolders has no columns; drop --text-column and "
-                              "--label-column")
+            raise SeqrnnError(f"{path}: a folder of label subfolders has no columns; drop `text_column` and "
+                              "`label_column`")
         return _read_label_folders(path)
     try:
         key = cache.file_key(path, "labelled", LABELLED_VERSION, kind, text_column or "", label_column or "")
@@ -489,8 +490,8 @@ def _table_rows(path: Path, kind: str, text_column: str | None, label_column: st
     text = _read_utf8(path)
     rows = _json_rows(path, text) if kind == "jsonl" else _delimited_rows(path, text, "\t" if kind == "tsv" else ",")
     columns = next(rows)
-    text_key = _pick_column(path, columns, text_column, TEXT_COLUMNS, "text", "--text-column")
-    label_key = _pick_column(path, columns, label_column, LABEL_COLUMNS, "label", "--label-column")
+    text_key = _pick_column(path, columns, text_column, TEXT_COLUMNS, "text", "`text_column`")
+    label_key = _pick_column(path, columns, label_column, LABEL_COLUMNS, "label", "`label_column`")
     texts, labels, lines = [], [], []
     for line, row in rows:
         if text_key not in row or label_key not in row:
@@ -654,7 +655,7 @@ def _strip_gutenberg(text: str, path: Path) -> str:
     start = _START.search(text)
     if start is None:
         raise SeqrnnError(f"{path}: no Project Gutenberg header found ('*** START OF THE PROJECT GUTENBERG ...' "
-                          f"or '*END*THE SMALL PRINT!'); drop --strip-gutenberg")
+                          f"or '*END*THE SMALL PRINT!'); drop `strip_gutenberg`")
     body_start = start.end()
     end = _END.search(text, body_start)
     body = text[body_start:end.start() if end else len(text)].strip("\n")
@@ -686,3 +687,69 @@ def load_text(target: str, strip_gutenberg: bool = False) -> str:
 
     path, name = locate(target)
     return read_corpus(path, name, strip_gutenberg)[0]
+
+
+# --- what a command names: a dataset or a file, split for training --------------------------------
+
+
+def read_labelled_data(target: str, split: str | None = None, text_column: str | None = None,
+                       label_column: str | None = None, *, default_split: str = "test", with_unsup: bool = False):
+    """(texts, labels, unlabelled texts) from what `--data` names.
+
+    Your own labelled texts (a CSV, TSV or JSONL file, a folder of label subfolders; `data.read_labelled`)
+    are read whole: they have no splits, and a `split` other than 'all' is refused. IMDb (the name
+    `imdb`, an aclImdb directory or archive) gives its `split` ('train', 'test' or 'all'; None:
+    `default_split`), and with `with_unsup` the unlabelled reviews too."""
+    from seqrnn.datasets import resolve
+
+    path = Path(target)
+    if path.exists() and labelled_format(path) is not None:
+        if split not in (None, "all"):
+            raise SeqrnnError(f"{target}: your own labelled data has no {split} split; it is used whole (drop `split`, "
+                              "or give validation texts of your own)")
+        data = read_labelled(path, text_column, label_column)
+        return data.texts, data.labels, []
+    if text_column or label_column:
+        raise SeqrnnError(f"{target}: `text_column` and `label_column` apply to CSV, TSV and JSONL files")
+    split = split or default_split
+    splits = None if split == "all" else (split,)
+    reviews = read_imdb(resolve(target), splits=(*splits, "unsup") if with_unsup and splits else splits)
+    keep = reviews.labels >= 0
+    if not keep.any():
+        wanted = "/".join(splits) if splits else "any"
+        raise SeqrnnError(f"{target}: no labelled reviews in the {wanted} split (present: "
+                          f"{', '.join(reviews.splits_present) or 'none'})")
+    labelled = [t for t, k in zip(reviews.texts, keep) if k]
+    unlabelled = [t for t, k in zip(reviews.texts, keep) if not k]
+    return labelled, reviews.labels[keep], unlabelled
+
+
+def read_documents(target: str, split: str | None = None) -> tuple[list[str], list[str]]:
+    """(labelled, unlabelled) documents for a language model: IMDb reviews (`split` None: the
+    training split's labelled and the unlabelled reviews; else that split's, all as 'labelled'), or
+    the non-empty lines of a text file (all 'labelled', so that a share is held out)."""
+    from seqrnn.datasets import resolve
+
+    path = resolve(target)
+    if imdb_format(path) is None:
+        return [line for line in read_text(path).splitlines() if line.strip()], []
+    if split is None:
+        labelled, _, unlabelled = read_labelled_data(target, default_split="train", with_unsup=True)
+        return labelled, unlabelled
+    reviews = read_imdb(path, splits=None if split == "all" else (split,))
+    return list(reviews.texts), []
+
+
+def heldout_split(n: int, seed: int, val_fraction: float, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(training indices, held-out indices) of `n` labelled documents: a seeded shuffle, the first
+    `limit` kept, the first `val_fraction` of those held out. The classifier and the word language
+    model both split this way, so the same seed holds out the same reviews."""
+    order = np.random.default_rng(seed).permutation(n)[:limit]
+    n_val = int(round(len(order) * val_fraction))
+    return order[n_val:], order[:n_val]
+
+
+def texts_digest(texts: Sequence[str]) -> str:
+    """A digest of a set of texts (order does not matter)."""
+    digests = sorted(hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest() for t in texts)
+    return hashlib.sha256(b"".join(digests)).hexdigest()

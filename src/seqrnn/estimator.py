@@ -1,7 +1,15 @@
-"""What the two estimators share: parameters derived from the task's configuration, and one `fit`
-skeleton that prepares a run directory, trains with the shared `Trainer` and keeps the best weights.
+"""What the estimators share: parameters derived from the task's configuration, and the one `fit`
+sequence every task follows (`RecurrentEstimator._fit`).
 
-A subclass names its `task`, its `config_class` and `presets`, and gets an `__init__` whose
+`_fit` is: run directory (`rundir.RunDir`, a temporary one without `out_dir`) -> configuration (the
+preset with the given settings, or the saved one on `resume`) -> runtime (seed, threads, device,
+process group) -> the task's data, split and encoded with its vocabulary (built, or read back on
+resume) -> the network -> its starting weights -> the task's batches -> the shared `Trainer`. A
+task module fills in four small hooks: `_prepare` (data -> `Prepared`), `_start_weights`, `_task`
+and, for facts learnt from the data besides the configuration, `_model_extras`/`_facts`/
+`_restore_facts`/`_check_resume`.
+
+A subclass names its `task`, its `config_class`, `model_class`, `vocab_class` and `presets`, and gets an `__init__` whose
 keyword parameters are `preset`, every setting of the configuration (None = the preset's value)
 and the `RunOptions` (budget, threads, device, ...). The signature is real (`inspect.signature`,
 `help()`, scikit-learn's `get_params`/`clone` all see it), and it is built from the dataclass
@@ -9,7 +17,7 @@ fields, so a new setting needs no edit here.
 
 scikit-learn's contract: the estimators take text, not numeric arrays (their tags say so), raise
 `NotFittedError` before `fit`, and leave the process as they found it: `fit` seeds torch and sets
-its thread count only for its own duration (`train.preserved_global_state`), and inference sets
+its thread count only for its own duration (`runtime.preserved_global_state`), and inference sets
 the `threads` parameter only while it runs (`_inference`). A loaded model's `get_params()` is the
 configuration it was trained with, so `clone(loaded)` trains the same model again.
 """
@@ -20,9 +28,9 @@ import contextlib
 import inspect
 import tempfile
 import time
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from sklearn.base import BaseEstimator
@@ -32,7 +40,21 @@ from seqrnn import config as configs
 from seqrnn import distributed
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
 from seqrnn.rundir import RunDir
-from seqrnn.train import Trainer, preserved_global_state, setup_runtime, torch_threads
+from seqrnn.runtime import preserved_global_state, setup_runtime, torch_threads
+from seqrnn.train import Trainer
+
+
+@dataclass
+class Prepared:
+    """A task's data, ready to train on: the vocabulary, what the task's batches are made from, and
+    what config.json records of the data (`description`, its "dataset" entry)."""
+
+    vocab: Any
+    train: Any
+    val: Any
+    description: dict[str, Any] = field(default_factory=dict)
+    embedding_texts: Sequence[str] = ()  # the texts word vectors are counted over (`embed_init="ppmi"`)
+    start: Any = None  # a trained model the weights start from (the classifier's `init_from`)
 
 
 class NotTrainedError(SeqrnnError, NotFittedError):
@@ -70,6 +92,8 @@ class RecurrentEstimator(BaseEstimator):
 
     task: str = ""
     config_class: type = configs.TaskConfig
+    model_class: type = torch.nn.Module
+    vocab_class: type = object
     presets: dict[str, configs.TaskConfig] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -94,6 +118,44 @@ class RecurrentEstimator(BaseEstimator):
             setattr(self, name, value)
 
     # --- training ------------------------------------------------------------------------------
+
+    def _fit(self, data: Any, out_dir: str | Path | None, resume: bool, source: str | None):
+        """The training sequence of every task (the module docstring); `data` is what the task's
+        `fit` checked, handed to its `_prepare`. Returns self, trained."""
+        started = time.perf_counter()
+        with self._run_directory(out_dir, resume) as run:
+            config = self._start_config(run, resume)
+            if resume:
+                self._check_resume(run.read_config(self.task), run)
+            device = self._setup(config)
+            saved_vocab = self.vocab_class.from_dict(run.read_vocab()) if resume else None
+            prepared = self._prepare(data, config, saved_vocab)
+            if not resume:
+                self.dataset_ = {"source": source, **prepared.description}
+            model = self.model_class(len(prepared.vocab), **config.to_dict()["model"], **self._model_extras())
+            if not resume:
+                self._start_weights(model, prepared, config)
+            task = self._task(prepared, config, device)
+            self.model_ = self._train(model, task, run, device, config, prepared.vocab, resume, started,
+                                      plot=out_dir is not None)
+        self.vocab_ = prepared.vocab
+        return self
+
+    # the task's steps of `_fit`
+    def _prepare(self, data: Any, config: configs.TaskConfig, vocab: Any) -> Prepared:
+        """Split and encode `data`; `vocab` is the saved vocabulary on resume, else None (build it)."""
+        raise NotImplementedError
+
+    def _start_weights(self, model: torch.nn.Module, prepared: Prepared, config: configs.TaskConfig) -> None:
+        """Start a new run's weights from something learnt (word vectors, a language model); by
+        default they keep PyTorch's random initialisation."""
+
+    def _task(self, prepared: Prepared, config: configs.TaskConfig, device: torch.device):
+        """The `train.Task` that gives the training loop its batches, loss and validation."""
+        raise NotImplementedError
+
+    def _check_resume(self, saved: dict[str, Any], run: RunDir) -> None:
+        """Refuse to resume the run whose config.json is `saved` with different facts of the data."""
 
     @contextlib.contextmanager
     def _run_directory(self, out_dir: str | Path | None, resume: bool) -> Iterator[RunDir]:
@@ -160,19 +222,6 @@ class RecurrentEstimator(BaseEstimator):
             model.load_state_dict(run.best_weights())
         return model.to("cpu").eval()
 
-    def print_summary(self, out_dir: str | Path, best_format: str) -> None:
-        """A `train` command's last line (the main process only): steps, seconds, why it stopped, and
-        the best validation, `best_format` filled from its metrics."""
-        if not self.ranks_.is_main:
-            return
-        summary, best = self.summary_, self.summary_["best"]
-        try:
-            described = best_format.format(**best)
-        except (KeyError, TypeError):  # no validation ran
-            described = "none"
-        print(f"trained {summary['step']} steps in {summary['elapsed_s']:.0f} s ({summary['stopped']}); "
-              f"best validation {described} -> {out_dir}")
-
     def _setup(self, config: configs.TaskConfig) -> torch.device:
         """Seeds, threads, this process's rank (`ranks_`, under torchrun) and device. Call it inside
         `_run_directory`, which gives the process-wide settings back afterwards."""
@@ -236,19 +285,30 @@ class RecurrentEstimator(BaseEstimator):
         run.save_best(self.model_.state_dict())
 
     @classmethod
-    def _load(cls, directory: str | Path, model_class: type, vocab_class: type):
-        """A fitted estimator from a model directory; one-line errors for anything inconsistent.
-        Its parameters are the saved configuration (`get_params()`, `clone`)."""
+    def load(cls, directory: str | Path):
+        """A trained estimator from its model directory (written by `fit(out_dir=...)`, `save` or
+        the `train` command); its `get_params()` are the settings it was trained with.
+
+        Parameters
+        ----------
+        directory : str or Path
+            The model directory.
+
+        Returns
+        -------
+        estimator
+            Fitted, on the CPU, ready to predict (or sample and evaluate).
+        """
         config_dict, vocab_dict, weights = RunDir(directory).load_model(cls.task)
         estimator = cls()
         try:
             config = cls.config_class.from_dict(config_dict)
-            vocab = vocab_class.from_dict(vocab_dict)
+            vocab = cls.vocab_class.from_dict(vocab_dict)
             estimator._restore_facts(config_dict)
         except SeqrnnError as exc:
             raise SeqrnnError(f"{directory}: {exc}") from None
         try:
-            model = model_class(len(vocab), **config.to_dict()["model"], **estimator._model_extras())
+            model = cls.model_class(len(vocab), **config.to_dict()["model"], **estimator._model_extras())
             model.load_state_dict(weights)
         except (RuntimeError, TypeError, KeyError) as exc:
             raise SeqrnnError(f"{directory}: weights do not match config.json and vocab.json "
@@ -257,22 +317,3 @@ class RecurrentEstimator(BaseEstimator):
         estimator.model_, estimator.vocab_, estimator.config_ = model.eval(), vocab, config
         estimator.dataset_ = config_dict.get("dataset", {})
         return estimator
-
-
-def load_for_inference(estimator_class: type, args: Any) -> RecurrentEstimator:
-    """`estimator_class.load(args.model)`, set to run where the command line asks: `args.device`,
-    `args.threads` and, when the command has it, `args.eval_batch_size` (the flags
-    `cli.add_inference_arguments` adds). An unavailable device is a one-line error before any data
-    is read."""
-    estimator = estimator_class.load(args.model)
-    distributed.resolve_device(args.device)
-    estimator.set_params(device=args.device, threads=args.threads,
-                         eval_batch_size=getattr(args, "eval_batch_size", None))
-    return estimator
-
-
-def estimator_params(estimator_class: type, args: Any) -> dict[str, Any]:
-    """The estimator's parameters given on a `train` command line (flags left out take the preset's)."""
-    names = inspect.signature(estimator_class).parameters
-    return {name: getattr(args, name) for name in names
-            if name != "preset" and getattr(args, name, None) is not None}

@@ -9,7 +9,6 @@ global norm.
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass
 
@@ -76,7 +75,7 @@ def gradient_curves(steps: int = 50, hidden: int = 32, inputs: int = 16, batch: 
     initialisation) and the readout direction v; only W_hh (RNN) or the cell differs.
     """
     if steps < 2:
-        raise SeqrnnError(f"--steps must be at least 2, got {steps}")
+        raise SeqrnnError(f"`steps` must be at least 2, got {steps}")
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((batch, steps, inputs))
     v = rng.standard_normal(hidden)
@@ -148,27 +147,15 @@ def plot(curves: list[GradientCurve], path: str, max_norm: float = CLIP_NORM) ->
     fig.savefig(path, dpi=110)
 
 
-def _check_out(out: str) -> str:
+def check_png_path(out: str) -> str:
+    """`out` if a PNG file can be written there, else a one-line error."""
     if not out.lower().endswith(".png"):
-        raise SeqrnnError(f"--out must name a .png file, got {out!r}")
+        raise SeqrnnError(f"`out` must name a .png file, got {out!r}")
     directory = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(directory):
         raise SeqrnnError(f"output directory does not exist: {directory}")
     if os.path.isdir(out):
-        raise SeqrnnError(f"--out is a directory, expected a .png file: {out}")
+        raise SeqrnnError(f"`out` is a directory, expected a .png file: {out}")
     if not os.access(directory, os.W_OK):
         raise SeqrnnError(f"output directory is not writable: {directory}")
     return out
-
-
-def gradients_command(args: argparse.Namespace) -> int:
-    """`seqrnn explain gradients --out FILE.png [--steps N]`: draw the figure, print its table."""
-    out = _check_out(str(args.out))
-    steps = int(getattr(args, "steps", 50) or 50)
-    if steps < 2 or steps > 1000:
-        raise SeqrnnError(f"--steps must be between 2 and 1000, got {steps}")
-    curves = gradient_curves(steps)
-    print(format_table(curves))
-    plot(curves, out)
-    print(f"\nwrote {out}")
-    return 0

@@ -3,7 +3,7 @@
 Semi-supervised sentiment the way Dai & Le (2015) and ULMFiT (Howard & Ruder 2018) do it, sized for
 a laptop CPU: language models are trained on the training reviews and the unlabelled ones, then a
 sentiment classifier starts its embedding and recurrent layers from them
-(`seqrnn sentiment train --init-from LM_DIR`) instead of from random numbers.
+(`seqrnn classify train --init-from LM_DIR`) instead of from random numbers.
 
 The documents become one stream of word ids (each preceded by the separator id 0, the padding id,
 which a classifier never reads), cut into `batch_size` parallel rows and read in windows of
@@ -18,44 +18,28 @@ through a digest of the held-out texts saved with the language model.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
 import sys
-import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 
+from seqrnn.checks import check_texts
 from seqrnn.config import LM_PRESETS, LMConfig
+from seqrnn.data import heldout_split, texts_digest
 from seqrnn.errors import SeqrnnError
-from seqrnn.estimator import RecurrentEstimator, estimator_params, load_for_inference
-from seqrnn.models import WordLM, detach_state
-from seqrnn.preprocess import Vocabulary, index_tokens, reshape_stream, tokenize
-from seqrnn.sampling import (DEFAULT_SEED, check_sampling_options, command_seed, next_char_probabilities,
-                              print_samples)
-from seqrnn.wordvectors import vectors_for_vocabulary
+from seqrnn.estimator import Prepared, RecurrentEstimator
+from seqrnn.models import WordLM
+from seqrnn.preprocess import Vocabulary, index_tokens, tokenize
+from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, sample_tokens
+from seqrnn.streams import StreamTask, stream_loss
+from seqrnn.wordvectors import start_embedding
 
 TASK = "lm"
 SEPARATOR = Vocabulary.PAD  # starts every document in the stream
-
-
-def heldout_split(n: int, seed: int, val_fraction: float, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(training indices, held-out indices) of `n` labelled documents: a seeded shuffle, the first
-    `limit` kept, the first `val_fraction` of those held out. The sentiment classifier and the
-    language model both split this way, so the same seed holds out the same reviews."""
-    order = np.random.default_rng(seed).permutation(n)[:limit]
-    n_val = int(round(len(order) * val_fraction))
-    return order[n_val:], order[:n_val]
-
-
-def texts_digest(texts: Sequence[str]) -> str:
-    """A digest of a set of texts (order does not matter)."""
-    digests = sorted(hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest() for t in texts)
-    return hashlib.sha256(b"".join(digests)).hexdigest()
 
 
 def document_stream(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -71,70 +55,16 @@ def document_stream(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> 
     return out
 
 
-def stream_loss(model: WordLM, ids: np.ndarray, direction: str, device: torch.device, rows: int = 32,
-                window: int = 200) -> tuple[float, int]:
-    """Mean loss (nats per word) of predicting each word of the stream from the ones before it (or,
-    backward, after it), in `rows` parallel rows from a zero state; and how many words were predicted.
-    The fewer than `rows` words left over at the end are not predicted."""
-    stream = ids if direction == "forward" else ids[::-1].copy()
-    rows = max(1, min(rows, (len(stream) - 1) // 2))
-    if len(stream) < 2:
-        return float("nan"), 0
-    length = (len(stream) - 1) // rows
-    x = torch.as_tensor(stream[: rows * length].reshape(rows, length), device=device)
-    y = torch.as_tensor(stream[1 : rows * length + 1].reshape(rows, length), device=device)
-    total, state = 0.0, None
-    for start in range(0, length, window):
-        xs, ys = x[:, start : start + window], y[:, start : start + window]
-        loss, state = model(xs, ys, direction, state)
-        total += float(loss) * ys.numel()
-    return total / (rows * length), rows * length
+def word_metrics(losses: dict[str, float]) -> dict[str, float]:
+    """A word model's figures from its loss in each direction: the mean loss (nats per word), its
+    perplexity, and each direction's loss."""
+    loss = float(np.mean(list(losses.values())))
+    return {"loss": loss, "perplexity": math.exp(min(loss, 700.0)), **{f"{d}_loss": v for d, v in losses.items()}}
 
 
-class WordStreamTask:
-    """Truncated BPTT over parallel rows of the document stream, in each direction, for the shared
-    training loop; the loss is the mean over the directions."""
-
-    monitor = ("loss", "min")
-
-    def __init__(self, train_ids: np.ndarray, val_ids: np.ndarray, directions: Sequence[str], batch_size: int,
-                 num_steps: int, device: torch.device):
-        self.directions, self.num_steps, self.val_ids, self.device = tuple(directions), num_steps, val_ids, device
-        self.streams = []
-        for direction in self.directions:
-            stream = train_ids if direction == "forward" else train_ids[::-1].copy()
-            x, y = reshape_stream(stream, batch_size, num_steps)
-            self.streams += [torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)]
-
-    def batches_per_epoch(self) -> int:
-        return self.streams[0].shape[1] // self.num_steps
-
-    def batch(self, epoch: int, index: int):
-        window = slice(index * self.num_steps, (index + 1) * self.num_steps)
-        return tuple(part[:, window] for part in self.streams)
-
-    def loss(self, model, batch, carry):
-        carry = carry or (None,) * len(self.directions)
-        total, states = 0.0, []
-        for k, direction in enumerate(self.directions):
-            loss, state = model(batch[2 * k], batch[2 * k + 1], direction, carry[k])
-            total = total + loss
-            states.append(detach_state(state))
-        return total / len(self.directions), tuple(states), batch[0].numel()
-
-    def validate(self, model) -> dict[str, float]:
-        return language_model_metrics(model, self.val_ids, self.directions, self.device)
-
-
-def language_model_metrics(model: WordLM, ids: np.ndarray, directions: Sequence[str], device: torch.device,
-                           rows: int = 32) -> dict[str, float]:
-    """Loss and perplexity on a stream, the mean over the directions and each direction's."""
-    result: dict[str, float] = {}
-    for direction in directions:
-        loss, n = stream_loss(model, ids, direction, device, rows)
-        result[f"{direction}_loss"] = loss
-    loss = float(np.mean([result[f"{d}_loss"] for d in directions]))
-    return {"loss": loss, "perplexity": math.exp(min(loss, 700.0)), **result}
+def language_model_metrics(model: WordLM, ids: np.ndarray, device: torch.device, rows: int = 32) -> dict[str, float]:
+    """`word_metrics` of a stream, in each of the model's directions."""
+    return word_metrics({d: stream_loss(model, ids, device, d, rows)[0] for d in model.directions})
 
 
 class WordLanguageModel(RecurrentEstimator):
@@ -162,6 +92,8 @@ class WordLanguageModel(RecurrentEstimator):
 
     task = TASK
     config_class = LMConfig
+    model_class = WordLM
+    vocab_class = Vocabulary
     presets = LM_PRESETS
 
     def fit(self, X: Sequence[str], y=None, *, unlabelled: Sequence[str] = (), out_dir: str | Path | None = None,
@@ -178,48 +110,42 @@ class WordLanguageModel(RecurrentEstimator):
         out_dir, resume, source
             As for `SentimentClassifier.fit`.
         """
-        from seqrnn.sentiment import check_texts  # (sentiment imports this module)
-
-        started = time.perf_counter()
         labelled = check_texts(X, allow_empty=True)
         unlabelled = check_texts(unlabelled, "unlabelled", allow_empty=True)
-        with self._run_directory(out_dir, resume) as run:
-            config = self._start_config(run, resume)
-            device = self._setup(config)
-            data, training = config.data, config.training
-            train_index, val_index = heldout_split(len(labelled), training.seed, data.val_fraction, data.limit)
-            extra = unlabelled[: data.limit]
-            documents = [labelled[i] for i in train_index] + extra + [labelled[i] for i in val_index]
-            if not documents:
-                raise SeqrnnError("no documents to train on")
-            tokens = index_tokens(documents)
-            n_train = len(train_index) + len(extra)
-            if resume:
-                vocab = Vocabulary.from_dict(run.read_vocab())
-            else:
-                counts = tokens.counts(np.arange(n_train)).tolist()
-                vocab = Vocabulary.from_counts(dict(zip(tokens.words, counts)), data.min_count,
-                                               data.max_vocab or None)
-                self.dataset_ = {"source": source, "train_documents": n_train, "val_documents": len(val_index),
-                                 "heldout_digest": texts_digest([labelled[i] for i in val_index])}
-            flat = vocab.lookup(tokens.words)[tokens.ids].astype(np.int64)
-            shuffled = np.random.default_rng([training.seed, 1]).permutation(n_train)
-            train_ids = document_stream(flat, tokens.offsets, shuffled)
-            val_ids = document_stream(flat, tokens.offsets, np.arange(n_train, len(documents)))
-            if not len(val_index):  # nothing held out: select on the training stream itself
-                val_ids = train_ids
-            self.dataset_["train_words"] = int(len(train_ids))
-            model = WordLM(len(vocab), **config.to_dict()["model"])
-            if not resume and training.embed_init == "ppmi":
-                vectors = vectors_for_vocabulary(documents[:n_train], vocab, config.model.embed_size,
-                                                 seed=training.seed)
-                with torch.no_grad():
-                    model.embedding.weight.copy_(torch.from_numpy(vectors))
-            task = WordStreamTask(train_ids, val_ids, model.directions, training.batch_size, data.num_steps, device)
-            self.model_ = self._train(model, task, run, device, config, vocab, resume, started,
-                                      plot=out_dir is not None)
-        self.vocab_ = vocab
-        return self
+        return self._fit((labelled, unlabelled), out_dir, resume, source)
+
+    def _prepare(self, data: tuple[list[str], list[str]], config: LMConfig, vocab: Vocabulary | None) -> Prepared:
+        labelled, unlabelled = data
+        settings, training = config.data, config.training
+        train_index, val_index = heldout_split(len(labelled), training.seed, settings.val_fraction, settings.limit)
+        extra = unlabelled[: settings.limit]
+        documents = [labelled[i] for i in train_index] + extra + [labelled[i] for i in val_index]
+        if not documents:
+            raise SeqrnnError("no documents to train on")
+        tokens = index_tokens(documents)
+        n_train = len(train_index) + len(extra)
+        if vocab is None:
+            counts = tokens.counts(np.arange(n_train)).tolist()
+            vocab = Vocabulary.from_counts(dict(zip(tokens.words, counts)), settings.min_count,
+                                           settings.max_vocab or None)
+        flat = vocab.lookup(tokens.words)[tokens.ids].astype(np.int64)
+        shuffled = np.random.default_rng([training.seed, 1]).permutation(n_train)
+        train_ids = document_stream(flat, tokens.offsets, shuffled)
+        val_ids = document_stream(flat, tokens.offsets, np.arange(n_train, len(documents)))
+        if not len(val_index):  # nothing held out: select on the training stream itself
+            val_ids = train_ids
+        description = {"train_documents": n_train, "val_documents": len(val_index), "train_words": int(len(train_ids)),
+                       "heldout_digest": texts_digest([labelled[i] for i in val_index])}
+        return Prepared(vocab, train_ids, val_ids, description, embedding_texts=documents[:n_train])
+
+    def _start_weights(self, model: WordLM, prepared: Prepared, config: LMConfig) -> None:
+        if config.training.embed_init == "ppmi":
+            start_embedding(model.embedding, prepared.embedding_texts, prepared.vocab, config.training.seed)
+
+    def _task(self, prepared: Prepared, config: LMConfig, device: torch.device) -> StreamTask:
+        return StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
+                          directions=WordLM.directions_of(config.model.direction), metrics=word_metrics,
+                          eval_rows=32, unit="words")
 
     # --- using a trained model ------------------------------------------------------------------
 
@@ -233,8 +159,7 @@ class WordLanguageModel(RecurrentEstimator):
         if len(ids) < 2:
             raise SeqrnnError("nothing to evaluate: no words in the documents")
         with self._inference() as device:
-            result = language_model_metrics(self.model_, ids, self.model_.directions, device,
-                                            self.eval_batch_size or 32)
+            result = language_model_metrics(self.model_, ids, device, self.eval_batch_size or 32)
         return {**result, "n_words": int(len(ids) - 1),
                 "n_unknown": int((flat == Vocabulary.UNK).sum())}
 
@@ -256,22 +181,19 @@ class WordLanguageModel(RecurrentEstimator):
         ids = [SEPARATOR] + self.vocab_.encode(words)
         if direction == "backward":
             ids = ids[1:][::-1] or [SEPARATOR]
-        rng = np.random.default_rng(seed)
-        model = self.model_
-        done = np.zeros(num_samples, dtype=bool)
+        model, single = self.model_, num_samples == 1
         with self._inference() as device:
-            out, state = model.hidden(torch.as_tensor([ids] * num_samples, device=device), direction)
-            for _ in range(length):
+            def step(next_ids, state):
+                tokens = torch.as_tensor(np.atleast_1d(next_ids), device=device)[:, None]
+                out, state = model.hidden(tokens, direction, state)
                 log_probs = model.softmax(direction).log_prob(out[:, -1]).double().cpu().numpy()
-                log_probs[:, Vocabulary.UNK] = -np.inf
-                probs = next_char_probabilities(log_probs, temperature, top_n or None, top_p)
-                step = (np.cumsum(probs, axis=1) > rng.random((num_samples, 1))).argmax(axis=1)
-                step[done] = SEPARATOR
-                done |= step == SEPARATOR
-                yield step
-                if done.all():
-                    return
-                out, state = model.hidden(torch.as_tensor(step, device=device)[:, None], direction, state)
+                return (log_probs[0] if single else log_probs), state
+
+            out, state = model.hidden(torch.as_tensor([ids] * num_samples, device=device), direction)
+            log_probs = model.softmax(direction).log_prob(out[:, -1]).double().cpu().numpy()
+            yield from sample_tokens(step, log_probs[0] if single else log_probs, state, length,
+                                     temperature=temperature, top_n=top_n or None, top_p=top_p, seed=seed,
+                                     num_samples=num_samples, exclude=Vocabulary.UNK, end=SEPARATOR)
 
     def sample(self, length: int = 50, start: str = "this movie", **options) -> str | list[str]:
         """Generated text (the start text, then up to `length` words; backward: the words before
@@ -288,11 +210,6 @@ class WordLanguageModel(RecurrentEstimator):
             words = words[::-1] + start_words if direction == "backward" else start_words + words
             texts.append(detokenize(words))
         return texts[0] if len(texts) == 1 else texts
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "WordLanguageModel":
-        """A trained language model from its directory."""
-        return cls._load(directory, WordLM, Vocabulary)
 
 
 def detokenize(words: Sequence[str]) -> str:
@@ -344,54 +261,3 @@ def start_from_language_model(classifier: torch.nn.Module, lm: WordLM) -> list[s
                 target.load_state_dict(theirs)
                 copied += [f"encoder.{direction}_layers.{k}.{n}" for n in mine]
     return copied
-
-
-# --- command line ---------------------------------------------------------------------------------
-
-
-def _documents(target: str, split: str | None) -> tuple[list[str], list[str]]:
-    """(labelled, unlabelled) documents: IMDb reviews (`split` None: the training split's labelled
-    and the unlabelled reviews), or the non-empty lines of a text file (all 'labelled', so that a
-    share is held out)."""
-    from seqrnn.data import imdb_format, read_imdb, read_text
-    from seqrnn.datasets import resolve
-
-    path = resolve(target)
-    if imdb_format(path) is None:
-        return [line for line in read_text(path).splitlines() if line.strip()], []
-    if split is None:
-        from seqrnn.sentiment import read_labelled_data
-
-        labelled, _, unlabelled = read_labelled_data(target, default_split="train", with_unsup=True)
-        return labelled, unlabelled
-    reviews = read_imdb(path, splits=None if split == "all" else (split,))
-    return list(reviews.texts), []
-
-
-def train_command(args) -> int:
-    labelled, unlabelled = _documents(args.data, None)
-    lm = WordLanguageModel(args.preset, **estimator_params(WordLanguageModel, args))
-    lm.fit(labelled, unlabelled=unlabelled, out_dir=args.out, resume=args.resume, source=args.data)
-    lm.print_summary(args.out, "perplexity {perplexity:.1f}")
-    return 0
-
-
-def evaluate_command(args) -> int:
-    lm = load_for_inference(WordLanguageModel, args)
-    labelled, unlabelled = _documents(args.data, args.split)
-    result = lm.evaluate(labelled + unlabelled)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        per = ", ".join(f"{d} {math.exp(result[f'{d}_loss']):.1f}" for d in lm.model_.directions)
-        print(f"perplexity {result['perplexity']:.1f} ({per}) over {result['n_words']} words, "
-              f"{result['n_unknown']} unknown")
-    return 0
-
-
-def sample_command(args) -> int:
-    lm = load_for_inference(WordLanguageModel, args)
-    print_samples(lm.sample(args.length, args.start, direction=args.direction, temperature=args.temperature,
-                            top_n=args.top_n, top_p=args.top_p, seed=command_seed(args.seed),
-                            num_samples=args.num_samples))
-    return 0

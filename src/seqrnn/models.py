@@ -187,10 +187,18 @@ class CharRNN(nn.Module):
         self.encoder = RecurrentEncoder(vocab_size, embed_size, hidden_size, num_layers, cell, dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
 
-    def forward(self, tokens: torch.Tensor, state=None):
-        """Logits of shape (batch, steps, vocab) and the state after the last step."""
+    def forward(self, tokens: torch.Tensor, state=None, targets: torch.Tensor | None = None,
+                direction: str = "forward"):
+        """Logits of shape (batch, steps, vocab) and the state after the last step; given `targets`
+        (batch, steps), the mean loss (nats per character) in place of the logits, as the word
+        model's `forward` gives it (`seqrnn.streams`). A character model reads forward only."""
+        if direction != "forward":
+            raise ValueError(f"a character model reads forward only, not {direction!r}")
         out, state = self.encoder(tokens, state=state)
-        return self.head(out), state
+        logits = self.head(out)
+        if targets is None:
+            return logits, state
+        return nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten()), state
 
 
 def detach_state(state):
@@ -249,7 +257,7 @@ class WordLM(nn.Module):
         super().__init__()
         if direction not in DIRECTIONS:
             raise ValueError(f"unknown direction {direction!r}: choose from {', '.join(DIRECTIONS)}")
-        self.directions = ("forward", "backward") if direction == "both" else (direction,)
+        self.directions = self.directions_of(direction)
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.embed_dropout = nn.Dropout(embed_dropout)
         self.dropout = nn.Dropout(dropout)
@@ -258,6 +266,11 @@ class WordLM(nn.Module):
             setattr(self, f"{d}_layers", nn.ModuleList(
                 make_rnn(cell, embed_size if k == 0 else hidden_size, hidden_size) for k in range(num_layers * used)))
             setattr(self, f"{d}_softmax", WordSoftmax(hidden_size, vocab_size, softmax) if used else None)
+
+    @staticmethod
+    def directions_of(direction: str) -> tuple[str, ...]:
+        """The directions a `direction` setting trains: "both" is forward and backward."""
+        return ("forward", "backward") if direction == "both" else (direction,)
 
     def layers(self, direction: str) -> nn.ModuleList:
         return getattr(self, f"{direction}_layers")

@@ -593,32 +593,3 @@ class CharVocabulary:
         if not all(isinstance(c, str) and len(c) == 1 for c in chars) or chars != sorted(set(chars)):
             raise SeqrnnError("character vocabulary must list distinct single characters in code-point order")
         return cls(chars)
-
-
-# --- truncated-BPTT stream batching ---------------------------------------------------------------
-
-
-def reshape_stream(ids: np.ndarray, batch_size: int, num_steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """The book's `reshape_data`: inputs x and targets y (x shifted by one), each cut into
-    `batch_size` rows of equal length, a multiple of `num_steps`.
-
-    Row r continues where row r - 1 stopped, so hidden state can be carried across consecutive
-    windows of a row. The stream needs B*S*W + 1 ids for W windows of B rows by S steps; W is as
-    large as possible, (len(ids) - 1) // (B*S) -- the book's count too -- and the last
-    (len(ids) - 1) % (B*S) ids (fewer than one window's worth) are dropped.
-    """
-    if batch_size < 1:
-        raise SeqrnnError(f"--batch-size must be at least 1, got {batch_size}")
-    if num_steps < 1:
-        raise SeqrnnError(f"--num-steps must be at least 1, got {num_steps}")
-    ids = np.asarray(ids)
-    per_window = batch_size * num_steps
-    windows = (len(ids) - 1) // per_window if len(ids) else 0
-    if windows < 1:
-        raise SeqrnnError(
-            f"text of {len(ids)} characters is too short for --batch-size {batch_size} x --num-steps "
-            f"{num_steps} (one window needs {per_window + 1}); lower --batch-size or --num-steps"
-        )
-    used = windows * per_window
-    return ids[:used].reshape(batch_size, -1), ids[1:used + 1].reshape(batch_size, -1)
-

@@ -1,4 +1,5 @@
-"""Fast text generation from a trained `CharRNN`, and the sampling options every front end shares.
+"""Text generation: the sampling loop both language models share, the fast NumPy step of a trained
+`CharRNN`, and the sampling options every front end shares.
 
 Generating one character at a time is dominated by per-call overhead, not arithmetic: a full
 PyTorch forward per character (the book's way) spends most of its time dispatching a dozen small
@@ -29,20 +30,6 @@ from seqrnn.errors import SeqrnnError
 
 DEFAULT_TOP_N = 5  # the book's top-n: sample among the 5 most probable characters
 DEFAULT_SEED = 123  # char-rnn's default seed: the same command gives the same text (None: fresh randomness)
-
-
-def command_seed(value: int | str | None) -> int | None:
-    """The seed of a `sample` command's `--seed`: DEFAULT_SEED when not given, None for 'random'."""
-    return {None: DEFAULT_SEED, "random": None}.get(value, value)  # type: ignore[arg-type]
-
-
-def print_samples(texts: str | list[str]) -> None:
-    """A `sample` command's output: the text, or each of several under a numbered header."""
-    if isinstance(texts, str):
-        print(texts)
-        return
-    for i, text in enumerate(texts, 1):
-        print(f"--- sample {i} of {len(texts)} ---\n{text}")
 
 
 def effective_top_n(top_n: int | None, top_p: float | None) -> int | None:
@@ -232,7 +219,8 @@ def next_char_probabilities(logits: np.ndarray, temperature: float = 1.0, top_n:
 def generate(model: torch.nn.Module, start_ids: np.ndarray, length: int, *, temperature: float = 1.0,
              top_n: int | None = None, top_p: float | None = None, seed: int | None = None,
              num_samples: int = 1, precision: str = "float32") -> Iterator:
-    """Yield `length` steps, each a sequence of `num_samples` sampled character ids.
+    """Yield `length` steps of a trained `CharRNN`, each a sequence of `num_samples` sampled
+    character ids (`sample_tokens`, on the NumPy `RecurrentStepper`).
 
     The start ids (at least one) prime the state; every stream reads the same start.
     """
@@ -248,11 +236,33 @@ def generate(model: torch.nn.Module, start_ids: np.ndarray, length: int, *, temp
         step = stepper.step
     for char_id in start_ids:
         logits, state = step(int(char_id) if single else np.full(num_samples, char_id), state)
+    yield from sample_tokens(step, logits, state, length, temperature=temperature, top_n=top_n, top_p=top_p,
+                             seed=seed, num_samples=num_samples)
+
+
+def sample_tokens(step: Callable, logits: np.ndarray, state, length: int, *, temperature: float = 1.0,
+                  top_n: int | None = None, top_p: float | None = None, seed: int | None = None,
+                  num_samples: int = 1, exclude: int | None = None, end: int | None = None) -> Iterator:
+    """The sampling loop of both language models: draw the next token of each stream from `logits`
+    (1-D for one stream, (num_samples, vocab) for more), yield it, and `step(ids, state)` to the
+    next logits. Yields `length` steps at most, each a sequence of `num_samples` token ids.
+
+    `top_n` None or 0 keeps every token (callers apply their own defaults first: `effective_top_n`).
+    `exclude` is a token never drawn (the word model's unknown word). With `end`, a stream that
+    draws it has ended: it yields `end` from then on, and the loop stops once every stream has.
+    The draws come from NumPy's PCG64 with `seed`, in one fixed order, so a seed gives the same
+    text in every process.
+    """
+    single = num_samples == 1
     vocab = logits.shape[-1]
     fast_top_n = temperature > 0 and top_p is None and bool(top_n) and top_n < vocab
     uniforms = _uniforms(np.random.default_rng(seed), num_samples)
     rows = np.arange(num_samples)
+    done = np.zeros(num_samples, dtype=bool)
     for _ in range(length):
+        if exclude is not None:
+            logits = np.array(logits, dtype=np.float64)
+            logits[..., exclude] = -np.inf
         u = next(uniforms)
         if single and fast_top_n:  # softmax over the top n as a few Python floats
             top = sorted(logits.argpartition(vocab - top_n)[vocab - top_n :].tolist())
@@ -271,7 +281,15 @@ def generate(model: torch.nn.Module, start_ids: np.ndarray, length: int, *, temp
             probs = next_char_probabilities(np.atleast_2d(logits), temperature, top_n, top_p)
             ids = (np.cumsum(probs, axis=1) > np.asarray(u)[:, None]).argmax(axis=1)
             ids = int(ids[0]) if single else ids
+        if end is not None:
+            if single:
+                ids = end if done[0] else ids
+            else:
+                ids[done] = end
+            done |= np.asarray(ids) == end
         yield (ids,) if single else ids
+        if done.all():
+            return
         logits, state = step(ids, state)
 
 

@@ -130,7 +130,7 @@ def _load_models(sentiment_dir, charlm_dir):
         raise SeqrnnError("nothing to serve: give --sentiment DIR and/or --charlm DIR")
     clf = lm = None
     if sentiment_dir:
-        from seqrnn.sentiment import SentimentClassifier
+        from seqrnn.classifier import SentimentClassifier
 
         clf = SentimentClassifier.load(sentiment_dir)
     if charlm_dir:
@@ -370,7 +370,7 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     @app.post("/v1/sentiment")
     async def sentiment(request: SentimentRequest) -> dict:
         model = require("sentiment")
-        from seqrnn.sentiment import prediction_records
+        from seqrnn.classifier import prediction_records
 
         return {"results": await gate.run(prediction_records, model, request.texts)}
 

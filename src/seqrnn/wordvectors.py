@@ -10,7 +10,7 @@ the vocabulary size, dim, window, seed), VECTORS_VERSION and the NumPy/SciPy/sci
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import scipy
@@ -20,6 +20,9 @@ from sklearn.utils.extmath import randomized_svd
 
 from seqrnn import cache
 from seqrnn.preprocess import Vocabulary, index_tokens
+
+if TYPE_CHECKING:
+    import torch
 
 UNK_ID = Vocabulary.UNK
 VECTORS_VERSION = "ppmi-1"  # part of the cache key: change it when ppmi_vectors computes differently
@@ -76,6 +79,17 @@ def vectors_for_vocabulary(texts: Sequence[str], vocab: Vocabulary, dim: int, wi
     return cache.cached("ppmi", key, lambda: ppmi_vectors(ids, tokens.offsets, size, dim, window, seed),
                         lambda vectors: {"vectors": vectors},
                         lambda arrays: _checked_vectors(arrays["vectors"], size, dim))
+
+
+def start_embedding(embedding: "torch.nn.Embedding", texts: Sequence[str], vocab: Vocabulary, seed: int = 1) -> None:
+    """Set `embedding`'s rows to the word vectors of `vocab` counted over `texts`
+    (`vectors_for_vocabulary`, as wide as the embedding): the `embed_init="ppmi"` start of every
+    model with a word embedding."""
+    import torch
+
+    vectors = vectors_for_vocabulary(texts, vocab, embedding.embedding_dim, seed=seed)
+    with torch.no_grad():
+        embedding.weight.copy_(torch.from_numpy(vectors))
 
 
 def _checked_vectors(vectors: np.ndarray, vocab_size: int, dim: int) -> np.ndarray:

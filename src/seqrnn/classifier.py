@@ -1,5 +1,6 @@
-"""Text classification (the book's sentiment analysis of movie reviews): a many-to-one recurrent
-classifier for any labels, its training and its commands.
+"""Text classification: a many-to-one recurrent classifier for any labels (`TextClassifier`), the
+book's sentiment analysis of movie reviews being one use of it (`SentimentClassifier`, the same
+class under the book's name).
 
 The `book` preset is the chapter's model (left-padded 200 tokens, embedding 256, LSTM 128, the last
 step, dropout 0.5, batch 100, Adam 1e-3, 40 epochs) without its bugs: every review starts from a
@@ -11,15 +12,14 @@ directions, and summarises them by max and mean pooling over the real tokens.
 Labels can be anything hashable that JSON can hold (strings, integers, booleans), two classes or
 more: two keep the book's sigmoid head (one logit, of the second class), more get a softmax head.
 The classes, sorted as scikit-learn sorts them (`classes_`), are stored in config.json; IMDb's are
-[0, 1]. A model directory written before classes were stored is read as IMDb's [0, 1].
+[0, 1]. A model directory written before classes were stored is read as IMDb's [0, 1]. The task's
+name in config.json stays "sentiment", so model directories read the same under either name.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,110 +28,19 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 
+from seqrnn.checks import check_labels, check_texts, class_indices, json_classes, sorted_classes
 from seqrnn.config import SENTIMENT_PRESETS, SentimentConfig
-from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
-from seqrnn.estimator import RecurrentEstimator, estimator_params, load_for_inference
-from seqrnn.lm import heldout_split, pretrained_language_model, start_from_language_model
+from seqrnn.data import heldout_split
+from seqrnn.errors import InvalidInputError, SeqrnnError
+from seqrnn.estimator import Prepared, RecurrentEstimator
+from seqrnn.lm import pretrained_language_model, start_from_language_model
 from seqrnn.models import SentimentRNN
 from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
-from seqrnn.wordvectors import vectors_for_vocabulary
+from seqrnn.wordvectors import start_embedding
 
 TASK = "sentiment"
 PREDICT_BATCH = 256  # reviews per batch when validating, evaluating and predicting, unless eval_batch_size says
 IMDB_CLASSES = [0, 1]  # negative, positive: the classes of a model directory that names none
-
-
-# --- checking what the user gives -----------------------------------------------------------------
-
-
-def check_texts(X: Any, name: str = "X", allow_empty: bool = False) -> list[str]:
-    """The texts of `X` as a list of strings, or a ValueError / TypeError naming the problem.
-
-    `X` is a sequence of strings: a list, a tuple, a 1-D array or a pandas Series. Refused: a
-    single string (it would be read as one text per character), a DataFrame or any 2-D array (name
-    the column), missing values (None, NaN), anything that is not a string, and, unless
-    `allow_empty`, texts that are empty or only whitespace (there is nothing to classify).
-    """
-    if isinstance(X, (str, bytes)):
-        raise InvalidInputError(f"{name} is a single {'string' if isinstance(X, str) else 'bytes object'}; "
-                                f"pass a list of texts, e.g. [text]")
-    if hasattr(X, "columns"):
-        columns = ", ".join(map(str, list(X.columns)[:5]))
-        raise InvalidInputError(f"{name} is a DataFrame (columns: {columns}); pass its column of texts, "
-                                f"e.g. df['review']")
-    shape = getattr(X, "shape", None)
-    if shape is not None and len(shape) != 1:
-        raise InvalidInputError(f"{name} must be a 1-D sequence of texts, got an array of shape {tuple(shape)}")
-    if isinstance(X, dict) or not hasattr(X, "__iter__"):
-        raise InvalidInputTypeError(f"{name} must be a sequence of texts, got {type(X).__name__}")
-    texts = list(X)
-    empty = []
-    for i, text in enumerate(texts):
-        if isinstance(text, str):
-            if not allow_empty and not text.strip():
-                empty.append(i)
-            continue
-        if _is_missing(text):
-            raise InvalidInputError(f"{name}[{i}] is missing ({text!r}); drop or fill the missing texts first")
-        raise InvalidInputTypeError(f"{name}[{i}] is a {type(text).__name__}, not a string: {text!r:.60}")
-    if empty:
-        shown = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
-        raise InvalidInputError(f"{name} holds {len(empty)} empty text(s) (at {shown}): there is nothing to classify "
-                                "in them; drop them")
-    return texts
-
-
-def _is_missing(value: Any) -> bool:
-    """None, NaN, pandas' NA and NaT."""
-    if value is None or type(value).__name__ in ("NAType", "NaTType"):
-        return True
-    return isinstance(value, (float, np.floating)) and math.isnan(value)
-
-
-def check_labels(y: Any, name: str = "y") -> np.ndarray:
-    """`y` as a 1-D array of class labels, or a ValueError naming the problem.
-
-    A column vector (n, 1) is flattened with scikit-learn's DataConversionWarning, as every
-    scikit-learn classifier does; other 2-D labels, missing labels, continuous numbers (0.7) and
-    labels of mixed kinds are refused.
-    """
-    from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import column_or_1d
-
-    if y is None:
-        raise InvalidInputError(f"{name} is None: a classifier requires y to be passed, but the target y is None "
-                                "(one label per text)")
-    if isinstance(y, (str, bytes)):
-        raise InvalidInputError(f"{name} is a single string; pass one label per text")
-    try:
-        labels = column_or_1d(y, warn=True)
-    except ValueError as exc:
-        raise InvalidInputError(f"{name}: {exc} (one label per text: a classifier predicts one class)") from None
-    if labels.dtype.kind in "Of":
-        for i, value in enumerate(labels.tolist()):
-            if _is_missing(value):
-                raise InvalidInputError(f"{name}[{i}] is missing ({value!r}); every text needs a label")
-    try:
-        check_classification_targets(labels)
-    except ValueError as exc:
-        raise InvalidInputError(f"{name}: {exc} Labels are classes: strings or whole numbers.") from None
-    return labels
-
-
-def class_indices(labels: np.ndarray, classes: np.ndarray, name: str = "y") -> np.ndarray:
-    """The index in `classes` of each label; labels outside `classes` are refused, named."""
-    index = {c: i for i, c in enumerate(classes.tolist())}
-    values = labels.tolist()
-    unknown = sorted({repr(v) for v in values if v not in index})
-    if unknown:
-        raise InvalidInputError(f"{name} holds labels the model does not know: {', '.join(unknown[:5])} "
-                                f"(its classes: {', '.join(map(repr, classes.tolist()))})")
-    return np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values))
-
-
-def json_classes(classes: np.ndarray) -> list:
-    """The classes as JSON values (NumPy's integers become ints, its strings strs)."""
-    return [c.item() if isinstance(c, np.generic) else c for c in classes]
 
 
 # --- the model's outputs ----------------------------------------------------------------------------
@@ -247,13 +156,26 @@ class ReviewTask:
 # --- the estimator ------------------------------------------------------------------------------------
 
 
-class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
+@dataclass
+class LabelledData:
+    """What `fit` checked: texts with class indices, the validation texts given (or None), and
+    unlabelled texts."""
+
+    texts: list[str]
+    targets: np.ndarray
+    val_texts: list[str] | None
+    val_targets: np.ndarray | None
+    unlabelled: list[str]
+
+
+class TextClassifier(ClassifierMixin, RecurrentEstimator):
     """A recurrent text classifier (many-to-one) with scikit-learn's estimator conventions.
 
     It reads texts (a list of strings, or a pandas Series), learns any labels (strings, integers or
     booleans; two classes or more) and predicts them: `fit`, `predict`, `predict_proba`,
     `decision_function`, `score`, `get_params`, `clone`, pipelines and cross-validation work as for
-    any scikit-learn classifier. The book's task is the sentiment of movie reviews (IMDb: 0/1).
+    any scikit-learn classifier. The book's task is the sentiment of movie reviews (IMDb: 0/1);
+    `SentimentClassifier` is this class under the book's name.
 
     Parameters
     ----------
@@ -270,7 +192,7 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
         `pad`, `bucket`, `min_count`, `max_vocab`, `val_fraction`, `limit`; training: `epochs`,
         `batch_size`, `lr`, `weight_decay`, `grad_clip`, `schedule`, `warmup_steps`,
         `final_lr_fraction`, `eval_every`, `seed`, `embed_init`). None (the default) takes the
-        preset's value; `help(seqrnn.config.SentimentConfig)` and `seqrnn sentiment train --help`
+        preset's value; `help(seqrnn.config.SentimentConfig)` and `seqrnn classify train --help`
         describe each, with both presets' values.
     max_minutes, checkpoint_every, skip_nonfinite, threads, device, quiet, eval_batch_size
         How a call runs (`seqrnn.config.RunOptions`), not part of the model: the training budget,
@@ -294,17 +216,19 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
 
     Examples
     --------
-    >>> clf = SentimentClassifier(preset="default", seed=1).fit(texts, labels)     # doctest: +SKIP
+    >>> clf = TextClassifier(preset="default", seed=1).fit(texts, labels)          # doctest: +SKIP
     >>> clf.predict(["A wonderful film"]), clf.predict_proba(["A wonderful film"])  # doctest: +SKIP
-    >>> clf.save("models/sent"); SentimentClassifier.load("models/sent")            # doctest: +SKIP
+    >>> clf.save("models/sent"); TextClassifier.load("models/sent")                 # doctest: +SKIP
     """
 
     task = TASK
     config_class = SentimentConfig
+    model_class = SentimentRNN
+    vocab_class = Vocabulary
     presets = SENTIMENT_PRESETS
 
     def fit(self, X, y, *, X_val=None, y_val=None, unlabelled=(), out_dir: str | Path | None = None,
-            resume: bool = False, source: str | None = None) -> "SentimentClassifier":
+            resume: bool = False, source: str | None = None) -> "TextClassifier":
         """Train on texts `X` with labels `y`.
 
         Parameters
@@ -338,79 +262,79 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             Texts or labels that cannot be used, named: a single string, a DataFrame, missing or
             empty texts, non-string texts, 2-D, continuous or missing labels, a single class.
         """
-        started = time.perf_counter()
         texts, labels = check_texts(X), check_labels(y)
         if len(texts) != len(labels):
             raise InvalidInputError(f"X has {len(texts)} texts but y has {len(labels)} labels")
         if not texts:
             raise InvalidInputError("X holds no texts: there is nothing to train on")
-        classes = _sorted_classes(labels)
+        classes = sorted_classes(labels)
         if len(classes) < 2:
             raise InvalidInputError(f"y holds a single class ({json_classes(classes)[0]!r}): a classifier needs at "
                                     "least 2 classes")
         targets = class_indices(labels, classes)
         if (X_val is None) != (y_val is None):
             raise InvalidInputError("give both X_val and y_val, or neither")
+        val_texts = val_targets = None
         if X_val is not None:
             val_texts, val_labels = check_texts(X_val, "X_val"), check_labels(y_val, "y_val")
             if len(val_texts) != len(val_labels):
                 raise InvalidInputError(f"X_val has {len(val_texts)} texts but y_val has {len(val_labels)} labels")
             val_targets = class_indices(val_labels, classes, "y_val")
-        with self._run_directory(out_dir, resume) as run:
-            config = self._start_config(run, resume)
-            if resume:
-                saved = run.read_config(self.task).get("classes", IMDB_CLASSES)
-                if saved != json_classes(classes):
-                    raise InvalidInputError(f"cannot resume with the classes {json_classes(classes)}: the run in "
-                                            f"{run.path} was started with {saved}")
-            device = self._setup(config)
-            data, training = config.data, config.training
-            # the seeded shuffle, held-out texts first (`lm.heldout_split`: a language model trained with the
-            # same seed holds out the same ones); given validation texts take their place
-            kept, held_out = heldout_split(len(texts), training.seed, data.val_fraction if X_val is None else 0.0,
-                                           data.limit)
-            order = np.concatenate([held_out, kept])
-            texts, targets, n_val = [texts[i] for i in order], targets[order], len(held_out)
-            if X_val is not None:
-                texts, targets, n_val = val_texts + texts, np.concatenate([val_targets, targets]), len(val_texts)
-            val_index, train_index = np.arange(n_val), np.arange(n_val, len(texts))
-            pretrained = None  # checked first: a wrong --init-from is named before any other problem
-            if training.init_from and not resume:
-                pretrained = pretrained_language_model(training.init_from, config, texts[:n_val])
-            if len(np.unique(targets[train_index])) < 2:
-                raise InvalidInputError("the training texts hold only one class once the validation texts are held "
-                                        "out; at least 2 classes are needed")
-            if len(train_index) < training.batch_size:
-                raise InvalidInputError(f"only {len(train_index)} training texts, fewer than one batch of "
-                                        f"{training.batch_size} (lower batch_size or add data)")
-            if resume or pretrained:
-                vocab = pretrained.vocab_ if pretrained else Vocabulary.from_dict(run.read_vocab())
-                ids, lengths = encode_texts(texts, vocab, data.seq_len, pad=data.pad)
-            else:
-                vocab, ids, lengths = build_and_encode(texts, data.seq_len, vocab_rows=train_index,
-                                                       min_count=data.min_count, max_size=data.max_vocab or None,
-                                                       pad=data.pad)
-            if not resume:
-                self.dataset_ = {"source": source, "train_reviews": len(train_index), "val_reviews": n_val,
-                                 "unlabelled_reviews": len(unlabelled)}
-            train = EncodedReviews(ids[train_index], lengths[train_index], targets[train_index], data.pad)
-            # no held-out data: select on the training set itself
-            val = EncodedReviews(ids[val_index], lengths[val_index], targets[val_index], data.pad) if n_val else train
-            task = ReviewTask(train, val, training.batch_size, data.bucket, training.seed, device,
-                              self.run_options().eval_batch_size)
-            self.classes_ = classes
-            model = SentimentRNN(len(vocab), **config.to_dict()["model"], **self._model_extras())
-            if pretrained:
-                start_from_language_model(model, pretrained.model_)
-            elif not resume and training.embed_init == "ppmi":
-                corpus = [texts[i] for i in train_index] + list(unlabelled)
-                vectors = vectors_for_vocabulary(corpus, vocab, config.model.embed_size, seed=training.seed)
-                with torch.no_grad():
-                    model.encoder.embedding.weight.copy_(torch.from_numpy(vectors))
-            self.model_ = self._train(model, task, run, device, config, vocab, resume, started,
-                                      plot=out_dir is not None)
-        self.vocab_ = vocab
-        return self
+        self.classes_ = classes
+        return self._fit(LabelledData(texts, targets, val_texts, val_targets, list(unlabelled)), out_dir, resume,
+                         source)
+
+    def _check_resume(self, saved: dict[str, Any], run) -> None:
+        classes = saved.get("classes", IMDB_CLASSES)
+        if classes != json_classes(self.classes_):
+            raise InvalidInputError(f"cannot resume with the classes {json_classes(self.classes_)}: the run in "
+                                    f"{run.path} was started with {classes}")
+
+    def _prepare(self, data: LabelledData, config: SentimentConfig, vocab: Vocabulary | None) -> Prepared:
+        settings, training = config.data, config.training
+        # the seeded shuffle, held-out texts first (`data.heldout_split`: a language model trained with the
+        # same seed holds out the same ones); given validation texts take their place
+        kept, held_out = heldout_split(len(data.texts), training.seed,
+                                       settings.val_fraction if data.val_texts is None else 0.0, settings.limit)
+        order = np.concatenate([held_out, kept])
+        texts, targets, n_val = [data.texts[i] for i in order], data.targets[order], len(held_out)
+        if data.val_texts is not None:
+            texts, targets = data.val_texts + texts, np.concatenate([data.val_targets, targets])
+            n_val = len(data.val_texts)
+        val_index, train_index = np.arange(n_val), np.arange(n_val, len(texts))
+        pretrained = None  # checked first: a wrong `init_from` is named before any other problem
+        if training.init_from and vocab is None:
+            pretrained = pretrained_language_model(training.init_from, config, texts[:n_val])
+            vocab = pretrained.vocab_
+        if len(np.unique(targets[train_index])) < 2:
+            raise InvalidInputError("the training texts hold only one class once the validation texts are held "
+                                    "out; at least 2 classes are needed")
+        if len(train_index) < training.batch_size:
+            raise InvalidInputError(f"only {len(train_index)} training texts, fewer than one batch of "
+                                    f"{training.batch_size} (lower `batch_size` or add data)")
+        if vocab is not None:
+            ids, lengths = encode_texts(texts, vocab, settings.seq_len, pad=settings.pad)
+        else:
+            vocab, ids, lengths = build_and_encode(texts, settings.seq_len, vocab_rows=train_index,
+                                                   min_count=settings.min_count, max_size=settings.max_vocab or None,
+                                                   pad=settings.pad)
+        train = EncodedReviews(ids[train_index], lengths[train_index], targets[train_index], settings.pad)
+        # no held-out data: select on the training set itself
+        val = EncodedReviews(ids[val_index], lengths[val_index], targets[val_index], settings.pad) if n_val else train
+        description = {"train_reviews": len(train_index), "val_reviews": n_val,
+                       "unlabelled_reviews": len(data.unlabelled)}
+        return Prepared(vocab, train, val, description, start=pretrained,
+                        embedding_texts=[texts[i] for i in train_index] + data.unlabelled)
+
+    def _start_weights(self, model: SentimentRNN, prepared: Prepared, config: SentimentConfig) -> None:
+        if prepared.start is not None:
+            start_from_language_model(model, prepared.start.model_)
+        elif config.training.embed_init == "ppmi":
+            start_embedding(model.encoder.embedding, prepared.embedding_texts, prepared.vocab, config.training.seed)
+
+    def _task(self, prepared: Prepared, config: SentimentConfig, device: torch.device) -> ReviewTask:
+        return ReviewTask(prepared.train, prepared.val, config.training.batch_size, config.data.bucket,
+                          config.training.seed, device, self.run_options().eval_batch_size)
 
     # --- what a classifier carries besides its configuration -------------------------------------
 
@@ -510,24 +434,11 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             raise InvalidInputError(f"X has {len(logits)} texts but y has {len(targets)} labels")
         return {**logit_metrics(logits, targets), "n": int(len(targets))}
 
-    @classmethod
-    def load(cls, directory: str | Path) -> "SentimentClassifier":
-        """A trained classifier from its model directory (written by `fit(out_dir=...)`, `save` or
-        `seqrnn sentiment train`); its `get_params()` are the settings it was trained with."""
-        return cls._load(directory, SentimentRNN, Vocabulary)
+
+SentimentClassifier = TextClassifier  # the book's name for it
 
 
-def _sorted_classes(labels: np.ndarray) -> np.ndarray:
-    """The distinct labels of an object array, sorted (scikit-learn's `unique_labels`)."""
-    from sklearn.utils.multiclass import unique_labels
-
-    try:
-        return unique_labels(labels)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"y: {exc}") from None
-
-
-def prediction_records(clf: SentimentClassifier, texts: list[str], *, all_classes: bool = True) -> list[dict]:
+def prediction_records(clf: TextClassifier, texts: list[str], *, all_classes: bool = True) -> list[dict]:
     """One record per text, as `predict --json` prints it and `serve` returns it: `label` (the
     predicted class), `probability` and, with `all_classes`, `probabilities` ({class: p}).
 
@@ -545,89 +456,3 @@ def prediction_records(clf: SentimentClassifier, texts: list[str], *, all_classe
             record["probabilities"] = {str(c): round(float(q), 6) for c, q in zip(classes, row)}
         records.append(record)
     return records
-
-
-# --- command line ---------------------------------------------------------------------------------
-
-
-def read_labelled_data(target: str, split: str | None = None, text_column: str | None = None,
-                       label_column: str | None = None, *, default_split: str = "test", with_unsup: bool = False):
-    """(texts, labels, unlabelled texts) from what `--data` names.
-
-    Your own labelled texts (a CSV, TSV or JSONL file, a folder of label subfolders; `data.read_labelled`)
-    are read whole: they have no splits, and a `split` other than 'all' is refused. IMDb (the name
-    `imdb`, an aclImdb directory or archive) gives its `split` ('train', 'test' or 'all'; None:
-    `default_split`), and with `with_unsup` the unlabelled reviews too."""
-    from seqrnn.data import labelled_format, read_imdb, read_labelled
-    from seqrnn.datasets import resolve
-
-    path = Path(target)
-    if path.exists() and labelled_format(path) is not None:
-        if split not in (None, "all"):
-            raise SeqrnnError(f"{target}: your own labelled data has no {split} split; it is used whole (drop --split, "
-                              "or hold out data with --val-data)")
-        data = read_labelled(path, text_column, label_column)
-        return data.texts, data.labels, []
-    if text_column or label_column:
-        raise SeqrnnError(f"{target}: --text-column and --label-column apply to CSV, TSV and JSONL files")
-    split = split or default_split
-    splits = None if split == "all" else (split,)
-    reviews = read_imdb(resolve(target), splits=(*splits, "unsup") if with_unsup and splits else splits)
-    keep = reviews.labels >= 0
-    if not keep.any():
-        wanted = "/".join(splits) if splits else "any"
-        raise SeqrnnError(f"{target}: no labelled reviews in the {wanted} split (present: "
-                          f"{', '.join(reviews.splits_present) or 'none'})")
-    labelled = [t for t, k in zip(reviews.texts, keep) if k]
-    unlabelled = [t for t, k in zip(reviews.texts, keep) if not k]
-    return labelled, reviews.labels[keep], unlabelled
-
-
-def train_command(args) -> int:
-    columns = dict(text_column=args.text_column, label_column=args.label_column)
-    texts, labels, unlabelled = read_labelled_data(args.data, default_split="train", with_unsup=True, **columns)
-    val = {}
-    if args.val_data:
-        val_texts, val_labels, _ = read_labelled_data(args.val_data, **columns)
-        val = {"X_val": val_texts, "y_val": val_labels}
-    clf = SentimentClassifier(args.preset, **estimator_params(SentimentClassifier, args))
-    # --limit N also keeps only the first N unlabelled reviews (small runs stay small)
-    clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume,
-            source=args.data, **val)
-    clf.print_summary(args.out, "accuracy {accuracy:.4f}")
-    return 0
-
-
-def evaluate_command(args) -> int:
-    clf = load_for_inference(SentimentClassifier, args)
-    texts, labels, _ = read_labelled_data(args.data, args.split, args.text_column, args.label_column)
-    result = clf.evaluate(texts, labels)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} texts")
-    return 0
-
-
-def predict_command(args) -> int:
-    """One line per input: `LABEL PROBABILITY` (see `prediction_records`), or with --json one object
-    with every class's probability. Undecodable stdin bytes are replaced with U+FFFD. An empty input
-    is refused before anything is printed: there is nothing to classify in it."""
-    clf = load_for_inference(SentimentClassifier, args)
-    if args.texts:
-        texts, where = args.texts, "TEXT argument"
-    else:
-        stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
-        texts, where = [line.rstrip("\r\n") for line in stdin], "stdin line"
-    empty = [i for i, text in enumerate(texts, 1) if not text.strip()]
-    if empty:
-        raise SeqrnnError(f"{where} {empty[0]} is empty: there is nothing to classify in it"
-                          + (" (remove blank lines, e.g. grep -v '^[[:space:]]*$')" if where == "stdin line" else ""))
-    if not texts:
-        return 0
-    for record in prediction_records(clf, texts, all_classes=args.json):
-        if args.json:
-            print(json.dumps(record))
-        else:
-            print(f"{record['label']} {record['probability']:.4f}")
-    return 0

@@ -1,0 +1,293 @@
+"""The commands of the `seqrnn` console script: each reads what its flags name, calls the library,
+and prints. `cli.py` builds the parser and hands each command its parsed arguments.
+
+The library is imported inside each command, so that `seqrnn --help` (which imports this module)
+stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import math
+import sys
+from typing import Any
+
+Args = argparse.Namespace
+
+
+# --- shared by the commands -------------------------------------------------------------------------
+
+
+def estimator_params(estimator_class: type, args: Args) -> dict[str, Any]:
+    """The estimator's parameters given on a `train` command line (flags left out take the preset's)."""
+    names = inspect.signature(estimator_class).parameters
+    return {name: getattr(args, name) for name in names
+            if name != "preset" and getattr(args, name, None) is not None}
+
+
+def load_for_inference(estimator_class: type, args: Args):
+    """`estimator_class.load(args.model)`, set to run where the command line asks: `--device`,
+    `--threads` and, when the command has it, `--batch-size`. An unavailable device is a one-line
+    error before any data is read."""
+    from seqrnn.distributed import resolve_device
+
+    estimator = estimator_class.load(args.model)
+    resolve_device(args.device)
+    estimator.set_params(device=args.device, threads=args.threads,
+                         eval_batch_size=getattr(args, "eval_batch_size", None))
+    return estimator
+
+
+def print_summary(estimator, out_dir: str, best_format: str) -> None:
+    """A `train` command's last line (the main process only): steps, seconds, why it stopped, and
+    the best validation, `best_format` filled from its metrics."""
+    if not estimator.ranks_.is_main:
+        return
+    summary, best = estimator.summary_, estimator.summary_["best"]
+    try:
+        described = best_format.format(**best)
+    except (KeyError, TypeError):  # no validation ran
+        described = "none"
+    print(f"trained {summary['step']} steps in {summary['elapsed_s']:.0f} s ({summary['stopped']}); "
+          f"best validation {described} -> {out_dir}")
+
+
+def print_json_or(result: dict, args: Args, line: str) -> None:
+    """`--json`: the result as one JSON object on the last line; otherwise `line`."""
+    print(json.dumps(result) if args.json else line)
+
+
+def sampling_seed(value: int | str | None) -> int | None:
+    """The seed of a `sample` command's `--seed`: the library's default when not given, None for 'random'."""
+    from seqrnn.sampling import DEFAULT_SEED
+
+    return {None: DEFAULT_SEED, "random": None}.get(value, value)  # type: ignore[arg-type]
+
+
+def print_samples(texts: str | list[str]) -> None:
+    """A `sample` command's output: the text, or each of several under a numbered header."""
+    if isinstance(texts, str):
+        print(texts)
+        return
+    for i, text in enumerate(texts, 1):
+        print(f"--- sample {i} of {len(texts)} ---\n{text}")
+
+
+# --- classify (alias: sentiment) --------------------------------------------------------------------
+
+
+def classify_train(args: Args) -> int:
+    from seqrnn.classifier import TextClassifier
+    from seqrnn.data import read_labelled_data
+
+    columns = dict(text_column=args.text_column, label_column=args.label_column)
+    texts, labels, unlabelled = read_labelled_data(args.data, default_split="train", with_unsup=True, **columns)
+    val = {}
+    if args.val_data:
+        val_texts, val_labels, _ = read_labelled_data(args.val_data, **columns)
+        val = {"X_val": val_texts, "y_val": val_labels}
+    clf = TextClassifier(args.preset, **estimator_params(TextClassifier, args))
+    # --limit N also keeps only the first N unlabelled reviews (small runs stay small)
+    clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume,
+            source=args.data, **val)
+    print_summary(clf, args.out, "accuracy {accuracy:.4f}")
+    return 0
+
+
+def classify_evaluate(args: Args) -> int:
+    from seqrnn.classifier import TextClassifier
+    from seqrnn.data import read_labelled_data
+
+    clf = load_for_inference(TextClassifier, args)
+    texts, labels, _ = read_labelled_data(args.data, args.split, args.text_column, args.label_column)
+    result = clf.evaluate(texts, labels)
+    print_json_or(result, args, f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} texts")
+    return 0
+
+
+def classify_predict(args: Args) -> int:
+    """One line per input: `LABEL PROBABILITY` (see `classifier.prediction_records`), or with --json
+    one object with every class's probability. Undecodable stdin bytes are replaced with U+FFFD. An
+    empty input is refused before anything is printed: there is nothing to classify in it."""
+    from seqrnn.classifier import TextClassifier, prediction_records
+    from seqrnn.errors import SeqrnnError
+
+    clf = load_for_inference(TextClassifier, args)
+    if args.texts:
+        texts, where = args.texts, "TEXT argument"
+    else:
+        stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
+        texts, where = [line.rstrip("\r\n") for line in stdin], "stdin line"
+    empty = [i for i, text in enumerate(texts, 1) if not text.strip()]
+    if empty:
+        raise SeqrnnError(f"{where} {empty[0]} is empty: there is nothing to classify in it"
+                          + (" (remove blank lines, e.g. grep -v '^[[:space:]]*$')" if where == "stdin line" else ""))
+    if not texts:
+        return 0
+    for record in prediction_records(clf, texts, all_classes=args.json):
+        print_json_or(record, args, f"{record['label']} {record['probability']:.4f}")
+    return 0
+
+
+# --- charlm -----------------------------------------------------------------------------------------
+
+
+def charlm_train(args: Args) -> int:
+    from seqrnn.charlm import CharLanguageModel
+    from seqrnn.data import load_text
+
+    text = load_text(args.text, args.strip_gutenberg)
+    lm = CharLanguageModel(args.preset, **estimator_params(CharLanguageModel, args))
+    lm.fit(text, out_dir=args.out, resume=args.resume, source=args.text)
+    print_summary(lm, args.out, "loss {loss:.4f} nats/char ({bits_per_char:.4f} bits/char)")
+    return 0
+
+
+def charlm_evaluate(args: Args) -> int:
+    from seqrnn.charlm import CharLanguageModel
+    from seqrnn.data import load_text
+
+    lm = load_for_inference(CharLanguageModel, args)
+    result = lm.evaluate(load_text(args.text))
+    if result["n_unknown"]:
+        print(f"note: {result['n_unknown']} characters outside the model's alphabet were skipped", file=sys.stderr)
+    print_json_or(result, args, f"loss {result['loss']:.4f} nats/char, {result['bits_per_char']:.4f} bits/char "
+                                f"over {result['n_chars']} characters")
+    return 0
+
+
+def charlm_sample(args: Args) -> int:
+    from seqrnn.charlm import CharLanguageModel
+    from seqrnn.runtime import torch_threads
+    from seqrnn.sampling import effective_top_n
+
+    lm = load_for_inference(CharLanguageModel, args)
+    if args.device not in ("auto", "cpu"):
+        print(f"note: sampling steps the network in NumPy on the CPU (faster, one character at a time, than "
+              f"{args.device}); --device applies to evaluate", file=sys.stderr)
+    top_n = effective_top_n(args.top_n, args.top_p)
+    if top_n is not None and top_n > len(lm.vocab_):  # the sampler then keeps every character
+        print(f"note: --top-n {top_n} is more than the {len(lm.vocab_)} characters the model knows; using all",
+              file=sys.stderr)
+    dropped = lm.unknown_start_chars(args.start) if args.ignore_unknown else []
+    if dropped:
+        print(f"note: dropped from the start text {len(dropped)} character(s) the model never saw: "
+              f"{', '.join(map(repr, dropped))}", file=sys.stderr)
+    options = dict(top_n=args.top_n, top_p=args.top_p, temperature=args.temperature, seed=sampling_seed(args.seed),
+                   ignore_unknown=args.ignore_unknown)
+    if args.stream and args.num_samples == 1:
+        prefix = lm.vocab_.decode(lm.start_ids(args.start, args.ignore_unknown))
+        sys.stdout.write(prefix)
+        with torch_threads(args.threads):
+            for step in lm.sample_stream(args.length, args.start, **options):
+                sys.stdout.write(step[0])
+                sys.stdout.flush()
+        sys.stdout.write("\n")
+        return 0
+    print_samples(lm.sample(args.length, args.start, num_samples=args.num_samples, **options))
+    return 0
+
+
+# --- lm ---------------------------------------------------------------------------------------------
+
+
+def lm_train(args: Args) -> int:
+    from seqrnn.data import read_documents
+    from seqrnn.lm import WordLanguageModel
+
+    labelled, unlabelled = read_documents(args.data)
+    lm = WordLanguageModel(args.preset, **estimator_params(WordLanguageModel, args))
+    lm.fit(labelled, unlabelled=unlabelled, out_dir=args.out, resume=args.resume, source=args.data)
+    print_summary(lm, args.out, "perplexity {perplexity:.1f}")
+    return 0
+
+
+def lm_evaluate(args: Args) -> int:
+    from seqrnn.data import read_documents
+    from seqrnn.lm import WordLanguageModel
+
+    lm = load_for_inference(WordLanguageModel, args)
+    labelled, unlabelled = read_documents(args.data, args.split)
+    result = lm.evaluate(labelled + unlabelled)
+    per = ", ".join(f"{d} {math.exp(result[f'{d}_loss']):.1f}" for d in lm.model_.directions)
+    print_json_or(result, args, f"perplexity {result['perplexity']:.1f} ({per}) over {result['n_words']} words, "
+                                f"{result['n_unknown']} unknown")
+    return 0
+
+
+def lm_sample(args: Args) -> int:
+    from seqrnn.lm import WordLanguageModel
+
+    lm = load_for_inference(WordLanguageModel, args)
+    print_samples(lm.sample(args.length, args.start, direction=args.direction, temperature=args.temperature,
+                            top_n=args.top_n, top_p=args.top_p, seed=sampling_seed(args.seed),
+                            num_samples=args.num_samples))
+    return 0
+
+
+# --- serve, data, explain ---------------------------------------------------------------------------
+
+
+def serve(args: Args) -> int:
+    from seqrnn.serve import serve_command
+
+    return serve_command(args)
+
+
+def data_inspect(args: Args) -> int:
+    """Statistics of an IMDb dataset or a text corpus (see `seqrnn.inspect`)."""
+    from seqrnn.data import imdb_format
+    from seqrnn.datasets import locate
+    from seqrnn.inspect import inspect_imdb, inspect_text
+
+    path, name = locate(args.target)
+    if name == "imdb" or (name is None and imdb_format(path) is not None):
+        report, printer = inspect_imdb(path), _print_imdb
+    else:
+        report, printer = inspect_text(path, name), _print_text
+    if args.json:
+        print(json.dumps(report, ensure_ascii=True))
+    else:
+        printer(report)
+    return 0
+
+
+def _print_imdb(report: dict) -> None:
+    print(f"IMDb reviews: {report['path']}")
+    print(f"{'split':<8} {'reviews':>8} {'neg':>7} {'pos':>7} {'unlab.':>7}   "
+          f"{'tokens/review: mean':>19} {'median':>7} {'p95':>7} {'max':>7}")
+    for split, s in report["splits"].items():
+        t = s["tokens"]
+        print(f"{split:<8} {s['reviews']:>8,} {s['neg']:>7,} {s['pos']:>7,} {s['unlabelled']:>7,}   "
+              f"{t['mean']:>19,.1f} {t['median']:>7,.0f} {t['p95']:>7,.0f} {t['max']:>7,}")
+    print(f"tokens: {report['tokens']:,}; vocabulary of the train split: {report['train_vocab_size']:,} words")
+    sec = report["seconds"]
+    print(f"seconds: read {sec['read']:.2f}, tokenize {sec['tokenize']:.2f}, total {sec['total']:.2f}")
+
+
+def _print_text(report: dict) -> None:
+    print(f"text: {report['path']}" + (f" (named '{report['name']}')" if report["name"] else ""))
+    if report["cut"]:
+        print(f"reporting the book's cut {report['cut']}: the play without the Gutenberg front matter")
+    print(f"characters           {report['characters']:>12,}")
+    print(f"distinct characters  {report['distinct_characters']:>12,}")
+    print(f"lines                {report['lines']:>12,}")
+    print(f"alphabet             {report['alphabet']!r}")
+    print(f"seconds              {report['seconds']:>12.2f}")
+
+
+def explain_gradients(args: Args) -> int:
+    """`seqrnn explain gradients --out FILE.png [--steps N]`: draw the figure, print its table."""
+    from seqrnn.explain import check_png_path, format_table, gradient_curves, plot
+    from seqrnn.errors import SeqrnnError
+
+    out = check_png_path(str(args.out))
+    if not 2 <= args.steps <= 1000:
+        raise SeqrnnError(f"`steps` must be between 2 and 1000, got {args.steps}")
+    curves = gradient_curves(args.steps)
+    print(format_table(curves))
+    plot(curves, out)
+    print(f"\nwrote {out}")
+    return 0
