@@ -109,13 +109,12 @@ def write_model_dir(path: Path, task: str) -> Path:
     return path
 
 
-def pytest_collection_modifyitems(items):
-    """Mark every test that starts a `seqrnn` process as `slow` (each start imports torch: seconds),
-    so `pytest -m "not slow"` (`make test-fast`) runs the rest in seconds; `make test` runs all."""
-    import inspect
+@pytest.fixture(autouse=True)
+def processes_only_in_the_slow_tier(request, monkeypatch):
+    """The tiers tell the truth: a test that starts a process (a seqrnn command, torchrun, a server)
+    must be marked `slow`; one that is not fails here instead of quietly slowing `make test-fast`."""
+    if request.node.get_closest_marker("slow") is None:
+        def refuse(*args, **kwargs):
+            raise AssertionError("this test starts a process: mark it @pytest.mark.slow")
 
-    for item in items:
-        function = getattr(item, "function", None)
-        source = inspect.getsource(function) if function is not None else ""
-        if any(call in source for call in ("run_seqrnn(", "run_cli(", "subprocess.")):
-            item.add_marker(pytest.mark.slow)
+        monkeypatch.setattr(subprocess.Popen, "__init__", refuse)

@@ -127,6 +127,7 @@ def test_sample_starts_with_the_start_text_and_is_seeded(trained):
     assert greedy == lm.sample(30, "The", temperature=0, seed=2)
 
 
+@pytest.mark.slow
 def test_save_load_in_a_fresh_process_gives_identical_samples(trained, tmp_path):
     lm, out = trained
     expected = lm.sample(60, "To be", seed=11, top_n=5)
@@ -141,6 +142,7 @@ def test_save_load_in_a_fresh_process_gives_identical_samples(trained, tmp_path)
     assert CharLanguageModel.load(tmp_path / "copy").sample(60, "To be", seed=11) == expected
 
 
+@pytest.mark.slow
 def test_evaluate_counts_unknown_characters(trained, tmp_path):
     lm, out = trained
     held_out = tmp_path / "held.txt"
@@ -167,6 +169,7 @@ def test_stream_loss_predicts_every_character_once():
     assert split_loss == pytest.approx(full, rel=0.02)  # rows start cold: close, not equal
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags,message", [
     (["--length", "0"], "length must be"),
     (["--temperature", "-1"], "temperature must be"),
@@ -185,6 +188,7 @@ def test_bad_sampling_options_give_one_line_errors(trained, flags, message):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_unknown_start_characters_can_be_dropped_and_are_named(trained):
     _, out = trained
     result = run_cli("charlm", "sample", "--model", out, "--start", "To be¤", "--ignore-unknown", "--length", 5)
@@ -192,12 +196,14 @@ def test_unknown_start_characters_can_be_dropped_and_are_named(trained):
     assert "dropped from the start text 1 character(s) the model never saw: '¤'" in result.stderr
 
 
+@pytest.mark.slow
 def test_top_n_above_the_alphabet_is_clamped_with_a_note(trained):
     _, out = trained
     result = run_cli("charlm", "sample", "--model", out, "--top-n", 1000, "--length", 5)
     assert result.returncode == 0 and "note:" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content,flags,message", [
     ("", [], "empty"),
     ("short text", [], "--batch-size"),
@@ -213,12 +219,14 @@ def test_bad_corpus_gives_one_line_error_and_writes_nothing(tmp_path, content, f
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_a_sentiment_model_directory_is_refused(tmp_path):
     write_model_dir(tmp_path / "sent", "sentiment")
     result = run_cli("charlm", "sample", "--model", tmp_path / "sent")
     assert result.returncode == 2 and "sentiment model, not a charlm model" in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_training_on_a_file(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")
@@ -239,6 +247,7 @@ def _long_run(tmp_path, name, *extra):
             "--batch-size", 4, "--num-steps", 20, "--epochs", 3, "--dropout", 0.2, "--threads", 1, *extra]
 
 
+@pytest.mark.slow
 def test_ctrl_c_mid_epoch_writes_the_checkpoint_prints_the_resume_command_and_resume_is_exact(tmp_path):
     import signal
     import time
@@ -271,6 +280,7 @@ def _checkpoint_time(out) -> int | None:
         return None
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_always_leaves_a_loadable_directory(tmp_path):
     import random
     import signal
@@ -306,6 +316,7 @@ def test_resume_refuses_a_changed_setting(tmp_path):
     CharLanguageModel(lr=1e-2, **{**TINY, "epochs": 3}).fit(TEXT, out_dir=tmp_path / "run", resume=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setup", ["file", "under_a_file"])
 def test_an_out_that_cannot_be_a_directory_is_one_line(tmp_path, setup):
     corpus = tmp_path / "corpus.txt"
@@ -343,6 +354,7 @@ def _umask() -> int:
     return mask
 
 
+@pytest.mark.slow
 def test_sampling_defaults_a_documented_seed_and_top_n_zero_is_no_cut(trained):
     from seqrnn.sampling import DEFAULT_SEED
 
@@ -364,6 +376,7 @@ def test_sampling_defaults_a_documented_seed_and_top_n_zero_is_no_cut(trained):
     assert len(fresh) == 2
 
 
+@pytest.mark.slow
 def test_charlm_evaluate_runs_where_asked(trained, tmp_path):
     lm, out = trained
     held_out = tmp_path / "held.txt"

@@ -465,6 +465,7 @@ def test_real_archive_train_split(shared_data):
 # --- the command line never shows a traceback ----------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["missing", "truncated", "binary", "csv"])
 def test_cli_bad_input_is_one_line(case, imdb_tgz, tmp_path):
     if case == "missing":

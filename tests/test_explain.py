@@ -92,6 +92,7 @@ def test_command_writes_png_and_prints_the_table(tmp_path, capsys):
     assert f"wrote {out}" in stdout
 
 
+@pytest.mark.slow
 def test_renders_headless_in_a_fresh_process(tmp_path):
     """No display, an interactive backend asked for: the figure still renders (Agg canvas)."""
     out = tmp_path / "g.png"

@@ -16,6 +16,7 @@ def last_json(result):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["dir", "tgz"])
 def test_inspect_imdb_json(which, imdb_dir, imdb_tgz):
     report = last_json(run_seqrnn("data", "inspect", imdb_dir if which == "dir" else imdb_tgz, "--json"))
@@ -33,6 +34,7 @@ def test_inspect_imdb_json(which, imdb_dir, imdb_tgz):
     assert set(report["seconds"]) == {"read", "tokenize", "total"}
 
 
+@pytest.mark.slow
 def test_archive_is_recognised_by_content_not_name(imdb_dir, tmp_path):
     """One format sniffer for reading and inspecting: a tar without a telling suffix is IMDb."""
     archive = write_tar(imdb_dir, tmp_path / "reviews.bin", mode="w")
@@ -43,6 +45,7 @@ def test_archive_is_recognised_by_content_not_name(imdb_dir, tmp_path):
     assert result.returncode == 2 and "not a gzip file" in result.stderr and "fake.tar.gz" in result.stderr
 
 
+@pytest.mark.slow
 def test_inspect_imdb_table(imdb_dir):
     result = run_seqrnn("data", "inspect", imdb_dir)
     assert result.returncode == 0, result.stderr
@@ -50,6 +53,7 @@ def test_inspect_imdb_table(imdb_dir):
     assert "train" in out and "unsup" in out and "median" in out and "vocabulary of the train split" in out
 
 
+@pytest.mark.slow
 def test_inspect_csv(tmp_path):
     csv = tmp_path / "movie_data.csv"
     csv.write_text('review,sentiment\n"Good, very good.",1\nBad.,0\n', encoding="utf-8")
@@ -57,6 +61,7 @@ def test_inspect_csv(tmp_path):
     assert report["splits"]["train"]["reviews"] == 2 and report["train_vocab_size"] == 5
 
 
+@pytest.mark.slow
 def test_inspect_text_json_and_table(tmp_path):
     f = tmp_path / "corpus.txt"
     f.write_text("To be, or not to be:\nthat is the question.\n", encoding="utf-8")
@@ -69,6 +74,7 @@ def test_inspect_text_json_and_table(tmp_path):
     assert table.returncode == 0 and "distinct characters" in table.stdout
 
 
+@pytest.mark.slow
 def test_inspect_named_hamlet_reports_the_book_cut(tmp_path):
     """`hamlet` resolves through SEQRNN_DATA and is reported after text[15858:]."""
     data = tmp_path / "data"
@@ -83,6 +89,7 @@ def test_inspect_named_hamlet_reports_the_book_cut(tmp_path):
     assert "book's cut text[15858:]" in table.stdout
 
 
+@pytest.mark.slow
 def test_inspect_named_imdb(tmp_path, imdb_dir):
     import shutil
 
@@ -93,6 +100,7 @@ def test_inspect_named_imdb(tmp_path, imdb_dir):
     assert report["kind"] == "imdb" and report["reviews"] == len(TINY_IMDB)
 
 
+@pytest.mark.slow
 def test_inspect_unknown_target_is_one_line(tmp_path):
     result = run_seqrnn("data", "inspect", tmp_path / "nothing-here", cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
@@ -100,6 +108,7 @@ def test_inspect_unknown_target_is_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("seqrnn: error:") and "nothing-here" in lines[0]
 
 
+@pytest.mark.slow
 def test_inspect_shared_hamlet(shared_data):
     report = last_json(run_seqrnn("data", "inspect", shared_data / "hamlet_pg2265.txt", "--json"))
     assert report["characters"] == 178707 and report["cut"] is None

@@ -162,6 +162,7 @@ def test_fit_init_from_uses_the_language_models_vocabulary_and_sizes(trained, tm
         SentimentClassifier(**{**common, "hidden_size": 32}).fit(TEXTS, LABELS)
 
 
+@pytest.mark.slow
 def test_cli_train_evaluate_sample_and_start_a_classifier(tmp_path, imdb_dir):
     text = tmp_path / "reviews.txt"
     text.write_text("\n".join(TEXTS + UNLABELLED) + "\n", encoding="utf-8")

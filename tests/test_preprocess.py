@@ -288,6 +288,7 @@ SCRIPT = ("import sys; from seqrnn.preprocess import CharVocabulary; t = open(sy
           "print(repr(''.join(CharVocabulary.build(t).chars))); print(repr(''.join(list(set(t)))))")
 
 
+@pytest.mark.slow
 def test_char_vocabulary_identical_across_hash_seeds(tmp_path):
     """The book's `set(text)` order depends on PYTHONHASHSEED; CharVocabulary's does not."""
     text_file = tmp_path / "t.txt"

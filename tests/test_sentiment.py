@@ -70,6 +70,7 @@ def test_predict_proba_shape_and_consistency(trained):
     assert np.array_equal(clf.predict(texts), (proba[:, 1] > 0.5).astype(int))
 
 
+@pytest.mark.slow
 def test_reload_in_a_fresh_process_gives_identical_predictions(trained):
     clf, out = trained
     texts, _ = make_reviews(5, seed=3)
@@ -83,6 +84,7 @@ def test_reload_in_a_fresh_process_gives_identical_predictions(trained):
     assert np.array_equal(reloaded.decision_function(texts), clf.decision_function(texts))
 
 
+@pytest.mark.slow
 def test_predict_plain_output_and_stdin(trained):
     _, out = trained
     result = run_cli("sentiment", "predict", "--model", out, stdin="a great wonderful film\nawful boring waste\n")
@@ -92,6 +94,7 @@ def test_predict_plain_output_and_stdin(trained):
     assert 0.5 < float(first.split()[1]) <= 1.0
 
 
+@pytest.mark.slow
 def test_huge_and_undecodable_reviews_predict_and_empty_ones_are_refused(trained):
     clf, out = trained
     huge = "great " * 200_000  # about 1.2 MB: truncated to the last seq_len tokens
@@ -106,6 +109,7 @@ def test_huge_and_undecodable_reviews_predict_and_empty_ones_are_refused(trained
         assert result.stderr.startswith("seqrnn: error: " + where) and len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_evaluate_cli_json(trained, tmp_path):
     clf, out = trained
     texts, labels = make_reviews(50, seed=4)
@@ -145,6 +149,7 @@ def test_bad_training_data(labels, message):
         SentimentClassifier(**TINY).fit(texts, default_labels if labels is None else labels)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setup,message", [
     ("missing", "no such model directory"),
     ("incomplete", "incomplete model directory"),
@@ -197,6 +202,7 @@ def test_an_unknown_embedding_start_is_refused():
         SentimentClassifier(**TINY, embed_init="glove").fit(*make_reviews(100))
 
 
+@pytest.mark.slow
 def test_train_cli_reads_the_unlabelled_reviews(imdb_dir, tmp_path):
     out = tmp_path / "m"
     result = run_cli("sentiment", "train", "--data", imdb_dir, "--out", out, "--epochs", 1, "--batch-size", 2,
@@ -232,6 +238,7 @@ def write_jsonl(path, texts, labels, text_key="body", label_key="stars"):
     return path
 
 
+@pytest.mark.slow
 def test_a_three_class_model_from_jsonl_trains_and_evaluates_through_the_cli_and_the_api(tmp_path):
     from seqrnn.data import read_labelled
 
@@ -277,6 +284,7 @@ def test_a_three_class_model_from_jsonl_trains_and_evaluates_through_the_cli_and
     assert api.score(heldout.texts, heldout.labels) > 0.9
 
 
+@pytest.mark.slow
 def test_csv_with_word_labels_and_a_folder_per_label_train(tmp_path):
     import csv as csvlib
 
@@ -319,6 +327,7 @@ def test_a_binary_model_directory_written_before_classes_were_stored_still_loads
     assert np.array_equal(loaded.predict_proba(texts), clf.predict_proba(texts))
 
 
+@pytest.mark.slow
 def test_inference_device_and_threads_are_checked_with_one_line(trained):
     from seqrnn.distributed import resolve_device
 

@@ -369,6 +369,7 @@ def test_create_app_needs_a_model_and_valid_limits(tmp_path):
         Limits(max_length=0)
 
 
+@pytest.mark.slow
 def test_serve_without_a_model_exits_2_with_one_line():
     r = subprocess.run([sys.executable, "-m", "seqrnn", "serve"], check=False, capture_output=True, text=True,
                        env=os.environ.copy(), timeout=120)
@@ -554,6 +555,7 @@ def test_a_client_that_reads_nothing_is_cut_off(slow_server):
     assert _get(port) == 200
 
 
+@pytest.mark.slow
 def test_connection_limits_are_checked(tmp_path):
     assert ConnectionLimits().header_timeout == 10 and ConnectionLimits().body_timeout == 30
     for field, value in [("header_timeout", 0), ("body_timeout", -1.0), ("keep_alive_timeout", math.inf),
