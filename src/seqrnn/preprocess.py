@@ -603,9 +603,9 @@ def reshape_stream(ids: np.ndarray, batch_size: int, num_steps: int) -> tuple[np
     `batch_size` rows of equal length, a multiple of `num_steps`.
 
     Row r continues where row r - 1 stopped, so hidden state can be carried across consecutive
-    windows of a row. The stream needs B*S*W + 1 ids for W windows of B rows by S steps; W is as
-    large as possible, (len(ids) - 1) // (B*S) -- the book's count too -- and the last
-    (len(ids) - 1) % (B*S) ids (fewer than one window's worth) are dropped.
+    windows of a row. The stream needs `B*S*W + 1` ids for W windows of B rows by S steps; W is as
+    large as possible, `(len(ids) - 1) // (B*S)` (the book's count too), and the last
+    `(len(ids) - 1) % (B*S)` ids (fewer than one window's worth) are dropped.
     """
     if batch_size < 1:
         raise SeqrnnError(f"--batch-size must be at least 1, got {batch_size}")
