@@ -8,7 +8,7 @@ SEQRNN_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export SEQRNN_DATA
 DEMO_DIR ?= demo-out
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo test test-fast docs clean
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# the documentation site (MkDocs + mkdocstrings) into site/; any warning fails the build
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
+
 # The main job on the shared data: look at both datasets, train both models briefly, use them.
 demo: $(STAMP)
 	$(BIN)/seqrnn data inspect imdb
@@ -37,4 +41,4 @@ demo: $(STAMP)
 	  "A dull, lifeless mess. The plot makes no sense and I wanted my two hours back."
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache site

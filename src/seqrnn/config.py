@@ -6,7 +6,7 @@ constructor arguments), `data` (how examples become tensors and which are held o
 text, and its allowed values. From these declarations come
 
 - the presets (`book` is the dataclass defaults, the chapter's exact configuration; `default`
-  overrides what the project measured to be better on a 2-core CPU),
+  overrides what measured better on a 2-core CPU),
 - `config.json` (`to_dict`) and reading it back (`from_dict`, one-line errors),
 - the estimators' scikit-learn parameters (`flat_fields`) and the command line's flags
   (`add_arguments`),
@@ -334,19 +334,21 @@ def resolve(presets: Mapping[str, TaskConfig], preset: str, overrides: Mapping[s
 
 CHARLM_PRESETS: dict[str, CharLMConfig] = {
     "book": CharLMConfig(),
-    # the best measured for a 2-core CPU budget (README: "Character model")
     "default": CharLMConfig().replace(hidden_size=512, embed_size=64, dropout=0.25, batch_size=32, lr=3e-3,
                                       epochs=12, schedule="cosine"),  # type: ignore[assignment]
 }
+"""The character model's presets: ``book``, the chapter's CharRNN exactly (the dataclass defaults), and
+``default``, the best measured for a 2-core CPU budget (documentation: Results, Character model)."""
 
 SENTIMENT_PRESETS: dict[str, SentimentConfig] = {
     "book": SentimentConfig(),
-    # the best measured for a 2-core CPU budget (README: "Sentiment")
     "default": SentimentConfig().replace(embed_size=128, dropout=0.3, embed_dropout=0.2, bidirectional=True,
                                          pooling="maxmean", seq_len=400, pad="right", bucket=True, min_count=2,
                                          max_vocab=30000, batch_size=64, lr=2e-3, grad_clip=5.0, epochs=6,
                                          schedule="cosine", embed_init="ppmi"),  # type: ignore[assignment]
 }
+"""The text classifier's presets: ``book``, the chapter's model exactly (the dataclass defaults), and
+``default``, the best measured for a 2-core CPU budget (documentation: Results, Text classification)."""
 
 
 # --- the word-level language model (`seqrnn lm`) --------------------------------------------------
@@ -402,3 +404,5 @@ class LMConfig(TaskConfig):
 
 
 LM_PRESETS: dict[str, LMConfig] = {"default": LMConfig()}
+"""The word language model's one preset, ``default``: the sizes of the default text classifier, so that it
+can start one."""

@@ -1,6 +1,6 @@
 """The recurrent networks: one encoder, and two heads on it (many-to-one reviews, many-to-many text).
 
-Both run PyTorch's fused `nn.LSTM` / `nn.GRU` / `nn.RNN` kernels on padded batches (on this CPU the
+Both run PyTorch's fused `nn.LSTM` / `nn.GRU` / `nn.RNN` kernels on padded batches (on a CPU the
 packed-sequence path is several times slower). Padding is handled exactly instead: sequences are
 right-padded, the backward direction of a bidirectional layer reads each sequence reversed within
 its own length, and pooling ignores padded steps, so a review's prediction does not depend on what

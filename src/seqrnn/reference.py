@@ -83,10 +83,10 @@ def rnn_step(p: Params, x: np.ndarray, state: State, nonlinearity: str = "tanh")
 
 
 def rnn_step_concat(p: Params, x: np.ndarray, state: State, nonlinearity: str = "tanh") -> State:
-    """The same step with the concatenated matrix: h_t = φ([W_xh; W_hh][x_t; h_{t-1}] + b_h).
+    """The same step with the concatenated matrix: `h_t = φ([W_xh; W_hh][x_t; h_{t-1}] + b_h)`.
 
-    [W_xh; W_hh] puts the two matrices side by side, shape (H, D + H), and [x_t; h_{t-1}] stacks
-    the input on the previous hidden state; the product is W_xh x_t + W_hh h_{t-1}.
+    `[W_xh; W_hh]` puts the two matrices side by side, shape (H, D + H), and `[x_t; h_{t-1}]` stacks
+    the input on the previous hidden state; the product is `W_xh x_t + W_hh h_{t-1}`.
     """
     (h_prev,) = state
     W_h = np.concatenate([p["W_xh"], p["W_hh"]], axis=1)

@@ -34,9 +34,9 @@ def reshape_stream(ids: np.ndarray, batch_size: int, num_steps: int, unit: str =
     `batch_size` rows of equal length, a multiple of `num_steps` (views of `ids`, no copy).
 
     Row r continues where row r - 1 stopped, so hidden state can be carried across consecutive
-    windows of a row. The stream needs B*S*W + 1 ids for W windows of B rows by S steps; W is as
-    large as possible, (len(ids) - 1) // (B*S) -- the book's count too -- and the last
-    (len(ids) - 1) % (B*S) ids (fewer than one window's worth) are dropped. `unit` names the
+    windows of a row. The stream needs `B*S*W + 1` ids for W windows of B rows by S steps; W is as
+    large as possible, `(len(ids) - 1) // (B*S)` (the book's count too), and the last
+    `(len(ids) - 1) % (B*S)` ids (fewer than one window's worth) are dropped. `unit` names the
     tokens in the error a too-short stream gets ("characters", "words").
     """
     if batch_size < 1:
