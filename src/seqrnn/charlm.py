@@ -49,8 +49,8 @@ class CharLanguageModel(RecurrentEstimator):
     preset : {"default", "book"}
         Where every setting not given starts. ``"book"`` is the chapter's CharRNN exactly: one-hot
         input, LSTM 128, dropout 0.5, 64 streams x 100-step windows, Adam 1e-3, clipping at 5, 100
-        epochs. ``"default"`` is the best the project measured for a 2-core CPU (README: 1.61
-        nats/char on Hamlet against the book's 1.89, in less time): embedding 64, LSTM 512,
+        epochs. ``"default"`` is the best measured for a 2-core CPU (1.61 nats/char on Hamlet
+        against the book's 1.89, in less time; see the character model's results page): embedding 64, LSTM 512,
         dropout 0.25, 32 streams, AdamW 3e-3 with a cosine schedule, 12 epochs.
     **settings
         Every field of `seqrnn.config.CharLMConfig` (model: `cell`, `num_layers`, `hidden_size`,

@@ -88,7 +88,7 @@ def _add_train_flags(p: argparse.ArgumentParser, config_class: type, presets) ->
     p.add_argument("--out", required=True, help="model directory to write (created if missing)")
     p.add_argument("--preset", choices=list(presets), default="default",
                    help="book: the chapter's exact configuration; default: the best measured for a 2-core CPU"
-                   if "book" in presets else "default: the configuration measured in the README")
+                   if "book" in presets else "default: the configuration measured on the results pages")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint/")
     config.add_arguments(p, config.RunOptions, "this run (not saved with the model)")
     config.add_arguments(p, config_class, "model, data and training (each overrides the preset's value)", presets)
