@@ -3,7 +3,9 @@
 Every estimator takes texts (`check_texts`); the classifier takes labels too (`check_labels`),
 turned into indices of its sorted classes (`class_indices`). The errors are `InvalidInputError`
 (a ValueError) or `InvalidInputTypeError` (a TypeError), as scikit-learn's conventions expect,
-and each names the argument (`X`, `y`, `X_val`, ...) and the offending position.
+and each names what it checks and the offending position: the argument (`X`, `y`, `X_val`, ...) in
+Python, or what a command or the server passes as `name` (a file, a flag, a request field), so that
+no user of the command line reads of an `X` or a `y`.
 """
 
 from __future__ import annotations
@@ -90,14 +92,20 @@ def check_labels(y: Any, name: str = "y") -> np.ndarray:
     return labels
 
 
-def class_indices(labels: np.ndarray, classes: np.ndarray, name: str = "y") -> np.ndarray:
-    """The index in `classes` of each label; labels outside `classes` are refused, named."""
+MODEL_CLASSES = "the model does not know"
+
+
+def class_indices(labels: np.ndarray, classes: np.ndarray, name: str = "y",
+                  unknown_to: str = MODEL_CLASSES) -> np.ndarray:
+    """The index in `classes` of each label; labels outside `classes` are refused, named (`name`
+    holds labels `unknown_to`: ...)."""
     index = {c: i for i, c in enumerate(classes.tolist())}
     values = labels.tolist()
     unknown = sorted({repr(v) for v in values if v not in index})
     if unknown:
-        raise InvalidInputError(f"{name} holds labels the model does not know: {', '.join(unknown[:5])} "
-                                f"(its classes: {', '.join(map(repr, classes.tolist()))})")
+        raise InvalidInputError(f"{name} holds labels {unknown_to}: {', '.join(unknown[:5])} "
+                                f"({'its' if unknown_to == MODEL_CLASSES else 'known'} classes: "
+                                f"{', '.join(map(repr, classes.tolist()))})")
     return np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values))
 
 
@@ -106,11 +114,21 @@ def json_classes(classes: np.ndarray) -> list:
     return [c.item() if isinstance(c, np.generic) else c for c in classes]
 
 
-def sorted_classes(labels: np.ndarray) -> np.ndarray:
+def sorted_classes(labels: np.ndarray, name: str = "y") -> np.ndarray:
     """The distinct labels of an object array, sorted (scikit-learn's `unique_labels`)."""
     from sklearn.utils.multiclass import unique_labels
 
     try:
         return unique_labels(labels)
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"y: {exc}") from None
+        raise InvalidInputError(f"{name}: {exc}") from None
+
+
+def training_classes(labels: np.ndarray, name: str = "y") -> np.ndarray:
+    """The sorted classes of training labels, refused when there is only one (`name` holds a
+    single class)."""
+    classes = sorted_classes(labels, name)
+    if len(classes) < 2:
+        raise InvalidInputError(f"{name} holds a single class ({json_classes(classes)[0]!r}): a classifier needs at "
+                                "least 2 classes")
+    return classes

@@ -19,6 +19,7 @@ name in config.json stays "sentiment", so model directories read the same under 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 
-from seqrnn.checks import check_labels, check_texts, class_indices, json_classes, sorted_classes
+from seqrnn.checks import check_labels, check_texts, class_indices, json_classes, training_classes
 from seqrnn.config import SENTIMENT_PRESETS, SentimentConfig
 from seqrnn.data import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
@@ -87,11 +88,18 @@ def predict_logits(model: SentimentRNN, data: EncodedReviews, device: torch.devi
     return out
 
 
-def classification_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy: binary on the one logit of two classes, softmax over more."""
+def classification_loss(logits: torch.Tensor, targets: torch.Tensor,
+                        class_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean cross-entropy: binary on the one logit of two classes, softmax over more. With
+    `class_weight` (one weight per class), the mean weighted by each text's class weight (PyTorch's
+    `cross_entropy(weight=...)`: sum of w_i * loss_i over sum of w_i), for both heads."""
     if logits.dim() == 1:
-        return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
-    return F.cross_entropy(logits, targets)
+        if class_weight is None:
+            return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
+        losses = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none")
+        weights = class_weight.to(logits.dtype)[targets]
+        return (weights * losses).sum() / weights.sum()
+    return F.cross_entropy(logits, targets, weight=None if class_weight is None else class_weight.to(logits.dtype))
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:
@@ -112,15 +120,18 @@ def logit_metrics(logits: np.ndarray, targets: np.ndarray) -> dict[str, float]:
 
 
 class ReviewTask:
-    """Mini-batches of reviews for the shared training loop; bucketed by length when asked."""
+    """Mini-batches of reviews for the shared training loop; bucketed by length when asked; the
+    loss weighted by class when `class_weight` (one weight per class) is given."""
 
     monitor = ("accuracy", "max")
 
     def __init__(self, train: EncodedReviews, val: EncodedReviews, batch_size: int, bucket: bool, seed: int,
-                 device: torch.device, eval_batch_size: int | None = None):
+                 device: torch.device, eval_batch_size: int | None = None, class_weight: np.ndarray | None = None):
         self.train, self.val = train, val
         self.batch_size, self.bucket, self.seed, self.device = batch_size, bucket, seed, device
         self.eval_batch_size = eval_batch_size
+        self.class_weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32,
+                                                                               device=device)
         self._epoch, self._batches = None, []
 
     def batches_per_epoch(self) -> int:
@@ -147,7 +158,7 @@ class ReviewTask:
 
     def loss(self, model, batch, carry):
         ids, lengths, targets = batch
-        return classification_loss(model(ids, lengths), targets), None, len(ids)
+        return classification_loss(model(ids, lengths), targets, self.class_weight), None, len(ids)
 
     def validate(self, model) -> dict[str, float]:
         return logit_metrics(predict_logits(model, self.val, self.device, self.eval_batch_size), self.val.targets)
@@ -267,10 +278,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             raise InvalidInputError(f"X has {len(texts)} texts but y has {len(labels)} labels")
         if not texts:
             raise InvalidInputError("X holds no texts: there is nothing to train on")
-        classes = sorted_classes(labels)
-        if len(classes) < 2:
-            raise InvalidInputError(f"y holds a single class ({json_classes(classes)[0]!r}): a classifier needs at "
-                                    "least 2 classes")
+        classes = training_classes(labels)
         targets = class_indices(labels, classes)
         if (X_val is None) != (y_val is None):
             raise InvalidInputError("give both X_val and y_val, or neither")
@@ -279,7 +287,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             val_texts, val_labels = check_texts(X_val, "X_val"), check_labels(y_val, "y_val")
             if len(val_texts) != len(val_labels):
                 raise InvalidInputError(f"X_val has {len(val_texts)} texts but y_val has {len(val_labels)} labels")
-            val_targets = class_indices(val_labels, classes, "y_val")
+            val_targets = class_indices(val_labels, classes, "y_val", "that are not in y")
         self.classes_ = classes
         return self._fit(LabelledData(texts, targets, val_texts, val_targets, list(unlabelled)), out_dir, resume,
                          source)
@@ -292,10 +300,12 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
 
     def _prepare(self, data: LabelledData, config: SentimentConfig, vocab: Vocabulary | None) -> Prepared:
         settings, training = config.data, config.training
-        # the seeded shuffle, held-out texts first (`data.heldout_split`: a language model trained with the
-        # same seed holds out the same ones); given validation texts take their place
+        # the seeded shuffle, stratified by class, held-out texts first (`data.heldout_split`: a language
+        # model trained with the same seed and labels holds out the same ones); given validation texts
+        # take their place
         kept, held_out = heldout_split(len(data.texts), training.seed,
-                                       settings.val_fraction if data.val_texts is None else 0.0, settings.limit)
+                                       settings.val_fraction if data.val_texts is None else 0.0, settings.limit,
+                                       data.targets)
         order = np.concatenate([held_out, kept])
         texts, targets, n_val = [data.texts[i] for i in order], data.targets[order], len(held_out)
         if data.val_texts is not None:
@@ -306,12 +316,11 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         if training.init_from and vocab is None:
             pretrained = pretrained_language_model(training.init_from, config, texts[:n_val])
             vocab = pretrained.vocab_
-        if len(np.unique(targets[train_index])) < 2:
-            raise InvalidInputError("the training texts hold only one class once the validation texts are held "
-                                    "out; at least 2 classes are needed")
+        self._check_class_counts(targets[train_index], held_out=n_val if data.val_texts is None else 0,
+                                 limited=settings.limit is not None and settings.limit < len(data.texts))
         if len(train_index) < training.batch_size:
-            raise InvalidInputError(f"only {len(train_index)} training texts, fewer than one batch of "
-                                    f"{training.batch_size} (lower `batch_size` or add data)")
+            warnings.warn(f"only {len(train_index)} training texts, fewer than one batch of {training.batch_size}: "
+                          f"training on one batch of all {len(train_index)}", SmallDataWarning, stacklevel=4)
         if vocab is not None:
             ids, lengths = encode_texts(texts, vocab, settings.seq_len, pad=settings.pad)
         else:
@@ -326,6 +335,23 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         return Prepared(vocab, train, val, description, start=pretrained,
                         embedding_texts=[texts[i] for i in train_index] + data.unlabelled)
 
+    def _check_class_counts(self, targets: np.ndarray, held_out: int, limited: bool) -> None:
+        """Every class needs at least 2 training texts: name the ones that have fewer."""
+        counts = np.bincount(targets, minlength=len(self.classes_))
+        rare = np.flatnonzero(counts < 2)
+        if not len(rare):
+            return
+        classes = json_classes(self.classes_)
+        if len(rare) == 1:
+            c = rare[0]
+            what = f"class {classes[c]!r} has {counts[c]} training text{'' if counts[c] == 1 else 's'}"
+        else:
+            named = ", ".join(f"{classes[c]!r} ({counts[c]})" for c in rare[:5]) + (", ..." if len(rare) > 5 else "")
+            what = f"classes {named} have fewer than 2 training texts"
+        after = [part for part, yes in (("`limit`", limited), (f"the {held_out} validation texts", held_out)) if yes]
+        raise InvalidInputError(what + (f" (after {' and '.join(after)})" if after else "")
+                                + "; every class needs at least 2 to learn from: add texts of it, or drop it")
+
     def _start_weights(self, model: SentimentRNN, prepared: Prepared, config: SentimentConfig) -> None:
         if prepared.start is not None:
             start_from_language_model(model, prepared.start.model_)
@@ -333,8 +359,16 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             start_embedding(model.encoder.embedding, prepared.embedding_texts, prepared.vocab, config.training.seed)
 
     def _task(self, prepared: Prepared, config: SentimentConfig, device: torch.device) -> ReviewTask:
-        return ReviewTask(prepared.train, prepared.val, config.training.batch_size, config.data.bucket,
-                          config.training.seed, device, self.run_options().eval_batch_size)
+        weights = None
+        if config.training.class_weight == "balanced":
+            from sklearn.utils.class_weight import compute_class_weight
+
+            k = len(self.classes_)
+            weights = compute_class_weight("balanced", classes=np.arange(k), y=prepared.train.targets)
+        # fewer texts than a batch: one batch of all of them (`_prepare` warned)
+        batch_size = min(config.training.batch_size, len(prepared.train))
+        return ReviewTask(prepared.train, prepared.val, batch_size, config.data.bucket,
+                          config.training.seed, device, self.run_options().eval_batch_size, weights)
 
     # --- what a classifier carries besides its configuration -------------------------------------
 
@@ -438,19 +472,24 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
 SentimentClassifier = TextClassifier  # the book's name for it
 
 
-def prediction_records(clf: TextClassifier, texts: list[str], *, all_classes: bool = True) -> list[dict]:
-    """One record per text, as `predict --json` prints it and `serve` returns it: `label` (the
-    predicted class), `probability` and, with `all_classes`, `probabilities` ({class: p}).
+class SmallDataWarning(UserWarning):
+    """Fewer training texts than one batch: `fit` trains on one batch of all of them."""
 
-    `probability` is, for two classes, the probability of the second class (IMDb: positive), as the
-    book's `1 0.9731` has always meant, so it reads the same whatever the label; for more classes,
-    the probability of the predicted label."""
-    proba = clf.predict_proba(texts)
+
+def prediction_records(clf: TextClassifier, texts: list[str], *, all_classes: bool = True,
+                       name: str = "texts") -> list[dict]:
+    """One record per text, as `predict --json` prints it and `serve` returns it: `label` (the
+    predicted class), `probability` (the probability of that label) and, with `all_classes`,
+    `probabilities` ({class: p}, every class).
+
+    The texts are checked under `name` (the request field, the file or argument they came from),
+    so that an error names what the user gave."""
+    proba = clf.predict_proba(check_texts(texts, name))
     index = proba.argmax(axis=1)
     classes = json_classes(clf.classes_)
     records = []
     for row, k in zip(proba, index):
-        p = row[1] if len(classes) == 2 else row[k]
+        p = row[k]
         record = {"label": classes[k], "probability": round(float(p), 6)}
         if all_classes:
             record["probabilities"] = {str(c): round(float(q), 6) for c, q in zip(classes, row)}

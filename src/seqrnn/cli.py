@@ -124,13 +124,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     add_inference_arguments(p)
     p.set_defaults(handler=commands.classify_evaluate)
-    p = sent_cmds.add_parser("predict", help="label texts given as arguments or one per stdin line",
-                             description="Prints `LABEL PROBABILITY` per text: for a two-class model the "
-                                         "probability of the second class (IMDb: positive), for more classes that "
-                                         "of the label printed; --json adds every class's probability.")
+    p = sent_cmds.add_parser("predict", help="label texts given as arguments, one per stdin line, or a whole file",
+                             description="Prints `LABEL PROBABILITY` per text, the probability being that of the "
+                                         "label printed; --json adds every class's probability. With --data FILE "
+                                         "--out FILE, labels every row of a CSV, TSV, JSONL or text file into a CSV, "
+                                         "TSV or JSONL file, in the input's order.")
     p.add_argument("--model", required=True)
     p.add_argument("--json", action="store_true", help="one JSON object per line, with every class's probability")
     p.add_argument("texts", nargs="*", metavar="TEXT")
+    group = p.add_argument_group("a whole file")
+    group.add_argument("--data", metavar="FILE",
+                       help="label every row of this CSV, TSV or JSONL file (or text file, one text per line)")
+    group.add_argument("--text-column", metavar="NAME",
+                       help="column (JSON key) of the texts (default: review, else text, sentence, content, document)")
+    group.add_argument("--id-column", metavar="NAME",
+                       help="column (JSON key) copied to --out to identify each row (default: the row number, 1 for "
+                            "the first row after the header)")
+    group.add_argument("--out", metavar="FILE",
+                       help="write the predictions here: .csv, .tsv or .jsonl (id, label, its probability, every "
+                            "class's probability); rows with no text get an empty prediction, named on stderr")
+    group.add_argument("--force", action="store_true", help="replace --out if it exists")
     add_inference_arguments(p)
     p.set_defaults(handler=commands.classify_predict)
 

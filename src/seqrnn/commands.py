@@ -8,11 +8,13 @@ stays instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import math
 import sys
-from typing import Any
+import warnings
+from typing import Any, Iterator
 
 Args = argparse.Namespace
 
@@ -59,6 +61,23 @@ def print_json_or(result: dict, args: Args, line: str) -> None:
     print(json.dumps(result) if args.json else line)
 
 
+@contextlib.contextmanager
+def warnings_as_notes() -> Iterator[None]:
+    """The library's own warnings (`SmallDataWarning`, ...), which a Python user gets as warnings, as
+    `note: ...` lines on stderr; other libraries' warnings are shown as usual."""
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if category.__module__.startswith("seqrnn."):
+                print(f"note: {message}", file=sys.stderr, flush=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
 def sampling_seed(value: int | str | None) -> int | None:
     """The seed of a `sample` command's `--seed`: the library's default when not given, None for 'random'."""
     from seqrnn.sampling import DEFAULT_SEED
@@ -79,41 +98,55 @@ def print_samples(texts: str | list[str]) -> None:
 
 
 def classify_train(args: Args) -> int:
+    """Train on what --data names; its labels are checked under the file's name (a CLI user has no `y`)."""
+    from seqrnn.checks import class_indices, training_classes
     from seqrnn.classifier import TextClassifier
     from seqrnn.data import read_labelled_data
 
     columns = dict(text_column=args.text_column, label_column=args.label_column)
     texts, labels, unlabelled = read_labelled_data(args.data, default_split="train", with_unsup=True, **columns)
+    classes = training_classes(labels, name=args.data)
     val = {}
     if args.val_data:
         val_texts, val_labels, _ = read_labelled_data(args.val_data, **columns)
+        class_indices(val_labels, classes, name=args.val_data, unknown_to=f"that {args.data} does not have")
         val = {"X_val": val_texts, "y_val": val_labels}
     clf = TextClassifier(args.preset, **estimator_params(TextClassifier, args))
     # --limit N also keeps only the first N unlabelled reviews (small runs stay small)
-    clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume,
-            source=args.data, **val)
+    with warnings_as_notes():
+        clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume,
+                source=args.data, **val)
     print_summary(clf, args.out, "accuracy {accuracy:.4f}")
     return 0
 
 
 def classify_evaluate(args: Args) -> int:
+    from seqrnn.checks import class_indices
     from seqrnn.classifier import TextClassifier
     from seqrnn.data import read_labelled_data
 
     clf = load_for_inference(TextClassifier, args)
     texts, labels, _ = read_labelled_data(args.data, args.split, args.text_column, args.label_column)
+    class_indices(labels, clf.classes_, name=args.data)
     result = clf.evaluate(texts, labels)
     print_json_or(result, args, f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} texts")
     return 0
 
 
 def classify_predict(args: Args) -> int:
-    """One line per input: `LABEL PROBABILITY` (see `classifier.prediction_records`), or with --json
-    one object with every class's probability. Undecodable stdin bytes are replaced with U+FFFD. An
-    empty input is refused before anything is printed: there is nothing to classify in it."""
+    """One line per input: `LABEL PROBABILITY` (the probability of that label; see
+    `classifier.prediction_records`), or with --json one object with every class's probability.
+    Undecodable stdin bytes are replaced with U+FFFD. An empty input is refused before anything is
+    printed: there is nothing to classify in it. With --data FILE, every row of the file is
+    labelled into --out (`seqrnn.predict_file`)."""
     from seqrnn.classifier import TextClassifier, prediction_records
     from seqrnn.errors import SeqrnnError
 
+    if args.data is not None or args.out is not None:
+        return _predict_file(args)
+    for given in ("text_column", "id_column", "force"):
+        if getattr(args, given):
+            raise SeqrnnError(f"`{given}` applies to a file of texts: give it with `data` FILE and `out` FILE")
     clf = load_for_inference(TextClassifier, args)
     if args.texts:
         texts, where = args.texts, "TEXT argument"
@@ -128,6 +161,32 @@ def classify_predict(args: Args) -> int:
         return 0
     for record in prediction_records(clf, texts, all_classes=args.json):
         print_json_or(record, args, f"{record['label']} {record['probability']:.4f}")
+    return 0
+
+
+def _predict_file(args: Args) -> int:
+    """`classify predict --data FILE --out FILE`: the file labelled row by row, a summary on stdout."""
+    from pathlib import Path
+
+    from seqrnn.classifier import TextClassifier
+    from seqrnn.errors import SeqrnnError
+    from seqrnn.predict_file import check_paths, describe_empty, predict_file
+
+    if args.data is None or args.out is None:
+        raise SeqrnnError("label a file with both `data` FILE (the texts) and `out` FILE.csv|.jsonl (the predictions)")
+    if args.texts:
+        raise SeqrnnError("give TEXT arguments or `data` FILE, not both")
+    if args.json:
+        raise SeqrnnError("`json` is for TEXT arguments and stdin; with `data`, the suffix of `out` chooses the "
+                          "format (.csv, .tsv or .jsonl)")
+    check_paths(Path(args.data), Path(args.out), args.force)  # before the model is loaded
+    clf = load_for_inference(TextClassifier, args)
+    outcome = predict_file(clf, args.data, args.out, text_column=args.text_column, id_column=args.id_column,
+                           force=args.force)
+    if outcome.empty:
+        print(describe_empty(Path(args.data), outcome.empty), file=sys.stderr)
+    print(f"wrote {outcome.rows:,} predictions to {args.out}"
+          + (f" ({len(outcome.empty):,} empty)" if outcome.empty else ""))
     return 0
 
 
@@ -197,9 +256,9 @@ def lm_train(args: Args) -> int:
     from seqrnn.data import read_documents
     from seqrnn.lm import WordLanguageModel
 
-    labelled, unlabelled = read_documents(args.data)
+    labelled, unlabelled, labels = read_documents(args.data)  # labels: held out as a classifier's split is
     lm = WordLanguageModel(args.preset, **estimator_params(WordLanguageModel, args))
-    lm.fit(labelled, unlabelled=unlabelled, out_dir=args.out, resume=args.resume, source=args.data)
+    lm.fit(labelled, labels, unlabelled=unlabelled, out_dir=args.out, resume=args.resume, source=args.data)
     print_summary(lm, args.out, "perplexity {perplexity:.1f}")
     return 0
 
@@ -209,7 +268,7 @@ def lm_evaluate(args: Args) -> int:
     from seqrnn.lm import WordLanguageModel
 
     lm = load_for_inference(WordLanguageModel, args)
-    labelled, unlabelled = read_documents(args.data, args.split)
+    labelled, unlabelled, _ = read_documents(args.data, args.split)
     result = lm.evaluate(labelled + unlabelled)
     per = ", ".join(f"{d} {math.exp(result[f'{d}_loss']):.1f}" for d in lm.model_.directions)
     print_json_or(result, args, f"perplexity {result['perplexity']:.1f} ({per}) over {result['n_words']} words, "

@@ -34,6 +34,7 @@ SCHEDULES = ("constant", "cosine")
 EMBED_INITS = ("random", "ppmi")
 DIRECTIONS = ("forward", "backward", "both")
 SOFTMAXES = ("adaptive", "full")
+CLASS_WEIGHTS = ("balanced",)
 
 
 def option(default: Any, help: str, *, choices: tuple | None = None, at_least: float | None = None,
@@ -187,6 +188,9 @@ class SentimentTrainingConfig(TrainingConfig):
     unfreeze_every: float = option(0.0, "gradual unfreezing: train the head alone at first, then add the "
                                    "recurrent layers from the top and the embedding last, one every this many "
                                    "epochs (0 = everything trains from the start)", at_least=0)
+    class_weight: str | None = option(None, "weight the loss by class: balanced weighs each class by n_texts / "
+                                      "(n_classes * its texts), scikit-learn's meaning, for imbalanced labels "
+                                      "(default: every text counts the same)", choices=CLASS_WEIGHTS)
 
 
 # --- a task's whole configuration -----------------------------------------------------------------

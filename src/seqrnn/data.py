@@ -724,29 +724,61 @@ def read_labelled_data(target: str, split: str | None = None, text_column: str |
     return labelled, reviews.labels[keep], unlabelled
 
 
-def read_documents(target: str, split: str | None = None) -> tuple[list[str], list[str]]:
-    """(labelled, unlabelled) documents for a language model: IMDb reviews (`split` None: the
-    training split's labelled and the unlabelled reviews; else that split's, all as 'labelled'), or
-    the non-empty lines of a text file (all 'labelled', so that a share is held out)."""
+def read_documents(target: str, split: str | None = None) -> tuple[list[str], list[str], np.ndarray | None]:
+    """(labelled, unlabelled, labels) documents for a language model: IMDb reviews (`split` None: the
+    training split's labelled reviews with their labels, and the unlabelled reviews; else that
+    split's, all as 'labelled', without labels), or the non-empty lines of a text file (all
+    'labelled', so that a share is held out; no labels). The labels are the ones a classifier
+    trained on the same data reads, so that both hold out the same reviews (`heldout_split`)."""
     from seqrnn.datasets import resolve
 
     path = resolve(target)
     if imdb_format(path) is None:
-        return [line for line in read_text(path).splitlines() if line.strip()], []
+        return [line for line in read_text(path).splitlines() if line.strip()], [], None
     if split is None:
-        labelled, _, unlabelled = read_labelled_data(target, default_split="train", with_unsup=True)
-        return labelled, unlabelled
+        labelled, labels, unlabelled = read_labelled_data(target, default_split="train", with_unsup=True)
+        return labelled, unlabelled, labels
     reviews = read_imdb(path, splits=None if split == "all" else (split,))
-    return list(reviews.texts), []
+    return list(reviews.texts), [], None
 
 
-def heldout_split(n: int, seed: int, val_fraction: float, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def heldout_split(n: int, seed: int, val_fraction: float, limit: int | None = None,
+                  labels: Sequence | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(training indices, held-out indices) of `n` labelled documents: a seeded shuffle, the first
-    `limit` kept, the first `val_fraction` of those held out. The classifier and the word language
-    model both split this way, so the same seed holds out the same reviews."""
+    `limit` kept, `val_fraction` of those held out.
+
+    With `labels` (one per document, any kind) the held-out share is stratified: each class gives
+    its share in proportion (the largest remainders rounded up), at least one document when it has
+    3 or more, and never so many that fewer than 2 stay to train on; so every class is validated
+    on when it can be, and a rare class is not lost to training. Within a class the held-out
+    documents are the first in the shuffle. The classifier and the word language model both split
+    this way, with the same labels, so the same seed holds out the same reviews."""
     order = np.random.default_rng(seed).permutation(n)[:limit]
     n_val = int(round(len(order) * val_fraction))
-    return order[n_val:], order[:n_val]
+    if labels is None or n_val == 0:
+        return order[n_val:], order[:n_val]
+    labels = np.asarray(labels)
+    if len(labels) != n:
+        raise ValueError(f"heldout_split: {len(labels)} labels for {n} documents")
+    _, classes = np.unique(labels[order], return_inverse=True)
+    take = _stratified_counts(np.bincount(classes), n_val)
+    held = np.zeros(len(order), dtype=bool)
+    for c, k in enumerate(take.tolist()):
+        held[np.flatnonzero(classes == c)[:k]] = True
+    return order[~held], order[held]
+
+
+def _stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
+    """How many of each class to hold out: about `n_val` in all, in proportion to `counts`, at least
+    1 of a class of 3 or more, at most all but 2 of any class."""
+    quota = counts * n_val / counts.sum()
+    low, high = np.where(counts >= 3, 1, 0), np.maximum(counts - 2, 0)
+    take = np.clip(np.floor(quota).astype(np.int64), low, high)
+    while take.sum() < n_val and (take < high).any():  # the largest remainders get one more
+        take[np.argmax(np.where(take < high, quota - take, -np.inf))] += 1
+    while take.sum() > n_val and (take > low).any():  # the minimum of 1 took too many: from the most over
+        take[np.argmax(np.where(take > low, take - quota, -np.inf))] -= 1
+    return take
 
 
 def texts_digest(texts: Sequence[str]) -> str:

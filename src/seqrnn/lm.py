@@ -12,7 +12,7 @@ model's batching). The backward model reads the same stream reversed. Both share
 as the two directions of a bidirectional classifier do, and each has its own adaptive softmax.
 
 The reviews held out are exactly the ones a classifier with the same `seed` and `val_fraction`
-validates on (`heldout_split`), so pretraining never reads them; the classifier checks this
+validates on (`heldout_split`, stratified by the labels given to `fit`), so pretraining never reads them; the classifier checks this
 through a digest of the held-out texts saved with the language model.
 """
 
@@ -27,10 +27,10 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from seqrnn.checks import check_texts
+from seqrnn.checks import check_labels, check_texts
 from seqrnn.config import LM_PRESETS, LMConfig
 from seqrnn.data import heldout_split, texts_digest
-from seqrnn.errors import SeqrnnError
+from seqrnn.errors import InvalidInputError, SeqrnnError
 from seqrnn.estimator import Prepared, RecurrentEstimator
 from seqrnn.models import WordLM
 from seqrnn.preprocess import Vocabulary, index_tokens, tokenize
@@ -105,6 +105,9 @@ class WordLanguageModel(RecurrentEstimator):
         ----------
         X : sequence of str
             Labelled documents in the order a classifier is given them (the held-out split is by index).
+        y : array-like of labels, optional
+            Their labels, as a classifier is given them: the held-out share is then stratified by
+            label as the classifier's is, so that both hold out the same documents. Not trained on.
         unlabelled : sequence of str
             More documents to train on; none is held out.
         out_dir, resume, source
@@ -112,12 +115,19 @@ class WordLanguageModel(RecurrentEstimator):
         """
         labelled = check_texts(X, allow_empty=True)
         unlabelled = check_texts(unlabelled, "unlabelled", allow_empty=True)
-        return self._fit((labelled, unlabelled), out_dir, resume, source)
+        labels = None
+        if y is not None:
+            labels = check_labels(y)
+            if len(labels) != len(labelled):
+                raise InvalidInputError(f"X has {len(labelled)} documents but y has {len(labels)} labels")
+        return self._fit((labelled, unlabelled, labels), out_dir, resume, source)
 
-    def _prepare(self, data: tuple[list[str], list[str]], config: LMConfig, vocab: Vocabulary | None) -> Prepared:
-        labelled, unlabelled = data
+    def _prepare(self, data: tuple[list[str], list[str], np.ndarray | None], config: LMConfig,
+                 vocab: Vocabulary | None) -> Prepared:
+        labelled, unlabelled, labels = data
         settings, training = config.data, config.training
-        train_index, val_index = heldout_split(len(labelled), training.seed, settings.val_fraction, settings.limit)
+        train_index, val_index = heldout_split(len(labelled), training.seed, settings.val_fraction, settings.limit,
+                                               labels)
         extra = unlabelled[: settings.limit]
         documents = [labelled[i] for i in train_index] + extra + [labelled[i] for i in val_index]
         if not documents:

@@ -1,0 +1,336 @@
+"""Labelling a whole file: `seqrnn classify predict --model DIR --data FILE --out FILE.csv|.jsonl`.
+
+The input is a CSV, TSV or JSONL file with a text column (`--text-column`; the same defaults as
+training: `review`, else `text`, ...) and optionally an id column (`--id-column`), or a plain text
+file with one text per line. It is read row by row and predicted in chunks, so a file of any size
+is labelled in bounded memory, with a progress bar on a terminal (a plain line now and then
+elsewhere).
+
+The output has one row per input row, in the input's order: the row's id (the id column's value,
+else its row number, 1 for the first row after the header), the predicted `label`, `probability`
+(that label's) and every class's probability (CSV/TSV: one `p_CLASS` column per class; JSONL:
+`probabilities`, as `predict --json` prints it). A row whose text is empty, only whitespace or
+missing gets an empty prediction (empty cells; JSONL nulls) and is named on stderr, instead of
+failing the whole file. The output is written to a temporary file and renamed into place at the
+end, so a stopped run leaves no half-written file; an existing file is replaced only with `force`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from seqrnn.errors import SeqrnnError
+
+INPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
+OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+CHUNK = 2048  # rows read, predicted and written at a time
+PLAIN_LINE_EVERY_S = 30.0  # off a terminal: a progress line at most this often
+
+
+@dataclass
+class Row:
+    """One input row: its number (1-based, data rows only), the line it starts on, its id, its text
+    (None when it has none to classify) and why not."""
+
+    number: int
+    line: int
+    id: Any
+    text: str | None
+    problem: str = ""
+
+
+@dataclass
+class Outcome:
+    """What `predict_file` did: rows written, and the rows given an empty prediction."""
+
+    rows: int = 0
+    empty: list[Row] = field(default_factory=list)
+
+
+def output_format(out: Path) -> str:
+    """'csv', 'tsv' or 'jsonl' from the output file's suffix; an error naming `out` otherwise."""
+    kind = OUTPUT_FORMATS.get(out.suffix.lower())
+    if kind is None:
+        raise SeqrnnError(f"`out` {out}: name a .csv, .tsv or .jsonl file (its suffix chooses the format)")
+    return kind
+
+
+def check_paths(data: Path, out: Path, force: bool) -> None:
+    """Refuse, before any work, an output that exists (without `force`) or is the input itself."""
+    output_format(out)
+    if not data.exists():
+        raise SeqrnnError(f"{data}: no such file")
+    if data.is_dir():
+        raise SeqrnnError(f"{data}: is a directory; `data` names one file of texts (CSV, TSV, JSONL, or text, one per "
+                          "line)")
+    if INPUT_FORMATS.get(data.suffix.lower()) is None:
+        raise SeqrnnError(f"{data}: not a file of texts: expected a .csv, .tsv, .jsonl or .txt file")
+    if out.exists() or out.is_symlink():
+        if out.resolve() == data.resolve():
+            raise SeqrnnError(f"`out` {out} is the `data` file: write the predictions to another file")
+        if not force:
+            raise SeqrnnError(f"`out` {out} exists: add `force` to replace it")
+        if out.is_dir():
+            raise SeqrnnError(f"`out` {out} is a directory")
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+class _ByteCounter:
+    """The lines of a binary file decoded as UTF-8 (errors name the line), counting the bytes read."""
+
+    def __init__(self, path: Path, f):
+        self.path, self.f, self.bytes, self.line = path, f, 0, 0
+
+    def __iter__(self) -> Iterator[str]:
+        from seqrnn.data import _convert_hint
+
+        for raw in self.f:
+            self.bytes += len(raw)
+            self.line += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise SeqrnnError(f"{self.path}: line {self.line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
+                                  f"{_convert_hint(self.path)}") from None
+            if self.line == 1:
+                if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                    raise SeqrnnError(f"{self.path}: UTF-16 text, expected UTF-8; {_convert_hint(self.path, 'utf-16')}")
+                text = text.removeprefix("\ufeff")
+            if "\0" in text:
+                raise SeqrnnError(f"{self.path}: line {self.line}: a NUL byte: a binary file? expected UTF-8 text")
+            yield text
+
+
+def _text_of(value: Any, key: str, where: str) -> tuple[str | None, str]:
+    """(the text, or None when there is none to classify; the reason)."""
+    if value is None:
+        return None, f"no {key!r} value" if key else "no text"
+    if not isinstance(value, str):
+        raise SeqrnnError(f"{where}: the text is a {type(value).__name__}, not a string: {value!r:.60}")
+    if not value.strip():
+        return None, "an empty text"
+    return value, ""
+
+
+def open_rows(path: Path, lines: _ByteCounter, text_column: str | None,
+              id_column: str | None) -> tuple[str | None, Iterator[Row]]:
+    """(the id column as the file names it, or None; the rows, in order). The columns are checked
+    here, before any row is read."""
+    from seqrnn.data import TEXT_COLUMNS, _pick_column
+
+    kind = INPUT_FORMATS[path.suffix.lower()]
+    if kind == "txt":
+        if text_column or id_column:
+            raise SeqrnnError(f"{path}: a text file (one text per line) has no columns; drop `text_column` and "
+                              "`id_column`, or give a CSV, TSV or JSONL file")
+        return None, _text_lines(path, lines)
+    if kind == "jsonl":
+        records = _json_records(path, lines)
+        first = next(records, None)
+        if first is None:
+            raise SeqrnnError(f"{path}: no records")
+        columns = list(first[1])
+        records = _chain(first, records)
+    else:
+        records, columns = _delimited_records(path, lines, "\t" if kind == "tsv" else ",")
+    text_key = _pick_column(path, columns, text_column, TEXT_COLUMNS, "text", "`text_column`")
+    id_key = _pick_column(path, columns, id_column, (), "id", "`id_column`") if id_column else None
+    return id_key, _table_rows(path, records, text_key, id_key)
+
+
+def _text_lines(path: Path, lines: _ByteCounter) -> Iterator[Row]:
+    for number, line in enumerate(lines, 1):
+        text, problem = _text_of(line.rstrip("\r\n"), "", f"{path}: line {number}")
+        yield Row(number, number, number, text, problem)
+
+
+def _table_rows(path: Path, records, text_key: str, id_key: str | None) -> Iterator[Row]:
+    number = 0
+    for number, (line, record) in enumerate(records, 1):
+        where = f"{path}: line {line}"
+        if id_key is not None and id_key not in record:
+            raise SeqrnnError(f"{where}: no {id_key!r} field")
+        text, problem = _text_of(record.get(text_key), text_key, where)
+        yield Row(number, line, record[id_key] if id_key is not None else number, text, problem)
+    if number == 0:
+        raise SeqrnnError(f"{path}: no rows, only a header")
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _json_records(path: Path, lines: _ByteCounter) -> Iterator[tuple[int, dict]]:
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SeqrnnError(f"{path}: line {lines.line}: not JSON ({exc.msg}); expected one JSON object per "
+                              "line") from None
+        if not isinstance(record, dict):
+            raise SeqrnnError(f"{path}: line {lines.line}: a JSON {type(record).__name__}, expected an object "
+                              '({"text": ...})')
+        yield lines.line, record
+
+
+def _delimited_records(path: Path, lines: _ByteCounter, delimiter: str):
+    """(records, header): records are (line, {column: value}) per non-blank row."""
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)  # an unclosed quote is an error, not a lost file
+    name = "TSV" if delimiter == "\t" else "CSV"
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise SeqrnnError(f"{path}: line 1: malformed {name} ({exc})") from None
+    if not header:
+        raise SeqrnnError(f"{path}: the first line has no column names")
+
+    def records():
+        try:
+            while True:
+                start = lines.line + 1
+                row = next(reader, None)
+                if row is None:
+                    return
+                if not row or not "".join(row).strip():
+                    continue
+                if len(row) != len(header):
+                    raise SeqrnnError(f"{path}: line {start}: {len(row)} fields, expected {len(header)} "
+                                      f"({'tab' if delimiter == chr(9) else 'comma'}-separated, with a header)")
+                yield start, dict(zip(header, row))
+        except csv.Error as exc:
+            raise SeqrnnError(f"{path}: line {lines.line}: malformed {name} ({exc})") from None
+
+    return records(), header
+
+
+# --- writing ----------------------------------------------------------------------------------------
+
+
+class _Writer:
+    """Rows of predictions in CSV, TSV or JSONL."""
+
+    def __init__(self, f, kind: str, id_name: str, classes: list):
+        self.f, self.kind, self.id_name, self.classes = f, kind, id_name, classes
+        if kind != "jsonl":
+            self.csv = csv.writer(f, delimiter="\t" if kind == "tsv" else ",", lineterminator="\n")
+            self.csv.writerow([id_name, "label", "probability", *(f"p_{c}" for c in classes)])
+
+    def write(self, row: Row, record: dict | None) -> None:
+        if self.kind == "jsonl":
+            out = {self.id_name: row.id, "label": None, "probability": None, "probabilities": None}
+            if record is not None:
+                out.update(record)
+            self.f.write(json.dumps(out, ensure_ascii=False) + "\n")
+        elif record is None:
+            self.csv.writerow([row.id, "", "", *([""] * len(self.classes))])
+        else:
+            probabilities = record["probabilities"]
+            self.csv.writerow([row.id, record["label"], record["probability"],
+                               *(probabilities[str(c)] for c in self.classes)])
+
+
+class _Progress:
+    """A tqdm bar over the input's bytes on a terminal; elsewhere a plain line now and then."""
+
+    def __init__(self, path: Path, total: int):
+        from tqdm import tqdm
+
+        self.path, self.total = path, total
+        self.terminal = sys.stderr.isatty()
+        self.bar = tqdm(total=total, unit="B", unit_scale=True, dynamic_ncols=True, file=sys.stderr,
+                        disable=not self.terminal, desc="predict")
+        self.done, self.last = 0, time.perf_counter()
+
+    def update(self, done_bytes: int, rows: int) -> None:
+        self.bar.update(done_bytes - self.done)
+        self.done = done_bytes
+        self.bar.set_postfix(rows=f"{rows:,}")
+        if not self.terminal and time.perf_counter() - self.last >= PLAIN_LINE_EVERY_S:
+            share = f" ({100 * done_bytes / self.total:.0f}% of {self.path.name})" if self.total else ""
+            print(f"predicted {rows:,} rows{share}", file=sys.stderr, flush=True)
+            self.last = time.perf_counter()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def predict_file(clf, data: str | os.PathLike, out: str | os.PathLike, *, text_column: str | None = None,
+                 id_column: str | None = None, force: bool = False, chunk: int = CHUNK) -> Outcome:
+    """Label every row of the file `data` with the trained classifier `clf` into the file `out`
+    (see the module docstring for both files' forms). Returns how many rows were written and which
+    got an empty prediction; nothing is written to `out` unless the whole file was predicted."""
+    from seqrnn.checks import json_classes
+    from seqrnn.classifier import prediction_records
+    from seqrnn.fileio import _umask, fsync_dir
+
+    data, out = Path(data), Path(out)
+    check_paths(data, out, force)
+    kind = output_format(out)
+    classes = json_classes(clf.classes_)
+    outcome = Outcome()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with open(data, "rb") as source, os.fdopen(fd, "w", encoding="utf-8", newline="") as sink:
+            lines = _ByteCounter(data, source)
+            id_key, rows = open_rows(data, lines, text_column, id_column)
+            writer = _Writer(sink, kind, id_key or "row", classes)
+            progress = _Progress(data, os.fstat(source.fileno()).st_size)
+            try:
+                batch = []
+                for row in rows:
+                    batch.append(row)
+                    if len(batch) >= chunk:
+                        _predict_chunk(clf, batch, writer, outcome, prediction_records, data)
+                        progress.update(lines.bytes, outcome.rows)
+                        batch = []
+                _predict_chunk(clf, batch, writer, outcome, prediction_records, data)
+                progress.update(lines.bytes, outcome.rows)
+            finally:
+                progress.close()
+            if not outcome.rows:
+                raise SeqrnnError(f"{data}: the file is empty")
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(out.parent)
+    return outcome
+
+
+def _predict_chunk(clf, batch: list[Row], writer: _Writer, outcome: Outcome, prediction_records, data: Path) -> None:
+    texts = [row.text for row in batch if row.text is not None]
+    records = iter(prediction_records(clf, texts, name=str(data))) if texts else iter(())
+    for row in batch:
+        if row.text is None:
+            outcome.empty.append(row)
+            writer.write(row, None)
+        else:
+            writer.write(row, next(records))
+        outcome.rows += 1
+
+
+def describe_empty(data: Path, empty: list[Row]) -> str:
+    """The stderr note for rows given an empty prediction."""
+    shown = ", ".join(f"row {r.number} (line {r.line}: {r.problem})" for r in empty[:5])
+    more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+    return (f"note: {data}: {len(empty)} row{'s' if len(empty) > 1 else ''} had no text to classify and "
+            f"{'were' if len(empty) > 1 else 'was'} written with an empty prediction: {shown}{more}")
