@@ -58,7 +58,83 @@ def test_inspect_csv(tmp_path):
     csv = tmp_path / "movie_data.csv"
     csv.write_text('review,sentiment\n"Good, very good.",1\nBad.,0\n', encoding="utf-8")
     report = last_json(run_seqrnn("data", "inspect", csv, "--json"))
-    assert report["splits"]["train"]["reviews"] == 2 and report["train_vocab_size"] == 5
+    assert report["kind"] == "labelled" and report["texts"] == 2 and report["vocab_size"] == 5
+    assert [(e["label"], e["texts"]) for e in report["labels"]] == [(0, 1), (1, 1)]
+
+
+# --- labelled texts, read as `classify train` reads them (in-process) --------------------------------
+
+LABELLED = [("A great film, loved it.", "pos"), ("Dull.", "neg"), ("Superb acting!", "pos"), ("Boring plot.", "neg"),
+            ("Fine.", "pos"), ("What a waste of time.", "neg"), ("Wonderful.", "pos"), ("Meh, it was okay.", "meh")]
+
+
+def inspect_json(capsys, *args) -> dict:
+    from seqrnn.cli import main
+
+    assert main(["data", "inspect", *map(str, args), "--json"]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def write_labelled(tmp_path, form: str):
+    import csv
+
+    if form in ("csv", "tsv"):
+        path = tmp_path / f"data.{form}"
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, delimiter="," if form == "csv" else "\t")
+            writer.writerow(["id", "body", "verdict"])
+            writer.writerows((i, text, label) for i, (text, label) in enumerate(LABELLED))
+        return path, ["--text-column", "body", "--label-column", "verdict"]
+    if form == "jsonl":
+        path = tmp_path / "data.jsonl"
+        path.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in LABELLED), encoding="utf-8")
+        return path, []
+    path = tmp_path / "folders"
+    for i, (text, label) in enumerate(LABELLED):
+        (path / label).mkdir(parents=True, exist_ok=True)
+        (path / label / f"{i}.txt").write_text(text, encoding="utf-8")
+    return path, []
+
+
+@pytest.mark.parametrize("form", ["csv", "tsv", "jsonl", "folders"])
+def test_inspect_reads_every_labelled_form_train_reads(form, tmp_path, capsys):
+    path, flags = write_labelled(tmp_path, form)
+    report = inspect_json(capsys, path, *flags)
+    assert report["kind"] == "labelled" and report["format"] == form and report["texts"] == 8
+    assert [(e["label"], e["texts"], e["share"]) for e in report["labels"]] == [
+        ("meh", 1, 0.125), ("neg", 3, 0.375), ("pos", 4, 0.5)]
+    neg = next(e for e in report["labels"] if e["label"] == "neg")
+    assert neg["tokens"]["max"] == len(tokenize("What a waste of time."))
+    assert report["total_tokens"] == sum(len(tokenize(t)) for t, _ in LABELLED)
+    assert report["vocab_size"] == len({w for t, _ in LABELLED for w in tokenize(t)})
+    assert report["rare_labels"] == []
+
+
+def test_inspect_table_shows_the_labels_and_points_out_a_rare_one(tmp_path, capsys):
+    from seqrnn.cli import main
+
+    path = tmp_path / "spam.csv"
+    path.write_text("text,label\n" + "buy now,spam\n" + "see you at noon,ham\n" * 12, encoding="utf-8")
+    assert main(["data", "inspect", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"labelled texts: {path} (CSV)"
+    assert out[2].split()[:3] == ["ham", "12", "92.3%"] and out[3].split()[:3] == ["spam", "1", "7.7%"]
+    assert out[4].split()[:3] == ["all", "13", "100.0%"]
+    assert any(line.startswith("imbalanced: 'spam' has under a fifth of the largest label's texts") and
+               "--class-weight balanced" in line for line in out)
+
+
+def test_inspect_column_flags_are_for_files_with_columns(tmp_path, capsys):
+    from seqrnn.cli import main
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("To be, or not to be\n", encoding="utf-8")
+    assert main(["data", "inspect", str(corpus), "--text-column", "body"]) == 2
+    assert capsys.readouterr().err == (f"seqrnn: error: {corpus}: --text-column and --label-column apply to CSV, TSV "
+                                       "and JSONL files\n")
+    path, _ = write_labelled(tmp_path, "csv")
+    assert main(["data", "inspect", str(path), "--text-column", "body", "--label-column", "stars"]) == 2
+    assert "no 'stars' column (columns: id, body, verdict)" in capsys.readouterr().err
 
 
 @pytest.mark.slow

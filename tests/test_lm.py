@@ -34,7 +34,7 @@ TINY = dict(embed_size=8, hidden_size=16, batch_size=4, num_steps=6, epochs=2, m
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("lm") / "model"
-    lm = WordLanguageModel(lr=1e-2, warmup_steps=0, **TINY).fit(TEXTS, unlabelled=UNLABELLED, out_dir=out)
+    lm = WordLanguageModel(lr=1e-2, warmup_steps=0, **TINY).fit(TEXTS, LABELS, unlabelled=UNLABELLED, out_dir=out)
     return lm, out
 
 
@@ -52,12 +52,12 @@ def test_document_stream_puts_a_separator_before_each_document_in_the_given_orde
 
 def test_heldout_split_is_the_classifiers_validation_split():
     """The classifier validates on exactly the reviews the language model holds out."""
-    kept, held_out = heldout_split(len(TEXTS), seed=3, val_fraction=0.2)
+    kept, held_out = heldout_split(len(TEXTS), seed=3, val_fraction=0.2, labels=LABELS)
     clf = SentimentClassifier(preset="book", seed=3, val_fraction=0.2, epochs=1, batch_size=8, embed_size=8,
                               hidden_size=8, min_count=1, threads=1).fit(TEXTS, LABELS)
     assert clf.dataset_["val_reviews"] == len(held_out) == 12
     assert sorted(kept.tolist() + held_out.tolist()) == list(range(len(TEXTS)))
-    assert heldout_split(len(TEXTS), 3, 0.2)[1].tolist() == held_out.tolist()
+    assert heldout_split(len(TEXTS), 3, 0.2, labels=LABELS)[1].tolist() == held_out.tolist()
 
 
 def test_the_backward_model_reads_the_stream_reversed():

@@ -77,9 +77,9 @@ def test_reload_in_a_fresh_process_gives_identical_predictions(trained):
     result = run_cli("sentiment", "predict", "--model", out, "--json", *texts)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    expected = clf.predict_proba(texts)[:, 1]
-    assert [r["label"] for r in lines] == [int(p > 0.5) for p in expected]
-    assert np.allclose([r["probability"] for r in lines], expected, atol=1e-6)
+    expected = clf.predict_proba(texts)
+    assert [r["label"] for r in lines] == [int(p > 0.5) for p in expected[:, 1]]
+    assert np.allclose([r["probability"] for r in lines], expected.max(axis=1), atol=1e-6)  # the label's
     reloaded = SentimentClassifier.load(out)
     assert np.array_equal(reloaded.decision_function(texts), clf.decision_function(texts))
 
@@ -138,15 +138,181 @@ def test_scikit_learn_conventions():
 
 
 @pytest.mark.parametrize("labels,message", [
-    (np.zeros(100, dtype=int), "single class"),
-    (None, "fewer than one batch"),
+    (np.zeros(100, dtype=int), r"y holds a single class \(0\)"),
+    (["a"] * 60 + ["b"] * 39 + ["rare"], r"class 'rare' has 1 training text; every class needs at least 2"),
+    (["a"] * 60 + ["b"] * 38 + ["c", "d"], r"classes 'c' \(1\), 'd' \(1\) have fewer than 2 training texts"),
 ])
 def test_bad_training_data(labels, message):
-    texts, default_labels = make_reviews(100 if labels is not None else 10)
     from seqrnn.errors import SeqrnnError
 
+    texts, _ = make_reviews(100)
     with pytest.raises(SeqrnnError, match=message):
-        SentimentClassifier(**TINY).fit(texts, default_labels if labels is None else labels)
+        SentimentClassifier(**{**TINY, "val_fraction": 0.0}).fit(texts, labels)
+
+
+def test_a_class_that_the_held_out_texts_leave_short_is_named_with_them():
+    from seqrnn.errors import SeqrnnError
+
+    texts, _ = make_reviews(100)
+    labels = ["a"] * 96 + ["b"] * 2 + ["c"] * 2
+    with pytest.raises(SeqrnnError, match=r"classes 'b' \(\d\), 'c' \(\d\) have fewer than 2 training texts \(after "
+                                          r"`limit` and the 1 validation text\)"):
+        SentimentClassifier(**{**TINY, "limit": 10, "val_fraction": 0.1}).fit(texts, labels)
+
+
+def test_ten_texts_train_with_one_batch_of_all_of_them_and_a_warning(tmp_path, capsys):
+    from seqrnn.classifier import SmallDataWarning
+    from seqrnn.cli import main
+
+    texts, labels = make_reviews(10, seed=2)
+    labels[:2] = [0, 1]  # both classes, at least 2 of each after the held-out share
+    labels[2:4] = [0, 1]
+    clf = SentimentClassifier(preset="book", embed_size=8, hidden_size=8, seq_len=30, epochs=2, threads=1)
+    with pytest.warns(SmallDataWarning, match=r"only 8 training texts, fewer than one batch of 100: training on one "
+                                              r"batch of all 8"):
+        clf.fit(texts, labels)
+    assert clf.summary_["step"] == 2 and clf.dataset_ == {"source": None, "train_reviews": 8, "val_reviews": 2,
+                                                          "unlabelled_reviews": 0}
+    assert clf.predict(texts).shape == (10,)
+
+    capsys.readouterr()
+    data = tmp_path / "ten.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{'yes' if y else 'no'}\n" for t, y in zip(texts, labels)))
+    assert main(["classify", "train", "--data", str(data), "--out", str(tmp_path / "m"), "--preset", "book",
+                 "--epochs", "1", "--embed-size", "8", "--hidden-size", "8", "--seq-len", "30", "--threads", "1",
+                 "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err == "note: only 8 training texts, fewer than one batch of 100: training on one batch of all 8\n"
+
+
+def test_the_held_out_split_is_stratified_and_keeps_a_five_percent_class():
+    from seqrnn.data import heldout_split
+
+    labels = np.array(["common"] * 95 + ["rare"] * 5)
+    for seed in range(20):
+        kept, held = heldout_split(100, seed, 0.1, labels=labels)
+        assert len(held) == 10 and sorted(kept.tolist() + held.tolist()) == list(range(100))
+        assert (labels[held] == "rare").sum() == 1 and (labels[kept] == "rare").sum() == 4
+        assert heldout_split(100, seed, 0.1, labels=labels)[1].tolist() == held.tolist()  # seeded
+    # without labels the shuffle alone decides: some seed loses the rare class from validation
+    assert any((labels[heldout_split(100, seed, 0.1)[1]] == "rare").sum() == 0 for seed in range(20))
+    # in proportion, with every class of 3 or more in validation and at least 2 of each left to train on
+    big = np.array([0] * 700 + [1] * 250 + [2] * 47 + [3] * 3)
+    kept, held = heldout_split(1000, 1, 0.2, labels=big)
+    assert np.bincount(big[held]).tolist() == [140, 50, 9, 1] and np.bincount(big[kept]).tolist() == [560, 200, 38, 2]
+    kept, held = heldout_split(7, 0, 0.5, labels=["a", "a", "b", "b", "b", "a", "c"])
+    assert len(held) == 2 and sorted(np.array(list("aabbbac"))[held].tolist()) == ["a", "b"]
+
+
+def test_a_classifier_validates_on_the_reviews_its_language_model_held_out(tmp_path, capsys):
+    """The classifier's stratified validation split is the language model's, when both are given
+    the labels (`seqrnn lm train` passes them): no note about a mismatch. Without the labels, the
+    language model holds out other reviews, and the note says so."""
+    from seqrnn.lm import WordLanguageModel
+
+    texts, labels = make_reviews(60, seed=4)
+    labels[:50] = 0  # imbalanced: the stratified split differs from the plain shuffle's
+    lm_settings = dict(embed_size=8, hidden_size=8, batch_size=4, num_steps=6, epochs=1, min_count=1, threads=1,
+                       val_fraction=0.2, seed=5)
+    clf_settings = dict(preset="default", embed_size=8, hidden_size=8, epochs=1, batch_size=8, threads=1,
+                        val_fraction=0.2, seed=5)
+    WordLanguageModel(**lm_settings).fit(texts, labels, out_dir=tmp_path / "with")
+    WordLanguageModel(**lm_settings).fit(texts, out_dir=tmp_path / "without")
+    capsys.readouterr()
+    SentimentClassifier(**clf_settings, init_from=str(tmp_path / "with")).fit(texts, labels)
+    assert "note:" not in capsys.readouterr().err
+    SentimentClassifier(**clf_settings, init_from=str(tmp_path / "without")).fit(texts, labels)
+    assert "did not hold out exactly this classifier's validation reviews" in capsys.readouterr().err
+
+
+def test_balanced_class_weights_change_the_loss_as_scikit_learn_weighs_classes():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from seqrnn.classifier import classification_loss
+
+    targets = torch.tensor([0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
+    weights = torch.as_tensor(compute_class_weight("balanced", classes=np.arange(2), y=targets.numpy()))
+    assert weights.tolist() == pytest.approx([10 / 16, 10 / 4])
+    binary = torch.linspace(-2, 2, 10)
+    plain, weighted = classification_loss(binary, targets), classification_loss(binary, targets, weights)
+    each = torch.nn.functional.binary_cross_entropy_with_logits(binary, targets.float(), reduction="none")
+    w = weights[targets]
+    assert float(weighted) == pytest.approx(float((w * each).sum() / w.sum()))
+    assert float(weighted) != pytest.approx(float(plain))
+    assert float(classification_loss(binary, targets, torch.ones(2))) == pytest.approx(float(plain))
+    logits = torch.randn(10, 3, generator=torch.Generator().manual_seed(0))
+    three = torch.tensor([0, 0, 0, 0, 0, 0, 1, 1, 1, 2])
+    w3 = torch.tensor([0.5, 1.0, 3.0])
+    assert float(classification_loss(logits, three, w3)) == pytest.approx(
+        float(torch.nn.functional.cross_entropy(logits, three, weight=w3)))
+    assert float(classification_loss(logits, three, w3)) != pytest.approx(float(classification_loss(logits, three)))
+
+
+def test_class_weight_balanced_trains_with_the_weights_of_the_training_split(tmp_path, monkeypatch):
+    from seqrnn import classifier
+    from seqrnn.cli import main
+
+    seen = []
+    original = classifier.ReviewTask.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        seen.append(self.class_weight)
+
+    monkeypatch.setattr(classifier.ReviewTask, "__init__", spy)
+    texts, _ = make_reviews(100)
+    labels = np.array([0] * 80 + [1] * 20)
+    clf = SentimentClassifier(**{**TINY, "epochs": 1, "val_fraction": 0.1}, class_weight="balanced").fit(texts, labels)
+    assert clf.config_.training.class_weight == "balanced"
+    assert seen[-1].tolist() == pytest.approx([90 / (2 * 72), 90 / (2 * 18)])  # the 90 training texts: 72 + 18
+    SentimentClassifier(**{**TINY, "epochs": 1}).fit(texts, labels)
+    assert seen[-1] is None
+    with pytest.raises(ValueError, match="class_weight must be one of balanced, got 'auto'"):
+        SentimentClassifier(class_weight="auto").fit(texts, labels)
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
+    args = ["classify", "train", "--data", str(data), "--out", str(tmp_path / "m"), "--epochs", "1", "--quiet",
+            *[f"--{k.replace('_', '-')}={v}" for k, v in TINY.items() if k != "epochs"]]
+    assert main([*args, "--class-weight", "balanced"]) == 0
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["training"]["class_weight"] == "balanced"
+
+
+def test_the_probability_beside_a_label_is_that_labels(trained):
+    from seqrnn.classifier import prediction_records
+
+    clf, _ = trained
+    texts = ["awful boring waste of a film", "a great and wonderful film"]
+    records = prediction_records(clf, texts)
+    proba = clf.predict_proba(texts)
+    assert [r["label"] for r in records] == [0, 1]
+    assert [r["probability"] for r in records] == pytest.approx([proba[0, 0], proba[1, 1]], abs=1e-6)
+    assert all(r["probability"] > 0.5 for r in records)
+    assert records[0]["probabilities"] == {"0": pytest.approx(proba[0, 0], abs=1e-6),
+                                           "1": pytest.approx(proba[0, 1], abs=1e-6)}
+    with pytest.raises(ValueError, match=r"^texts holds 1 empty text\(s\) \(at 1\)"):  # the server's field
+        prediction_records(clf, ["fine", " "])
+
+
+def test_command_line_errors_name_files_and_flags_never_x_or_y(trained, tmp_path, capsys):
+    from seqrnn.cli import main
+
+    _, out = trained
+    data = tmp_path / "test.csv"
+    data.write_text("text,label\na great film,1\nan awful film,2\n")
+    assert main(["classify", "evaluate", "--model", str(out), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"seqrnn: error: {data} holds labels the model does not know: 2 (its classes: 0, 1)\n")
+    one = tmp_path / "one.csv"
+    one.write_text("text,label\na great film,good\nanother great film,good\n")
+    assert main(["classify", "train", "--data", str(one), "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err == f"seqrnn: error: {one} holds a single class ('good'): a classifier needs at " \
+                                      "least 2 classes\n"
+    texts, labels = make_reviews(40)
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
+    assert main(["classify", "train", "--data", str(train), "--val-data", str(data), "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err.startswith(f"seqrnn: error: {data} holds labels that {train} does not have: "
+                                              "2 (known classes: 0, 1)")
 
 
 @pytest.mark.slow

@@ -287,7 +287,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             val_texts, val_labels = check_texts(X_val, "X_val"), check_labels(y_val, "y_val")
             if len(val_texts) != len(val_labels):
                 raise InvalidInputError(f"X_val has {len(val_texts)} texts but y_val has {len(val_labels)} labels")
-            val_targets = class_indices(val_labels, classes, "y_val", "that are not in y")
+            val_targets = class_indices(val_labels, classes, "y_val")
         self.classes_ = classes
         return self._fit(LabelledData(texts, targets, val_texts, val_targets, list(unlabelled)), out_dir, resume,
                          source)
@@ -348,7 +348,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         else:
             named = ", ".join(f"{classes[c]!r} ({counts[c]})" for c in rare[:5]) + (", ..." if len(rare) > 5 else "")
             what = f"classes {named} have fewer than 2 training texts"
-        after = [part for part, yes in (("`limit`", limited), (f"the {held_out} validation texts", held_out)) if yes]
+        after = [part for part, yes in (("`limit`", limited), (f"the {held_out} validation text{'s' if held_out > 1 else ''}", held_out)) if yes]
         raise InvalidInputError(what + (f" (after {' and '.join(after)})" if after else "")
                                 + "; every class needs at least 2 to learn from: add texts of it, or drop it")
 

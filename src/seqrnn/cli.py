@@ -241,8 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     # data
     data = tasks.add_parser("data", help="look at datasets")
     data_cmds = data.add_subparsers(dest="command", metavar="ACTION", required=True)
-    p = data_cmds.add_parser("inspect", help="statistics of an IMDb dataset or a text corpus")
-    p.add_argument("target", metavar="PATH|NAME", help="a path, or imdb / hamlet / tinyshakespeare")
+    p = data_cmds.add_parser("inspect", help="labels and counts of labelled texts; statistics of IMDb or a text corpus")
+    p.add_argument("target", metavar="PATH|NAME",
+                   help="labelled texts as `classify train` reads them (a CSV, TSV or JSONL file, a folder with one "
+                        "subfolder per label), an IMDb directory or archive, a text file, or imdb / hamlet / "
+                        "tinyshakespeare")
+    _add_labelled_data_flags(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(handler=commands.data_inspect)
 

@@ -296,13 +296,19 @@ def serve(args: Args) -> int:
 
 
 def data_inspect(args: Args) -> int:
-    """Statistics of an IMDb dataset or a text corpus (see `seqrnn.inspect`)."""
-    from seqrnn.data import imdb_format
+    """Statistics of labelled texts (any form `classify train` reads), an IMDb dataset or a text
+    corpus (see `seqrnn.inspect`)."""
+    from seqrnn.data import imdb_format, labelled_format
     from seqrnn.datasets import locate
-    from seqrnn.inspect import inspect_imdb, inspect_text
+    from seqrnn.errors import SeqrnnError
+    from seqrnn.inspect import inspect_imdb, inspect_labelled, inspect_text
 
     path, name = locate(args.target)
-    if name == "imdb" or (name is None and imdb_format(path) is not None):
+    if name is None and labelled_format(path) is not None:
+        report, printer = inspect_labelled(path, args.text_column, args.label_column), _print_labelled
+    elif args.text_column or args.label_column:
+        raise SeqrnnError(f"{args.target}: `text_column` and `label_column` apply to CSV, TSV and JSONL files")
+    elif name == "imdb" or (name is None and imdb_format(path) is not None):
         report, printer = inspect_imdb(path), _print_imdb
     else:
         report, printer = inspect_text(path, name), _print_text
@@ -322,6 +328,26 @@ def _print_imdb(report: dict) -> None:
         print(f"{split:<8} {s['reviews']:>8,} {s['neg']:>7,} {s['pos']:>7,} {s['unlabelled']:>7,}   "
               f"{t['mean']:>19,.1f} {t['median']:>7,.0f} {t['p95']:>7,.0f} {t['max']:>7,}")
     print(f"tokens: {report['tokens']:,}; vocabulary of the train split: {report['train_vocab_size']:,} words")
+    sec = report["seconds"]
+    print(f"seconds: read {sec['read']:.2f}, tokenize {sec['tokenize']:.2f}, total {sec['total']:.2f}")
+
+
+def _print_labelled(report: dict) -> None:
+    kind = {"csv": "CSV", "tsv": "TSV", "jsonl": "JSONL", "folders": "a folder per label"}[report["format"]]
+    print(f"labelled texts: {report['path']} ({kind})")
+    width = max([len("label"), len("all")] + [len(str(entry["label"])) for entry in report["labels"]])
+    print(f"{'label':<{width}} {'texts':>8} {'share':>7}   {'tokens/text: mean':>17} {'median':>7} {'p95':>7} "
+          f"{'max':>7}")
+    rows = [(str(e["label"]), e["texts"], e["share"], e["tokens"]) for e in report["labels"]]
+    for label, texts, share, t in rows + [("all", report["texts"], 1.0, report["tokens"])]:
+        print(f"{label:<{width}} {texts:>8,} {share:>7.1%}   {t['mean']:>17,.1f} {t['median']:>7,.0f} "
+              f"{t['p95']:>7,.0f} {t['max']:>7,}")
+    print(f"{len(report['labels'])} labels; tokens: {report['total_tokens']:,}; vocabulary: {report['vocab_size']:,} words")
+    if report["rare_labels"]:
+        rare = ", ".join(repr(label) for label in report["rare_labels"])
+        print(f"imbalanced: {rare} {'has' if len(report['rare_labels']) == 1 else 'have'} under a fifth of the "
+              "largest label's texts; accuracy will hide how they fare: read the per-label recall of `classify "
+              "evaluate`, and consider `classify train --class-weight balanced`")
     sec = report["seconds"]
     print(f"seconds: read {sec['read']:.2f}, tokenize {sec['tokenize']:.2f}, total {sec['total']:.2f}")
 

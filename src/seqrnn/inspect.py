@@ -1,9 +1,12 @@
-"""What is in an IMDb dataset or a text corpus (`seqrnn data inspect PATH|NAME [--json]`).
+"""What is in a dataset (`seqrnn data inspect PATH|NAME [--text-column C] [--label-column C] [--json]`).
 
-IMDb (whatever `seqrnn.data.read_imdb` reads, or the name `imdb`): reviews per split and label,
-tokens per review (the book's tokenizer, as in training), the vocabulary size of the train split.
-Anything else is a text corpus: characters, distinct characters, lines; `hamlet` is reported after
-the book's cut, text[15858:] (`seqrnn.data.read_corpus`).
+Labelled texts, read as `classify train` reads them (a CSV, TSV or JSONL file, or a folder with one
+subfolder per label; `seqrnn.data.read_labelled`): the labels with their counts and shares, tokens
+per text for each, and the vocabulary; a class far rarer than the largest is pointed out, with
+what to do about it. IMDb (an aclImdb directory or archive, or the name `imdb`): reviews per split
+and label, tokens per review (the book's tokenizer, as in training), the vocabulary size of the
+train split. Anything else is a text corpus: characters, distinct characters, lines; `hamlet` is
+reported after the book's cut, text[15858:] (`seqrnn.data.read_corpus`).
 """
 
 from __future__ import annotations
@@ -56,6 +59,44 @@ def inspect_imdb(path: Path) -> dict:
         "splits": splits,
         "tokens": int(lengths.sum()),
         "train_vocab_size": vocab,
+        "seconds": {"read": round(t1 - t0, 3), "tokenize": round(t2 - t1, 3), "total": round(time.perf_counter() - t0, 3)},
+    }
+
+
+IMBALANCED = 0.2  # a class with fewer texts than this share of the largest class's is pointed out
+
+
+def inspect_labelled(path: Path, text_column: str | None = None, label_column: str | None = None) -> dict:
+    """Labels, their counts and token statistics of labelled texts (`seqrnn.data.read_labelled`)."""
+    from seqrnn.checks import json_classes, sorted_classes
+    from seqrnn.data import labelled_format, read_labelled
+    from seqrnn.preprocess import index_tokens
+    from sklearn.utils.multiclass import unique_labels  # noqa: F401  (imported before the clock starts)
+
+    t0 = time.perf_counter()
+    data = read_labelled(path, text_column, label_column)
+    t1 = time.perf_counter()
+    tokens = index_tokens(data.texts)
+    lengths = tokens.lengths
+    t2 = time.perf_counter()
+    classes = sorted_classes(data.labels, str(path))
+    labels = []
+    for label, value in zip(classes.tolist(), json_classes(classes)):
+        mask = data.labels == label
+        labels.append({"label": value, "texts": int(mask.sum()), "share": round(float(mask.mean()), 4),
+                       "tokens": _stats(lengths[mask])})
+    largest = max(entry["texts"] for entry in labels)
+    rare = [entry["label"] for entry in labels if entry["texts"] < IMBALANCED * largest]
+    return {
+        "kind": "labelled",
+        "path": str(path),
+        "format": labelled_format(path),
+        "texts": len(data),
+        "labels": labels,
+        "rare_labels": rare,
+        "tokens": _stats(lengths),
+        "total_tokens": int(lengths.sum()),
+        "vocab_size": int(np.count_nonzero(tokens.counts())),
         "seconds": {"read": round(t1 - t0, 3), "tokenize": round(t2 - t1, 3), "total": round(time.perf_counter() - t0, 3)},
     }
 
