@@ -258,6 +258,9 @@ def test_class_weight_balanced_trains_with_the_weights_of_the_training_split(tmp
     def spy(self, *args, **kwargs):
         original(self, *args, **kwargs)
         seen.append(self.class_weight)
+        monitors.append(self.monitor)
+
+    monitors = []
 
     monkeypatch.setattr(classifier.ReviewTask, "__init__", spy)
     texts, _ = make_reviews(100)
@@ -265,8 +268,10 @@ def test_class_weight_balanced_trains_with_the_weights_of_the_training_split(tmp
     clf = SentimentClassifier(**{**TINY, "epochs": 1, "val_fraction": 0.1}, class_weight="balanced").fit(texts, labels)
     assert clf.config_.training.class_weight == "balanced"
     assert seen[-1].tolist() == pytest.approx([90 / (2 * 72), 90 / (2 * 18)])  # the 90 training texts: 72 + 18
+    # the best weights are those of the best macro-F1: accuracy would favour the large class again
+    assert monitors[-1] == ("macro_f1", "max") and "macro_f1" in clf.summary_["best"]
     SentimentClassifier(**{**TINY, "epochs": 1}).fit(texts, labels)
-    assert seen[-1] is None
+    assert seen[-1] is None and monitors[-1] == ("accuracy", "max")
     with pytest.raises(ValueError, match="class_weight must be one of balanced, got 'auto'"):
         SentimentClassifier(class_weight="auto").fit(texts, labels)
     data = tmp_path / "d.csv"

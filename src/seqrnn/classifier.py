@@ -112,18 +112,34 @@ def probabilities(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
+def predicted_indices(logits: np.ndarray) -> np.ndarray:
+    """The predicted class index of each row of `predict_logits`' logits."""
+    return (logits > 0).astype(np.int64) if logits.ndim == 1 else logits.argmax(axis=1)
+
+
 def logit_metrics(logits: np.ndarray, targets: np.ndarray) -> dict[str, float]:
     """Mean log-loss (nats) and accuracy of logits against class indices."""
     loss = classification_loss(torch.as_tensor(logits), torch.as_tensor(targets))
-    predicted = (logits > 0).astype(np.int64) if logits.ndim == 1 else logits.argmax(axis=1)
+    predicted = predicted_indices(logits)
     return {"loss": float(loss), "accuracy": float((predicted == targets).mean()) if len(targets) else float("nan")}
+
+
+def macro_f1(logits: np.ndarray, targets: np.ndarray) -> float:
+    """The mean over classes of each class's F1 (scikit-learn's macro average; a class never
+    predicted scores 0)."""
+    from sklearn.metrics import f1_score
+
+    k = 2 if logits.ndim == 1 else logits.shape[1]
+    return float(f1_score(targets, predicted_indices(logits), labels=np.arange(k), average="macro", zero_division=0))
 
 
 class ReviewTask:
     """Mini-batches of reviews for the shared training loop; bucketed by length when asked; the
-    loss weighted by class when `class_weight` (one weight per class) is given."""
+    loss weighted by class when `class_weight` (one weight per class) is given.
 
-    monitor = ("accuracy", "max")
+    Validation gives the loss, accuracy and macro-F1; the best weights are those of the best
+    accuracy, or, with class weights, of the best macro-F1: weighting the classes asks every class
+    to count the same, and accuracy would pick the weights that favour the largest class again."""
 
     def __init__(self, train: EncodedReviews, val: EncodedReviews, batch_size: int, bucket: bool, seed: int,
                  device: torch.device, eval_batch_size: int | None = None, class_weight: np.ndarray | None = None):
@@ -132,6 +148,7 @@ class ReviewTask:
         self.eval_batch_size = eval_batch_size
         self.class_weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32,
                                                                                device=device)
+        self.monitor = ("accuracy", "max") if class_weight is None else ("macro_f1", "max")
         self._epoch, self._batches = None, []
 
     def batches_per_epoch(self) -> int:
@@ -161,7 +178,8 @@ class ReviewTask:
         return classification_loss(model(ids, lengths), targets, self.class_weight), None, len(ids)
 
     def validate(self, model) -> dict[str, float]:
-        return logit_metrics(predict_logits(model, self.val, self.device, self.eval_batch_size), self.val.targets)
+        logits = predict_logits(model, self.val, self.device, self.eval_batch_size)
+        return {**logit_metrics(logits, self.val.targets), "macro_f1": macro_f1(logits, self.val.targets)}
 
 
 # --- the estimator ------------------------------------------------------------------------------------
@@ -443,9 +461,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         ndarray of shape (n_texts,)
             Labels from `classes_` (of its dtype: IMDb's 0/1 are integers).
         """
-        logits = self._logits(X)
-        index = (logits > 0).astype(np.int64) if logits.ndim == 1 else logits.argmax(axis=1)
-        return self.classes_[index]
+        return self.classes_[predicted_indices(self._logits(X))]
 
     def evaluate(self, X, y) -> dict:
         """Accuracy, mean log-loss (nats) and count on labelled texts.

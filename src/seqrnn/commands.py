@@ -116,7 +116,7 @@ def classify_train(args: Args) -> int:
     with warnings_as_notes():
         clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume,
                 source=args.data, **val)
-    print_summary(clf, args.out, "accuracy {accuracy:.4f}")
+    print_summary(clf, args.out, "accuracy {accuracy:.4f}, macro-F1 {macro_f1:.4f}")
     return 0
 
 

@@ -4,8 +4,8 @@ Endpoints (all JSON unless noted):
 
 - `POST /v1/sentiment` `{"texts": [...]}` -> `{"results": [{"label": L, "probability": p,
   "probabilities": {class: p}}, ...]}`, what `seqrnn sentiment predict --json` prints: L the
-  predicted class (IMDb: 0|1), p the probability of the second class for a two-class model (IMDb:
-  positive), of L for more classes (`sentiment.prediction_records`). An empty text is a 400.
+  predicted class (IMDb: 0|1), p the probability of L (`classifier.prediction_records`). An empty
+  text is a 400 naming its place in "texts".
 - `POST /v1/generate` `{"start", "length", "top_n", "top_p", "temperature", "seed", "num_samples",
   "ignore_unknown", "stream"}` -> `{"texts": [...]}` (each text begins with the start text, as
   `seqrnn charlm sample` prints it); with `"stream": true`, `text/plain` characters as they are

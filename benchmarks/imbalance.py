@@ -1,0 +1,109 @@
+"""Imbalanced labels: `class_weight="balanced"` against no weights, on a slice of IMDb with 10% positive.
+
+    python benchmarks/imbalance.py                       # 3,000 training reviews (10% positive), 4 minutes a model
+    python benchmarks/imbalance.py --train 6000 --minutes 4
+
+From IMDb's training reviews (seeded): a training slice with `--positive` of them positive and a
+disjoint test slice with the same share. The same small classifier (the default preset, smaller:
+embedding 64, BiLSTM 64, 200 tokens, batch 32) trains twice for the same budget, without class weights and
+with `class_weight="balanced"` (`seqrnn classify train --class-weight balanced`); TF-IDF + logistic
+regression, without and with scikit-learn's own `class_weight="balanced"`, is the baseline measured
+in the same run. The table gives accuracy, macro-F1, balanced accuracy and the positive class's
+precision, recall and F1 on the test slice; results go to benchmarks/results/imbalance.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS  # noqa: E402
+
+
+def imbalanced_slices(n_train: int, n_test: int, positive: float, seed: int):
+    """(train texts, labels, test texts, labels) from IMDb's training reviews, `positive` of each positive."""
+    from seqrnn.data import read_imdb
+    from seqrnn.datasets import resolve
+
+    reviews = read_imdb(resolve("imdb"), splits=("train",))
+    rng = np.random.default_rng(seed)
+    pos, neg = (rng.permutation(np.flatnonzero(reviews.labels == k)) for k in (1, 0))
+    n_pos = [round(n * positive) for n in (n_train, n_test)]
+    train = np.concatenate([pos[: n_pos[0]], neg[: n_train - n_pos[0]]])
+    test = np.concatenate([pos[n_pos[0] : n_pos[0] + n_pos[1]], neg[n_train - n_pos[0] : n_train - n_pos[0] + n_test - n_pos[1]]])
+    train, test = rng.permutation(train), rng.permutation(test)
+    texts = reviews.texts
+    return ([texts[i] for i in train], reviews.labels[train], [texts[i] for i in test], reviews.labels[test])
+
+
+def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_recall_fscore_support
+
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=[1], zero_division=0)
+    return {"accuracy": accuracy_score(y_true, y_pred), "macro_f1": f1_score(y_true, y_pred, average="macro"),
+            "balanced_accuracy": balanced_accuracy_score(y_true, y_pred), "pos_precision": float(p[0]),
+            "pos_recall": float(r[0]), "pos_f1": float(f[0]), "predicted_pos": int((y_pred == 1).sum())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--train", type=int, default=3000, help="training reviews (default 3000)")
+    parser.add_argument("--test", type=int, default=2000, help="test reviews (default 2000)")
+    parser.add_argument("--positive", type=float, default=0.1, help="share of positive reviews (default 0.1)")
+    parser.add_argument("--minutes", type=float, default=4.0, help="training budget per model (default 4)")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from seqrnn import TextClassifier
+
+    X, y, X_test, y_test = imbalanced_slices(args.train, args.test, args.positive, args.seed)
+    print(f"train {len(X)} reviews ({int(y.sum())} positive), test {len(X_test)} ({int(y_test.sum())} positive)",
+          flush=True)
+    rows = []
+    for weight in (None, "balanced"):
+        start = time.perf_counter()
+        lr = make_pipeline(TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True),
+                           LogisticRegression(max_iter=2000, class_weight=weight)).fit(X, y)
+        rows.append({"model": "TF-IDF + logistic regression", "class_weight": weight,
+                     "seconds": time.perf_counter() - start, **scores(y_test, lr.predict(X_test))})
+    settings = dict(preset="default", embed_size=64, hidden_size=64, seq_len=200, batch_size=32, epochs=args.epochs,
+                    max_minutes=args.minutes, seed=args.seed, threads=args.threads, quiet=True)
+    for weight in (None, "balanced"):
+        start = time.perf_counter()
+        clf = TextClassifier(**settings, class_weight=weight).fit(X, y)
+        rows.append({"model": "TextClassifier (BiLSTM 64)", "class_weight": weight,
+                     "seconds": time.perf_counter() - start, "steps": clf.summary_["step"],
+                     "best_validation": clf.summary_["best"],
+                     **scores(y_test, clf.predict(X_test))})
+        print(f"{rows[-1]['model']} class_weight={weight}: {rows[-1]['seconds']:.0f} s", flush=True)
+
+    print(f"\n{'model':<30} {'class_weight':<12} {'accuracy':>8} {'macro-F1':>8} {'bal.acc':>8} "
+          f"{'pos P':>6} {'pos R':>6} {'pos F1':>6} {'pred.pos':>8}")
+    for r in rows:
+        print(f"{r['model']:<30} {str(r['class_weight']):<12} {r['accuracy']:>8.4f} {r['macro_f1']:>8.4f} "
+              f"{r['balanced_accuracy']:>8.4f} {r['pos_precision']:>6.3f} {r['pos_recall']:>6.3f} {r['pos_f1']:>6.3f} "
+              f"{r['predicted_pos']:>8}")
+    for model in ("TF-IDF + logistic regression", "TextClassifier (BiLSTM 64)"):
+        plain, balanced = (next(r for r in rows if r["model"] == model and r["class_weight"] == w)
+                           for w in (None, "balanced"))
+        print(f"{model}: macro-F1 balanced / none = {balanced['macro_f1'] / plain['macro_f1']:.3f}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "imbalance.json"
+    out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
