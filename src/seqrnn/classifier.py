@@ -461,7 +461,8 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         ndarray of shape (n_texts,)
             Labels from `classes_` (of its dtype: IMDb's 0/1 are integers).
         """
-        return self.classes_[predicted_indices(self._logits(X))]
+        index = predicted_indices(self._logits(X))  # checks first that the model is fitted
+        return self.classes_[index]
 
     def evaluate(self, X, y) -> dict:
         """Accuracy, mean log-loss (nats) and count on labelled texts.
