@@ -36,6 +36,7 @@ from seqrnn.estimator import Prepared, RecurrentEstimator
 from seqrnn.lm import pretrained_language_model, start_from_language_model
 from seqrnn.models import SentimentRNN
 from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
+from seqrnn.progress import Progress
 from seqrnn.wordvectors import start_embedding
 
 TASK = "sentiment"
@@ -54,6 +55,10 @@ class EncodedReviews:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def subset(self, index: np.ndarray) -> "EncodedReviews":
+        return EncodedReviews(self.ids[index], self.lengths[index],
+                              None if self.targets is None else self.targets[index], self.pad)
 
     def rows(self, index: np.ndarray, device: torch.device):
         """A batch: ids trimmed to its longest review (right padding), lengths, class indices."""
@@ -75,15 +80,20 @@ def length_sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarr
 
 
 def predict_logits(model: SentimentRNN, data: EncodedReviews, device: torch.device,
-                   batch_size: int | None = None) -> np.ndarray:
+                   batch_size: int | None = None, on_batch=None, quiet: bool = True) -> np.ndarray:
     """Logits for every review (none dropped), computed in batches of similar length: shape (n,) for
-    two classes, (n, classes) for more."""
+    two classes, (n, classes) for more. `on_batch` is called after each batch (it may raise to
+    stop); progress is shown unless `quiet`."""
     out = np.empty((len(data),) if model.num_classes == 2 else (len(data), model.num_classes), dtype=np.float32)
     model.eval()
-    with torch.no_grad():
-        for index in length_sorted_batches(data.lengths, batch_size or PREDICT_BATCH):
+    batches = length_sorted_batches(data.lengths, batch_size or PREDICT_BATCH)
+    with torch.no_grad(), Progress("predict", len(data), "text", quiet=quiet) as progress:
+        for index in batches:
             ids, lengths, _ = data.rows(index, device)
             out[index] = model(ids, lengths).float().cpu().numpy()
+            progress.update(len(index))
+            if on_batch is not None:
+                on_batch()
     return out
 
 
@@ -117,10 +127,13 @@ class ReviewTask:
     monitor = ("accuracy", "max")
 
     def __init__(self, train: EncodedReviews, val: EncodedReviews, batch_size: int, bucket: bool, seed: int,
-                 device: torch.device, eval_batch_size: int | None = None):
-        self.train, self.val = train, val
-        self.batch_size, self.bucket, self.seed, self.device = batch_size, bucket, seed, device
-        self.eval_batch_size = eval_batch_size
+                 device: torch.device, eval_batch_size: int | None = None, eval_batches: int | None = None):
+        self.train, self.batch_size, self.bucket, self.seed, self.device = train, batch_size, bucket, seed, device
+        self.eval_batch_size = eval_batch_size or PREDICT_BATCH
+        most = (eval_batches or 0) * self.eval_batch_size
+        # validation reads at most `eval_batches` batches: the same seeded sample of the held-out texts every time
+        self.val = val.subset(np.sort(np.random.default_rng([seed, 2]).permutation(len(val))[:most])) \
+            if most and len(val) > most else val
         self._epoch, self._batches = None, []
 
     def batches_per_epoch(self) -> int:
@@ -149,8 +162,9 @@ class ReviewTask:
         ids, lengths, targets = batch
         return classification_loss(model(ids, lengths), targets), None, len(ids)
 
-    def validate(self, model) -> dict[str, float]:
-        return logit_metrics(predict_logits(model, self.val, self.device, self.eval_batch_size), self.val.targets)
+    def validate(self, model, on_batch=None) -> dict[str, float]:
+        logits = predict_logits(model, self.val, self.device, self.eval_batch_size, on_batch=on_batch)
+        return logit_metrics(logits, self.val.targets)
 
 
 # --- the estimator ------------------------------------------------------------------------------------
@@ -333,8 +347,9 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             start_embedding(model.encoder.embedding, prepared.embedding_texts, prepared.vocab, config.training.seed)
 
     def _task(self, prepared: Prepared, config: SentimentConfig, device: torch.device) -> ReviewTask:
+        options = self.run_options()
         return ReviewTask(prepared.train, prepared.val, config.training.batch_size, config.data.bucket,
-                          config.training.seed, device, self.run_options().eval_batch_size)
+                          config.training.seed, device, options.eval_batch_size, options.eval_batches)
 
     # --- what a classifier carries besides its configuration -------------------------------------
 
