@@ -351,7 +351,9 @@ def resolve(name_or_path: str, *, download: bool = True) -> Path:
     """The path of an existing file or directory, or of a named dataset (found or downloaded).
 
     An existing path wins over a dataset name and is returned as given. With `download=False`,
-    a named dataset missing from `$SEQRNN_DATA` and the cache raises SeqrnnError.
+    a named dataset missing from `$SEQRNN_DATA` and the cache raises SeqrnnError. For enwik8
+    this is the raw 100 MB `enwik8` file, extracted into the cache from a zip if need be (no
+    download is needed for that), and refused unless it has exactly `Dataset.size` bytes.
     """
     return locate(name_or_path, download=download)[0]
 
