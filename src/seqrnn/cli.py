@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = tasks.add_parser("data", help="look at datasets")
     data_cmds = data.add_subparsers(dest="command", metavar="ACTION", required=True)
     p = data_cmds.add_parser("inspect", help="statistics of an IMDb dataset or a text corpus")
-    p.add_argument("target", metavar="PATH|NAME", help="a path, or imdb / hamlet / tinyshakespeare")
+    p.add_argument("target", metavar="PATH|NAME", help="a path, or imdb / hamlet / tinyshakespeare / enwik8")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(handler=commands.data_inspect)
 
