@@ -231,7 +231,7 @@ def test_gradual_unfreezing_trains_the_head_first_then_the_encoder_from_the_top(
         def loss(self, model, batch, carry):
             return torch.nn.functional.binary_cross_entropy_with_logits(model(batch[0]), batch[1]), None, 8
 
-        def validate(self, model):
+        def validate(self, model, on_batch=None):
             return {"loss": 0.0}
 
     training = SentimentTrainingConfig(epochs=4, unfreeze_every=1.0, lr=0.01)

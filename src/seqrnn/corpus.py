@@ -325,3 +325,38 @@ class _Writer:
     def array(self, dtype: np.dtype) -> np.ndarray:
         """What was appended, in memory."""
         return np.concatenate(self.pieces) if self.pieces else np.zeros(0, dtype)
+
+
+def text_source(target: str, strip_gutenberg: bool = False) -> TextSource:
+    """What `--text` names, as a source to read in chunks: a named corpus (`hamlet`, cut the book's
+    way, and `tinyshakespeare`, read whole; `enwik8`, its bytes as characters, with its standard
+    90/5/5 M split) or a UTF-8 file, streamed (read whole when `strip_gutenberg` asks for the
+    Project Gutenberg markers to be found)."""
+    from seqrnn.data import read_corpus
+    from seqrnn.datasets import locate, named_splits
+
+    path, name = locate(target)
+    splits = named_splits(name) if name else None
+    if splits:
+        return TextSource(path=path, encoding="latin-1", splits=splits)
+    if name == "hamlet" or strip_gutenberg:
+        return TextSource(text=read_corpus(path, name, strip_gutenberg)[0])
+    if path.is_dir():
+        raise SeqrnnError(f"{path}: is a directory, expected a text file")
+    if not path.is_file():
+        raise SeqrnnError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise SeqrnnError(f"{path}: the file is empty")
+    return TextSource(path=path)
+
+
+def as_source(text: "str | os.PathLike | TextSource") -> TextSource:
+    """A corpus given to the library: a string (the text itself), a path (a UTF-8 file, streamed) or
+    a `TextSource`."""
+    if isinstance(text, TextSource):
+        return text
+    if isinstance(text, str):
+        return TextSource(text=text)
+    if isinstance(text, os.PathLike):
+        return TextSource(path=Path(text))
+    raise TypeError(f"expected the text (a str), a path or a TextSource, got {type(text).__name__}")
