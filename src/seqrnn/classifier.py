@@ -37,7 +37,7 @@ from seqrnn.lm import pretrained_language_model, start_from_language_model
 from seqrnn.models import SentimentRNN
 from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
 from seqrnn.progress import Progress
-from seqrnn.wordvectors import start_embedding
+from seqrnn.wordvectors import MAX_VECTOR_TEXTS, start_embedding
 
 TASK = "sentiment"
 PREDICT_BATCH = 256  # reviews per batch when validating, evaluating and predicting, unless eval_batch_size says
@@ -338,7 +338,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         description = {"train_reviews": len(train_index), "val_reviews": n_val,
                        "unlabelled_reviews": len(data.unlabelled)}
         return Prepared(vocab, train, val, description, start=pretrained,
-                        embedding_texts=[texts[i] for i in train_index] + data.unlabelled)
+                        embedding_texts=([texts[i] for i in train_index] + data.unlabelled)[:MAX_VECTOR_TEXTS])
 
     def _start_weights(self, model: SentimentRNN, prepared: Prepared, config: SentimentConfig) -> None:
         if prepared.start is not None:

@@ -136,6 +136,7 @@ class Trainer:
         self.show_bar = not quiet and ranks.is_main and sys.stderr.isatty()
         self.plain_lines = not quiet and ranks.is_main and not sys.stderr.isatty()
         self.last_line = time.perf_counter()
+        self.line_due = False  # a plain line is due at the next step (agreed by every rank in `_decide`)
         self.line_loss = [0.0, 0]  # the training loss summed over the steps since the last plain line, and steps
         self.skip_nonfinite = skip_nonfinite
         self.steps_per_epoch = task.batches_per_epoch()
@@ -329,7 +330,7 @@ class Trainer:
                     while state.index < self.steps_per_epoch:
                         loss, examples = self.train_step(self.task.batch(state.epoch, state.index))
                         window.add(loss, examples)
-                        if state.step % self.log_every == 0 or state.index == self.steps_per_epoch:
+                        if state.step % self.log_every == 0 or state.index == self.steps_per_epoch or self.line_due:
                             record = self.log(window)
                             bar.set_postfix(loss=f"{record['loss']:.4f}", ex_s=f"{record['examples_per_s']:,.0f}",
                                             epoch=record["epoch"])
@@ -363,7 +364,9 @@ class Trainer:
         now = time.perf_counter()
         budget = self.budget_s is not None and now - self.started >= self.budget_s
         due = self.checkpoint_every_s is not None and now - self.last_checkpoint >= self.checkpoint_every_s
-        signalled, budget, due = distributed.any_of([self.stop_signal is not None, budget, due], self.ranks)
+        line = self.plain_lines and now - self.last_line >= PLAIN_LINE_EVERY_S  # rank 0's clock decides
+        signalled, budget, due, self.line_due = distributed.any_of(
+            [self.stop_signal is not None, budget, due, line], self.ranks)
         if signalled:
             self.stop_signal = self.stop_signal or signal.SIGINT
             return "signal"
