@@ -267,7 +267,7 @@ class Trainer:
         """Validate on rank 0, log, and keep the weights if they are the best so far. False when a stop
         signal arrived meanwhile: the validation is abandoned between two batches, nothing is logged."""
         self.check_finite()
-        result = None
+        result, started = None, time.perf_counter()
         if self.ranks.is_main:
             self.model.eval()
             try:
@@ -284,7 +284,7 @@ class Trainer:
         improved = math.isfinite(value) and (
             best is None or (value < best[metric] if mode == "min" else value > best[metric]))
         record = {"type": "val", "epoch": self.epoch_number(), "step": self.state.step,
-                  "elapsed_s": round(self.elapsed(), 3), **result}
+                  "elapsed_s": round(self.elapsed(), 3), "val_s": round(time.perf_counter() - started, 3), **result}
         if improved:
             self.state.best = {**result, "epoch": record["epoch"], "step": record["step"],
                                "elapsed_s": record["elapsed_s"]}
