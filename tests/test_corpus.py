@@ -89,17 +89,17 @@ def test_named_splits_train_validate_and_evaluate_on_their_ranges(tmp_path, smal
     assert read == 400 and unknown == 0 and np.array_equal(ids, vocab.encode(data[3400:].decode("latin-1")))
 
 
-def test_validation_reads_at_most_eval_batches_the_same_windows_every_time():
+def test_validation_reads_a_bounded_estimate_the_same_windows_every_time():
     torch.manual_seed(0)
     model = CharRNN(7, hidden_size=8, dropout=0.0).eval()
     ids = np.random.default_rng(0).integers(0, 7, 50_001)
     calls = []
     with torch.no_grad():
         full, n_full = stream_loss(model, ids, torch.device("cpu"), rows=4, window=50)
-        first, n = stream_loss(model, ids, torch.device("cpu"), rows=4, window=50, max_batches=3,
+        first, n = stream_loss(model, ids, torch.device("cpu"), rows=4, window=50, max_tokens=600,
                                on_batch=lambda: calls.append(1))
-        second, _ = stream_loss(model, ids, torch.device("cpu"), rows=4, window=50, max_batches=3)
-        short, n_short = stream_loss(model, ids[:401], torch.device("cpu"), rows=4, window=50, max_batches=3)
+        second, _ = stream_loss(model, ids, torch.device("cpu"), rows=4, window=50, max_tokens=600)
+        short, n_short = stream_loss(model, ids[:401], torch.device("cpu"), rows=4, window=50, max_tokens=600)
     assert n_full == 50_000 and n == 4 * 3 * 50 and len(calls) == 3
     assert first == second and abs(first - full) < 0.1  # an estimate of the whole, always the same one
     assert n_short == 400  # a stream within the bound is read whole
@@ -113,7 +113,7 @@ def test_the_classifier_validates_on_a_fixed_sample_of_at_most_eval_batches(tmp_
     first = ReviewTask(val, val, 10, False, 1, torch.device("cpu"), eval_batch_size=32, eval_batches=4)
     second = ReviewTask(val, val, 10, False, 1, torch.device("cpu"), eval_batch_size=32, eval_batches=4)
     whole = ReviewTask(val, val, 10, False, 1, torch.device("cpu"), eval_batch_size=32, eval_batches=0)
-    assert len(first.val) == 128 and np.array_equal(first.val.ids, second.val.ids)
+    assert len(first.val) == 4 * 10 and np.array_equal(first.val.ids, second.val.ids)
     assert len(whole.val) == n
 
 

@@ -130,8 +130,9 @@ class ReviewTask:
                  device: torch.device, eval_batch_size: int | None = None, eval_batches: int | None = None):
         self.train, self.batch_size, self.bucket, self.seed, self.device = train, batch_size, bucket, seed, device
         self.eval_batch_size = eval_batch_size or PREDICT_BATCH
-        most = (eval_batches or 0) * self.eval_batch_size
-        # validation reads at most `eval_batches` batches: the same seeded sample of the held-out texts every time
+        most = (eval_batches or 0) * batch_size
+        # validation reads at most `eval_batches` training batches' worth of held-out texts: the same seeded
+        # sample every time
         self.val = val.subset(np.sort(np.random.default_rng([seed, 2]).permutation(len(val))[:most])) \
             if most and len(val) > most else val
         self._epoch, self._batches = None, []

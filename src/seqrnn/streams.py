@@ -63,25 +63,25 @@ def _tensor(part: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def stream_loss(model: torch.nn.Module, ids: np.ndarray, device: torch.device, direction: str = "forward",
-                rows: int | None = None, window: int = 256, max_batches: int | None = None,
+                rows: int | None = None, window: int = 256, max_tokens: int | None = None,
                 on_batch: Callable[[], None] | None = None, quiet: bool = True) -> tuple[float, int]:
     """Mean cross-entropy (nats per token) of predicting each token of the stream from the ones
     before it (backward: after it), and how many were predicted.
 
     The stream is cut into `rows` contiguous rows run in parallel, each from a zero state, in windows
     of `window` tokens with the state carried; the tokens left over at the end continue from the last
-    row's final state, so every token after the first is predicted exactly once. With `max_batches`,
-    a stream longer than that many windows of `rows` x `window` is estimated instead, on `rows`
-    segments spread evenly over it (the same ones every time). `on_batch` is called after each
-    window (it may raise to stop); progress is shown unless `quiet`.
+    row's final state, so every token after the first is predicted exactly once. With `max_tokens`,
+    a longer stream is estimated instead on about that many tokens: `rows` segments spread evenly
+    over it (the same ones every time). `on_batch` is called after each window (it may raise to
+    stop); progress is shown unless `quiet`.
     """
     stream = _directed(ids, direction)
     n = len(stream) - 1
     if n < 1:
         return float("nan"), 0
     rows = max(1, min(rows or min(64, n // 2000), n))
-    if max_batches and n > max_batches * rows * window:
-        length = max_batches * window
+    if max_tokens and n > max_tokens:
+        length = max(1, max_tokens // rows)
         starts = np.linspace(0, n - length, rows).astype(np.int64)
         x = np.stack([stream[s : s + length] for s in starts])
         y = np.stack([stream[s + 1 : s + length + 1] for s in starts])
@@ -116,7 +116,8 @@ class StreamTask:
     `metrics` turns the held-out loss of each direction ({"forward": nats, ...}) into the
     validation's figures (the character model adds bits per character, the word model perplexity);
     `eval_rows` rows of the held-out stream are evaluated at once (None: `stream_loss`'s choice),
-    for at most `eval_batches` windows (0 or None: the whole held-out stream).
+    on at most `eval_batches` training batches' worth of it (`batch_size` x `num_steps` tokens
+    each; 0 or None: the whole held-out stream).
     """
 
     monitor = ("loss", "min")
@@ -125,7 +126,8 @@ class StreamTask:
                  device: torch.device, *, directions: Sequence[str] = ("forward",), metrics: Metrics,
                  eval_rows: int | None = None, eval_batches: int | None = None, unit: str = "tokens"):
         self.directions, self.num_steps, self.device = tuple(directions), num_steps, device
-        self.val_ids, self.metrics, self.eval_rows, self.eval_batches = val_ids, metrics, eval_rows, eval_batches
+        self.val_ids, self.metrics, self.eval_rows = val_ids, metrics, eval_rows
+        self.eval_tokens = (eval_batches or 0) * batch_size * num_steps
         self.rows = [reshape_stream(_directed(train_ids, d), batch_size, num_steps, unit) for d in self.directions]
 
     def batches_per_epoch(self) -> int:
@@ -151,5 +153,5 @@ class StreamTask:
 
     def validate(self, model, on_batch: Callable[[], None] | None = None) -> dict[str, float]:
         return self.metrics({d: stream_loss(model, self.val_ids, self.device, d, self.eval_rows,
-                                            max_batches=self.eval_batches, on_batch=on_batch)[0]
+                                            max_tokens=self.eval_tokens, on_batch=on_batch)[0]
                              for d in self.directions})
