@@ -46,6 +46,18 @@ def write_tar(src_root: Path, out: Path, fmt=tarfile.GNU_FORMAT, mode: str = "w:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """The tests' models are tiny: one thread runs them fastest, and steadily on a busy machine
+    (several threads per tiny step spend their time waiting on each other)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True, scope="session")
 def private_cache(tmp_path_factory) -> Path:
     """SEQRNN_CACHE points at a fresh folder for the whole session (subprocesses too), so that tests
     never read or write the user's cache (downloads, prepared data)."""
