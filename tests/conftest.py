@@ -101,6 +101,25 @@ def small_cache(tmp_path, monkeypatch):
     return tmp_path / "cache" / cache.SUBDIR
 
 
+@pytest.fixture
+def seqrnn_cli(capsys):
+    """`seqrnn ARGS` run in this process (`cli.main`): a CompletedProcess with the exit status and
+    what the command printed, as `run_seqrnn` gives it without starting a process."""
+    from seqrnn.cli import main
+
+    def run(*args) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        argv = [str(a) for a in args]
+        try:
+            status = main(argv)
+        except SystemExit as exc:  # argparse's usage errors and --help
+            status = exc.code
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess(argv, status, printed.out, printed.err)
+
+    return run
+
+
 def run_seqrnn(*args, env=None, stdin=None, text=True, **kw) -> subprocess.CompletedProcess:
     """`python -m seqrnn ARGS` in a subprocess (text output unless `text=False`)."""
     return subprocess.run([sys.executable, "-m", "seqrnn", *map(str, args)], capture_output=True, text=text,

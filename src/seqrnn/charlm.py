@@ -121,17 +121,19 @@ class CharLanguageModel(RecurrentEstimator):
         val = streams.val
         if not settings.val_fraction and not corpus.splits:  # no held-out text: select on the training text itself
             val = streams.train
-        if len(val) < 2:
-            raise SeqrnnError(f"the held-out part ({streams.val_chars} characters, {len(val)} known) is too "
-                              "short to validate on: raise `val_fraction`, or set it to 0")
         return Prepared(streams.vocab, streams.train, val,
                         {"train_chars": streams.train_chars, "val_chars": streams.val_chars})
 
     def _task(self, prepared: Prepared, config: CharLMConfig, device: torch.device) -> StreamTask:
         options = self.run_options()
-        return StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
+        task = StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
                           metrics=char_metrics, eval_rows=options.eval_batch_size, eval_batches=options.eval_batches,
                           unit="characters")
+        if len(prepared.val) < 2:  # after the batch shape's check: a tiny text is named for that first
+            raise SeqrnnError(f"the held-out part ({prepared.description['val_chars']} characters, "
+                              f"{len(prepared.val)} known) is too short to validate on: raise `val_fraction`, or set "
+                              "it to 0")
+        return task
 
     # --- using a trained model ------------------------------------------------------------------
 
