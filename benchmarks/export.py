@@ -98,12 +98,12 @@ def onnx_predictor(path: Path, clf, threads: int):
 
 def measure(preset: str, train_texts: list[str], texts: list[str], threads: list[int], repeats: int,
             scratch: Path) -> dict:
+    import torch
+
     from seqrnn.export import export_model
     from seqrnn.preprocess import encode_texts
     from seqrnn.sentiment import EncodedReviews, SentimentClassifier, predict_logits
     from seqrnn.train import torch_threads
-
-    import torch
 
     directory = scratch / preset
     build_model_dir(preset, train_texts, directory)
@@ -120,14 +120,14 @@ def measure(preset: str, train_texts: list[str], texts: list[str], threads: list
         onnx_texts, onnx_ids = onnx_predictor(scratch / f"{preset}.onnx", clf, n)
         difference = float(np.abs(onnx_texts(texts) - clf.predict_proba(texts)).max())
 
-        def torch_ids():
+        def torch_ids(n=n):
             with torch_threads(n), torch.no_grad():
                 predict_logits(clf.model_, encoded, torch.device("cpu"))
 
         timed = median_seconds({"seqrnn_end_to_end_s": lambda: clf.predict_proba(texts),
-                                "onnx_end_to_end_s": lambda: onnx_texts(texts),
+                                "onnx_end_to_end_s": lambda f=onnx_texts: f(texts),
                                 "seqrnn_network_s": torch_ids,
-                                "onnx_network_s": lambda: onnx_ids(ids, lengths)}, repeats)
+                                "onnx_network_s": lambda f=onnx_ids: f(ids, lengths)}, repeats)
         row = {"threads": n, "max_abs_difference": difference, **timed, "load_average_1min": os.getloadavg()[0]}
         for side in ("seqrnn", "onnx"):
             for part in ("end_to_end", "network"):
@@ -145,7 +145,8 @@ def measure(preset: str, train_texts: list[str], texts: list[str], threads: list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reviews", type=int, default=2000, help="IMDb reviews to predict, a seeded sample of the train split (default 2000)")
+    parser.add_argument("--reviews", type=int, default=2000, 
+                        help="IMDb reviews to predict, a seeded sample of the train split (default 2000)")
     parser.add_argument("--presets", default="default", help="comma-separated: default, book")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure, the median kept")

@@ -200,3 +200,16 @@ def test_an_untrained_estimator_is_refused(tmp_path):
         export_classifier(SentimentClassifier(), tmp_path / "m.onnx")
     with pytest.raises(TypeError, match="takes a trained CharLanguageModel"):
         export_charlm_step(CharLanguageModel(), tmp_path / "m.onnx")
+
+
+def test_the_command_prints_one_line(charlm, tmp_path, capsys):
+    from argparse import Namespace
+
+    from seqrnn.export import export_command
+
+    _, out, _ = charlm
+    args = Namespace(model=str(out), format="onnx", out=str(tmp_path / "lm.onnx"), force=False)
+    assert export_command(args) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"exported the charlm model to {tmp_path / 'lm.onnx'} (onnx, ") and "\n" not in line
+    assert "inputs ids, h" in line and "outputs logits, h_out" in line

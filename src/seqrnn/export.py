@@ -235,8 +235,8 @@ def export_charlm_step(lm, path: str | Path) -> Path:
                    f"{' and '.join(n + '_out' for n in names)}: the new state, {shape}",
     }
     doc = f"seqrnn character language model, one step ({encoder.cell}, {layers} x {hidden}, {len(lm.vocab_)} chars)"
-    blob = _to_onnx(_CharStepGraph(net).eval(), (ids, *state), ["ids", *names], ["logits", *(n + "_out" for n in names)],
-                    axes, metadata, doc)
+    outputs = ["logits", *(n + "_out" for n in names)]
+    blob = _to_onnx(_CharStepGraph(net).eval(), (ids, *state), ["ids", *names], outputs, axes, metadata, doc)
     atomic_write_bytes(Path(path), blob)
     return Path(path)
 

@@ -81,7 +81,7 @@ def classification_summary(y_true: Sequence, y_pred: Sequence, classes: Sequence
 
     per_class = [{"class": name, **entry(report[key]), "predicted": int(count)}
                  for name, key, count in zip(names, keys, predicted)]
-    n = int(len(true))
+    n = len(true)
     return {"classes": names, "n": n, "accuracy": float((true == pred).mean()), "per_class": per_class,
             "macro_avg": entry(report["macro avg"]), "weighted_avg": entry(report["weighted avg"]),
             "confusion_matrix": matrix.tolist(), "warnings": _warnings(per_class, n)}
