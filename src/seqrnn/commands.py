@@ -227,7 +227,18 @@ def lm_sample(args: Args) -> int:
     return 0
 
 
-# --- serve, data, explain ---------------------------------------------------------------------------
+# --- export, serve, data, explain -------------------------------------------------------------------
+
+
+def export(args: Args) -> int:
+    """`seqrnn export --model DIR --format onnx --out FILE [--force]`: one line saying what was written."""
+    from seqrnn.export import export_model
+
+    result = export_model(args.model, args.format, args.out, force=args.force)
+    print(f"exported the {result['task']} model to {result['out']} ({result['format']}, "
+          f"{result['bytes'] / 1e6:.1f} MB; inputs {', '.join(result['inputs'])}; "
+          f"outputs {', '.join(result['outputs'])})")
+    return 0
 
 
 def serve(args: Args) -> int:
