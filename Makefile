@@ -8,7 +8,7 @@ SEQRNN_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export SEQRNN_DATA
 DEMO_DIR ?= demo-out
 
-.PHONY: install demo test test-fast docs clean
+.PHONY: install demo test test-fast docs screenshot clean
 
 install: $(STAMP)
 
@@ -20,9 +20,13 @@ $(STAMP): pyproject.toml requirements.txt
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# everything but the tests that start seqrnn processes: for quick checks while editing
+# everything but the tests that start a process or a server (marked slow): for quick checks while editing
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# refresh docs/serve.png: the page of `seqrnn serve` in use, drawn by headless Chromium
+screenshot: $(STAMP)
+	SEQRNN_SCREENSHOT=$(abspath docs/serve.png) $(BIN)/python -m pytest -q tests/test_browser.py -k screenshot
 
 # the documentation site (MkDocs + mkdocstrings) into site/; any warning fails the build
 docs: $(STAMP)
@@ -35,8 +39,8 @@ demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
 	$(BIN)/seqrnn charlm train --text hamlet --out $(DEMO_DIR)/hamlet --max-minutes 2
 	$(BIN)/seqrnn charlm sample --model $(DEMO_DIR)/hamlet --length 300 --start "The " --seed 1
-	$(BIN)/seqrnn sentiment train --data imdb --out $(DEMO_DIR)/imdb --max-minutes 3
-	$(BIN)/seqrnn sentiment predict --model $(DEMO_DIR)/imdb \
+	$(BIN)/seqrnn classify train --data imdb --out $(DEMO_DIR)/imdb --max-minutes 3
+	$(BIN)/seqrnn classify predict --model $(DEMO_DIR)/imdb \
 	  "One of the best films I have seen in years: moving, funny and beautifully acted." \
 	  "A dull, lifeless mess. The plot makes no sense and I wanted my two hours back."
 

@@ -46,6 +46,18 @@ def write_tar(src_root: Path, out: Path, fmt=tarfile.GNU_FORMAT, mode: str = "w:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """The tests' models are tiny: one thread runs them fastest, and steadily on a busy machine
+    (several threads per tiny step spend their time waiting on each other)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True, scope="session")
 def private_cache(tmp_path_factory) -> Path:
     """SEQRNN_CACHE points at a fresh folder for the whole session (subprocesses too), so that tests
     never read or write the user's cache (downloads, prepared data)."""
@@ -87,6 +99,25 @@ def small_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("SEQRNN_NO_CACHE", raising=False)
     monkeypatch.setattr(cache, "MIN_INPUT_BYTES", 0)
     return tmp_path / "cache" / cache.SUBDIR
+
+
+@pytest.fixture
+def seqrnn_cli(capsys):
+    """`seqrnn ARGS` run in this process (`cli.main`): a CompletedProcess with the exit status and
+    what the command printed, as `run_seqrnn` gives it without starting a process."""
+    from seqrnn.cli import main
+
+    def run(*args) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        argv = [str(a) for a in args]
+        try:
+            status = main(argv)
+        except SystemExit as exc:  # argparse's usage errors and --help
+            status = exc.code
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess(argv, status, printed.out, printed.err)
+
+    return run
 
 
 def run_seqrnn(*args, env=None, stdin=None, text=True, **kw) -> subprocess.CompletedProcess:

@@ -3,7 +3,8 @@ Debian's chromedriver, against a real server process on 127.0.0.1 with tiny mode
 
 Nothing is downloaded at run time. Without Chromium, chromedriver or the selenium package these tests
 are skipped, and pytest's summary (`-ra`) says which is missing; `.ci/run` installs them.
-`pytest -k browser` selects them. One of them saves the screenshot the README shows, docs/serve.png.
+`pytest -k browser` selects them. One of them takes a screenshot of the page in use, into a temporary
+folder; `make screenshot` runs it with SEQRNN_SCREENSHOT=docs/serve.png to refresh the documentation's.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import os
 import time
 import urllib.request
 from pathlib import Path
@@ -24,7 +26,7 @@ from test_serve import TEXT, _reviews, running_server  # noqa: E402  (the same d
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "serve.png"
+SCREENSHOT_ENV = "SEQRNN_SCREENSHOT"  # where the screenshot goes (default: the test's temporary folder)
 # what this machine needs: no sandbox as root, and no network at all beyond 127.0.0.1
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -198,8 +200,9 @@ def test_browser_shows_a_clear_message_for_an_out_of_range_field(browser, base_u
     assert browser.find_element(By.CSS_SELECTOR, "#sent-out .error").text == "write at least one review"
 
 
-def test_browser_screenshot_of_the_page_in_use(browser, base_url):
-    """Both models used once, as a reader would; the page as the browser draws it goes to docs/serve.png."""
+def test_browser_screenshot_of_the_page_in_use(browser, base_url, tmp_path):
+    """Both models used once, as a reader would; a screenshot of the page as the browser draws it
+    (into $SEQRNN_SCREENSHOT when set: `make screenshot`)."""
     from selenium.webdriver.common.by import By
 
     _open(browser, base_url)
@@ -214,7 +217,8 @@ def test_browser_screenshot_of_the_page_in_use(browser, base_url):
                             {"width": 900, "height": min(height, 3000), "deviceScaleFactor": 1, "mobile": False})
     try:
         time.sleep(0.2)  # one repaint at the new size
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        assert browser.save_screenshot(str(SCREENSHOT)) and SCREENSHOT.stat().st_size > 10_000
+        screenshot = Path(os.environ.get(SCREENSHOT_ENV) or tmp_path / "serve.png")
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -142,12 +142,11 @@ def test_save_load_in_a_fresh_process_gives_identical_samples(trained, tmp_path)
     assert CharLanguageModel.load(tmp_path / "copy").sample(60, "To be", seed=11) == expected
 
 
-@pytest.mark.slow
-def test_evaluate_counts_unknown_characters(trained, tmp_path):
+def test_evaluate_counts_unknown_characters(trained, tmp_path, seqrnn_cli):
     lm, out = trained
     held_out = tmp_path / "held.txt"
     held_out.write_text("To be, or not to be§ that is the question§", encoding="utf-8")
-    result = run_cli("charlm", "evaluate", "--model", out, "--text", held_out, "--json")
+    result = seqrnn_cli("charlm", "evaluate", "--model", out, "--text", held_out, "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(report) == {"loss", "bits_per_char", "n_chars", "n_unknown"}
@@ -169,7 +168,6 @@ def test_stream_loss_predicts_every_character_once():
     assert split_loss == pytest.approx(full, rel=0.02)  # rows start cold: close, not equal
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("flags,message", [
     (["--length", "0"], "length must be"),
     (["--temperature", "-1"], "temperature must be"),
@@ -180,62 +178,57 @@ def test_stream_loss_predicts_every_character_once():
     (["--top-p", "1.5"], "top_p must be"),
     (["--start", "To be¤"], "never saw"),
 ])
-def test_bad_sampling_options_give_one_line_errors(trained, flags, message):
+def test_bad_sampling_options_give_one_line_errors(trained, flags, message, seqrnn_cli):
     _, out = trained
-    result = run_cli("charlm", "sample", "--model", out, *flags)
+    result = seqrnn_cli("charlm", "sample", "--model", out, *flags)
     assert result.returncode == 2
     assert result.stderr.startswith("seqrnn: error:") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
-@pytest.mark.slow
-def test_unknown_start_characters_can_be_dropped_and_are_named(trained):
+def test_unknown_start_characters_can_be_dropped_and_are_named(trained, seqrnn_cli):
     _, out = trained
-    result = run_cli("charlm", "sample", "--model", out, "--start", "To be¤", "--ignore-unknown", "--length", 5)
+    result = seqrnn_cli("charlm", "sample", "--model", out, "--start", "To be¤", "--ignore-unknown", "--length", 5)
     assert result.returncode == 0 and result.stdout.startswith("To be")
     assert "dropped from the start text 1 character(s) the model never saw: '¤'" in result.stderr
 
 
-@pytest.mark.slow
-def test_top_n_above_the_alphabet_is_clamped_with_a_note(trained):
+def test_top_n_above_the_alphabet_is_clamped_with_a_note(trained, seqrnn_cli):
     _, out = trained
-    result = run_cli("charlm", "sample", "--model", out, "--top-n", 1000, "--length", 5)
+    result = seqrnn_cli("charlm", "sample", "--model", out, "--top-n", 1000, "--length", 5)
     assert result.returncode == 0 and "note:" in result.stderr
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("content,flags,message", [
     ("", [], "empty"),
     ("short text", [], "--batch-size"),
 ])
-def test_bad_corpus_gives_one_line_error_and_writes_nothing(tmp_path, content, flags, message):
+def test_bad_corpus_gives_one_line_error_and_writes_nothing(tmp_path, content, flags, message, seqrnn_cli):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(content, encoding="utf-8")
     out = tmp_path / "out"
-    result = run_cli("charlm", "train", "--text", corpus, "--out", out, *flags)
+    result = seqrnn_cli("charlm", "train", "--text", corpus, "--out", out, *flags)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("seqrnn: error:") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
 
 
-@pytest.mark.slow
-def test_a_sentiment_model_directory_is_refused(tmp_path):
+def test_a_sentiment_model_directory_is_refused(tmp_path, seqrnn_cli):
     write_model_dir(tmp_path / "sent", "sentiment")
-    result = run_cli("charlm", "sample", "--model", tmp_path / "sent")
+    result = seqrnn_cli("charlm", "sample", "--model", tmp_path / "sent")
     assert result.returncode == 2 and "sentiment model, not a charlm model" in result.stderr
 
 
-@pytest.mark.slow
-def test_cli_training_on_a_file(tmp_path):
+def test_cli_training_on_a_file(tmp_path, seqrnn_cli):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")
     out = tmp_path / "cli"
-    result = run_cli("charlm", "train", "--text", corpus, "--out", out, "--epochs", 1, "--hidden-size", 16,
+    result = seqrnn_cli("charlm", "train", "--text", corpus, "--out", out, "--epochs", 1, "--hidden-size", 16,
                      "--batch-size", 4, "--num-steps", 20, "--threads", 1)
     assert result.returncode == 0, result.stderr
     assert "best validation loss" in result.stdout and (out / "model.safetensors").is_file()
-    again = run_cli("charlm", "train", "--text", corpus, "--out", out, "--epochs", 1)
+    again = seqrnn_cli("charlm", "train", "--text", corpus, "--out", out, "--epochs", 1)
     assert again.returncode == 2 and "--resume" in again.stderr
 
 
@@ -316,15 +309,14 @@ def test_resume_refuses_a_changed_setting(tmp_path):
     CharLanguageModel(lr=1e-2, **{**TINY, "epochs": 3}).fit(TEXT, out_dir=tmp_path / "run", resume=True)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("setup", ["file", "under_a_file"])
-def test_an_out_that_cannot_be_a_directory_is_one_line(tmp_path, setup):
+def test_an_out_that_cannot_be_a_directory_is_one_line(tmp_path, setup, seqrnn_cli):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")
     blocker = tmp_path / "blocker"
     blocker.write_text("x")
     out = blocker if setup == "file" else blocker / "model"
-    result = run_cli("charlm", "train", "--text", corpus, "--out", out, "--epochs", 1)
+    result = seqrnn_cli("charlm", "train", "--text", corpus, "--out", out, "--epochs", 1)
     assert result.returncode == 2 and result.stderr.startswith("seqrnn: error:"), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "blocker" in result.stderr
 
@@ -354,17 +346,16 @@ def _umask() -> int:
     return mask
 
 
-@pytest.mark.slow
-def test_sampling_defaults_a_documented_seed_and_top_n_zero_is_no_cut(trained):
+def test_sampling_defaults_a_documented_seed_and_top_n_zero_is_no_cut(trained, seqrnn_cli):
     from seqrnn.sampling import DEFAULT_SEED
 
     lm, out = trained
     assert DEFAULT_SEED == 123 and lm.sample(60, "To be") == lm.sample(60, "To be", seed=123)
     uncut = lm.sample(60, "To be", top_n=0, seed=4)
     assert uncut == lm.sample(60, "To be", top_n=len(lm.vocab_), seed=4) != lm.sample(60, "To be", seed=4)
-    default = run_cli("charlm", "sample", "--model", out, "--length", 60, "--start", "To be")
+    default = seqrnn_cli("charlm", "sample", "--model", out, "--length", 60, "--start", "To be")
     assert default.returncode == 0 and default.stdout == lm.sample(60, "To be") + "\n", default.stderr
-    result = run_cli("charlm", "sample", "--model", out, "--length", 60, "--start", "To be", "--seed", 4,
+    result = seqrnn_cli("charlm", "sample", "--model", out, "--length", 60, "--start", "To be", "--seed", 4,
                      "--top-n", "none", "--device", "cpu", "--threads", 1)
     assert result.returncode == 0 and result.stdout == uncut + "\n", result.stderr
     from seqrnn.cli import build_parser
@@ -372,20 +363,19 @@ def test_sampling_defaults_a_documented_seed_and_top_n_zero_is_no_cut(trained):
     parse = build_parser().parse_args
     assert [parse(["charlm", "sample", "--model", "m", "--top-n", word]).top_n for word in ("0", "none", "all", "3")] \
         == [0, 0, 0, 3]
-    fresh = {run_cli("charlm", "sample", "--model", out, "--length", 60, "--seed", "random").stdout for _ in range(2)}
+    fresh = {seqrnn_cli("charlm", "sample", "--model", out, "--length", 60, "--seed", "random").stdout for _ in range(2)}
     assert len(fresh) == 2
 
 
-@pytest.mark.slow
-def test_charlm_evaluate_runs_where_asked(trained, tmp_path):
+def test_charlm_evaluate_runs_where_asked(trained, tmp_path, seqrnn_cli):
     lm, out = trained
     held_out = tmp_path / "held.txt"
     held_out.write_text(TEXT[:3000], encoding="utf-8")
-    result = run_cli("charlm", "evaluate", "--model", out, "--text", held_out, "--json", "--device", "cpu",
+    result = seqrnn_cli("charlm", "evaluate", "--model", out, "--text", held_out, "--json", "--device", "cpu",
                      "--threads", 1, "--batch-size", 3)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == pytest.approx(lm.set_params(eval_batch_size=3).evaluate(TEXT[:3000]))
     lm.set_params(eval_batch_size=None)
-    result = run_cli("charlm", "sample", "--model", out, "--length", 5, "--device", "cuda")
+    result = seqrnn_cli("charlm", "sample", "--model", out, "--length", 5, "--device", "cuda")
     assert result.returncode == 2 and result.stderr.startswith("seqrnn: error: device cuda:") or \
         (result.returncode == 0 and "sampling steps the network in NumPy on the CPU" in result.stderr)

@@ -9,7 +9,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from conftest import TINY_IMDB, run_seqrnn, write_imdb, write_tar
+from conftest import TINY_IMDB, write_imdb, write_tar
 
 from seqrnn.data import HAMLET_OFFSET, Reviews, hamlet_cut, imdb_format, load_text, read_corpus, read_imdb, read_text
 from seqrnn.errors import SeqrnnError
@@ -465,9 +465,8 @@ def test_real_archive_train_split(shared_data):
 # --- the command line never shows a traceback ----------------------------------------------------
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", ["missing", "truncated", "binary", "csv"])
-def test_cli_bad_input_is_one_line(case, imdb_tgz, tmp_path):
+def test_cli_bad_input_is_one_line(case, imdb_tgz, tmp_path, seqrnn_cli):
     if case == "missing":
         target = tmp_path / "missing.tar.gz"
     elif case == "truncated":
@@ -478,7 +477,7 @@ def test_cli_bad_input_is_one_line(case, imdb_tgz, tmp_path):
         target.write_bytes(b"\x00\x01\x02")
     else:
         target = write_csv(tmp_path / "x.csv", [("a", 5)])
-    result = run_seqrnn("data", "inspect", target)
+    result = seqrnn_cli("data", "inspect", target)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("seqrnn: error:"), result.stderr

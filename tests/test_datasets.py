@@ -13,14 +13,22 @@ import os
 import socket
 import tarfile
 import threading
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from seqrnn import datasets
-from seqrnn.datasets import DATASETS, Dataset, is_dataset_name, resolve
-from seqrnn.errors import SeqrnnError
+from seqrnn.datasets import (
+    DATASETS,
+    ENWIK8_SPLITS,
+    Dataset,
+    is_dataset_name,
+    named_splits,
+    resolve,
+)
+from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
 
 HAMLET_TEXT = b"The Tragedie of Hamlet\n\nActus Primus. Scoena Prima.\n" * 50
 
@@ -119,23 +127,47 @@ def cache_contents(cache: Path) -> list[str]:
 
 
 def test_registry():
-    assert list(DATASETS) == ["imdb", "hamlet", "tinyshakespeare"]
+    assert list(DATASETS) == ["imdb", "hamlet", "tinyshakespeare", "enwik8"]
     for name, ds in DATASETS.items():
         assert ds.name == name
-        assert ds.kind in ("imdb", "text")
+        assert ds.kind in ("imdb", "text", "bytes")
         assert len(ds.sha256) == 64 and int(ds.sha256, 16) >= 0
-        assert ds.url.startswith("https://")
+        # enwik8's original address is plain HTTP; the pinned SHA-256 is what protects it.
+        assert ds.url.startswith("http://" if name == "enwik8" else "https://")
+        assert ds.archive is None or ds.archive in ds.filenames
     assert DATASETS["imdb"].kind == "imdb"
     assert DATASETS["imdb"].filenames[0] == "aclImdb_v1.tar.gz"  # what the URL serves
     assert DATASETS["hamlet"].filenames[0] == "hamlet_pg2265.txt"
     assert DATASETS["tinyshakespeare"].filenames == ("tinyshakespeare.txt",)
+    enwik8 = DATASETS["enwik8"]
+    assert enwik8.filenames == ("enwik8", "enwik8.zip")  # the raw file first
+    assert enwik8.archive == "enwik8.zip" and enwik8.url.endswith("/enwik8.zip")
+    assert enwik8.sha256 == "547994d9980ebed1288380d652999f38a14fe291a6247c157c3d33d4932534bc"
+    assert enwik8.size == 100_000_000 and enwik8.kind == "bytes"
+    assert all(DATASETS[n].size is None and DATASETS[n].archive is None for n in ("imdb", "hamlet"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         DATASETS["imdb"].sha256 = "0"  # type: ignore[misc]
 
 
 def test_is_dataset_name():
-    assert all(is_dataset_name(n) for n in ("imdb", "hamlet", "tinyshakespeare"))
-    assert not any(is_dataset_name(n) for n in ("IMDB", "hamlet.txt", "", None, 3))
+    assert all(is_dataset_name(n) for n in ("imdb", "hamlet", "tinyshakespeare", "enwik8"))
+    assert not any(is_dataset_name(n) for n in ("IMDB", "hamlet.txt", "", None, 3, "enwik8.zip"))
+
+
+def test_named_splits():
+    assert ENWIK8_SPLITS == {
+        "train": (0, 90_000_000),
+        "val": (90_000_000, 95_000_000),
+        "test": (95_000_000, 100_000_000),
+    }
+    splits = named_splits("enwik8")
+    assert splits == ENWIK8_SPLITS
+    splits["train"] = (0, 1)  # a copy: the constant is untouched
+    assert ENWIK8_SPLITS["train"] == (0, 90_000_000)
+    bounds = [b for r in ENWIK8_SPLITS.values() for b in r]
+    assert bounds == sorted(bounds) and bounds[-1] == DATASETS["enwik8"].size
+    for name in ("imdb", "hamlet", "tinyshakespeare", "enwik8.zip", "", None):
+        assert named_splits(name) is None
 
 
 @pytest.mark.parametrize("name", ["hamlet", "tinyshakespeare"])
@@ -190,7 +222,8 @@ def test_unknown_name():
     with pytest.raises(SeqrnnError) as info:
         resolve("no/such/file.txt")
     assert str(info.value) == (
-        "no such file or dataset: no/such/file.txt (known datasets: imdb, hamlet, tinyshakespeare)"
+        "no such file or dataset: no/such/file.txt "
+        "(known datasets: imdb, hamlet, tinyshakespeare, enwik8)"
     )
 
 
@@ -368,3 +401,217 @@ def test_unwritable_cache_is_a_runtime_error(tmp_path, monkeypatch, server, haml
     with pytest.raises(SeqrnnRuntimeError) as info:
         resolve("hamlet")
     assert "SEQRNN_CACHE" in str(info.value) and "\n" not in str(info.value)
+
+
+# --- enwik8: a zip whose one member is the dataset --------------------------------------------
+
+# Every byte value (enwik8 is read as bytes), 4,096 bytes in all: a stand-in for the 100 MB file.
+ENWIK8_BYTES = bytes(range(256)) * 16
+
+
+def make_zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=method) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+ENWIK8_ZIP = make_zip({"enwik8": ENWIK8_BYTES})
+
+
+@pytest.fixture
+def enwik8(monkeypatch) -> Dataset:
+    """The registry's enwik8 entry, pinned to ENWIK8_ZIP's hash and ENWIK8_BYTES' size."""
+    ds = dataclasses.replace(DATASETS["enwik8"], sha256=sha256(ENWIK8_ZIP), size=len(ENWIK8_BYTES))
+    monkeypatch.setitem(DATASETS, "enwik8", ds)
+    return ds
+
+
+def test_enwik8_download_is_extracted_then_cache_is_used(cache, server, enwik8, monkeypatch):
+    server.files["/enwik8.zip"] = ENWIK8_ZIP
+    path, name = datasets.locate("enwik8")
+    assert (path, name) == (cache / "enwik8", "enwik8")
+    assert path.read_bytes() == ENWIK8_BYTES
+    assert server.requests == ["/enwik8.zip"]
+    assert cache_contents(cache) == ["enwik8", "enwik8.zip"]  # the verified download is kept
+    server.close()
+    monkeypatch.setenv("SEQRNN_DOWNLOAD_URL", closed_port_url())
+    assert resolve("enwik8") == cache / "enwik8"
+    assert resolve("enwik8", download=False) == cache / "enwik8"
+    assert server.requests == ["/enwik8.zip"]
+
+
+def test_enwik8_cached_zip_is_extracted_again_when_the_member_is_gone(cache, server, enwik8):
+    server.files["/enwik8.zip"] = ENWIK8_ZIP
+    resolve("enwik8")
+    (cache / "enwik8").unlink()
+    assert resolve("enwik8", download=False).read_bytes() == ENWIK8_BYTES
+    assert server.requests == ["/enwik8.zip"]
+
+
+def test_enwik8_extraction_goes_through_a_temp_file_in_the_cache(cache, server, enwik8, monkeypatch):
+    renames: list[tuple[Path, Path, bool]] = []
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        renames.append((Path(src), Path(dst), Path(dst).exists()))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    server.files["/enwik8.zip"] = ENWIK8_ZIP
+    resolve("enwik8")
+    [(src, _, existed)] = [r for r in renames if r[1] == cache / "enwik8"]
+    assert src.parent == cache and src.name.startswith(".enwik8.") and src.name.endswith(".part")
+    assert not existed and not src.exists()
+
+
+def test_enwik8_hash_mismatch_raises_and_leaves_nothing(cache, server, enwik8):
+    other = make_zip({"enwik8": ENWIK8_BYTES[::-1]})
+    server.files["/enwik8.zip"] = other
+    with pytest.raises(SeqrnnError) as info:
+        resolve("enwik8")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert f"has SHA-256 {sha256(other)}, expected {enwik8.sha256}" in msg
+    assert f"download {enwik8.url} into a directory and set SEQRNN_DATA" in msg  # no "as ..."
+    assert cache_contents(cache) == []
+
+
+def test_enwik8_wrong_size_member_is_refused(cache, server, monkeypatch):
+    short = ENWIK8_BYTES[:1000]
+    archive = make_zip({"enwik8": short})
+    ds = dataclasses.replace(DATASETS["enwik8"], sha256=sha256(archive), size=len(ENWIK8_BYTES))
+    monkeypatch.setitem(DATASETS, "enwik8", ds)
+    server.files["/enwik8.zip"] = archive
+    with pytest.raises(SeqrnnError) as info:
+        resolve("enwik8")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert f"cannot extract enwik8 from {cache / 'enwik8.zip'}" in msg
+    assert "has 1,000 bytes, expected 4,096" in msg and "nothing was extracted" in msg
+    assert cache_contents(cache) == ["enwik8.zip"]  # no member, no temporary file
+
+
+def test_enwik8_member_whose_header_lies_about_its_size_is_refused(tmp_path, monkeypatch, cache, enwik8):
+    """A member announced at the right size that delivers fewer bytes leaves nothing behind."""
+    data = tmp_path / "data"
+    data.mkdir()
+    archive = bytearray(make_zip({"enwik8": ENWIK8_BYTES}, zipfile.ZIP_STORED))
+    start = bytes(archive).index(ENWIK8_BYTES)
+    archive[start + 100] ^= 0xFF  # the stored bytes no longer match the CRC-32
+    (data / "enwik8.zip").write_bytes(bytes(archive))
+    monkeypatch.setenv("SEQRNN_DATA", str(data))
+    with pytest.raises(SeqrnnError) as info:
+        resolve("enwik8", download=False)
+    msg = str(info.value)
+    assert "\n" not in msg and "damaged" in msg and "CRC" in msg
+    assert cache_contents(cache) == []
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"not a zip at all", "not a zip archive"),
+        (make_zip({"enwik9": ENWIK8_BYTES}), "it has no member named enwik8 (it holds enwik9)"),
+    ],
+)
+def test_enwik8_unusable_zip_in_data_dir(tmp_path, monkeypatch, cache, enwik8, content, reason):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "enwik8.zip").write_bytes(content)
+    monkeypatch.setenv("SEQRNN_DATA", str(data))
+    with pytest.raises(SeqrnnError) as info:
+        resolve("enwik8", download=False)
+    assert reason in str(info.value) and "\n" not in str(info.value)
+    assert cache_contents(cache) == []
+
+
+def test_enwik8_raw_file_in_data_dir_wins(tmp_path, monkeypatch, cache, server, enwik8):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "enwik8").write_bytes(ENWIK8_BYTES)
+    (data / "enwik8.zip").write_bytes(ENWIK8_ZIP)
+    server.files["/enwik8.zip"] = ENWIK8_ZIP
+    monkeypatch.setenv("SEQRNN_DATA", str(data))
+    assert datasets.locate("enwik8") == (data / "enwik8", "enwik8")
+    assert server.requests == [] and cache_contents(cache) == []
+
+
+def test_enwik8_raw_file_of_the_wrong_size_is_refused(tmp_path, monkeypatch, cache, enwik8):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "enwik8").write_bytes(ENWIK8_BYTES[:-1])
+    monkeypatch.setenv("SEQRNN_DATA", str(data))
+    with pytest.raises(SeqrnnError) as info:
+        resolve("enwik8")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert f"{data / 'enwik8'} cannot be used: it has 4,095 bytes, expected 4,096" in msg
+    assert cache_contents(cache) == []
+
+
+def test_enwik8_zip_in_data_dir_is_extracted_into_the_cache(tmp_path, monkeypatch, cache, server, enwik8):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "enwik8.zip").write_bytes(ENWIK8_ZIP)
+    monkeypatch.setenv("SEQRNN_DATA", str(data))
+    path = resolve("enwik8", download=False)
+    assert path == cache / "enwik8" and path.read_bytes() == ENWIK8_BYTES
+    assert sorted(os.listdir(data)) == ["enwik8.zip"]  # $SEQRNN_DATA is never written to
+    assert cache_contents(cache) == ["enwik8"]  # the zip is not copied
+    assert (data / "enwik8.zip").read_bytes() == ENWIK8_ZIP
+
+    def no_second_extraction(*args, **kwargs):
+        raise AssertionError("extracted twice")
+
+    monkeypatch.setattr(datasets, "extract", no_second_extraction)
+    assert resolve("enwik8") == cache / "enwik8"
+    assert server.requests == []
+
+
+def test_enwik8_interrupted_extraction_leaves_nothing(tmp_path, monkeypatch, cache, enwik8):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "enwik8.zip").write_bytes(ENWIK8_ZIP)
+    monkeypatch.setenv("SEQRNN_DATA", str(data))
+
+    def interrupt(fd):
+        assert len([n for n in os.listdir(cache) if n.endswith(".part")]) == 1
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        resolve("enwik8")
+    assert cache_contents(cache) == []
+
+
+def test_enwik8_extraction_into_an_unwritable_cache(tmp_path, monkeypatch, enwik8):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "enwik8.zip").write_bytes(ENWIK8_ZIP)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("SEQRNN_DATA", str(data))
+    monkeypatch.setenv("SEQRNN_CACHE", str(blocker / "cache"))
+    with pytest.raises(SeqrnnRuntimeError) as info:
+        resolve("enwik8")
+    assert "SEQRNN_CACHE" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_enwik8_extraction_progress(tmp_path, cache, enwik8, capsys):
+    archive = tmp_path / "enwik8.zip"
+    archive.write_bytes(ENWIK8_ZIP)
+    assert datasets.extract(enwik8, archive, progressbar=True) == cache / "enwik8"
+    assert "extracting enwik8" in capsys.readouterr().err
+    (cache / "enwik8").unlink()
+    datasets.extract(enwik8, archive, progressbar=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_enwik8_offline_error_says_what_to_download(cache):
+    with pytest.raises(SeqrnnError) as info:
+        resolve("enwik8", download=False)
+    msg = str(info.value)
+    assert "looked for enwik8, enwik8.zip" in msg
+    assert "download http://mattmahoney.net/dc/enwik8.zip into a directory" in msg

@@ -11,7 +11,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import run_seqrnn as run_cli
 from seqrnn.errors import SeqrnnError
 from seqrnn.data import heldout_split
 from seqrnn.lm import SEPARATOR, WordLanguageModel, detokenize, document_stream, start_from_language_model, word_metrics
@@ -162,32 +161,31 @@ def test_fit_init_from_uses_the_language_models_vocabulary_and_sizes(trained, tm
         SentimentClassifier(**{**common, "hidden_size": 32}).fit(TEXTS, LABELS)
 
 
-@pytest.mark.slow
-def test_cli_train_evaluate_sample_and_start_a_classifier(tmp_path, imdb_dir):
+def test_cli_train_evaluate_sample_and_start_a_classifier(tmp_path, imdb_dir, seqrnn_cli):
     text = tmp_path / "reviews.txt"
     text.write_text("\n".join(TEXTS + UNLABELLED) + "\n", encoding="utf-8")
     model = tmp_path / "lm"
     flags = ["--embed-size", "8", "--hidden-size", "16", "--batch-size", "4", "--num-steps", "6", "--min-count", "1"]
-    result = run_cli("lm", "train", "--data", text, "--out", model, "--epochs", "1", *flags)
+    result = seqrnn_cli("lm", "train", "--data", text, "--out", model, "--epochs", "1", *flags)
     assert result.returncode == 0, result.stderr
     assert "best validation perplexity" in result.stdout
-    result = run_cli("lm", "evaluate", "--model", model, "--data", text, "--json")
+    result = seqrnn_cli("lm", "evaluate", "--model", model, "--data", text, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["perplexity"] > 1
-    a = run_cli("lm", "sample", "--model", model, "--seed", "3", "--length", "10", "--start", "a great")
-    b = run_cli("lm", "sample", "--model", model, "--seed", "3", "--length", "10", "--start", "a great")
+    a = seqrnn_cli("lm", "sample", "--model", model, "--seed", "3", "--length", "10", "--start", "a great")
+    b = seqrnn_cli("lm", "sample", "--model", model, "--seed", "3", "--length", "10", "--start", "a great")
     assert a.returncode == 0 and a.stdout == b.stdout and a.stdout.startswith("a great")
     imdb_lm = tmp_path / "imdb-lm"
-    result = run_cli("lm", "train", "--data", imdb_dir, "--out", imdb_lm, "--epochs", "1", "--val-fraction", "0",
+    result = seqrnn_cli("lm", "train", "--data", imdb_dir, "--out", imdb_lm, "--epochs", "1", "--val-fraction", "0",
                      "--batch-size", "2", "--num-steps", "3", "--embed-size", "8", "--hidden-size", "8",
                      "--min-count", "1")
     assert result.returncode == 0, result.stderr
-    result = run_cli("sentiment", "train", "--data", imdb_dir, "--out", tmp_path / "clf", "--epochs", "1",
+    result = seqrnn_cli("sentiment", "train", "--data", imdb_dir, "--out", tmp_path / "clf", "--epochs", "1",
                      "--val-fraction", "0", "--batch-size", "2", "--embed-size", "8", "--hidden-size", "8",
                      "--init-from", imdb_lm)
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "clf" / "config.json").read_text())["training"]["init_from"] == str(imdb_lm)
-    result = run_cli("sentiment", "train", "--data", imdb_dir, "--out", tmp_path / "clf2", "--init-from",
+    result = seqrnn_cli("sentiment", "train", "--data", imdb_dir, "--out", tmp_path / "clf2", "--init-from",
                      tmp_path / "nowhere")
     assert result.returncode == 2 and result.stderr.startswith("seqrnn: error:") and "nowhere" in result.stderr
 
@@ -231,7 +229,7 @@ def test_gradual_unfreezing_trains_the_head_first_then_the_encoder_from_the_top(
         def loss(self, model, batch, carry):
             return torch.nn.functional.binary_cross_entropy_with_logits(model(batch[0]), batch[1]), None, 8
 
-        def validate(self, model):
+        def validate(self, model, on_batch=None):
             return {"loss": 0.0}
 
     training = SentimentTrainingConfig(epochs=4, unfreeze_every=1.0, lr=0.01)

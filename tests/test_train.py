@@ -32,7 +32,7 @@ class ToyTask:
         x, y = batch
         return ((model(x.unsqueeze(1)).squeeze(1) - y) ** 2).mean(), None, len(x)
 
-    def validate(self, model):
+    def validate(self, model, on_batch=None):
         x = torch.linspace(-1, 1, 8)
         return {"loss": float(((model(x.unsqueeze(1)).squeeze(1) - 2 * x) ** 2).mean())}
 
@@ -197,11 +197,14 @@ def test_off_a_terminal_progress_is_a_plain_line_per_validation_and_every_interv
         assert words[9:11] == ["val", "loss"] and float(words[11]) >= 0
     assert lines[0].endswith("(best)")
 
-    monkeypatch.setattr(seqrnn.train, "PLAIN_LINE_EVERY_S", 0.0)  # a line at every log record as well
-    Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path / "b"), torch.device("cpu"), log_every=2).fit()
+    # the interval is kept whatever log_every is: with 0 s, a line after every step (steps 2-4 and 6-9:
+    # the first step starts the clock, an epoch's last step has its validation line)
+    monkeypatch.setattr(seqrnn.train, "PLAIN_LINE_EVERY_S", 0.0)
+    Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path / "b"), torch.device("cpu"), log_every=100).fit()
     lines = capsys.readouterr().err.splitlines()
     timed = [line for line in lines if "examples/s" in line]
-    assert len(timed) == 4 and all(" train loss " in line and " val " not in line for line in timed)
+    assert [int(line.split()[3]) for line in timed] == [2, 3, 4, 6, 7, 8, 9]
+    assert all(" train loss " in line and " val " not in line for line in timed)
 
     Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path / "c"), torch.device("cpu"), quiet=True).fit()
     assert capsys.readouterr().err == ""

@@ -2,7 +2,8 @@
 skips work it has done before.
 
 Entries live in `datasets.cache_dir() / "prepared"` (`$SEQRNN_CACHE`, else the platform's user
-cache) as `KIND-KEY.npz`. KEY is a SHA-256 of the input's content (a file's bytes, the texts
+cache) as `KIND-KEY.npz`, or, for arrays read through memory maps (token streams), as a folder
+`KIND-KEY/` of raw `.bin` files and a `meta.json` (`array_folder`). KEY is a SHA-256 of the input's content (a file's bytes, the texts
 themselves, token ids) and of a version string of the code that made the entry, so a changed input
 or a changed tokenizer is a different key and never reads stale data. Entries are written atomically
 (`fileio.atomic_write_bytes`) and read with `np.load(allow_pickle=False)` plus a JSON header that
@@ -18,10 +19,13 @@ Set `SEQRNN_NO_CACHE=1` to neither read nor write the cache.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
@@ -85,6 +89,12 @@ def key(*parts: object) -> str | None:
     size = sum(p.nbytes for p in parts if isinstance(p, np.ndarray))
     if not enabled() or size < MIN_INPUT_BYTES:
         return None
+    return _hasher(parts).hexdigest()
+
+
+def key_of(*parts: object) -> str:
+    """The key of an entry made from `parts`, whatever their size (a part that is itself a key has
+    had its size checked)."""
     return _hasher(parts).hexdigest()
 
 
@@ -168,19 +178,101 @@ def _save(path: Path, kind: str, entry_key: str, arrays: Mapping[str, np.ndarray
 
 
 def _evict(folder: Path, keep: Path) -> None:
-    """Remove the least recently used entries while the folder holds more than MAX_BYTES."""
+    """Remove the least recently used entries (files and array folders) while the folder holds more
+    than MAX_BYTES."""
     entries = []
     for entry in os.scandir(folder):
+        if entry.name.startswith("."):
+            continue
         if entry.name.endswith(".npz") and entry.is_file():
             stat = entry.stat()
             entries.append((stat.st_mtime, stat.st_size, entry.path))
+        elif entry.is_dir():
+            meta = Path(entry.path) / "meta.json"
+            if meta.is_file():
+                size = sum(f.stat().st_size for f in os.scandir(entry.path) if f.is_file())
+                entries.append((meta.stat().st_mtime, size, entry.path))
     total = sum(size for _, size, _ in entries)
     for _, size, file in sorted(entries):
         if total <= MAX_BYTES:
             break
         if file != str(keep):
-            Path(file).unlink(missing_ok=True)
+            if os.path.isdir(file):
+                shutil.rmtree(file, ignore_errors=True)
+            else:
+                Path(file).unlink(missing_ok=True)
             total -= size
+
+
+# --- arrays read through memory maps ----------------------------------------------------------------
+
+
+def array_folder(kind: str, entry_key: str | None, build) -> tuple[dict, Path]:
+    """(meta, folder) of the entry `kind`-`entry_key`: a folder of raw arrays and its `meta.json`.
+
+    A missing entry is made by `build(folder)`, which writes the arrays into a fresh temporary
+    folder and returns their description (JSON); the folder is then renamed into place, so a
+    process killed or interrupted while building leaves no entry (its temporary folder is removed).
+    With no key, the cache off or a cache that cannot be written, the arrays live in a temporary
+    folder removed when the process ends.
+    """
+    if entry_key is not None and enabled():
+        final = directory() / f"{kind}-{entry_key}"
+        meta = _read_meta(final, kind, entry_key)
+        if meta is not None:
+            return meta, final
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            scratch = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=final.parent))
+        except OSError:  # an unwritable cache: build outside it
+            pass
+        else:
+            try:
+                meta = build(scratch)
+                (scratch / "meta.json").write_text(json.dumps({**_header(kind, entry_key), "meta": meta}))
+                try:
+                    os.rename(scratch, final)
+                except OSError:  # another process made it meanwhile (or the rename is refused)
+                    if _read_meta(final, kind, entry_key) is None:
+                        raise
+                    shutil.rmtree(scratch, ignore_errors=True)
+                _evict(final.parent, keep=final)
+                return meta, final
+            except BaseException:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise
+    scratch = Path(tempfile.mkdtemp(prefix=f"seqrnn-{kind}-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    try:
+        return build(scratch), scratch
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _read_meta(folder: Path, kind: str, entry_key: str) -> dict | None:
+    try:
+        saved = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or {k: saved.get(k) for k in _header(kind, entry_key)} != _header(kind, entry_key):
+        return None
+    try:
+        os.utime(folder / "meta.json")  # the last use, for evicting the least recently used entries
+    except OSError:
+        pass
+    return saved.get("meta")
+
+
+def map_array(path: Path, dtype: str, count: int) -> np.ndarray:
+    """The `count` values of `dtype` in the file at `path`, read-only through a memory map (a file of
+    another size is refused: a damaged entry)."""
+    dtype = np.dtype(dtype)
+    if path.stat().st_size != count * dtype.itemsize:
+        raise ValueError(f"{path}: {path.stat().st_size} bytes, expected {count * dtype.itemsize}")
+    if count == 0:
+        return np.zeros(0, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=(count,))
 
 
 # --- strings as arrays ------------------------------------------------------------------------------

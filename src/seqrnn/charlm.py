@@ -9,12 +9,14 @@ is the last `val_fraction` of the corpus.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from seqrnn.config import CHARLM_PRESETS, CharLMConfig
+from seqrnn.corpus import TextSource, as_source, char_streams, encode_chars
 from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
 from seqrnn.estimator import Prepared, RecurrentEstimator
 from seqrnn.models import CharRNN
@@ -24,12 +26,6 @@ from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, effective_top_
 from seqrnn.streams import StreamTask, stream_loss
 
 TASK = "charlm"
-
-
-def split_corpus(text: str, val_fraction: float) -> tuple[str, str]:
-    """The last `val_fraction` of the corpus is held out for validation."""
-    cut = len(text) - int(round(len(text) * val_fraction))
-    return text[:cut], text[cut:]
 
 
 def char_metrics(losses: dict[str, float]) -> dict[str, float]:
@@ -86,14 +82,16 @@ class CharLanguageModel(RecurrentEstimator):
     vocab_class = CharVocabulary
     presets = CHARLM_PRESETS
 
-    def fit(self, text: str, y=None, *, out_dir: str | Path | None = None, resume: bool = False,
-            source: str | None = None) -> "CharLanguageModel":
+    def fit(self, text: "str | os.PathLike | TextSource", y=None, *, out_dir: str | Path | None = None,
+            resume: bool = False, source: str | None = None) -> "CharLanguageModel":
         """Train on `text`; the last `val_fraction` of it is held out for validation.
 
         Parameters
         ----------
-        text : str
-            The corpus, one string.
+        text : str, path or TextSource
+            The corpus: one string, or a UTF-8 file (a `pathlib.Path`) read in chunks and encoded
+            once into the prepared-data cache, so a corpus larger than memory trains too; a
+            `seqrnn.corpus.TextSource` also gives a fixed split (enwik8's).
         y : None
             Ignored (scikit-learn's signature).
         out_dir : str or Path, optional
@@ -108,27 +106,34 @@ class CharLanguageModel(RecurrentEstimator):
         -------
         self
         """
-        if not isinstance(text, str):
-            raise InvalidInputTypeError(f"text must be one string (the corpus), got {type(text).__name__}")
-        if not text:
+        if isinstance(text, str) and not text:
             raise InvalidInputError("the corpus is empty")
-        return self._fit(text, out_dir, resume, source)
+        try:
+            corpus = as_source(text)
+        except TypeError:
+            raise InvalidInputTypeError(f"text must be one string (the corpus), a path or a TextSource, got "
+                                        f"{type(text).__name__}") from None
+        return self._fit(corpus, out_dir, resume, source)
 
-    def _prepare(self, text: str, config: CharLMConfig, vocab: CharVocabulary | None) -> Prepared:
+    def _prepare(self, corpus: TextSource, config: CharLMConfig, vocab: CharVocabulary | None) -> Prepared:
         settings = config.data
-        train_text, val_text = split_corpus(text[: settings.limit] if settings.limit else text, settings.val_fraction)
-        vocab = vocab or CharVocabulary.build(train_text)
-        train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text, unknown="skip")
-        if not settings.val_fraction:  # no held-out text: select on the training text itself
-            val_ids = train_ids
-        if len(val_ids) < 2:
-            raise SeqrnnError(f"the held-out part ({len(val_text)} characters, {len(val_ids)} known) is too "
-                              "short to validate on: raise `val_fraction`, or set it to 0")
-        return Prepared(vocab, train_ids, val_ids, {"train_chars": len(train_text), "val_chars": len(val_text)})
+        streams = char_streams(corpus, settings.val_fraction, settings.limit, vocab, quiet=self.quiet)
+        val = streams.val
+        if not settings.val_fraction and not corpus.splits:  # no held-out text: select on the training text itself
+            val = streams.train
+        return Prepared(streams.vocab, streams.train, val,
+                        {"train_chars": streams.train_chars, "val_chars": streams.val_chars})
 
     def _task(self, prepared: Prepared, config: CharLMConfig, device: torch.device) -> StreamTask:
-        return StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
-                          metrics=char_metrics, eval_rows=self.run_options().eval_batch_size, unit="characters")
+        options = self.run_options()
+        task = StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
+                          metrics=char_metrics, eval_rows=options.eval_batch_size, eval_batches=options.eval_batches,
+                          unit="characters")
+        if len(prepared.val) < 2:  # after the batch shape's check: a tiny text is named for that first
+            raise SeqrnnError(f"the held-out part ({prepared.description['val_chars']} characters, "
+                              f"{len(prepared.val)} known) is too short to validate on: raise `val_fraction`, or set "
+                              "it to 0")
+        return task
 
     # --- using a trained model ------------------------------------------------------------------
 
@@ -221,13 +226,15 @@ class CharLanguageModel(RecurrentEstimator):
         texts = [prefix + "".join(p) for p in pieces]
         return texts[0] if num_samples == 1 else texts
 
-    def evaluate(self, text: str) -> dict:
+    def evaluate(self, text: "str | os.PathLike | TextSource") -> dict:
         """How well the model predicts `text`, each character from those before it.
 
         Parameters
         ----------
-        text : str
-            Held-out text; characters outside the model's alphabet are skipped and counted.
+        text : str, path or TextSource
+            Held-out text (a file is read in chunks; a source with named splits is evaluated on its
+            test part, as published results are); characters outside the model's alphabet are
+            skipped and counted.
 
         Returns
         -------
@@ -236,13 +243,15 @@ class CharLanguageModel(RecurrentEstimator):
             "n_unknown": characters skipped}``
         """
         self._check_fitted()
-        if not isinstance(text, str):
-            raise InvalidInputTypeError(f"text must be one string, got {type(text).__name__}")
-        n_unknown = sum(text.count(c) for c in self.vocab_.unknown_chars(text))
-        ids = self.vocab_.encode(text, unknown="skip")
+        try:
+            corpus = as_source(text)
+        except TypeError:
+            raise InvalidInputTypeError(f"text must be one string, a path or a TextSource, got "
+                                        f"{type(text).__name__}") from None
+        ids, _, n_unknown = encode_chars(corpus, self.vocab_, "test" if corpus.splits else None, quiet=self.quiet)
         if len(ids) < 2:
             raise InvalidInputError(f"nothing to evaluate: the text has {len(ids)} character(s) the model knows, "
                                     "at least 2 are needed (the first is only read)")
         with self._inference() as device:
-            loss, n = stream_loss(self.model_, ids, device, rows=self.run_options().eval_batch_size)
+            loss, n = stream_loss(self.model_, ids, device, rows=self.run_options().eval_batch_size, quiet=self.quiet)
         return {"loss": loss, "bits_per_char": loss / math.log(2), "n_chars": n, "n_unknown": n_unknown}

@@ -37,7 +37,8 @@ from seqrnn.estimator import Prepared, RecurrentEstimator
 from seqrnn.lm import pretrained_language_model, start_from_language_model
 from seqrnn.models import SentimentRNN
 from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
-from seqrnn.wordvectors import start_embedding
+from seqrnn.progress import Progress
+from seqrnn.wordvectors import MAX_VECTOR_TEXTS, start_embedding
 
 TASK = "sentiment"
 PREDICT_BATCH = 256  # reviews per batch when validating, evaluating and predicting, unless eval_batch_size says
@@ -55,6 +56,10 @@ class EncodedReviews:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def subset(self, index: np.ndarray) -> "EncodedReviews":
+        return EncodedReviews(self.ids[index], self.lengths[index],
+                              None if self.targets is None else self.targets[index], self.pad)
 
     def rows(self, index: np.ndarray, device: torch.device):
         """A batch: ids trimmed to its longest review (right padding), lengths, class indices."""
@@ -76,15 +81,20 @@ def length_sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarr
 
 
 def predict_logits(model: SentimentRNN, data: EncodedReviews, device: torch.device,
-                   batch_size: int | None = None) -> np.ndarray:
+                   batch_size: int | None = None, on_batch=None, quiet: bool = True) -> np.ndarray:
     """Logits for every review (none dropped), computed in batches of similar length: shape (n,) for
-    two classes, (n, classes) for more."""
+    two classes, (n, classes) for more. `on_batch` is called after each batch (it may raise to
+    stop); progress is shown unless `quiet`."""
     out = np.empty((len(data),) if model.num_classes == 2 else (len(data), model.num_classes), dtype=np.float32)
     model.eval()
-    with torch.no_grad():
-        for index in length_sorted_batches(data.lengths, batch_size or PREDICT_BATCH):
+    batches = length_sorted_batches(data.lengths, batch_size or PREDICT_BATCH)
+    with torch.no_grad(), Progress("predict", len(data), "text", quiet=quiet) as progress:
+        for index in batches:
             ids, lengths, _ = data.rows(index, device)
             out[index] = model(ids, lengths).float().cpu().numpy()
+            progress.update(len(index))
+            if on_batch is not None:
+                on_batch()
     return out
 
 
@@ -142,10 +152,15 @@ class ReviewTask:
     to count the same, and accuracy would pick the weights that favour the largest class again."""
 
     def __init__(self, train: EncodedReviews, val: EncodedReviews, batch_size: int, bucket: bool, seed: int,
-                 device: torch.device, eval_batch_size: int | None = None, class_weight: np.ndarray | None = None):
-        self.train, self.val = train, val
-        self.batch_size, self.bucket, self.seed, self.device = batch_size, bucket, seed, device
-        self.eval_batch_size = eval_batch_size
+                 device: torch.device, eval_batch_size: int | None = None, eval_batches: int | None = None,
+                 class_weight: np.ndarray | None = None):
+        self.train, self.batch_size, self.bucket, self.seed, self.device = train, batch_size, bucket, seed, device
+        self.eval_batch_size = eval_batch_size or PREDICT_BATCH
+        most = (eval_batches or 0) * batch_size
+        # validation reads at most `eval_batches` training batches' worth of held-out texts: the same seeded
+        # sample every time
+        self.val = val.subset(np.sort(np.random.default_rng([seed, 2]).permutation(len(val))[:most])) \
+            if most and len(val) > most else val
         self.class_weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32,
                                                                                device=device)
         self.monitor = ("accuracy", "max") if class_weight is None else ("macro_f1", "max")
@@ -177,8 +192,8 @@ class ReviewTask:
         ids, lengths, targets = batch
         return classification_loss(model(ids, lengths), targets, self.class_weight), None, len(ids)
 
-    def validate(self, model) -> dict[str, float]:
-        logits = predict_logits(model, self.val, self.device, self.eval_batch_size)
+    def validate(self, model, on_batch=None) -> dict[str, float]:
+        logits = predict_logits(model, self.val, self.device, self.eval_batch_size, on_batch=on_batch)
         return {**logit_metrics(logits, self.val.targets), "macro_f1": macro_f1(logits, self.val.targets)}
 
 
@@ -351,7 +366,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         description = {"train_reviews": len(train_index), "val_reviews": n_val,
                        "unlabelled_reviews": len(data.unlabelled)}
         return Prepared(vocab, train, val, description, start=pretrained,
-                        embedding_texts=[texts[i] for i in train_index] + data.unlabelled)
+                        embedding_texts=([texts[i] for i in train_index] + data.unlabelled)[:MAX_VECTOR_TEXTS])
 
     def _check_class_counts(self, targets: np.ndarray, held_out: int, limited: bool) -> None:
         """Every class needs at least 2 training texts: name the ones that have fewer."""
@@ -366,7 +381,8 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         else:
             named = ", ".join(f"{classes[c]!r} ({counts[c]})" for c in rare[:5]) + (", ..." if len(rare) > 5 else "")
             what = f"classes {named} have fewer than 2 training texts"
-        after = [part for part, yes in (("`limit`", limited), (f"the {held_out} validation text{'s' if held_out > 1 else ''}", held_out)) if yes]
+        validation = f"the {held_out} validation text{'s' if held_out > 1 else ''}"
+        after = [part for part, yes in (("`limit`", limited), (validation, held_out)) if yes]
         raise InvalidInputError(what + (f" (after {' and '.join(after)})" if after else "")
                                 + "; every class needs at least 2 to learn from: add texts of it, or drop it")
 
@@ -385,8 +401,9 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             weights = compute_class_weight("balanced", classes=np.arange(k), y=prepared.train.targets)
         # fewer texts than a batch: one batch of all of them (`_prepare` warned)
         batch_size = min(config.training.batch_size, len(prepared.train))
-        return ReviewTask(prepared.train, prepared.val, batch_size, config.data.bucket,
-                          config.training.seed, device, self.run_options().eval_batch_size, weights)
+        options = self.run_options()
+        return ReviewTask(prepared.train, prepared.val, batch_size, config.data.bucket, config.training.seed, device,
+                          options.eval_batch_size, options.eval_batches, weights)
 
     # --- what a classifier carries besides its configuration -------------------------------------
 

@@ -214,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_inference_arguments(p, batch_size=False)
     p.set_defaults(handler=commands.lm_sample)
 
+    # export
+    p = tasks.add_parser("export", help="write a trained model as an ONNX graph, to run it without seqrnn")
+    p.add_argument("--model", required=True, help="model directory written by `classify train` or `charlm train`")
+    p.add_argument("--format", default="onnx", help="onnx (the only format; needs pip install 'seqrnn[export]')")
+    p.add_argument("--out", required=True, help="the file to write, e.g. model.onnx")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(handler=commands.export)
+
     # serve
     p = tasks.add_parser("serve", help="serve trained models over HTTP")
     p.add_argument("--sentiment", help="sentiment model directory")
@@ -245,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="PATH|NAME",
                    help="labelled texts as `classify train` reads them (a CSV, TSV or JSONL file, a folder with one "
                         "subfolder per label), an IMDb directory or archive, a text file, or imdb / hamlet / "
-                        "tinyshakespeare")
+                        "tinyshakespeare / enwik8")
     _add_labelled_data_flags(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(handler=commands.data_inspect)

@@ -195,21 +195,21 @@ def _predict_file(args: Args) -> int:
 
 def charlm_train(args: Args) -> int:
     from seqrnn.charlm import CharLanguageModel
-    from seqrnn.data import load_text
+    from seqrnn.corpus import text_source
 
-    text = load_text(args.text, args.strip_gutenberg)
+    corpus = text_source(args.text, args.strip_gutenberg)
     lm = CharLanguageModel(args.preset, **estimator_params(CharLanguageModel, args))
-    lm.fit(text, out_dir=args.out, resume=args.resume, source=args.text)
+    lm.fit(corpus, out_dir=args.out, resume=args.resume, source=args.text)
     print_summary(lm, args.out, "loss {loss:.4f} nats/char ({bits_per_char:.4f} bits/char)")
     return 0
 
 
 def charlm_evaluate(args: Args) -> int:
     from seqrnn.charlm import CharLanguageModel
-    from seqrnn.data import load_text
+    from seqrnn.corpus import text_source
 
     lm = load_for_inference(CharLanguageModel, args)
-    result = lm.evaluate(load_text(args.text))
+    result = lm.evaluate(text_source(args.text))
     if result["n_unknown"]:
         print(f"note: {result['n_unknown']} characters outside the model's alphabet were skipped", file=sys.stderr)
     print_json_or(result, args, f"loss {result['loss']:.4f} nats/char, {result['bits_per_char']:.4f} bits/char "
@@ -286,7 +286,18 @@ def lm_sample(args: Args) -> int:
     return 0
 
 
-# --- serve, data, explain ---------------------------------------------------------------------------
+# --- export, serve, data, explain -------------------------------------------------------------------
+
+
+def export(args: Args) -> int:
+    """`seqrnn export --model DIR --format onnx --out FILE [--force]`: one line saying what was written."""
+    from seqrnn.export import export_model
+
+    result = export_model(args.model, args.format, args.out, force=args.force)
+    print(f"exported the {result['task']} model to {result['out']} ({result['format']}, "
+          f"{result['bytes'] / 1e6:.1f} MB; inputs {', '.join(result['inputs'])}; "
+          f"outputs {', '.join(result['outputs'])})")
+    return 0
 
 
 def serve(args: Args) -> int:

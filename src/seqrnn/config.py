@@ -273,6 +273,9 @@ class RunOptions(_Checked):
     quiet: bool = option(False, "print no progress while training (neither the bar nor the plain lines)")
     eval_batch_size: int | None = option(None, "examples per batch when validating, evaluating and predicting "
                                          "(default: 256 reviews; for text, up to 64 rows of the stream)", at_least=1)
+    eval_batches: int = option(40, "validation during training reads at most N training batches' worth of the "
+                               "held-out data, the same every time (0: all of it); evaluate always reads all",
+                               at_least=0)
 
 
 def flat_fields(config_class: type) -> dict[str, tuple[str, dataclasses.Field]]:

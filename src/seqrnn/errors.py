@@ -26,13 +26,17 @@ class SeqrnnRuntimeError(SeqrnnError):
 class Interrupted(SeqrnnError):
     """Training stopped by SIGINT or SIGTERM: exit status 128 + the signal's number (130, 143).
 
-    `checkpoint` is where the state was saved (None when a second signal stopped it at once)."""
+    `checkpoint` is where the state was saved (None when a second signal stopped it at once, or
+    when training had not started: `before_training` then says what was being done)."""
 
-    def __init__(self, signal_number: int, step: int, checkpoint):
+    def __init__(self, signal_number: int, step: int, checkpoint, before_training: str | None = None):
         import signal
 
         self.signal_number, self.step, self.checkpoint = int(signal_number), step, checkpoint
         self.exit_status = 128 + self.signal_number
         name = signal.Signals(self.signal_number).name
+        if before_training is not None:
+            super().__init__(f"interrupted by {name} while {before_training}: nothing was trained yet")
+            return
         where = f"the checkpoint is in {checkpoint}" if checkpoint is not None else "stopped at once, no new checkpoint"
         super().__init__(f"interrupted by {name} at step {step}; {where}")

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -38,10 +40,32 @@ from sklearn.exceptions import NotFittedError
 
 from seqrnn import config as configs
 from seqrnn import distributed
-from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
+from seqrnn.errors import Interrupted, SeqrnnError, SeqrnnRuntimeError
 from seqrnn.rundir import RunDir
 from seqrnn.runtime import preserved_global_state, setup_runtime, torch_threads
 from seqrnn.train import Trainer
+
+
+@contextlib.contextmanager
+def interrupts_raise(doing: str) -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Interrupted` ("while `doing`: nothing was trained yet") for the
+    duration, so that a stop during the preparation of the data is prompt and says so; on a thread
+    other than the main one, signals are left as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def handle(signum, frame):
+        raise Interrupted(signum, 0, None, before_training=doing)
+
+    for s in previous:
+        signal.signal(s, handle)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 @dataclass
@@ -128,14 +152,20 @@ class RecurrentEstimator(BaseEstimator):
             if resume:
                 self._check_resume(run.read_config(self.task), run)
             device = self._setup(config)
-            saved_vocab = self.vocab_class.from_dict(run.read_vocab()) if resume else None
-            prepared = self._prepare(data, config, saved_vocab)
-            if not resume:
-                self.dataset_ = {"source": source, **prepared.description}
-            model = self.model_class(len(prepared.vocab), **config.to_dict()["model"], **self._model_extras())
-            if not resume:
-                self._start_weights(model, prepared, config)
-            task = self._task(prepared, config, device)
+            with interrupts_raise("preparing the data"):
+                saved_vocab = self.vocab_class.from_dict(run.read_vocab()) if resume else None
+                # under torchrun rank 0 prepares first, into the cache that the other ranks then map
+                if not self.ranks_.is_main:
+                    distributed.barrier(self.ranks_)
+                prepared = self._prepare(data, config, saved_vocab)
+                if self.ranks_.is_main:
+                    distributed.barrier(self.ranks_)
+                if not resume:
+                    self.dataset_ = {"source": source, **prepared.description}
+                model = self.model_class(len(prepared.vocab), **config.to_dict()["model"], **self._model_extras())
+                if not resume:
+                    self._start_weights(model, prepared, config)
+                task = self._task(prepared, config, device)
             self.model_ = self._train(model, task, run, device, config, prepared.vocab, resume, started,
                                       plot=out_dir is not None)
         self.vocab_ = prepared.vocab

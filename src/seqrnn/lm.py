@@ -12,8 +12,9 @@ model's batching). The backward model reads the same stream reversed. Both share
 as the two directions of a bidirectional classifier do, and each has its own adaptive softmax.
 
 The reviews held out are exactly the ones a classifier with the same `seed` and `val_fraction`
-validates on (`heldout_split`, stratified by the labels given to `fit`), so pretraining never reads them; the classifier checks this
-through a digest of the held-out texts saved with the language model.
+validates on (`heldout_split`, stratified by the labels given to `fit`), so pretraining never reads
+them; the classifier checks this through a digest of the held-out texts saved with the language
+model.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch
 
 from seqrnn.checks import check_labels, check_texts
 from seqrnn.config import LM_PRESETS, LMConfig
+from seqrnn.corpus import smallest_dtype
 from seqrnn.data import heldout_split, texts_digest
 from seqrnn.errors import InvalidInputError, SeqrnnError
 from seqrnn.estimator import Prepared, RecurrentEstimator
@@ -36,7 +38,7 @@ from seqrnn.models import WordLM
 from seqrnn.preprocess import Vocabulary, index_tokens, tokenize
 from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, sample_tokens
 from seqrnn.streams import StreamTask, stream_loss
-from seqrnn.wordvectors import start_embedding
+from seqrnn.wordvectors import MAX_VECTOR_TEXTS, start_embedding
 
 TASK = "lm"
 SEPARATOR = Vocabulary.PAD  # starts every document in the stream
@@ -140,13 +142,14 @@ class WordLanguageModel(RecurrentEstimator):
                                            settings.max_vocab or None)
         flat = vocab.lookup(tokens.words)[tokens.ids].astype(np.int64)
         shuffled = np.random.default_rng([training.seed, 1]).permutation(n_train)
-        train_ids = document_stream(flat, tokens.offsets, shuffled)
-        val_ids = document_stream(flat, tokens.offsets, np.arange(n_train, len(documents)))
+        dtype = smallest_dtype(len(vocab))  # 2 bytes a word for up to 65,536 words
+        train_ids = document_stream(flat, tokens.offsets, shuffled).astype(dtype)
+        val_ids = document_stream(flat, tokens.offsets, np.arange(n_train, len(documents))).astype(dtype)
         if not len(val_index):  # nothing held out: select on the training stream itself
             val_ids = train_ids
         description = {"train_documents": n_train, "val_documents": len(val_index), "train_words": int(len(train_ids)),
                        "heldout_digest": texts_digest([labelled[i] for i in val_index])}
-        return Prepared(vocab, train_ids, val_ids, description, embedding_texts=documents[:n_train])
+        return Prepared(vocab, train_ids, val_ids, description, embedding_texts=documents[: min(n_train, MAX_VECTOR_TEXTS)])
 
     def _start_weights(self, model: WordLM, prepared: Prepared, config: LMConfig) -> None:
         if config.training.embed_init == "ppmi":

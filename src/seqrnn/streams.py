@@ -24,6 +24,7 @@ import torch
 
 from seqrnn.errors import SeqrnnError
 from seqrnn.models import detach_state
+from seqrnn.progress import Progress
 
 Metrics = Callable[[dict[str, float]], dict[str, float]]
 
@@ -62,31 +63,47 @@ def _tensor(part: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def stream_loss(model: torch.nn.Module, ids: np.ndarray, device: torch.device, direction: str = "forward",
-                rows: int | None = None, window: int = 256) -> tuple[float, int]:
+                rows: int | None = None, window: int = 256, max_tokens: int | None = None,
+                on_batch: Callable[[], None] | None = None, quiet: bool = True) -> tuple[float, int]:
     """Mean cross-entropy (nats per token) of predicting each token of the stream from the ones
     before it (backward: after it), and how many were predicted.
 
     The stream is cut into `rows` contiguous rows run in parallel, each from a zero state, in windows
     of `window` tokens with the state carried; the tokens left over at the end continue from the last
-    row's final state, so every token after the first is predicted exactly once.
+    row's final state, so every token after the first is predicted exactly once. With `max_tokens`,
+    a longer stream is estimated instead on about that many tokens: `rows` segments spread evenly
+    over it (the same ones every time). `on_batch` is called after each window (it may raise to
+    stop); progress is shown unless `quiet`.
     """
     stream = _directed(ids, direction)
     n = len(stream) - 1
     if n < 1:
         return float("nan"), 0
     rows = max(1, min(rows or min(64, n // 2000), n))
-    length = n // rows
-    x, y = stream[: rows * length].reshape(rows, length), stream[1 : rows * length + 1].reshape(rows, length)
+    if max_tokens and n > max_tokens:
+        length = max(1, max_tokens // rows)
+        starts = np.linspace(0, n - length, rows).astype(np.int64)
+        x = np.stack([stream[s : s + length] for s in starts])
+        y = np.stack([stream[s + 1 : s + length + 1] for s in starts])
+        n, tail = rows * length, 0
+    else:
+        length = n // rows
+        x, y = stream[: rows * length].reshape(rows, length), stream[1 : rows * length + 1].reshape(rows, length)
+        tail = n - rows * length
     total, state = 0.0, None
-    for start in range(0, length, window):
-        targets = _tensor(y[:, start : start + window], device)
-        loss, state = model(_tensor(x[:, start : start + window], device), targets=targets, direction=direction,
-                            state=state)
-        total += float(loss) * targets.numel()
-    tail = n - rows * length
+    with Progress(f"{direction} loss" if direction != "forward" else "loss", -(-length // window), "batch",
+                  quiet=quiet) as progress:
+        for start in range(0, length, window):
+            targets = _tensor(y[:, start : start + window], device)
+            loss, state = model(_tensor(x[:, start : start + window], device), targets=targets, direction=direction,
+                                state=state)
+            total += float(loss) * targets.numel()
+            progress.update()
+            if on_batch is not None:
+                on_batch()
     if tail:
         last = tuple(s[:, -1:].contiguous() for s in state) if isinstance(state, tuple) else state[:, -1:].contiguous()
-        loss, _ = model(_tensor(stream[rows * length : n][None], device),
+        loss, _ = model(_tensor(stream[rows * length : len(stream) - 1][None], device),
                         targets=_tensor(stream[rows * length + 1 :][None], device), direction=direction, state=last)
         total += float(loss) * tail
     return total / n, n
@@ -98,16 +115,19 @@ class StreamTask:
 
     `metrics` turns the held-out loss of each direction ({"forward": nats, ...}) into the
     validation's figures (the character model adds bits per character, the word model perplexity);
-    `eval_rows` rows of the held-out stream are evaluated at once (None: `stream_loss`'s choice).
+    `eval_rows` rows of the held-out stream are evaluated at once (None: `stream_loss`'s choice),
+    on at most `eval_batches` training batches' worth of it (`batch_size` x `num_steps` tokens
+    each; 0 or None: the whole held-out stream).
     """
 
     monitor = ("loss", "min")
 
     def __init__(self, train_ids: np.ndarray, val_ids: np.ndarray, batch_size: int, num_steps: int,
                  device: torch.device, *, directions: Sequence[str] = ("forward",), metrics: Metrics,
-                 eval_rows: int | None = None, unit: str = "tokens"):
+                 eval_rows: int | None = None, eval_batches: int | None = None, unit: str = "tokens"):
         self.directions, self.num_steps, self.device = tuple(directions), num_steps, device
         self.val_ids, self.metrics, self.eval_rows = val_ids, metrics, eval_rows
+        self.eval_tokens = (eval_batches or 0) * batch_size * num_steps
         self.rows = [reshape_stream(_directed(train_ids, d), batch_size, num_steps, unit) for d in self.directions]
 
     def batches_per_epoch(self) -> int:
@@ -131,6 +151,7 @@ class StreamTask:
             states.append(detach_state(state))
         return total / len(self.directions), states[0] if single else tuple(states), batch[0].numel()
 
-    def validate(self, model) -> dict[str, float]:
-        return self.metrics({d: stream_loss(model, self.val_ids, self.device, d, self.eval_rows)[0]
+    def validate(self, model, on_batch: Callable[[], None] | None = None) -> dict[str, float]:
+        return self.metrics({d: stream_loss(model, self.val_ids, self.device, d, self.eval_rows,
+                                            max_tokens=self.eval_tokens, on_batch=on_batch)[0]
                              for d in self.directions})

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, fields
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 from tqdm import tqdm
@@ -40,6 +40,7 @@ class Task(Protocol):
     `batch` returns the global batch (a tensor or a tuple of tensors, batch first; each rank takes
     its rows). `loss` returns (mean loss, the carry for the next batch of the epoch, examples in
     the batch); the carry starts as None at every epoch and must be tensors (or tuples) or None.
+    `validate` calls `on_batch` after each of its batches (it raises to abandon the validation).
     """
 
     monitor: tuple[str, str]
@@ -47,7 +48,7 @@ class Task(Protocol):
     def batches_per_epoch(self) -> int: ...
     def batch(self, epoch: int, index: int) -> Any: ...
     def loss(self, model: torch.nn.Module, batch: Any, carry: Any) -> tuple[torch.Tensor, Any, int]: ...
-    def validate(self, model: torch.nn.Module) -> dict[str, float]: ...
+    def validate(self, model: torch.nn.Module, on_batch: Callable[[], None] | None = None) -> dict[str, float]: ...
 
 
 @dataclass
@@ -135,6 +136,7 @@ class Trainer:
         self.show_bar = not quiet and ranks.is_main and sys.stderr.isatty()
         self.plain_lines = not quiet and ranks.is_main and not sys.stderr.isatty()
         self.last_line = time.perf_counter()
+        self.line_due = False  # a plain line is due at the next step (agreed by every rank in `_decide`)
         self.line_loss = [0.0, 0]  # the training loss summed over the steps since the last plain line, and steps
         self.skip_nonfinite = skip_nonfinite
         self.steps_per_epoch = task.batches_per_epoch()
@@ -261,22 +263,28 @@ class Trainer:
         raise NonFiniteLoss(f"the loss or gradient became NaN or infinite at step {bad if bad >= 0 else '?'} "
                             f"(a too high learning rate?); training stopped, {where}")
 
-    def validate(self) -> None:
-        """Validate on rank 0, log, and keep the weights if they are the best so far."""
+    def validate(self) -> bool:
+        """Validate on rank 0, log, and keep the weights if they are the best so far. False when a stop
+        signal arrived meanwhile: the validation is abandoned between two batches, nothing is logged."""
         self.check_finite()
-        result = None
+        result, started = None, time.perf_counter()
         if self.ranks.is_main:
             self.model.eval()
-            with torch.no_grad():
-                result = self.task.validate(self.model)
+            try:
+                with torch.no_grad():
+                    result = self.task.validate(self.model, on_batch=self._abandon_on_signal)
+            except _Abandoned:
+                result = None
             self.model.train()
         result = distributed.broadcast(result, self.ranks)
+        if result is None:
+            return False
         metric, mode = self.task.monitor
         best, value = self.state.best, result[metric]
         improved = math.isfinite(value) and (
             best is None or (value < best[metric] if mode == "min" else value > best[metric]))
         record = {"type": "val", "epoch": self.epoch_number(), "step": self.state.step,
-                  "elapsed_s": round(self.elapsed(), 3), **result}
+                  "elapsed_s": round(self.elapsed(), 3), "val_s": round(time.perf_counter() - started, 3), **result}
         if improved:
             self.state.best = {**result, "epoch": record["epoch"], "step": record["step"],
                                "elapsed_s": record["elapsed_s"]}
@@ -286,6 +294,11 @@ class Trainer:
             self.run.append_metrics(record)
         values = " ".join(f"val {k} {v:.4f}" for k, v in result.items())
         self.plain_line(f"{values}{' (best)' if improved else ''}")
+        return True
+
+    def _abandon_on_signal(self) -> None:
+        if self.stop_signal is not None:
+            raise _Abandoned
 
     def plain_line(self, what: str) -> None:
         """Off a terminal (and not quiet): one line, `epoch E step S M.M min train loss L <what>`,
@@ -317,7 +330,7 @@ class Trainer:
                     while state.index < self.steps_per_epoch:
                         loss, examples = self.train_step(self.task.batch(state.epoch, state.index))
                         window.add(loss, examples)
-                        if state.step % self.log_every == 0 or state.index == self.steps_per_epoch:
+                        if state.step % self.log_every == 0 or state.index == self.steps_per_epoch or self.line_due:
                             record = self.log(window)
                             bar.set_postfix(loss=f"{record['loss']:.4f}", ex_s=f"{record['examples_per_s']:,.0f}",
                                             epoch=record["epoch"])
@@ -329,12 +342,13 @@ class Trainer:
                         if stopped != "done":
                             break
                         if training.eval_every and state.step % training.eval_every == 0 \
-                                and state.index < self.steps_per_epoch:
-                            self.validate()
+                                and state.index < self.steps_per_epoch and not self.validate():
+                            stopped = "signal"
+                            break
                     if stopped == "done":  # the state is reset at the start of every epoch
                         state.epoch, state.index, state.carry = state.epoch + 1, 0, None
-                    if stopped != "signal":
-                        self.validate()
+                    if stopped != "signal" and not self.validate():
+                        stopped = "signal"
                     self.save_checkpoint()
         finally:
             bar.close()
@@ -350,7 +364,9 @@ class Trainer:
         now = time.perf_counter()
         budget = self.budget_s is not None and now - self.started >= self.budget_s
         due = self.checkpoint_every_s is not None and now - self.last_checkpoint >= self.checkpoint_every_s
-        signalled, budget, due = distributed.any_of([self.stop_signal is not None, budget, due], self.ranks)
+        line = self.plain_lines and now - self.last_line >= PLAIN_LINE_EVERY_S  # rank 0's clock decides
+        signalled, budget, due, self.line_due = distributed.any_of(
+            [self.stop_signal is not None, budget, due, line], self.ranks)
         if signalled:
             self.stop_signal = self.stop_signal or signal.SIGINT
             return "signal"
@@ -401,6 +417,10 @@ class Trainer:
             self.line_loss = [self.line_loss[0] + loss * window.steps, self.line_loss[1] + window.steps]
         window.reset()
         return record
+
+
+class _Abandoned(Exception):
+    """A validation stopped between two batches by a stop signal."""
 
 
 class _Window:

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     import torch
 
 UNK_ID = Vocabulary.UNK
+# Word vectors are counted over at most this many texts (the first ones: the training texts, then the
+# unlabelled): IMDb's 72,500 all count, and the cost of a corpus of millions stays bounded.
+MAX_VECTOR_TEXTS = 100_000
 VECTORS_VERSION = "ppmi-1"  # part of the cache key: change it when ppmi_vectors computes differently
 
 

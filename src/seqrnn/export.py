@@ -1,0 +1,292 @@
+"""Trained models as ONNX graphs, to run without seqrnn or PyTorch (onnxruntime, or any ONNX runtime).
+
+    seqrnn export --model runs/sentiment --format onnx --out sentiment.onnx
+    >>> from seqrnn.export import export_model
+    >>> export_model("runs/sentiment", "onnx", "sentiment.onnx")         # doctest: +SKIP
+
+Exporting needs the `onnx` package, running the graph a runtime: ``pip install 'seqrnn[export]'``
+installs both (onnx and onnxruntime). The graphs use ONNX opset 17 and run on CPU as they are.
+
+A text classifier (`export_classifier`)
+---------------------------------------
+Inputs ``ids`` (int64, [batch, seq]) and ``lengths`` (int64, [batch]); output ``probabilities``
+(float32, [batch, n_classes]), the columns in the order of the metadata's ``classes`` (the model's
+``classes_``; IMDb's are [0, 1], negative then positive). Batch and sequence axes are dynamic.
+
+The graph starts from word ids; turning a text into ids is done beside it, exactly as seqrnn does:
+
+1. Tokenize (the book's tokenizer, `seqrnn.preprocess.tokenize`): put a space on either side of
+   every ASCII punctuation character (Python's ``string.punctuation``), lower-case the text, split it
+   on whitespace. In Python: ``for c in string.punctuation: text = text.replace(c, f" {c} ")``,
+   then ``text.lower().split()``. ("Great, isn't it?" -> great , isn ' t it ?)
+2. Look each token up in the vocabulary: ``vocab.json`` in the model directory holds
+   ``{"kind": "words", "pad_id": 0, "unk_id": 1, "words": [...]}``, the word ``words[i]`` having id
+   ``i + 2``; 0 is padding and a word not in the list is 1 (unknown). The same list is in the
+   graph's metadata (``words``), so the .onnx file alone is enough.
+3. Keep the last ``seq_len`` ids of a longer text (metadata ``seq_len``, ``truncate=left``); the
+   length of a row is the number of ids kept (at least 1: a text without words is one padding id).
+4. Pad with 0 on the side the metadata's ``pad`` names:
+
+   * ``pad=left`` (the `book` preset: one LSTM, the last step, a sigmoid over one logit): every
+     row is exactly ``seq_len`` ids, padding first. The network reads the padding too, as it did in
+     training, so rows of another width give other probabilities. ``lengths`` is accepted and
+     does not change the result.
+   * ``pad=right`` (the `default` preset: a bidirectional LSTM, max and mean pooled over the real
+     tokens): ids first, padding after; a batch may be as wide as its longest row (seqrnn batches
+     texts of similar length: less padding, faster). ``lengths`` must be the true lengths: the
+     backward direction and the pooling use them, so the padding does not change the result.
+
+Metadata (``metadata_props``, strings): ``seqrnn.task``, ``seqrnn.version``, ``classes`` (JSON),
+``seq_len``, ``pad``, ``truncate``, ``pad_id``, ``unk_id``, ``tokenizer``, ``words`` (JSON),
+``inputs`` and ``outputs`` (what they hold).
+
+A character language model (`export_charlm_step`)
+--------------------------------------------------
+One step of the network, for a sampling loop elsewhere: inputs ``ids`` (int64, [batch, steps]:
+1 for one step; a longer start text runs in one call) and the recurrent state ``h`` (float32,
+[layers, batch, hidden]) and, for an LSTM, ``c`` (same shape), zeros to start; outputs ``logits``
+(float32, [batch, vocab]: the next character after the last step) and the new state ``h_out``
+(and ``c_out``), to feed back as ``h`` (and ``c``). The characters are in the metadata
+(``chars``, JSON: id i is ``chars[i]``; the model directory's vocab.json holds the same list), with
+``cell``, ``num_layers``, ``hidden_size``, ``state`` (the state's input names) and
+``inputs``/``outputs``. seqrnn's own sampling (``charlm sample``) divides the logits by the
+temperature and keeps the 5 most probable characters (top-n) before drawing.
+
+How: the graphs are traced with PyTorch's TorchScript-based ONNX exporter (``dynamo=False``), which
+turns the recurrent layers into ONNX's own LSTM / GRU / RNN operators with dynamic batch and
+sequence axes; the torch.export-based exporter unrolls the recurrent layers over the example's
+steps, fixing the sequence length. PyTorch marks the TorchScript exporter deprecated (a
+DeprecationWarning, silenced here); it is the one that exports these models whole.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from seqrnn import __version__
+from seqrnn.errors import InvalidInputTypeError, SeqrnnError, SeqrnnRuntimeError
+from seqrnn.fileio import atomic_write_bytes, read_json
+from seqrnn.models import CharRNN, SentimentRNN
+from seqrnn.preprocess import PUNCTUATION, Vocabulary
+
+FORMATS = ("onnx",)
+OPSET = 17  # ONNX's opset: onnxruntime 1.14 and later run it
+INSTALL_HINT = "pip install 'seqrnn[export]'"
+TOKENIZER = ("book: a space on either side of every character of " + json.dumps(PUNCTUATION)
+             + ", then lower-case, then split on whitespace")
+
+
+def _onnx():
+    """The `onnx` package, or a one-line error naming the extra that installs it."""
+    try:
+        import onnx
+    except ImportError:
+        raise SeqrnnError(f"exporting to ONNX needs the onnx package: {INSTALL_HINT}") from None
+    return onnx
+
+
+# --- the graphs ---------------------------------------------------------------------------------------
+
+
+class _ClassifierGraph(nn.Module):
+    """Ids and lengths -> class probabilities, as `TextClassifier.predict_proba` computes them."""
+
+    def __init__(self, net: SentimentRNN, pad: str):
+        super().__init__()
+        self.net, self.right = net, pad == "right"
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.right:
+            lengths = lengths.clamp(min=1)  # a text without words is one padding token
+        else:  # the book's form: the whole left-padded row; `maximum` keeps lengths an input of the graph
+            lengths = torch.maximum(lengths, torch.ones_like(ids).sum(dim=1))
+        logits = self.net(ids, lengths)
+        if logits.dim() == 1:  # two classes: the logit of the second
+            p = torch.sigmoid(logits)
+            return torch.stack([1 - p, p], dim=1)
+        return torch.softmax(logits, dim=1)
+
+
+class _CharStepGraph(nn.Module):
+    """Ids and the state -> logits of the next character and the new state."""
+
+    def __init__(self, net: CharRNN):
+        super().__init__()
+        self.net, self.lstm = net, net.encoder.cell == "lstm"
+
+    def forward(self, ids: torch.Tensor, *state: torch.Tensor):
+        logits, new = self.net(ids, tuple(state) if self.lstm else state[0])
+        return (logits[:, -1], *(new if self.lstm else (new,)))
+
+
+def _to_onnx(module: nn.Module, args: tuple, inputs: list[str], outputs: list[str],
+             dynamic_axes: dict[str, dict[int, str]], metadata: dict[str, Any], doc: str) -> bytes:
+    """The serialized ONNX model of `module` called on `args`, with the metadata (values as strings)."""
+    onnx = _onnx()
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            # the exporter's deprecation notice, its tracer warnings and its note on LSTMs exported
+            # without an initial state (the graph builds the zero state from the input's batch size)
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, args, buffer, dynamo=False, opset_version=OPSET, input_names=inputs,
+                              output_names=outputs, dynamic_axes=dynamic_axes)
+    except Exception as exc:  # the exporter's errors are long: one line, the first of them
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SeqrnnRuntimeError(f"ONNX export failed: {first}") from exc
+    model = onnx.load_from_string(buffer.getvalue())
+    model.doc_string = doc
+    model.producer_name, model.producer_version = "seqrnn", __version__
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def _cpu_copy(net: nn.Module) -> nn.Module:
+    """The network on the CPU in eval mode, leaving the estimator's own untouched."""
+    return copy.deepcopy(net).to("cpu").eval()
+
+
+def export_classifier(clf, path: str | Path) -> Path:
+    """Write a trained `TextClassifier` as an ONNX graph (ids, lengths -> probabilities).
+
+    Parameters
+    ----------
+    clf : TextClassifier
+        Fitted or loaded; either preset, two classes or more.
+    path : str or Path
+        The .onnx file to write (replaced if it exists; written whole or not at all).
+
+    Returns
+    -------
+    Path
+        `path`. The module docstring describes the graph, its metadata and how to get the ids.
+    """
+    if not isinstance(getattr(clf, "model_", None), SentimentRNN):
+        raise InvalidInputTypeError(f"export_classifier takes a trained TextClassifier, got {type(clf).__name__}")
+    data, classes = clf.config_.data, [c.item() if hasattr(c, "item") else c for c in clf.classes_]
+    net = _cpu_copy(clf.model_)
+    seq = min(data.seq_len, 8)
+    ids = torch.randint(2, max(3, net.encoder.vocab_size), (2, seq))
+    lengths = torch.tensor([seq, max(1, seq // 2)])
+    if data.pad == "right":
+        ids[1, lengths[1]:] = 0
+    metadata = {
+        "seqrnn.task": clf.task, "seqrnn.version": __version__, "classes": classes, "seq_len": str(data.seq_len),
+        "pad": data.pad, "truncate": "left", "pad_id": str(Vocabulary.PAD), "unk_id": str(Vocabulary.UNK),
+        "tokenizer": TOKENIZER, "words": clf.vocab_.words,
+        "inputs": "ids: int64 [batch, seq], word ids padded with 0 on the `pad` side; lengths: int64 [batch], "
+                  "the ids kept per text",
+        "outputs": "probabilities: float32 [batch, n_classes], columns in `classes` order",
+    }
+    doc = (f"seqrnn text classifier ({len(classes)} classes: {', '.join(map(str, classes))}); "
+           f"{data.pad}-padded word ids, at most {data.seq_len} per text (the last ones)")
+    blob = _to_onnx(_ClassifierGraph(net, data.pad).eval(), (ids, lengths), ["ids", "lengths"], ["probabilities"],
+                    {"ids": {0: "batch", 1: "seq"}, "lengths": {0: "batch"}, "probabilities": {0: "batch"}},
+                    metadata, doc)
+    atomic_write_bytes(Path(path), blob)
+    return Path(path)
+
+
+def export_charlm_step(lm, path: str | Path) -> Path:
+    """Write one step of a trained `CharLanguageModel` as an ONNX graph (ids, state -> logits, state).
+
+    Parameters
+    ----------
+    lm : CharLanguageModel
+        Fitted or loaded; any cell (an LSTM has the states h and c, a GRU or RNN only h).
+    path : str or Path
+        The .onnx file to write (replaced if it exists; written whole or not at all).
+
+    Returns
+    -------
+    Path
+        `path`. The module docstring describes the graph and its metadata.
+    """
+    if not isinstance(getattr(lm, "model_", None), CharRNN):
+        raise InvalidInputTypeError(f"export_charlm_step takes a trained CharLanguageModel, got {type(lm).__name__}")
+    net = _cpu_copy(lm.model_)
+    encoder = net.encoder
+    layers, hidden = len(encoder.forward_layers), encoder.forward_layers[0].hidden_size
+    lstm = encoder.cell == "lstm"
+    names = ["h", "c"] if lstm else ["h"]
+    ids = torch.zeros((2, 3), dtype=torch.long)
+    state = tuple(torch.zeros(layers, 2, hidden) for _ in names)
+    axes = {"ids": {0: "batch", 1: "steps"}, "logits": {0: "batch"}}
+    for name in names:
+        axes[name] = axes[f"{name}_out"] = {1: "batch"}
+    shape = f"float32 [{layers}, batch, {hidden}]"
+    metadata = {
+        "seqrnn.task": lm.task, "seqrnn.version": __version__, "chars": lm.vocab_.chars, "cell": encoder.cell,
+        "num_layers": str(layers), "hidden_size": str(hidden), "state": names,
+        "inputs": f"ids: int64 [batch, steps], character ids; {' and '.join(names)}: {shape}, the state (zeros "
+                  "to start)",
+        "outputs": f"logits: float32 [batch, vocab], of the character after the last step; "
+                   f"{' and '.join(n + '_out' for n in names)}: the new state, {shape}",
+    }
+    doc = f"seqrnn character language model, one step ({encoder.cell}, {layers} x {hidden}, {len(lm.vocab_)} chars)"
+    outputs = ["logits", *(n + "_out" for n in names)]
+    blob = _to_onnx(_CharStepGraph(net).eval(), (ids, *state), ["ids", *names], outputs, axes, metadata, doc)
+    atomic_write_bytes(Path(path), blob)
+    return Path(path)
+
+
+# --- a model directory ------------------------------------------------------------------------------
+
+
+def export_model(directory: str | Path, fmt: str, out: str | Path, force: bool = False) -> dict[str, Any]:
+    """Export the model in a model directory (a text classifier or a character language model).
+
+    Parameters
+    ----------
+    directory : str or Path
+        Written by `train` (config.json says which model it holds).
+    fmt : str
+        "onnx" (the only format).
+    out : str or Path
+        The file to write.
+    force : bool
+        Replace `out` if it exists (otherwise refused).
+
+    Returns
+    -------
+    dict
+        ``{"task", "format", "out", "bytes", "inputs", "outputs"}`` describing what was written.
+    """
+    from seqrnn.charlm import CharLanguageModel
+    from seqrnn.rundir import RunDir
+    from seqrnn.classifier import TextClassifier
+
+    if fmt not in FORMATS:
+        raise SeqrnnError(f"unknown export format {fmt!r}: the format is {', '.join(FORMATS)}")
+    out = Path(out)
+    if out.is_dir():
+        raise SeqrnnError(f"{out}: is a directory; give the path of the .{fmt} file to write")
+    if out.exists() and not force:
+        raise SeqrnnError(f"{out}: already exists; use `force` to replace it")
+    _onnx()
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise SeqrnnError(f"{directory}: no such model directory")
+    saved = read_json(directory / RunDir.CONFIG)
+    task = saved.get("task") if isinstance(saved, dict) else None
+    exporters = {TextClassifier.task: (TextClassifier, export_classifier),
+                 CharLanguageModel.task: (CharLanguageModel, export_charlm_step)}
+    if task not in exporters:
+        raise SeqrnnError(f"{directory}: holds a {task or 'unknown'} model; export takes "
+                          f"{' and '.join(exporters)} models")
+    estimator_class, exporter = exporters[task]
+    exporter(estimator_class.load(directory), out)
+    model = _onnx().load(str(out), load_external_data=False)
+    return {"task": task, "format": fmt, "out": str(out), "bytes": out.stat().st_size,
+            "inputs": [i.name for i in model.graph.input], "outputs": [o.name for o in model.graph.output]}

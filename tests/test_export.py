@@ -1,0 +1,212 @@
+"""ONNX export: the graphs run in onnxruntime and give what seqrnn gives, and the refusals."""
+
+from __future__ import annotations
+
+import json
+import string
+
+import numpy as np
+import onnx  # the test extra installs the export extra's packages
+import onnxruntime as ort
+import pytest
+import torch
+
+from conftest import write_model_dir
+from seqrnn.charlm import CharLanguageModel
+from seqrnn.errors import SeqrnnError
+from seqrnn.export import export_charlm_step, export_classifier, export_model
+from seqrnn.preprocess import encode_texts
+from seqrnn.classifier import SentimentClassifier, length_sorted_batches
+
+CUES = {"pos": ["great", "wonderful", "loved"], "neg": ["awful", "boring", "hated"], "mid": ["okay", "fine", "average"]}
+FILLER = ["the", "movie", "film", "plot", "actor", "was", "and", "a", "it", "story", "of", "scene", ".", ","]
+TINY = dict(embed_size=8, hidden_size=8, seq_len=30, batch_size=16, epochs=1, lr=1e-2, threads=1,
+            embed_init="random", quiet=True)
+
+
+def make_texts(n: int, classes: list[str], seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """Texts of 3 to 50 words (some longer than seq_len) with cue words of their class."""
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(classes, n)
+    texts = []
+    for label in labels:
+        words = list(rng.choice(FILLER, rng.integers(1, 48))) + list(rng.choice(CUES[label], 2))
+        rng.shuffle(words)
+        texts.append(" ".join(words).capitalize() + "!")
+    return texts, labels
+
+
+def session(path) -> "ort.InferenceSession":
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def metadata(path) -> dict[str, str]:
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+
+
+@pytest.fixture(scope="module", params=["book", "default", "default-3-classes"])
+def classifier(request, tmp_path_factory):
+    """A tiny trained classifier of each kind, its model directory and its exported graph."""
+    preset = request.param.split("-")[0]
+    classes = ["neg", "pos", "mid"] if request.param.endswith("classes") else ["neg", "pos"]
+    texts, labels = make_texts(200, classes)
+    out = tmp_path_factory.mktemp("classifier") / "model"
+    clf = SentimentClassifier(preset, **TINY).fit(texts, labels, out_dir=out)
+    return clf, out, export_classifier(clf, out / "model.onnx")
+
+
+def test_the_graph_gives_predict_proba(classifier):
+    clf, _, path = classifier
+    texts, _ = make_texts(45, ["neg", "pos"], seed=3)
+    expected = clf.predict_proba(texts)
+    data = clf.config_.data
+    ids, lengths = encode_texts(texts, clf.vocab_, data.seq_len, pad=data.pad)
+    sess = session(path)
+    # the whole matrix in one call, seq_len wide
+    got = sess.run(None, {"ids": ids, "lengths": lengths})[0]
+    assert got.shape == (45, len(clf.classes_)) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    if data.pad == "right":  # batches of similar length, each as wide as its longest text (seqrnn's way)
+        got = np.empty_like(got)
+        for index in length_sorted_batches(lengths, 8):
+            width = lengths[index].max()
+            got[index] = sess.run(None, {"ids": ids[index, :width], "lengths": lengths[index]})[0]
+        np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    one = sess.run(None, {"ids": ids[:1], "lengths": lengths[:1]})[0]  # a batch of one
+    np.testing.assert_allclose(one, expected[:1], atol=1e-5, rtol=0)
+
+
+def test_the_metadata_is_enough_to_prepare_the_ids(classifier):
+    """The module docstring's recipe, from the metadata alone, gives the graph what seqrnn gives."""
+    clf, _, path = classifier
+    meta = metadata(path)
+    assert json.loads(meta["classes"]) == clf.classes_.tolist()
+    assert meta["pad"] == clf.config_.data.pad and int(meta["seq_len"]) == clf.config_.data.seq_len
+    assert meta["seqrnn.task"] == "sentiment" and meta["truncate"] == "left"
+    words = {w: i for i, w in enumerate(json.loads(meta["words"]), 2)}
+    seq_len, unk = int(meta["seq_len"]), int(meta["unk_id"])
+    texts, _ = make_texts(12, ["neg", "pos"], seed=8)
+    texts[0] = "Great, isn't it? An ÉPIC (unknown-word) film..."
+    rows, lengths = [], []
+    for text in texts:
+        for c in string.punctuation:
+            text = text.replace(c, f" {c} ")
+        kept = [words.get(token, unk) for token in text.lower().split()][-seq_len:]
+        padding = [int(meta["pad_id"])] * (seq_len - len(kept))
+        rows.append(padding + kept if meta["pad"] == "left" else kept + padding)
+        lengths.append(len(kept))
+    got = session(path).run(None, {"ids": np.array(rows, dtype=np.int64), "lengths": np.array(lengths)})[0]
+    np.testing.assert_allclose(got, clf.predict_proba(texts), atol=1e-5, rtol=0)
+
+
+def test_export_model_reads_the_directory(classifier, tmp_path):
+    clf, out, _ = classifier
+    result = export_model(out, "onnx", tmp_path / "m.onnx")
+    assert result["task"] == "sentiment" and result["inputs"] == ["ids", "lengths"]
+    assert result["outputs"] == ["probabilities"] and result["bytes"] == (tmp_path / "m.onnx").stat().st_size
+    texts, _ = make_texts(5, ["neg", "pos"], seed=1)
+    data = clf.config_.data
+    ids, lengths = encode_texts(texts, clf.vocab_, data.seq_len, pad=data.pad)
+    got = session(tmp_path / "m.onnx").run(None, {"ids": ids, "lengths": lengths})[0]
+    np.testing.assert_allclose(got, clf.predict_proba(texts), atol=1e-5, rtol=0)
+
+
+TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
+        "The slings and arrows of outrageous fortune,\n") * 6
+CHAR_TINY = dict(hidden_size=16, batch_size=4, num_steps=20, epochs=1, dropout=0.0, threads=1, quiet=True)
+
+
+@pytest.fixture(scope="module", params=["book-lstm", "embedding-gru-2-layers"])
+def charlm(request, tmp_path_factory):
+    if request.param == "book-lstm":  # one-hot input, an LSTM (states h and c)
+        settings = dict(preset="book")
+    else:
+        settings = dict(preset="default", embed_size=8, cell="gru", num_layers=2)
+    out = tmp_path_factory.mktemp("charlm") / "model"
+    lm = CharLanguageModel(**settings, **CHAR_TINY).fit(TEXT, out_dir=out)
+    return lm, out, export_charlm_step(lm, out / "step.onnx")
+
+
+def test_the_step_graph_follows_the_model_step_by_step(charlm):
+    lm, _, path = charlm
+    sess = session(path)
+    names = [i.name for i in sess.get_inputs()]
+    lstm = lm.config_.model.cell == "lstm"
+    assert names == (["ids", "h", "c"] if lstm else ["ids", "h"])
+    starts = ["The sl", "Whethe"]  # two sequences side by side: a batch of 2
+    ids = np.stack([lm.vocab_.encode(s) for s in starts]).astype(np.int64)
+    with torch.no_grad():
+        expected, final = lm.model_(torch.as_tensor(ids))  # logits (2, steps, vocab)
+    layers, hidden = lm.config_.model.num_layers, lm.config_.model.hidden_size
+    state = {name: np.zeros((layers, 2, hidden), dtype=np.float32) for name in names[1:]}
+    for step in range(ids.shape[1]):
+        logits, *new = sess.run(None, {"ids": ids[:, step : step + 1], **state})
+        assert logits.shape == (2, len(lm.vocab_))
+        np.testing.assert_allclose(logits, expected[:, step].numpy(), atol=1e-5, rtol=0)
+        state = dict(zip(names[1:], new))
+    final = final if isinstance(final, tuple) else (final,)
+    for name, value in zip(names[1:], final):
+        np.testing.assert_allclose(state[name], value.numpy(), atol=1e-5, rtol=0)
+    # the whole start text in one call gives the last step's logits and the same state
+    zeros = {name: np.zeros((layers, 2, hidden), dtype=np.float32) for name in names[1:]}
+    logits, *new = sess.run(None, {"ids": ids, **zeros})
+    np.testing.assert_allclose(logits, expected[:, -1].numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(new[0], state["h"], atol=1e-5, rtol=0)
+
+
+def test_the_step_graph_carries_the_characters(charlm, tmp_path):
+    lm, out, path = charlm
+    meta = metadata(path)
+    assert json.loads(meta["chars"]) == lm.vocab_.chars and meta["seqrnn.task"] == "charlm"
+    assert meta["cell"] == lm.config_.model.cell and int(meta["num_layers"]) == lm.config_.model.num_layers
+    result = export_model(out, "onnx", tmp_path / "lm.onnx")
+    assert result["task"] == "charlm" and result["inputs"][0] == "ids" and result["outputs"][0] == "logits"
+
+
+# --- refusals -----------------------------------------------------------------------------------------
+
+
+def test_an_existing_output_is_kept_unless_forced(classifier, tmp_path):
+    _, out, _ = classifier
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"mine")
+    with pytest.raises(SeqrnnError, match="already exists; use `force`"):
+        export_model(out, "onnx", target)
+    assert target.read_bytes() == b"mine"
+    export_model(out, "onnx", target, force=True)
+    assert onnx.load(str(target)).graph.output[0].name == "probabilities"
+    with pytest.raises(SeqrnnError, match="is a directory"):
+        export_model(out, "onnx", tmp_path, force=True)
+
+
+def test_other_formats_models_and_missing_packages_are_refused(tmp_path, monkeypatch):
+    with pytest.raises(SeqrnnError, match="unknown export format 'torchscript': the format is onnx"):
+        export_model(tmp_path, "torchscript", tmp_path / "m.pt")
+    with pytest.raises(SeqrnnError, match="no such model directory"):
+        export_model(tmp_path / "missing", "onnx", tmp_path / "m.onnx")
+    write_model_dir(tmp_path / "lm", "lm")
+    with pytest.raises(SeqrnnError, match="holds a lm model; export takes sentiment and charlm models"):
+        export_model(tmp_path / "lm", "onnx", tmp_path / "m.onnx")
+    monkeypatch.setitem(__import__("sys").modules, "onnx", None)  # as if it were not installed
+    with pytest.raises(SeqrnnError, match=r"needs the onnx package: pip install 'seqrnn\[export\]'"):
+        export_model(tmp_path / "lm", "onnx", tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_an_untrained_estimator_is_refused(tmp_path):
+    with pytest.raises(TypeError, match="takes a trained TextClassifier"):
+        export_classifier(SentimentClassifier(), tmp_path / "m.onnx")
+    with pytest.raises(TypeError, match="takes a trained CharLanguageModel"):
+        export_charlm_step(CharLanguageModel(), tmp_path / "m.onnx")
+
+
+def test_the_command_prints_one_line(charlm, tmp_path, seqrnn_cli):
+    _, out, _ = charlm
+    result = seqrnn_cli("export", "--model", out, "--format", "onnx", "--out", tmp_path / "lm.onnx")
+    line = result.stdout.strip()
+    assert result.returncode == 0 and line.startswith(f"exported the charlm model to {tmp_path / 'lm.onnx'} (onnx, ")
+    assert "\n" not in line and "inputs ids, h" in line and "outputs logits, h_out" in line
+    again = seqrnn_cli("export", "--model", out, "--out", tmp_path / "lm.onnx")
+    assert again.returncode == 2 and again.stderr.strip().endswith("already exists; use --force to replace it")
