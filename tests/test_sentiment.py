@@ -123,7 +123,8 @@ def test_evaluate_cli_json(trained, tmp_path):
     result = run_cli("sentiment", "evaluate", "--model", out, "--data", csv, "--split", "all", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(report) == {"accuracy", "loss", "n"} and report["n"] == 50
+    assert set(report) == {"accuracy", "loss", "n", "classes", "per_class", "macro_avg", "weighted_avg",
+                           "confusion_matrix", "warnings"} and report["n"] == 50
     assert report["accuracy"] == pytest.approx(clf.score(texts, labels))
 
 
@@ -434,7 +435,9 @@ def test_a_three_class_model_from_jsonl_trains_and_evaluates_through_the_cli_and
     heldout = read_labelled(test, "body", "stars")
     clf = SentimentClassifier.load(out)
     assert clf.classes_.tolist() == ["negative", "neutral", "positive"]
-    assert report == pytest.approx(clf.evaluate(heldout.texts, heldout.labels))
+    expected = clf.evaluate(heldout.texts, heldout.labels)
+    assert report["confusion_matrix"] == expected["confusion_matrix"] and report["per_class"] == expected["per_class"]
+    assert report["accuracy"] == pytest.approx(expected["accuracy"]) and report["loss"] == pytest.approx(expected["loss"])
     assert report["n"] == 90 and report["accuracy"] > 0.9
 
     result = run_cli("sentiment", "predict", "--model", out, "--json", "an okay and average film", "great, loved it")
@@ -517,3 +520,72 @@ def test_inference_device_and_threads_are_checked_with_one_line(trained):
     result = run_cli("sentiment", "predict", "--model", out, "--device", "cpu", "--threads", 1, "--batch-size", 2,
                      "fine film", "awful", "great")
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 3, result.stderr
+
+
+# --- what evaluate reports ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def three_class(tmp_path_factory):
+    out = tmp_path_factory.mktemp("three") / "model"
+    texts, labels = make_three_class(240)
+    clf = SentimentClassifier(preset="default", **{**TINY, "epochs": 3, "seq_len": 40}).fit(texts, labels)
+    clf.save(out)
+    return clf, out
+
+
+def test_evaluate_reports_each_class_and_the_confusion_matrix_as_scikit_learn_computes_them(three_class):
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    clf, _ = three_class
+    texts, labels = make_three_class(90, seed=2)
+    report = clf.evaluate(texts, labels)
+    predicted = clf.predict(texts)
+    p, r, f, support = precision_recall_fscore_support(labels, predicted, labels=clf.classes_, zero_division=0)
+    assert report["classes"] == ["negative", "neutral", "positive"] and report["n"] == 90
+    assert [e["class"] for e in report["per_class"]] == report["classes"]
+    assert [e["precision"] for e in report["per_class"]] == pytest.approx(p)
+    assert [e["recall"] for e in report["per_class"]] == pytest.approx(r)
+    assert [e["f1"] for e in report["per_class"]] == pytest.approx(f)
+    assert [e["support"] for e in report["per_class"]] == support.tolist()
+    assert report["macro_avg"]["f1"] == pytest.approx(f.mean())
+    assert report["confusion_matrix"] == confusion_matrix(labels, predicted, labels=clf.classes_).tolist()
+    assert report["accuracy"] == pytest.approx(clf.score(texts, labels)) and report["loss"] > 0
+    assert json.loads(json.dumps(report)) == report
+
+
+def test_evaluate_cli_prints_the_report_and_json_and_draws_the_matrix(three_class, tmp_path, capsys):
+    from seqrnn.cli import main
+
+    clf, out = three_class
+    texts, labels = make_three_class(60, seed=3)
+    data = write_jsonl(tmp_path / "test.jsonl", texts, labels)
+    flags = ["--text-column", "body", "--label-column", "stars"]
+    plot = tmp_path / "confusion.png"
+    assert main(["classify", "evaluate", "--model", str(out), "--data", str(data), *flags, "--plot", str(plot)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    report = clf.evaluate(texts, labels)
+    assert lines[0] == f"accuracy {report['accuracy']:.4f}, loss {report['loss']:.4f} on 60 texts"
+    assert lines[2].split() == ["precision", "recall", "f1-score", "support"]
+    assert [line.split()[0] for line in lines[3:6]] == ["negative", "neutral", "positive"]
+    assert "confusion matrix (rows: true class, columns: predicted class)" in lines
+    assert lines[-1] == f"confusion matrix drawn in {plot}"
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["classify", "evaluate", "--model", str(out), "--data", str(data), *flags, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert printed["per_class"] == report["per_class"] and printed["confusion_matrix"] == report["confusion_matrix"]
+    assert main(["classify", "evaluate", "--model", str(out), "--data", str(data), "--plot", str(tmp_path / "c.jpg")]) == 2
+    assert capsys.readouterr().err == f"seqrnn: error: --plot must name a .png file, got '{tmp_path / 'c.jpg'}'\n"
+
+
+def test_a_model_that_answers_one_class_for_everything_is_pointed_out(trained, tmp_path, capsys):
+    from seqrnn.cli import main
+
+    _, out = trained
+    data = tmp_path / "negative.csv"
+    data.write_text("text,label\n" + "".join(f"awful boring film number {i},0\n" for i in range(20)) +
+                    "awful and boring but labelled positive,1\n")
+    assert main(["classify", "evaluate", "--model", str(out), "--data", str(data)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("accuracy ") and lines[0].endswith(" on 21 texts")  # two classes: the accuracy first
+    assert lines[-1] == "warning: the model predicted only '0' for all 21 texts"

@@ -482,7 +482,9 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         return self.classes_[index]
 
     def evaluate(self, X, y) -> dict:
-        """Accuracy, mean log-loss (nats) and count on labelled texts.
+        """What the model gets right and wrong on labelled texts: accuracy and mean log-loss, each
+        class's precision, recall, F1 and support, their macro and weighted averages, and the
+        confusion matrix (`seqrnn.report.classification_summary`, scikit-learn's figures).
 
         Parameters
         ----------
@@ -492,15 +494,28 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         Returns
         -------
         dict
-            ``{"accuracy": float, "loss": float, "n": int}``
+            ``accuracy``, ``loss`` (nats), ``n``, then ``classes``, ``per_class`` (one
+            ``{"class", "precision", "recall", "f1", "support", "predicted"}`` per class, in
+            `classes_` order), ``macro_avg``, ``weighted_avg``, ``confusion_matrix`` (rows: true
+            class, columns: predicted) and ``warnings`` (sentences naming a class the model never
+            predicted, or the one class it predicted for everything). All JSON values;
+            `seqrnn.report.format_report` lays them out as a table, `plot_confusion_matrix` draws
+            the matrix.
         """
+        from seqrnn.report import classification_summary
+
         self._check_fitted()
         labels = check_labels(y)
         targets = class_indices(labels, self.classes_)
         logits = self._logits(X)
         if len(logits) != len(targets):
             raise InvalidInputError(f"X has {len(logits)} texts but y has {len(targets)} labels")
-        return {**logit_metrics(logits, targets), "n": int(len(targets))}
+        if not len(targets):
+            raise InvalidInputError("X holds no texts: there is nothing to evaluate")
+        metrics = logit_metrics(logits, targets)
+        classes = self.classes_
+        summary = classification_summary(classes[targets], classes[predicted_indices(logits)], classes)
+        return {"accuracy": metrics["accuracy"], "loss": metrics["loss"], **summary}
 
 
 SentimentClassifier = TextClassifier  # the book's name for it

@@ -114,14 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_labelled_data_flags(p)
     _add_train_flags(p, config.SentimentConfig, config.SENTIMENT_PRESETS)
     p.set_defaults(handler=commands.classify_train)
-    p = sent_cmds.add_parser("evaluate", help="accuracy and loss of a trained classifier on labelled texts")
+    p = sent_cmds.add_parser("evaluate", help="accuracy, per-class precision, recall and F1, and the confusion matrix "
+                             "of a trained classifier on labelled texts")
     p.add_argument("--model", required=True, help="model directory written by `classify train`")
     p.add_argument("--data", required=True,
                    help="'imdb', an aclImdb directory or .tar.gz, or a labelled CSV, TSV, JSONL file or folder")
     p.add_argument("--split", choices=["train", "test", "all"],
                    help="IMDb's split to evaluate on (default: test); your own files are evaluated whole")
     _add_labelled_data_flags(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line (the whole report)")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="draw the confusion matrix here: each true class's row as shares, with the counts")
     add_inference_arguments(p)
     p.set_defaults(handler=commands.classify_evaluate)
     p = sent_cmds.add_parser("predict", help="label texts given as arguments, one per stdin line, or a whole file",

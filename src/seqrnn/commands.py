@@ -121,16 +121,46 @@ def classify_train(args: Args) -> int:
 
 
 def classify_evaluate(args: Args) -> int:
+    """The accuracy line, then the per-class report and the confusion matrix
+    (`seqrnn.report.format_report`), or with --json all of it as one JSON object; --plot draws the
+    matrix. The labels are checked under the --data file's name."""
     from seqrnn.checks import class_indices
     from seqrnn.classifier import TextClassifier
     from seqrnn.data import read_labelled_data
+    from seqrnn.report import format_report, plot_confusion_matrix
 
+    if args.plot is not None:
+        check_plot_path(args.plot)
     clf = load_for_inference(TextClassifier, args)
     texts, labels, _ = read_labelled_data(args.data, args.split, args.text_column, args.label_column)
     class_indices(labels, clf.classes_, name=args.data)
     result = clf.evaluate(texts, labels)
-    print_json_or(result, args, f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} texts")
+    if args.plot is not None:
+        plot_confusion_matrix(result, args.plot)
+        result["plot"] = args.plot
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} texts\n")
+    print(format_report(result))
+    if args.plot is not None:
+        print(f"\nconfusion matrix drawn in {args.plot}")
     return 0
+
+
+def check_plot_path(path: str) -> None:
+    """A `--plot` file that can be written: a .png in an existing directory (checked before the work)."""
+    import os
+
+    from seqrnn.errors import SeqrnnError
+
+    if not path.lower().endswith(".png"):
+        raise SeqrnnError(f"`plot` must name a .png file, got {path!r}")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise SeqrnnError(f"`plot` {path}: no such directory {directory}")
+    if os.path.isdir(path):
+        raise SeqrnnError(f"`plot` {path} is a directory, expected a .png file")
 
 
 def classify_predict(args: Args) -> int:
