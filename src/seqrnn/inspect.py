@@ -68,10 +68,9 @@ IMBALANCED = 0.2  # a class with fewer texts than this share of the largest clas
 
 def inspect_labelled(path: Path, text_column: str | None = None, label_column: str | None = None) -> dict:
     """Labels, their counts and token statistics of labelled texts (`seqrnn.data.read_labelled`)."""
-    from seqrnn.checks import json_classes, sorted_classes
+    from seqrnn.checks import json_classes
     from seqrnn.data import labelled_format, read_labelled
     from seqrnn.preprocess import index_tokens
-    from sklearn.utils.multiclass import unique_labels  # noqa: F401  (imported before the clock starts)
 
     t0 = time.perf_counter()
     data = read_labelled(path, text_column, label_column)
@@ -79,7 +78,7 @@ def inspect_labelled(path: Path, text_column: str | None = None, label_column: s
     tokens = index_tokens(data.texts)
     lengths = tokens.lengths
     t2 = time.perf_counter()
-    classes = sorted_classes(data.labels, str(path))
+    classes = np.unique(data.labels)  # one kind of label per file (`read_labelled`): sorted as the classifier sorts
     labels = []
     for label, value in zip(classes.tolist(), json_classes(classes)):
         mask = data.labels == label

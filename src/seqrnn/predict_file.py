@@ -3,8 +3,8 @@
 The input is a CSV, TSV or JSONL file with a text column (`--text-column`; the same defaults as
 training: `review`, else `text`, ...) and optionally an id column (`--id-column`), or a plain text
 file with one text per line. It is read row by row and predicted in chunks, so a file of any size
-is labelled in bounded memory, with a progress bar on a terminal (a plain line now and then
-elsewhere).
+is labelled in bounded memory, with a progress bar over the file's bytes on a terminal (a plain
+line once a minute elsewhere; `seqrnn.progress`).
 
 The output has one row per input row, in the input's order: the row's id (the id column's value,
 else its row number, 1 for the first row after the header), the predicted `label`, `probability`
@@ -18,12 +18,9 @@ end, so a stopped run leaves no half-written file; an existing file is replaced 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
-import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -33,7 +30,6 @@ from seqrnn.errors import SeqrnnError
 INPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 CHUNK = 2048  # rows read, predicted and written at a time
-PLAIN_LINE_EVERY_S = 30.0  # off a terminal: a progress line at most this often
 
 
 @dataclass
@@ -244,31 +240,6 @@ class _Writer:
                                *(probabilities[str(c)] for c in self.classes)])
 
 
-class _Progress:
-    """A tqdm bar over the input's bytes on a terminal; elsewhere a plain line now and then."""
-
-    def __init__(self, path: Path, total: int):
-        from tqdm import tqdm
-
-        self.path, self.total = path, total
-        self.terminal = sys.stderr.isatty()
-        self.bar = tqdm(total=total, unit="B", unit_scale=True, dynamic_ncols=True, file=sys.stderr,
-                        disable=not self.terminal, desc="predict")
-        self.done, self.last = 0, time.perf_counter()
-
-    def update(self, done_bytes: int, rows: int) -> None:
-        self.bar.update(done_bytes - self.done)
-        self.done = done_bytes
-        self.bar.set_postfix(rows=f"{rows:,}")
-        if not self.terminal and time.perf_counter() - self.last >= PLAIN_LINE_EVERY_S:
-            share = f" ({100 * done_bytes / self.total:.0f}% of {self.path.name})" if self.total else ""
-            print(f"predicted {rows:,} rows{share}", file=sys.stderr, flush=True)
-            self.last = time.perf_counter()
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def predict_file(clf, data: str | os.PathLike, out: str | os.PathLike, *, text_column: str | None = None,
                  id_column: str | None = None, force: bool = False, chunk: int = CHUNK) -> Outcome:
     """Label every row of the file `data` with the trained classifier `clf` into the file `out`
@@ -277,6 +248,7 @@ def predict_file(clf, data: str | os.PathLike, out: str | os.PathLike, *, text_c
     from seqrnn.checks import json_classes
     from seqrnn.classifier import prediction_records
     from seqrnn.fileio import _umask, fsync_dir
+    from seqrnn.progress import Progress
 
     data, out = Path(data), Path(out)
     check_paths(data, out, force)
@@ -291,19 +263,16 @@ def predict_file(clf, data: str | os.PathLike, out: str | os.PathLike, *, text_c
             lines = _ByteCounter(data, source)
             id_key, rows = open_rows(data, lines, text_column, id_column)
             writer = _Writer(sink, kind, id_key or "row", classes)
-            progress = _Progress(data, os.fstat(source.fileno()).st_size)
-            try:
+            with Progress(f"predict {data.name}", os.fstat(source.fileno()).st_size, "B") as progress:
                 batch = []
                 for row in rows:
                     batch.append(row)
                     if len(batch) >= chunk:
                         _predict_chunk(clf, batch, writer, outcome, prediction_records, data)
-                        progress.update(lines.bytes, outcome.rows)
+                        progress.update_to(lines.bytes)
                         batch = []
                 _predict_chunk(clf, batch, writer, outcome, prediction_records, data)
-                progress.update(lines.bytes, outcome.rows)
-            finally:
-                progress.close()
+                progress.update_to(lines.bytes)
             if not outcome.rows:
                 raise SeqrnnError(f"{data}: the file is empty")
             sink.flush()
