@@ -476,7 +476,7 @@ def test_cli_bad_input_is_one_line(case, imdb_tgz, tmp_path, seqrnn_cli):
         target = tmp_path / "blob.txt"
         target.write_bytes(b"\x00\x01\x02")
     else:
-        target = write_csv(tmp_path / "x.csv", [("a", 5)])
+        target = write_csv(tmp_path / "x.csv", [("a", 5), ("", 1)])  # inspect reads it as `train` does: labelled
     result = seqrnn_cli("data", "inspect", target)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
