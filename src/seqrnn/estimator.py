@@ -109,8 +109,11 @@ class RecurrentEstimator(BaseEstimator):
                     yield RunDir(scratch)
                 return
             run = RunDir(out_dir)
-            run.start(resume)
-            yield run
+            run.start(resume)  # takes the directory's lock (rank 0)
+            try:
+                yield run
+            finally:
+                run.release()
 
     def _start_config(self, run: RunDir, resume: bool) -> configs.TaskConfig:
         """This run's configuration: resolved from the preset, or the saved one when resuming. A

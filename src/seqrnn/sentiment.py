@@ -11,7 +11,9 @@ directions, and summarises them by max and mean pooling over the real tokens.
 Labels can be anything hashable that JSON can hold (strings, integers, booleans), two classes or
 more: two keep the book's sigmoid head (one logit, of the second class), more get a softmax head.
 The classes, sorted as scikit-learn sorts them (`classes_`), are stored in config.json; IMDb's are
-[0, 1]. A model directory written before classes were stored is read as IMDb's [0, 1].
+[0, 1]. A model directory written before classes were stored (its config.json has no
+`config_format`: only IMDb classifiers existed then) is read as IMDb's [0, 1]; a config.json of a
+later version without `classes` is refused, since its labels cannot be known.
 """
 
 from __future__ import annotations
@@ -359,7 +361,7 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
         with self._run_directory(out_dir, resume) as run:
             config = self._start_config(run, resume)
             if resume:
-                saved = run.read_config(self.task).get("classes", IMDB_CLASSES)
+                saved = saved_classes(run.read_config(self.task))
                 if saved != json_classes(classes):
                     raise InvalidInputError(f"cannot resume with the classes {json_classes(classes)}: the run in "
                                             f"{run.path} was started with {saved}")
@@ -421,7 +423,7 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
         return {"classes": json_classes(self.classes_)}
 
     def _restore_facts(self, saved: dict[str, Any]) -> None:
-        classes = saved.get("classes", IMDB_CLASSES)
+        classes = saved_classes(saved)
         if (not isinstance(classes, list) or len(classes) < 2 or len({type(c) for c in classes}) != 1
                 or not isinstance(classes[0], (str, int, float, bool))):
             raise SeqrnnError(f"config.json: 'classes' must be a list of at least 2 labels of one kind, got {classes!r}")
@@ -515,6 +517,18 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
         """A trained classifier from its model directory (written by `fit(out_dir=...)`, `save` or
         `seqrnn sentiment train`); its `get_params()` are the settings it was trained with."""
         return cls._load(directory, SentimentRNN, Vocabulary)
+
+
+def saved_classes(saved: dict[str, Any]) -> Any:
+    """The `classes` of a config.json; IMDb's [0, 1] for one written before classes were stored (it
+    has no `config_format`), a one-line error for a later one without them."""
+    if "classes" in saved:
+        return saved["classes"]
+    if "config_format" in saved:
+        raise SeqrnnError("config.json has no 'classes': the labels this classifier predicts are unknown (was the "
+                          "file edited?); restore it, or add the sorted labels it was trained with, e.g. "
+                          '"classes": [0, 1]')
+    return IMDB_CLASSES
 
 
 def _sorted_classes(labels: np.ndarray) -> np.ndarray:
