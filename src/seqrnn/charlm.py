@@ -13,6 +13,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -22,13 +23,15 @@ from seqrnn.config import CHARLM_PRESETS, CharLMConfig
 from seqrnn.data import load_text
 from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
 from seqrnn.estimator import RecurrentEstimator, estimator_params, load_for_inference
+from seqrnn.memory import activation_floats, require, require_model
 from seqrnn.models import CharRNN, detach_state
 from seqrnn.preprocess import CharVocabulary, reshape_stream
 from seqrnn.sampling import (DEFAULT_SEED, check_sampling_options, command_seed, effective_top_n, generate,
-                              print_samples)
-from seqrnn.train import torch_threads
+                              print_samples, sampler_bytes_per_stream)
+from seqrnn.train import progress, torch_threads
 
 TASK = "charlm"
+EVALUATE_BYTES_PER_CHAR = 24  # evaluate's peak memory per character of text: its codes, positions and ids
 
 
 def split_corpus(text: str, val_fraction: float) -> tuple[str, str]:
@@ -38,12 +41,13 @@ def split_corpus(text: str, val_fraction: float) -> tuple[str, str]:
 
 
 def stream_loss(model: CharRNN, ids: np.ndarray, device: torch.device, rows: int | None = None,
-                window: int = 256) -> tuple[float, int]:
+                window: int = 256, progress: Callable[[int], None] | None = None) -> tuple[float, int]:
     """Mean cross-entropy (nats) of predicting ids[1:] from what precedes, and how many were predicted.
 
     The stream is cut into `rows` contiguous rows run in parallel, each from a zero state, in windows
     of `window` characters with the state carried; the characters left over at the end continue from
     the last row's final state, so every character after the first is predicted exactly once.
+    `progress(n)` is told of the characters done after each window.
     """
     n = len(ids) - 1
     if n < 1:
@@ -56,6 +60,8 @@ def stream_loss(model: CharRNN, ids: np.ndarray, device: torch.device, rows: int
     for start in range(0, length, window):
         logits, state = model(x[:, start : start + window], state)
         total += F.cross_entropy(logits.flatten(0, 1), y[:, start : start + window].flatten(), reduction="sum").item()
+        if progress is not None:
+            progress(rows * min(window, length - start))
     tail = n - rows * length
     if tail:
         last = tuple(s[:, -1:].contiguous() for s in state) if isinstance(state, tuple) else state[:, -1:].contiguous()
@@ -63,6 +69,8 @@ def stream_loss(model: CharRNN, ids: np.ndarray, device: torch.device, rows: int
         ty = torch.as_tensor(ids[rows * length + 1 :][None], device=device)
         logits, _ = model(tx, last)
         total += F.cross_entropy(logits.flatten(0, 1), ty.flatten(), reduction="sum").item()
+        if progress is not None:
+            progress(tail)
     return total / n, n
 
 
@@ -97,6 +105,18 @@ class CharStreamTask:
     def validate(self, model) -> dict[str, float]:
         loss, _ = stream_loss(model, self.val_ids, self.device, self.eval_rows)
         return {"loss": loss, "bits_per_char": loss / math.log(2)}
+
+
+def _require_training_memory(config: CharLMConfig, vocab_size: int, train_chars: int, device: torch.device) -> None:
+    """Refuse, naming the option, a configuration whose model, batch and text need more memory than
+    `device` has (`seqrnn.memory`)."""
+    m, batch, steps = config.model, config.training.batch_size, config.data.num_steps
+    per_token = vocab_size + m.embed_size + activation_floats(m.cell, m.hidden_size, m.num_layers)
+    require_model(lambda: CharRNN(vocab_size, **config.to_dict()["model"]),
+                  {"hidden_size": m.hidden_size, "num_layers": m.num_layers, "embed_size": m.embed_size}, device,
+                  [(f"batch_size {batch} x num_steps {steps} (one batch's activations)", batch * steps * per_token * 4,
+                    "lower batch_size or num_steps"),
+                   (f"the text ({train_chars:,} characters as token ids)", train_chars * 16, "train on less text")])
 
 
 class CharLanguageModel(RecurrentEstimator):
@@ -185,6 +205,7 @@ class CharLanguageModel(RecurrentEstimator):
             train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text, unknown="skip")
             if not data.val_fraction:  # no held-out text: select on the training text itself
                 val_ids = train_ids
+            _require_training_memory(config, len(vocab), len(train_ids), device)
             task = CharStreamTask(train_ids, val_ids, config.training.batch_size, data.num_steps, device,
                                   self.run_options().eval_batch_size)
             if len(val_ids) < 2:
@@ -220,7 +241,8 @@ class CharLanguageModel(RecurrentEstimator):
             raise SeqrnnError(f"the start text has characters the model never saw: {shown} (use --ignore-unknown to drop them)")
         ids = self.vocab_.encode(start, unknown="skip")
         if len(ids) == 0:
-            raise SeqrnnError("the start text must contain at least one character the model knows")
+            dropped = f" ({', '.join(repr(c) for c in unknown)} dropped as unknown)" if unknown else ""
+            raise SeqrnnError(f"the start text must contain at least one character the model knows{dropped}")
         return ids
 
     def unknown_start_chars(self, start: str) -> list[str]:
@@ -238,7 +260,7 @@ class CharLanguageModel(RecurrentEstimator):
         (`sample` applies the `threads` parameter).
         """
         check_sampling_options(length=length, temperature=temperature, top_n=top_n, top_p=top_p,
-                               num_samples=num_samples)
+                               num_samples=num_samples, stream_bytes=sampler_bytes_per_stream(self.model_))
         top_n = effective_top_n(top_n, top_p)
         ids = self.start_ids(start, ignore_unknown)
         chars = self.vocab_.chars
@@ -277,6 +299,8 @@ class CharLanguageModel(RecurrentEstimator):
         -------
         str, or list of str when `num_samples` > 1
         """
+        check_sampling_options(length=length, temperature=temperature, top_n=top_n, top_p=top_p,
+                               num_samples=num_samples, held=True)
         pieces = [[] for _ in range(num_samples)]
         with torch_threads(self.threads):
             for step in self.sample_stream(length, start, top_n=top_n, top_p=top_p, temperature=temperature,
@@ -295,6 +319,10 @@ class CharLanguageModel(RecurrentEstimator):
         text : str
             Held-out text; characters outside the model's alphabet are skipped and counted.
 
+        A long pass shows its progress on stderr (a bar on a terminal, elsewhere a line a minute;
+        nothing with `quiet`). A text needing more memory than is available (about
+        `EVALUATE_BYTES_PER_CHAR` bytes a character) is refused before any work.
+
         Returns
         -------
         dict
@@ -304,13 +332,15 @@ class CharLanguageModel(RecurrentEstimator):
         self._check_fitted()
         if not isinstance(text, str):
             raise InvalidInputTypeError(f"text must be one string, got {type(text).__name__}")
+        require([(f"the text ({len(text):,} characters) as character codes and ids",
+                  len(text) * EVALUATE_BYTES_PER_CHAR, "evaluate it in parts")])
         n_unknown = sum(text.count(c) for c in self.vocab_.unknown_chars(text))
         ids = self.vocab_.encode(text, unknown="skip")
         if len(ids) < 2:
             raise InvalidInputError(f"nothing to evaluate: the text has {len(ids)} character(s) the model knows, "
                                     "at least 2 are needed (the first is only read)")
-        with self._inference() as device:
-            loss, n = stream_loss(self.model_, ids, device, self.run_options().eval_batch_size)
+        with self._inference() as device, progress(len(ids) - 1, "evaluate", "char", self.quiet) as update:
+            loss, n = stream_loss(self.model_, ids, device, self.run_options().eval_batch_size, progress=update)
         return {"loss": loss, "bits_per_char": loss / math.log(2), "n_chars": n, "n_unknown": n_unknown}
 
     @classmethod
@@ -345,6 +375,11 @@ def evaluate_command(args) -> int:
 
 def sample_command(args) -> int:
     lm = load_for_inference(CharLanguageModel, args)
+    # every refusal comes before the notes below, so that an error is the only line
+    check_sampling_options(length=args.length, temperature=args.temperature, top_n=args.top_n, top_p=args.top_p,
+                           num_samples=args.num_samples, held=not (args.stream and args.num_samples == 1),
+                           stream_bytes=sampler_bytes_per_stream(lm.model_))
+    lm.start_ids(args.start, args.ignore_unknown)
     if args.device not in ("auto", "cpu"):
         print(f"note: sampling steps the network in NumPy on the CPU (faster, one character at a time, than "
               f"{args.device}); --device applies to evaluate", file=sys.stderr)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import torch
 import torch.distributed as dist
 
-from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
+from seqrnn.errors import SeqrnnRuntimeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -33,6 +33,7 @@ from sklearn.base import ClassifierMixin
 from seqrnn.config import SENTIMENT_PRESETS, SentimentConfig
 from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
 from seqrnn.estimator import RecurrentEstimator, estimator_params, load_for_inference
+from seqrnn.memory import activation_floats, require, require_model
 from seqrnn.lm import heldout_split, pretrained_language_model, start_from_language_model
 from seqrnn.models import SentimentRNN
 from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
@@ -249,6 +250,18 @@ class ReviewTask:
 # --- the estimator ------------------------------------------------------------------------------------
 
 
+def _require_training_memory(config: SentimentConfig, vocab_size: int, num_classes: int, device) -> None:
+    """Refuse, naming the option, a configuration whose model and batch need more memory than
+    `device` has (`seqrnn.memory`)."""
+    m, batch, seq_len = config.model, config.training.batch_size, config.data.seq_len
+    directions = 2 if m.bidirectional else 1
+    per_token = m.embed_size + activation_floats(m.cell, m.hidden_size, m.num_layers, directions)
+    require_model(lambda: SentimentRNN(vocab_size, **config.to_dict()["model"], num_classes=num_classes),
+                  {"hidden_size": m.hidden_size, "num_layers": m.num_layers, "embed_size": m.embed_size}, device,
+                  [(f"batch_size {batch} x seq_len {seq_len} (one batch's activations)",
+                    batch * seq_len * per_token * 4, "lower batch_size or seq_len")])
+
+
 class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
     """A recurrent text classifier (many-to-one) with scikit-learn's estimator conventions.
 
@@ -385,6 +398,8 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             if len(train_index) < training.batch_size:
                 raise InvalidInputError(f"only {len(train_index)} training texts, fewer than one batch of "
                                         f"{training.batch_size} (lower batch_size or add data)")
+            require([(f"seq_len {data.seq_len} ({len(texts):,} texts x {data.seq_len:,} token ids)",
+                      len(texts) * data.seq_len * 12, "lower seq_len")])  # ids, padding mask and index: CPU
             if resume or pretrained:
                 vocab = pretrained.vocab_ if pretrained else Vocabulary.from_dict(run.read_vocab())
                 ids, lengths = encode_texts(texts, vocab, data.seq_len, pad=data.pad)
@@ -401,6 +416,7 @@ class SentimentClassifier(ClassifierMixin, RecurrentEstimator):
             task = ReviewTask(train, val, training.batch_size, data.bucket, training.seed, device,
                               self.run_options().eval_batch_size)
             self.classes_ = classes
+            _require_training_memory(config, len(vocab), len(classes), device)
             model = SentimentRNN(len(vocab), **config.to_dict()["model"], **self._model_extras())
             if pretrained:
                 start_from_language_model(model, pretrained.model_)

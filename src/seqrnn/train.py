@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, fields
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 from tqdm import tqdm
@@ -136,6 +136,33 @@ def torch_threads(threads: int | None) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def progress(total: int, desc: str, unit: str, quiet: bool = False) -> Iterator[Callable[[int], None]]:
+    """Progress of a long pass (`update(n)` after n more units) on stderr, as training shows its own:
+    a tqdm bar on a terminal; elsewhere a plain line at most every `PLAIN_LINE_EVERY_S` seconds, so
+    a pass shorter than that prints nothing. `quiet` prints nothing at all."""
+    terminal = not quiet and sys.stderr.isatty()
+    bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, dynamic_ncols=True, file=sys.stderr,
+               disable=not terminal)
+    done, started = 0, time.perf_counter()
+    last = started
+
+    def update(n: int) -> None:
+        nonlocal done, last
+        done += n
+        bar.update(n)
+        now = time.perf_counter()
+        if not quiet and not terminal and now - last >= PLAIN_LINE_EVERY_S:
+            print(f"{desc}: {done:,} of {total:,} {unit}s ({100 * done / max(1, total):.0f}%), "
+                  f"{(now - started) / 60:.1f} min", file=sys.stderr, flush=True)
+            last = now
+
+    try:
+        yield update
+    finally:
+        bar.close()
 
 
 def lr_factor(step: int, total_steps: int, training: TrainingConfig) -> float:
