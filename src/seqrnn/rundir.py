@@ -17,7 +17,8 @@ checkpoint readable. Tensors are saved on the CPU, so a model trained on a GPU l
 One training run at a time: `start` takes an exclusive advisory lock (`fcntl.flock`) on `.lock`,
 held open until `release` or the process ends, so a second run on the same directory is refused at
 once, and a run killed in any way (even `kill -9`) leaves nothing stuck: the kernel drops the lock
-with the process. Under torchrun only rank 0 takes it (the other ranks never write).
+with the process. Under torchrun only rank 0 takes it (the other ranks never write). On a filesystem
+that does not support locks, runs go unlocked.
 
 config.json records `config_format`: 2 since classifiers store their `classes`; a config.json
 without it comes from an earlier version (see `sentiment`).
@@ -25,6 +26,7 @@ without it comes from an earlier version (see `sentiment`).
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import math
@@ -78,6 +80,9 @@ def to_device(obj: Any, device: torch.device | str) -> Any:
     if isinstance(obj, (list, tuple)):
         return type(obj)(to_device(v, device) for v in obj)
     return obj
+
+
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}  # flock not supported there
 
 
 def _lock_holder(fd: int) -> str:
@@ -168,6 +173,8 @@ class RunDir:
                 if isinstance(exc, BlockingIOError):
                     raise SeqrnnError(f"{self.path}: another training run is using this directory{holder}; wait "
                                       "for it to end, or choose another --out") from None
+                if exc.errno in _NO_LOCKS:  # a filesystem without locks: the run goes on unlocked
+                    return
                 raise SeqrnnError(f"{self.path}: cannot lock {lock_path} ({exc.strerror or exc})") from None
             try:  # the holder may have removed the file between our open and our lock: lock the new one
                 same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
