@@ -61,6 +61,9 @@ def files(tmp_path_factory):
     SentimentClassifier(preset="book", hidden_size=4, embed_size=4, seq_len=5, batch_size=2, epochs=1, threads=1,
                         quiet=True).fit([t for t, _ in REVIEWS], [label for _, label in REVIEWS],
                                         out_dir=paths["sentiment"])
+    paths["deep-vocab"] = root / "deep-vocab"
+    shutil.copytree(paths["charlm"], paths["deep-vocab"])
+    (paths["deep-vocab"] / "vocab.json").write_text("[" * 100_000 + "]" * 100_000)
     paths["no-classes"] = root / "no-classes"
     shutil.copytree(paths["sentiment"], paths["no-classes"])
     config = json.loads((paths["no-classes"] / "config.json").read_text())
@@ -84,6 +87,7 @@ CASES = [
      "line 2: JSON nested too deeply"),
     ("deep-json-evaluate", ["sentiment", "evaluate", "--model", "{sentiment}", "--data", "{deep.jsonl}"], 2,
      "line 2: JSON nested too deeply"),
+    ("deep-json-model", ["charlm", "sample", "--model", "{deep-vocab}"], 2, "vocab.json: JSON nested too deeply"),
     ("config-without-classes", ["sentiment", "predict", "--model", "{no-classes}", "fine film"], 2,
      "config.json has no 'classes'"),
     # the optimizer's range
