@@ -41,7 +41,10 @@ DIRECTIONS = ("forward", "backward", "both")
 SOFTMAXES = ("adaptive", "full")
 
 INT_MAX = 2**63 - 1  # every integer setting: NumPy's and torch's int64
-MAX_LR = 1e30  # AdamW steps by up to lr / (1 - beta1) in float32 (at most 3.4e38), times the fractions below
+# AdamW's step is up to lr / (1 - beta1) = 10 lr, its decay lr * weight_decay, both as float32 (at most 3.4e38):
+# with lr, weight_decay and encoder_lr_fraction within their bounds, no step overflows
+MAX_LR = 1e30
+_LR_WHY = "AdamW's float32 steps overflow beyond it"
 MAX_SEED = 2**32 - 1  # the usual seed range (NumPy's legacy generator, most tools)
 MAX_THREADS = 1024  # torch crashes creating tens of thousands of threads
 MAX_LAYERS = 1000
@@ -116,9 +119,6 @@ def check_value(hint: Any, rules: Mapping[str, Any], value: Any) -> Any:
         raise ValueError(f"must be at most {ceiling:g}{why}, got {value:g}" if kind is float
                          else f"must be at most {ceiling}{why}, got {value}")
     return value
-
-
-_LR_WHY = "AdamW's float32 steps overflow beyond it"
 
 
 # --- the parts ------------------------------------------------------------------------------------
