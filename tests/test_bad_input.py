@@ -145,7 +145,8 @@ CASES = [
      "at least one character the model knows ('Ω' dropped as unknown)"),
     ("temperature-tiny", ["charlm", "sample", "--model", "{charlm}", "--temperature", "1e-320", "--top-n", "0"], 2,
      "temperature must be 0 (greedy) or at least 1e-06"),
-    ("sample-seed", ["charlm", "sample", "--model", "{charlm}", "--seed", "-1"], 2, "argument --seed: must be 0 or more"),
+    ("sample-seed", ["charlm", "sample", "--model", "{charlm}", "--seed", "-1"], 2,
+     "argument --seed: must be 0 or more"),
     # evaluating more text than memory allows (the machine is given 10 kB here)
     ("evaluate-text", ["charlm", "evaluate", "--model", "{charlm}", "--text", "{text}"], 2,
      "the text (1,376 characters) as character codes and ids needs about 33 kB of memory, more than the 10 kB"),

@@ -229,10 +229,11 @@ class ScaledTask(ToyTask):
 
 def test_an_exploding_loss_stops_training_naming_the_step_and_keeps_the_best_model(tmp_path):
     torch.manual_seed(0)
-    trainer = Trainer(torch.nn.Linear(1, 1), ScaledTask(from_step=6, factor=1000.0), TrainingConfig(epochs=3, lr=0.1),
-                      RunDir(tmp_path), torch.device("cpu"))
-    with pytest.raises(ExplodingLoss, match=r"^the training loss exploded at step 10: \S+ on average over steps 1-10, "
-                                            r"more than 3 times the first step's \S+ .*lower --lr .*\(step 5\)") as info:
+    trainer = Trainer(torch.nn.Linear(1, 1), ScaledTask(from_step=6, factor=1000.0),
+                      TrainingConfig(epochs=3, lr=0.1), RunDir(tmp_path), torch.device("cpu"))
+    expected = (r"^the training loss exploded at step 10: \S+ on average over steps 1-10, more than 3 times the "
+                r"first step's \S+ .*lower --lr .*\(step 5\)")
+    with pytest.raises(ExplodingLoss, match=expected) as info:
         trainer.fit()
     assert "\n" not in str(info.value) and info.value.exit_status == 1
     run = RunDir(tmp_path)
