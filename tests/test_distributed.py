@@ -40,6 +40,7 @@ def corpus(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_two_ranks_give_the_model_of_one_process_with_the_same_global_batch(corpus, tmp_path):
     single = run_seqrnn("charlm", "train", "--text", corpus, "--out", tmp_path / "one", "--epochs", 2, *TINY)
     assert single.returncode == 0, single.stderr
@@ -54,6 +55,7 @@ def test_two_ranks_give_the_model_of_one_process_with_the_same_global_batch(corp
     assert steps == sorted(set(steps))  # one writer: every record once
 
 
+@pytest.mark.slow
 def test_a_resumed_two_rank_run_equals_an_uninterrupted_one(corpus, tmp_path):
     whole = torchrun("charlm", "train", "--text", corpus, "--out", tmp_path / "whole", "--epochs", 2, *TINY)
     assert whole.returncode == 0, whole.stderr
@@ -67,6 +69,7 @@ def test_a_resumed_two_rank_run_equals_an_uninterrupted_one(corpus, tmp_path):
     assert all(torch.equal(a[name], b[name]) for name in a)
 
 
+@pytest.mark.slow
 def test_sentiment_trains_under_two_ranks(imdb_dir, tmp_path):
     result = torchrun("sentiment", "train", "--data", imdb_dir, "--out", tmp_path / "m", "--epochs", 1,
                       "--batch-size", 2, "--hidden-size", 4, "--embed-size", 4, "--seq-len", 10, "--threads", 1)
@@ -74,6 +77,7 @@ def test_sentiment_trains_under_two_ranks(imdb_dir, tmp_path):
     assert (tmp_path / "m" / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_a_batch_that_does_not_split_evenly_still_gives_the_model_of_one_process(corpus, tmp_path):
     odd = ["--batch-size", 3, "--epochs", 1]  # the ranks take 1 and 2 streams, weighted by their share
     single = run_seqrnn("charlm", "train", "--text", corpus, "--out", tmp_path / "one", *TINY, *odd)
