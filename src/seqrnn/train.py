@@ -232,8 +232,9 @@ class Trainer:
         self.ranks = ranks
         self.trained_model = model
         if ranks.distributed:
-            self.trained_model = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None)
+            with distributed.peer_failures(ranks):  # it broadcasts rank 0's weights
+                self.trained_model = torch.nn.parallel.DistributedDataParallel(
+                    model, device_ids=[device.index] if device.type == "cuda" else None)
         self.budget_s = max_minutes * 60 if max_minutes else None
         self.checkpoint_every_s = checkpoint_every * 60 if checkpoint_every else None
         self.log_every = log_every
