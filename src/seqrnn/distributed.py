@@ -225,6 +225,17 @@ def barrier(ranks: Ranks) -> None:
         dist.barrier()
 
 
+@contextlib.contextmanager
+def main_first(ranks: Ranks) -> Iterator[None]:
+    """Run the body on rank 0 first, then on the other ranks (one barrier): what rank 0 writes to a
+    shared cache, the others then read instead of making their own copy."""
+    if not ranks.is_main:
+        barrier(ranks)
+    yield
+    if ranks.is_main:
+        barrier(ranks)
+
+
 def share(rows: int, ranks: Ranks) -> tuple[int, int]:
     """The rows [start, stop) of a global batch of `rows` that this rank trains on (contiguous,
     sizes differing by at most one; a rank's share is empty when the batch has fewer rows than ranks)."""

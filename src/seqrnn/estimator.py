@@ -155,12 +155,8 @@ class RecurrentEstimator(BaseEstimator):
             device = self._setup(config)
             with interrupts_raise("preparing the data"):
                 saved_vocab = self.vocab_class.from_dict(run.read_vocab()) if resume else None
-                # under torchrun rank 0 prepares first, into the cache that the other ranks then map
-                if not self.ranks_.is_main:
-                    distributed.barrier(self.ranks_)
-                prepared = self._prepare(data, config, saved_vocab)
-                if self.ranks_.is_main:
-                    distributed.barrier(self.ranks_)
+                with distributed.main_first(self.ranks_):  # the other ranks map what rank 0 cached
+                    prepared = self._prepare(data, config, saved_vocab)
                 if not resume:
                     self.dataset_ = {"source": source, **prepared.description}
                 task = self._task(prepared, config, device)  # before the model: it refuses what cannot fit
