@@ -3,6 +3,7 @@ phases that show progress and stop promptly."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -186,3 +187,17 @@ def test_progress_off_a_terminal_is_a_plain_line_at_the_interval(capsys):
     with Progress("encode", 10, "B", every_s=0.0, quiet=True) as progress:
         progress.update(3)
     assert capsys.readouterr().err.splitlines() == ["encode: 1.0 MB of 2.0 MB (50%), 0.0 min"]
+
+
+def test_evaluate_of_a_long_text_shows_progress_off_a_terminal(tmp_path, small_cache, monkeypatch, seqrnn_cli):
+    import seqrnn.progress
+
+    lm = CharLanguageModel(preset="default", seed=3, **{**TINY, "epochs": 1}).fit(TEXT, out_dir=tmp_path / "m")
+    text = tmp_path / "long.txt"
+    text.write_text(TEXT * 20, encoding="utf-8")
+    monkeypatch.setattr(seqrnn.progress, "PLAIN_LINE_EVERY_S", 0.0)
+    result = seqrnn_cli("charlm", "evaluate", "--model", tmp_path / "m", "--text", text, "--json")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("encode: ") for line in lines) and any(line.startswith("loss: ") for line in lines)
+    assert json.loads(result.stdout)["n_chars"] == len(TEXT * 20) - 1 == lm.evaluate(TEXT * 20)["n_chars"]

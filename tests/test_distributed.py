@@ -1,9 +1,10 @@
 """Several processes under torchrun (2 CPU ranks, gloo): the same model as one process with the same
-global batch, resume across invocations, only rank 0 writes."""
+global batch, resume across invocations, only rank 0 writes, a lost rank reported in one line."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -94,3 +95,82 @@ def test_each_rank_takes_its_share_of_the_rows():
     shares = [distributed.share(5, Ranks(rank=r, world_size=3)) for r in range(3)]
     assert shares == [(0, 1), (1, 3), (3, 5)]  # contiguous, every row once
     assert distributed.share(1, Ranks(rank=0, world_size=2)) == (0, 0)  # an empty share
+
+
+GLOO_LOST = ("[../third_party/gloo/gloo/transport/tcp/pair.cc:537] Read error [127.0.0.1]:41234: "
+             "Connection reset by peer")
+
+
+def test_a_collective_failing_for_a_lost_rank_is_one_line_naming_it(monkeypatch):
+    assert distributed.is_peer_failure(RuntimeError(GLOO_LOST), Ranks(rank=0, world_size=2))
+    assert not distributed.is_peer_failure(RuntimeError(GLOO_LOST), Ranks())  # one process: not a lost rank
+    assert not distributed.is_peer_failure(RuntimeError("mat1 and mat2 shapes cannot be multiplied"),
+                                           Ranks(rank=0, world_size=2))
+
+    def lost(*args, **kwargs):
+        raise RuntimeError(GLOO_LOST)
+
+    monkeypatch.setattr(distributed.dist, "all_reduce", lost)
+    with pytest.raises(distributed.PeerLost) as info:
+        distributed.any_of([True], Ranks(rank=0, world_size=2))
+    assert str(info.value) == ("rank 0: rank 1, the other process of the run, was lost (it ended or its connection "
+                               "broke)") and info.value.exit_status == 1
+    with pytest.raises(distributed.PeerLost, match="^rank 2: another process of the run was lost at step 7 "):
+        raise distributed.PeerLost(Ranks(rank=2, world_size=4), " at step 7", "training stopped")
+    monkeypatch.setattr(distributed.dist, "all_reduce", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bad")))
+    with pytest.raises(RuntimeError, match="^bad$"):  # any other failure is left as it is
+        distributed.mean(torch.zeros(1), Ranks(rank=0, world_size=2))
+
+
+def _worker_pids(parent: int) -> dict[int, int]:
+    """{rank: pid} of the processes torchrun (`parent`) started, from /proc."""
+    from pathlib import Path
+
+    ranks = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != parent:
+                continue
+            for variable in (entry / "environ").read_bytes().split(b"\0"):
+                if variable.startswith(b"RANK="):
+                    ranks[int(variable[5:])] = int(entry.name)
+        except (OSError, ValueError, IndexError):
+            continue
+    return ranks
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds torchrun's workers in /proc (Linux)")
+def test_a_killed_rank_stops_the_other_with_one_line_saying_how_to_continue(corpus, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    longer = tmp_path / "longer.txt"
+    longer.write_text(corpus.read_text(encoding="utf-8") * 10, encoding="utf-8")
+    args = ["charlm", "train", "--text", longer, "--out", out, "--epochs", 500, "--max-minutes", 3, *TINY]
+    run = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                            "-m", "seqrnn", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "checkpoint").is_dir() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = _worker_pids(run.pid)
+        assert set(workers) == {0, 1}, workers
+        os.kill(workers[1], signal.SIGKILL)
+        _, stderr = run.communicate(timeout=240)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode != 0
+    ours = [line for line in stderr.splitlines() if line.startswith("seqrnn:")]
+    assert len(ours) == 1, stderr
+    assert re.fullmatch(r"seqrnn: error: rank 0: rank 1, the other process of the run, was lost at step \d+ \(it "
+                        r"ended or its connection broke\); training stopped, continue with --resume from the last "
+                        rf"checkpoint in {re.escape(str(out / 'checkpoint'))} \(step \d+\)", ours[0]), ours[0]
+    step = int(re.search(r"\(step (\d+)\)", ours[0]).group(1))
+    assert RunDir(out).load_checkpoint()[1]["state"]["step"] == step

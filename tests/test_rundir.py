@@ -100,3 +100,91 @@ def test_best_weights_are_saved_on_the_cpu(tmp_path):
     run = RunDir(tmp_path)
     run.save_best({"w": torch.ones(3, requires_grad=True)}, {"loss": 0.5})
     assert torch.equal(run.best_weights()["w"], torch.ones(3))
+
+
+# --- one training run per directory -------------------------------------------------------------
+
+
+def test_a_second_run_on_a_locked_directory_is_refused_at_once_and_may_start_after_release(tmp_path):
+    first, second = RunDir(tmp_path / "run"), RunDir(tmp_path / "run")
+    first.start(resume=False)
+    first.append_metrics({"type": "train", "step": 1})
+    with pytest.raises(SeqrnnError, match=r"another training run is using this directory \(process \d+\)") as info:
+        second.start(resume=False)
+    assert "\n" not in str(info.value)
+    assert first.metrics() == [{"type": "train", "step": 1}]  # the refused run touched nothing
+    with pytest.raises(SeqrnnError, match="another training run is using"):
+        RunDir(tmp_path / "run").start(resume=True)  # resuming it while it runs is refused too
+    first.release()
+    second.start(resume=False)
+    assert second.metrics() == []
+    second.release()
+
+
+def test_a_start_refused_for_another_reason_gives_the_lock_back(tmp_path):
+    run = RunDir(tmp_path / "run")
+    _checkpoint(run, 1.0)
+    with pytest.raises(SeqrnnError, match="already holds a training run"):
+        run.start(resume=False)
+    run.start(resume=True)  # not stuck
+    run.release()
+
+
+def test_a_refused_start_in_a_new_directory_leaves_no_trace(tmp_path):
+    with pytest.raises(SeqrnnError, match="nothing to resume"):
+        RunDir(tmp_path / "new").start(resume=True)
+    assert not (tmp_path / "new").exists()
+    run = RunDir(tmp_path / "new")
+    run.start(resume=False)
+    run.release()  # nothing was written: nothing is left
+    assert not (tmp_path / "new").exists()
+
+
+def test_only_rank_0_takes_the_lock_under_torchrun(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    other_rank = RunDir(tmp_path / "run")
+    other_rank.start(resume=False)
+    monkeypatch.setenv("RANK", "0")
+    rank_0 = RunDir(tmp_path / "run")
+    rank_0.start(resume=False)  # rank 1 holds nothing
+    with pytest.raises(SeqrnnError, match="another training run"):
+        RunDir(tmp_path / "run").start(resume=False)
+    rank_0.release()
+
+
+LOCK_HOLDER = """
+import sys, time
+from seqrnn.rundir import RunDir
+RunDir(sys.argv[1]).start(resume=False)
+print("locked", flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_leaves_no_stuck_lock_and_the_cli_refuses_while_it_lives(tmp_path, capsys):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from seqrnn.cli import main
+
+    out = tmp_path / "run"
+    (tmp_path / "text.txt").write_text("To be, or not to be, that is the question.\n" * 50, encoding="utf-8")
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(out)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        status = main(["charlm", "train", "--text", str(tmp_path / "text.txt"), "--out", str(out), "--epochs", "1",
+                       "--hidden-size", "8", "--batch-size", "2", "--num-steps", "10", "--threads", "1"])
+        err = capsys.readouterr().err
+        assert status == 2 and err.count("\n") == 1, err
+        assert err.startswith(f"seqrnn: error: {out}: another training run is using this directory "
+                              f"(process {holder.pid})")
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    run = RunDir(out)
+    run.start(resume=False)  # the kernel released the lock with the killed process
+    run.release()

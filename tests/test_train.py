@@ -1,4 +1,4 @@
-"""The shared training loop on a toy task: budget accounting."""
+"""The shared training loop on a toy task: budget accounting, checkpoints, signals, divergence, progress."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import torch
 
 from seqrnn.config import TrainingConfig
 from seqrnn.rundir import RunDir
-from seqrnn.errors import Interrupted
-from seqrnn.train import NonFiniteLoss, Trainer
+from seqrnn.errors import Interrupted, InvalidInputError
+from seqrnn.runtime import torch_threads
+from seqrnn.train import ExplodingLoss, NonFiniteLoss, Trainer
 
 
 class ToyTask:
@@ -208,3 +209,91 @@ def test_off_a_terminal_progress_is_a_plain_line_per_validation_and_every_interv
 
     Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path / "c"), torch.device("cpu"), quiet=True).fit()
     assert capsys.readouterr().err == ""
+
+
+# --- divergence that stays finite ----------------------------------------------------------------
+
+
+class ScaledTask(ToyTask):
+    """The toy task whose targets are multiplied by `factor` from global step `from_step` (1-based) on:
+    a loss that explodes while staying finite. `batches` per epoch."""
+
+    def __init__(self, from_step, factor, batches=5, only=False):
+        self.from_step, self.factor, self.batches, self.only = from_step, factor, batches, only
+
+    def batches_per_epoch(self):
+        return self.batches
+
+    def batch(self, epoch, index):
+        x = torch.linspace(-1, 1, 8) + 0.1 * (index % 5)
+        step = epoch * self.batches + index + 1
+        hit = step == self.from_step if self.only else step >= self.from_step
+        return x, 2 * x * (self.factor if hit else 1)
+
+
+def test_an_exploding_loss_stops_training_naming_the_step_and_keeps_the_best_model(tmp_path):
+    torch.manual_seed(0)
+    trainer = Trainer(torch.nn.Linear(1, 1), ScaledTask(from_step=6, factor=1000.0),
+                      TrainingConfig(epochs=3, lr=0.1), RunDir(tmp_path), torch.device("cpu"))
+    expected = (r"^the training loss exploded at step 10: \S+ on average over steps 1-10, more than 3 times the "
+                r"first step's \S+ .*lower --lr .*\(step 5\)")
+    with pytest.raises(ExplodingLoss, match=expected) as info:
+        trainer.fit()
+    assert "\n" not in str(info.value) and info.value.exit_status == 1
+    run = RunDir(tmp_path)
+    best, (last, saved) = run.best_weights(), run.load_checkpoint()
+    assert saved["state"]["step"] == 5 and all(torch.equal(best[k], last[k]) for k in best)  # epoch 1's, not later
+    assert [r["step"] for r in run.metrics() if r["type"] == "val"] == [5]
+
+
+def test_a_validation_between_log_records_never_keeps_an_exploded_model(tmp_path):
+    torch.manual_seed(0)
+    trainer = Trainer(torch.nn.Linear(1, 1), ScaledTask(from_step=6, factor=1000.0),
+                      TrainingConfig(epochs=3, lr=0.1, eval_every=7), RunDir(tmp_path), torch.device("cpu"))
+    with pytest.raises(ExplodingLoss, match="exploded at step 7: .* over steps 1-7"):
+        trainer.fit()
+    assert [r["step"] for r in RunDir(tmp_path).metrics() if r["type"] == "val"] == [5]
+
+
+def test_one_noisy_batch_in_a_short_window_does_not_stop_training(tmp_path):
+    """Step 21 ends the epoch alone in its window with a loss many times the first step's; the guard
+    looks at the mean over the last 20 steps or more, so it goes on."""
+    torch.manual_seed(0)
+    task = ScaledTask(from_step=21, factor=4.0, batches=21, only=True)
+    trainer = Trainer(torch.nn.Linear(1, 1), task, TrainingConfig(epochs=1, lr=0.1), RunDir(tmp_path),
+                      torch.device("cpu"))
+    losses = []
+    original = trainer.train_step
+
+    def recording(batch):
+        loss, examples = original(batch)
+        losses.append(float(loss))
+        return loss, examples
+
+    trainer.train_step = recording
+    assert trainer.fit()["step"] == 21
+    assert losses[-1] > 3 * losses[0] and trainer.state.first_loss == pytest.approx(losses[0], rel=1e-6)
+
+
+def test_the_first_step_loss_is_checkpointed_and_resumed(tmp_path):
+    torch.manual_seed(0)
+    config = TrainingConfig(epochs=2, lr=0.1)
+    stopped = Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path), torch.device("cpu"),
+                      max_minutes=1e-9)
+    stopped.fit()
+    first = stopped.state.first_loss
+    assert first is not None and first > 0
+    assert RunDir(tmp_path).load_checkpoint()[1]["state"]["first_loss"] == first
+    resumed = Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path), torch.device("cpu"))
+    resumed.resume()
+    assert resumed.state.first_loss == first and not resumed.want_first_loss
+    resumed.fit()
+    assert resumed.state.first_loss == first
+
+
+def test_torch_threads_refuses_a_count_torch_cannot_create():
+    before = torch.get_num_threads()
+    with pytest.raises(InvalidInputError, match="threads must be at most 1024"):
+        with torch_threads(100000):
+            pass
+    assert torch.get_num_threads() == before

@@ -19,10 +19,11 @@ from seqrnn.config import CHARLM_PRESETS, CharLMConfig
 from seqrnn.corpus import TextSource, as_source, char_streams, encode_chars
 from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
 from seqrnn.estimator import Prepared, RecurrentEstimator
+from seqrnn.memory import activation_floats, require_model
 from seqrnn.models import CharRNN
 from seqrnn.preprocess import CharVocabulary
 from seqrnn.runtime import torch_threads
-from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, effective_top_n, generate
+from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, effective_top_n, generate, sampler_bytes_per_stream
 from seqrnn.streams import StreamTask, stream_loss
 
 TASK = "charlm"
@@ -32,6 +33,17 @@ def char_metrics(losses: dict[str, float]) -> dict[str, float]:
     """A character model's validation figures from its held-out loss: nats and bits per character."""
     loss = losses["forward"]
     return {"loss": loss, "bits_per_char": loss / math.log(2)}
+
+
+def _require_training_memory(config: CharLMConfig, vocab_size: int, device: torch.device) -> None:
+    """Refuse, naming the option, a configuration whose model and batch need more memory than
+    `device` has (`seqrnn.memory`); the text itself is read through a memory map."""
+    m, batch, steps = config.model, config.training.batch_size, config.data.num_steps
+    per_token = vocab_size + m.embed_size + activation_floats(m.cell, m.hidden_size, m.num_layers)
+    require_model(lambda: CharRNN(vocab_size, **config.to_dict()["model"]),
+                  {"hidden_size": m.hidden_size, "num_layers": m.num_layers, "embed_size": m.embed_size}, device,
+                  [(f"batch_size {batch} x num_steps {steps} (one batch's activations)", batch * steps * per_token * 4,
+                    "lower batch_size or num_steps")])
 
 
 class CharLanguageModel(RecurrentEstimator):
@@ -125,6 +137,7 @@ class CharLanguageModel(RecurrentEstimator):
                         {"train_chars": streams.train_chars, "val_chars": streams.val_chars})
 
     def _task(self, prepared: Prepared, config: CharLMConfig, device: torch.device) -> StreamTask:
+        _require_training_memory(config, len(prepared.vocab), device)
         options = self.run_options()
         task = StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
                           metrics=char_metrics, eval_rows=options.eval_batch_size, eval_batches=options.eval_batches,
@@ -159,7 +172,8 @@ class CharLanguageModel(RecurrentEstimator):
             raise SeqrnnError(f"the start text has characters the model never saw: {shown} (use `ignore_unknown` to drop them)")
         ids = self.vocab_.encode(start, unknown="skip")
         if len(ids) == 0:
-            raise SeqrnnError("the start text must contain at least one character the model knows")
+            dropped = f" ({', '.join(repr(c) for c in unknown)} dropped as unknown)" if unknown else ""
+            raise SeqrnnError(f"the start text must contain at least one character the model knows{dropped}")
         return ids
 
     def unknown_start_chars(self, start: str) -> list[str]:
@@ -177,7 +191,7 @@ class CharLanguageModel(RecurrentEstimator):
         (`sample` applies the `threads` parameter).
         """
         check_sampling_options(length=length, temperature=temperature, top_n=top_n, top_p=top_p,
-                               num_samples=num_samples)
+                               num_samples=num_samples, stream_bytes=sampler_bytes_per_stream(self.model_))
         top_n = effective_top_n(top_n, top_p)
         ids = self.start_ids(start, ignore_unknown)
         chars = self.vocab_.chars
@@ -216,6 +230,8 @@ class CharLanguageModel(RecurrentEstimator):
         -------
         str, or list of str when `num_samples` > 1
         """
+        check_sampling_options(length=length, temperature=temperature, top_n=top_n, top_p=top_p,
+                               num_samples=num_samples, held=True)
         pieces = [[] for _ in range(num_samples)]
         with torch_threads(self.threads):
             for step in self.sample_stream(length, start, top_n=top_n, top_p=top_p, temperature=temperature,
@@ -228,6 +244,9 @@ class CharLanguageModel(RecurrentEstimator):
 
     def evaluate(self, text: "str | os.PathLike | TextSource") -> dict:
         """How well the model predicts `text`, each character from those before it.
+
+        A long pass shows its progress on stderr (a bar on a terminal, elsewhere a line a minute;
+        nothing with `quiet`); a file is read in chunks, so memory holds one byte or so a character.
 
         Parameters
         ----------

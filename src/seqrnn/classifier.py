@@ -12,7 +12,9 @@ directions, and summarises them by max and mean pooling over the real tokens.
 Labels can be anything hashable that JSON can hold (strings, integers, booleans), two classes or
 more: two keep the book's sigmoid head (one logit, of the second class), more get a softmax head.
 The classes, sorted as scikit-learn sorts them (`classes_`), are stored in config.json; IMDb's are
-[0, 1]. A model directory written before classes were stored is read as IMDb's [0, 1]. The task's
+[0, 1]. A model directory written before classes were stored (its config.json has no
+`config_format`: only IMDb classifiers existed then) is read as IMDb's [0, 1]; a config.json of a
+later version without `classes` is refused, since its labels cannot be known. The task's
 name in config.json stays "sentiment", so model directories read the same under either name.
 """
 
@@ -35,6 +37,7 @@ from seqrnn.data import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
 from seqrnn.estimator import Prepared, RecurrentEstimator
 from seqrnn.lm import pretrained_language_model, start_from_language_model
+from seqrnn.memory import activation_floats, require, require_model
 from seqrnn.models import SentimentRNN
 from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
 from seqrnn.progress import Progress
@@ -200,6 +203,18 @@ class ReviewTask:
 # --- the estimator ------------------------------------------------------------------------------------
 
 
+def _require_training_memory(config: SentimentConfig, vocab_size: int, num_classes: int, device) -> None:
+    """Refuse, naming the option, a configuration whose model and batch need more memory than
+    `device` has (`seqrnn.memory`)."""
+    m, batch, seq_len = config.model, config.training.batch_size, config.data.seq_len
+    directions = 2 if m.bidirectional else 1
+    per_token = m.embed_size + activation_floats(m.cell, m.hidden_size, m.num_layers, directions)
+    require_model(lambda: SentimentRNN(vocab_size, **config.to_dict()["model"], num_classes=num_classes),
+                  {"hidden_size": m.hidden_size, "num_layers": m.num_layers, "embed_size": m.embed_size}, device,
+                  [(f"batch_size {batch} x seq_len {seq_len} (one batch's activations)",
+                    batch * seq_len * per_token * 4, "lower batch_size or seq_len")])
+
+
 @dataclass
 class LabelledData:
     """What `fit` checked: texts with class indices, the validation texts given (or None), and
@@ -326,7 +341,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
                          source)
 
     def _check_resume(self, saved: dict[str, Any], run) -> None:
-        classes = saved.get("classes", IMDB_CLASSES)
+        classes = saved_classes(saved)
         if classes != json_classes(self.classes_):
             raise InvalidInputError(f"cannot resume with the classes {json_classes(self.classes_)}: the run in "
                                     f"{run.path} was started with {classes}")
@@ -354,6 +369,8 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         if len(train_index) < training.batch_size:
             warnings.warn(f"only {len(train_index)} training texts, fewer than one batch of {training.batch_size}: "
                           f"training on one batch of all {len(train_index)}", SmallDataWarning, stacklevel=4)
+        require([(f"seq_len {settings.seq_len} ({len(texts):,} texts x {settings.seq_len:,} token ids)",
+                  len(texts) * settings.seq_len * 12, "lower seq_len")])  # ids, padding mask and index: CPU
         if vocab is not None:
             ids, lengths = encode_texts(texts, vocab, settings.seq_len, pad=settings.pad)
         else:
@@ -393,6 +410,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             start_embedding(model.encoder.embedding, prepared.embedding_texts, prepared.vocab, config.training.seed)
 
     def _task(self, prepared: Prepared, config: SentimentConfig, device: torch.device) -> ReviewTask:
+        _require_training_memory(config, len(prepared.vocab), len(self.classes_), device)
         weights = None
         if config.training.class_weight == "balanced":
             from sklearn.utils.class_weight import compute_class_weight
@@ -414,7 +432,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         return {"classes": json_classes(self.classes_)}
 
     def _restore_facts(self, saved: dict[str, Any]) -> None:
-        classes = saved.get("classes", IMDB_CLASSES)
+        classes = saved_classes(saved)
         if (not isinstance(classes, list) or len(classes) < 2 or len({type(c) for c in classes}) != 1
                 or not isinstance(classes[0], (str, int, float, bool))):
             raise SeqrnnError(f"config.json: 'classes' must be a list of at least 2 labels of one kind, got {classes!r}")
@@ -523,6 +541,18 @@ SentimentClassifier = TextClassifier  # the book's name for it
 
 class SmallDataWarning(UserWarning):
     """Fewer training texts than one batch: `fit` trains on one batch of all of them."""
+
+
+def saved_classes(saved: dict[str, Any]) -> Any:
+    """The `classes` of a config.json; IMDb's [0, 1] for one written before classes were stored (it
+    has no `config_format`), a one-line error for a later one without them."""
+    if "classes" in saved:
+        return saved["classes"]
+    if "config_format" in saved:
+        raise SeqrnnError("config.json has no 'classes': the labels this classifier predicts are unknown (was the "
+                          "file edited?); restore it, or add the sorted labels it was trained with, e.g. "
+                          '"classes": [0, 1]')
+    return IMDB_CLASSES
 
 
 def prediction_records(clf: TextClassifier, texts: list[str], *, all_classes: bool = True,

@@ -66,10 +66,11 @@ def add_inference_arguments(p: argparse.ArgumentParser, batch_size: bool = True)
     group = p.add_argument_group("where the model runs")
     group.add_argument("--device", default="auto",
                        help="auto (CUDA when present; default), cpu, cuda, cuda:N, mps or another torch device")
-    group.add_argument("--threads", type=_positive_int, metavar="N",
+    group.add_argument("--threads", type=config.field_type(config.RunOptions, "threads"), metavar="N",
                        help="CPU threads for PyTorch and NumPy's BLAS (default: the libraries' own, all cores)")
     if batch_size:
-        group.add_argument("--batch-size", dest="eval_batch_size", type=_positive_int, metavar="N",
+        group.add_argument("--batch-size", dest="eval_batch_size", metavar="N",
+                           type=config.field_type(config.RunOptions, "eval_batch_size"),
                            help="examples per batch (default: 256 texts; for charlm, up to 64 rows of the text)")
 
 
@@ -233,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="0: any free port (printed)")
     p.add_argument("--workers", type=_positive_int, default=1,
                    help="server processes, each with the models (default 1)")
-    p.add_argument("--threads", type=_positive_int, default=1,
+    p.add_argument("--threads", type=config.field_type(config.RunOptions, "threads"), default=1,
                    help="torch threads per model call (default 1: requests run side by side instead)")
     p.add_argument("--timeout-headers", type=float, metavar="S",
                    help="close a connection whose request headers take longer, from connecting or the last response "

@@ -250,9 +250,14 @@ def charlm_evaluate(args: Args) -> int:
 def charlm_sample(args: Args) -> int:
     from seqrnn.charlm import CharLanguageModel
     from seqrnn.runtime import torch_threads
-    from seqrnn.sampling import effective_top_n
+    from seqrnn.sampling import check_sampling_options, effective_top_n, sampler_bytes_per_stream
 
     lm = load_for_inference(CharLanguageModel, args)
+    # every refusal comes before the notes below, so that an error is the only line
+    check_sampling_options(length=args.length, temperature=args.temperature, top_n=args.top_n, top_p=args.top_p,
+                           num_samples=args.num_samples, held=not (args.stream and args.num_samples == 1),
+                           stream_bytes=sampler_bytes_per_stream(lm.model_))
+    lm.start_ids(args.start, args.ignore_unknown)
     if args.device not in ("auto", "cpu"):
         print(f"note: sampling steps the network in NumPy on the CPU (faster, one character at a time, than "
               f"{args.device}); --device applies to evaluate", file=sys.stderr)

@@ -12,6 +12,11 @@ text, and its allowed values. From these declarations come
   (`add_arguments`),
 - the validation, in `__post_init__`, with messages in parameter names (`lr must be ...`).
 
+Every numeric field has a range the optimizer and the allocator can honour: its own bounds
+(`at_least`, `above`, `below`, `at_most`), and for integers at most `INT_MAX` (they end up in
+int64 arrays and tensors). Sizes that fit the range but not the machine (a 30000-unit LSTM) are
+refused once the data is known, by `seqrnn.memory`.
+
 Adding a hyperparameter is one `option(...)` line in the right part (plus the code that uses it).
 This module imports nothing heavy, so `seqrnn --help` stays instant.
 """
@@ -36,12 +41,23 @@ DIRECTIONS = ("forward", "backward", "both")
 SOFTMAXES = ("adaptive", "full")
 CLASS_WEIGHTS = ("balanced",)
 
+INT_MAX = 2**63 - 1  # every integer setting: NumPy's and torch's int64
+# AdamW's step is up to lr / (1 - beta1) = 10 lr, its decay lr * weight_decay, both as float32 (at most 3.4e38):
+# with lr, weight_decay and encoder_lr_fraction within their bounds, no step overflows
+MAX_LR = 1e30
+_LR_WHY = "AdamW's float32 steps overflow beyond it"
+MAX_SEED = 2**32 - 1  # the usual seed range (NumPy's legacy generator, most tools)
+MAX_THREADS = 1024  # torch crashes creating tens of thousands of threads
+MAX_LAYERS = 1000
+
 
 def option(default: Any, help: str, *, choices: tuple | None = None, at_least: float | None = None,
-           above: float | None = None, below: float | None = None) -> Any:
-    """A configuration field: its default, help text and allowed values (checked on every value)."""
+           above: float | None = None, below: float | None = None, at_most: float | None = None,
+           why: str | None = None) -> Any:
+    """A configuration field: its default, help text and allowed values (checked on every value);
+    `why` explains the upper bound in the error message."""
     return field(default=default, metadata={"help": help, "choices": choices, "at_least": at_least,
-                                            "above": above, "below": below})
+                                            "above": above, "below": below, "at_most": at_most, "why": why})
 
 
 class _Checked:
@@ -96,6 +112,13 @@ def check_value(hint: Any, rules: Mapping[str, Any], value: Any) -> Any:
         raise ValueError(f"must be more than {rules['above']}, got {value}")
     if rules.get("below") is not None and value >= rules["below"]:
         raise ValueError(f"must be less than {rules['below']}, got {value}")
+    ceiling = rules.get("at_most")
+    if ceiling is None and kind is int:
+        ceiling = INT_MAX
+    if ceiling is not None and value > ceiling:
+        why = f" ({rules['why']})" if rules.get("why") else ""
+        raise ValueError(f"must be at most {ceiling:g}{why}, got {value:g}" if kind is float
+                         else f"must be at most {ceiling}{why}, got {value}")
     return value
 
 
@@ -108,15 +131,15 @@ class TrainingConfig(_Checked):
 
     epochs: int = option(100, "epochs in total", at_least=1)
     batch_size: int = option(64, "examples per batch (for text: parallel streams)", at_least=1)
-    lr: float = option(1e-3, "learning rate of AdamW", above=0)
-    weight_decay: float = option(0.0, "AdamW's decoupled weight decay (0 = Adam)", at_least=0)
+    lr: float = option(1e-3, "learning rate of AdamW", above=0, at_most=MAX_LR, why=_LR_WHY)
+    weight_decay: float = option(0.0, "AdamW's decoupled weight decay (0 = Adam)", at_least=0, at_most=1e3)
     grad_clip: float = option(5.0, "clip gradients to this global norm (0 = off)", at_least=0)
     schedule: str = option("constant", "learning-rate schedule after warm-up", choices=SCHEDULES)
     warmup_steps: int = option(0, "steps of linear learning-rate warm-up", at_least=0)
     final_lr_fraction: float = option(0.05, "cosine schedule: the last step's fraction of lr", at_least=0, below=1)
     eval_every: int = option(0, "validate every N steps as well as after every epoch (0 = epochs only)",
                              at_least=0)
-    seed: int = option(1, "random seed: the same seed gives the same model on the CPU")
+    seed: int = option(1, "random seed: the same seed gives the same model on the CPU", at_least=0, at_most=MAX_SEED)
 
 
 @dataclass(frozen=True)
@@ -124,7 +147,7 @@ class RecurrentLayersConfig(_Checked):
     """The recurrent stack both models share (`models.RecurrentEncoder`); the book's sizes."""
 
     cell: str = option("lstm", "recurrent cell", choices=CELLS)
-    num_layers: int = option(1, "recurrent layers", at_least=1)
+    num_layers: int = option(1, "recurrent layers", at_least=1, at_most=MAX_LAYERS)
     hidden_size: int = option(128, "units per recurrent layer (and direction)", at_least=1)
     dropout: float = option(0.5, "drop probability after each recurrent layer (the book's keep_prob 0.5 is 0.5)",
                             at_least=0, below=1)
@@ -184,13 +207,14 @@ class SentimentTrainingConfig(TrainingConfig):
     init_from: str | None = option(None, "start the embedding and recurrent layers from this language model "
                                    "directory (`seqrnn lm train`); the classifier takes its vocabulary")
     encoder_lr_fraction: float = option(1.0, "learning rate of the embedding and recurrent layers as a fraction "
-                                        "of lr (below 1: they change less than the head)", above=0)
+                                        "of lr (below 1: they change less than the head)", above=0, at_most=1e3)
     unfreeze_every: float = option(0.0, "gradual unfreezing: train the head alone at first, then add the "
                                    "recurrent layers from the top and the embedding last, one every this many "
-                                   "epochs (0 = everything trains from the start)", at_least=0)
+                                   "epochs (0 = everything trains from the start)", at_least=0, at_most=1e6)
     class_weight: str | None = option(None, "weight the loss by class: balanced weighs each class by n_texts / "
-                                      "(n_classes * its texts), scikit-learn's meaning, for imbalanced labels "
-                                      "(default: every text counts the same)", choices=CLASS_WEIGHTS)
+                                      "(n_classes * its texts), scikit-learn's meaning, for imbalanced labels, and "
+                                      "keeps the weights of the best validation macro-F1 (default: every text counts "
+                                      "the same)", choices=CLASS_WEIGHTS)
 
 
 # --- a task's whole configuration -----------------------------------------------------------------
@@ -267,7 +291,8 @@ class RunOptions(_Checked):
                                      "only): what a kill -9 can lose", at_least=0)
     skip_nonfinite: int = option(0, "skip up to N batches whose loss or gradient is NaN or infinite, instead of "
                                  "stopping at the first", at_least=0)
-    threads: int | None = option(None, "CPU threads for PyTorch (default: all cores)", at_least=1)
+    threads: int | None = option(None, "CPU threads for PyTorch (default: all cores)", at_least=1,
+                                 at_most=MAX_THREADS)
     device: str = option("auto", "where to train and predict: auto (CUDA when present), cpu, cuda, cuda:N, mps or "
                          "another torch device")
     quiet: bool = option(False, "print no progress while training (neither the bar nor the plain lines)")
@@ -311,6 +336,13 @@ def add_arguments(parser: argparse.ArgumentParser, dataclass_type: type, title: 
                 kind = next(t for t in (typing.get_args(hint) or (hint,)) if t is not type(None))
                 target.add_argument(flag, type=_parser_for(hint, rules), default=None, help=help_text,
                                     choices=rules.get("choices"), metavar={int: "N", float: "X"}.get(kind))
+
+
+def field_type(dataclass_type: type, name: str):
+    """The argparse `type` of one field, for a flag declared by hand (e.g. `--threads` of the commands
+    that use a trained model): the same parsing and range as the field's own flag."""
+    f = next(f for f in fields(dataclass_type) if f.name == name)
+    return _parser_for(_hints(dataclass_type)[name], f.metadata)
 
 
 def _parser_for(hint: Any, rules: Mapping[str, Any]):
@@ -393,7 +425,7 @@ class LMTrainingConfig(TrainingConfig):
 
     epochs: int = option(1, "epochs in total", at_least=1)
     batch_size: int = option(64, "parallel streams", at_least=1)
-    lr: float = option(3e-3, "learning rate of AdamW", above=0)
+    lr: float = option(3e-3, "learning rate of AdamW", above=0, at_most=MAX_LR, why=_LR_WHY)
     grad_clip: float = option(1.0, "clip gradients to this global norm (0 = off)", at_least=0)
     schedule: str = option("cosine", "learning-rate schedule after warm-up", choices=SCHEDULES)
     warmup_steps: int = option(100, "steps of linear learning-rate warm-up", at_least=0)

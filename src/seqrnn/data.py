@@ -23,6 +23,7 @@ import hashlib
 import gzip
 import io
 import json
+import math
 import os
 import re
 import tarfile
@@ -371,8 +372,10 @@ def _read_csv(path: Path, kind: str, wanted: tuple[str, ...]) -> Reviews:
 TEXT_COLUMNS = ("review", "text", "sentence", "content", "document")  # the default text column: the first present
 LABEL_COLUMNS = ("sentiment", "label", "labels", "class", "category", "target")  # and label column
 LABELLED_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-LABELLED_VERSION = "labelled-1"  # part of the cache key: change it when read_labelled reads a file differently
+LABELLED_VERSION = "labelled-2"  # part of the cache key: change it when read_labelled reads a file differently
 _INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # 0.7, 1.0, 1e40: a number, not a word
+_LABEL_RANGE = (-(2**63), 2**63 - 1)  # integer labels are int64
 
 
 @dataclass
@@ -543,6 +546,9 @@ def _json_rows(path: Path, text: str):
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise SeqrnnError(f"{path}: line {number}: not JSON ({exc.msg}); expected one JSON object per line") from None
+        except RecursionError:  # Python's parser recurses once per level
+            raise SeqrnnError(f"{path}: line {number}: JSON nested too deeply to read; expected one flat object "
+                              '({"text": ..., "label": ...}) per line') from None
         if not isinstance(record, dict):
             raise SeqrnnError(f"{path}: line {number}: a JSON {type(record).__name__}, expected an object "
                               '({"text": ..., "label": ...})')
@@ -551,27 +557,50 @@ def _json_rows(path: Path, text: str):
     yield from records
 
 
+def _whole_number(path: Path, line: int, label, written) -> int:
+    """A numeric label as an int64 class, or a one-line error: fractions (0.7) are continuous values,
+    not classes, and whole numbers beyond int64 (1e40) cannot be stored as one."""
+    where = f"{path}: line {line}: label {written}" if line else f"{path}: label {written}"
+    if isinstance(label, float) and not label.is_integer():
+        raise SeqrnnError(f"{where} is not a class: labels are strings or whole numbers (a number with a fraction "
+                          "is a continuous value; round it, or write the classes as words)")
+    value = int(label)
+    if not _LABEL_RANGE[0] <= value <= _LABEL_RANGE[1]:
+        raise SeqrnnError(f"{where} is too large for a class: whole-number labels must lie within "
+                          f"{_LABEL_RANGE[0]}..{_LABEL_RANGE[1]} (write the classes as words)")
+    return value
+
+
 def _label_array(path: Path, labels: list, lines: list[int]) -> np.ndarray:
-    """The labels as one array: int64 when every label is an integer (or a string of one), else
-    strings (booleans stay booleans); mixed kinds, empty labels and fractions are refused."""
-    kinds = []
+    """The labels as one array: int64 when every label is a whole number (or a string of one, 1.0
+    included), else strings (booleans stay booleans); mixed kinds, empty labels, fractions (0.7,
+    also written as text) and whole numbers beyond int64 are refused."""
+    kinds, numbers = [], []
     for label, line in zip(labels, lines):
+        number = None
         if isinstance(label, str):
-            if not label.strip():
+            written = label.strip()
+            if not written:
                 raise SeqrnnError(f"{path}: line {line}: empty label")
-            kinds.append("int" if _INTEGER.fullmatch(label.strip()) else "str")
+            if _INTEGER.fullmatch(written):
+                number = _whole_number(path, line, int(written), repr(written))
+            elif _DECIMAL.fullmatch(written):
+                number = _whole_number(path, line, float(written), repr(written))
+            kinds.append("str" if number is None else "int")
         elif isinstance(label, bool):
             kinds.append("bool")
-        elif isinstance(label, int) or (isinstance(label, float) and label.is_integer()):
+        elif isinstance(label, int) or (isinstance(label, float) and math.isfinite(label)):
+            number = _whole_number(path, line, label, repr(label))
             kinds.append("number")
         elif label is None:
             raise SeqrnnError(f"{path}: line {line}: no label (null)")
         else:
-            raise SeqrnnError(f"{path}: line {line}: label {label!r} is not a class: labels are strings or whole "
-                              "numbers")
+            raise SeqrnnError(f"{path}: line {line}: label {label!r:.60} is not a class: labels are strings or "
+                              "whole numbers")
+        numbers.append(number)
     found = set(kinds)
     if found <= {"int", "number"}:
-        return np.array([int(label) for label in labels], dtype=np.int64)
+        return np.array(numbers, dtype=np.int64)
     if found == {"bool"}:
         return np.array(labels, dtype=bool)
     if found <= {"int", "str"}:  # "1" among words is a word

@@ -10,19 +10,82 @@ DistributedDataParallel averages the gradients, so the model equals one process'
 global batch, even when a batch does not split evenly. Only rank 0 writes the run directory,
 logs and validates; stop decisions (budget, Ctrl-C, checkpoint due) are agreed with an all-reduce
 so that no rank waits for another.
+
+A rank that ends (killed, out of memory) or becomes unreachable makes the collectives of the others
+fail with the backend's error (gloo: `[.../pair.cc:537] Read error ... Connection reset by peer`).
+Each collective here turns it into `PeerLost`, one line naming the lost rank when it is known (a
+run of two) and, from the trainer, the step and the checkpoint to `--resume` from. torchrun then
+stops the remaining ranks and prints its own report of the failed one.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import functools
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterator, TypeVar
 
 import torch
 import torch.distributed as dist
 
-from seqrnn.errors import SeqrnnError
+from seqrnn.errors import SeqrnnRuntimeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# what the backends' errors say when the process at the other end is gone
+_PEER_FAILURE_WORDS = ("connection reset", "connection closed", "connection refused", "broken pipe", "read error",
+                       "write error", "socket timeout", "timed out", "remote process exited", "by peer",
+                       "nccl communicator was aborted", "ncclremoteerror", "ncclsystemerror")
+
+
+class PeerLost(SeqrnnRuntimeError):
+    """Another process of a torchrun run ended or became unreachable: this one stops too.
+
+    One line from this rank's point of view: which rank was lost (known in a run of two), `when`
+    (e.g. ' at step 40') and `then` (what to do next)."""
+
+    def __init__(self, ranks: "Ranks", when: str = "", then: str = ""):
+        self.ranks = ranks
+        who = f"rank {1 - ranks.rank}, the other process of the run," if ranks.world_size == 2 else \
+            "another process of the run"
+        super().__init__(f"rank {ranks.rank}: {who} was lost{when} (it ended or its connection broke)"
+                         + (f"; {then}" if then else ""))
+
+
+def is_peer_failure(exc: BaseException, ranks: "Ranks") -> bool:
+    """True if `exc` is a collective failing because another rank is gone: a `PeerLost`, or the
+    backend's own error (gloo's 'Connection reset by peer', NCCL's remote error, a timeout)."""
+    if isinstance(exc, PeerLost):
+        return True
+    if not ranks.distributed or not isinstance(exc, RuntimeError):
+        return False
+    text = str(exc).lower()
+    return isinstance(exc, dist.DistNetworkError) or any(word in text for word in _PEER_FAILURE_WORDS)
+
+
+@contextlib.contextmanager
+def peer_failures(ranks: "Ranks") -> Iterator[None]:
+    """Turn a collective's failure caused by a lost rank into `PeerLost` (one line)."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if not is_peer_failure(exc, ranks):
+            raise
+        raise PeerLost(ranks) from None
+
+
+def _collective(function: F) -> F:
+    """A collective of this module, whose failure for a lost rank is `PeerLost` (`ranks` is its last
+    argument)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with peer_failures(kwargs.get("ranks", args[-1] if args else Ranks())):
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -111,10 +174,12 @@ def leave() -> None:
     writing the model) is still at work; a rank that fails instead is stopped by torchrun, and the
     group is then destroyed at exit."""
     if dist.is_initialized():
-        dist.barrier()
+        with peer_failures(from_environment()):
+            dist.barrier()
         _leave_group()
 
 
+@_collective
 def any_of(flags: list[bool], ranks: Ranks) -> list[bool]:
     """Each flag, true if it is true on any rank (an all-reduce of one small tensor)."""
     if not ranks.distributed:
@@ -124,6 +189,7 @@ def any_of(flags: list[bool], ranks: Ranks) -> list[bool]:
     return [bool(v) for v in tensor.tolist()]
 
 
+@_collective
 def mean(value: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     """The mean of a tensor over the ranks."""
     if not ranks.distributed:
@@ -133,6 +199,7 @@ def mean(value: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     return value / ranks.world_size
 
 
+@_collective
 def broadcast(obj: Any, ranks: Ranks) -> Any:
     """Rank 0's object, on every rank."""
     if not ranks.distributed:
@@ -142,6 +209,7 @@ def broadcast(obj: Any, ranks: Ranks) -> Any:
     return box[0]
 
 
+@_collective
 def gather(obj: Any, ranks: Ranks) -> list[Any]:
     """Every rank's object, in rank order, on every rank."""
     if not ranks.distributed:
@@ -151,9 +219,21 @@ def gather(obj: Any, ranks: Ranks) -> list[Any]:
     return out
 
 
+@_collective
 def barrier(ranks: Ranks) -> None:
     if ranks.distributed:
         dist.barrier()
+
+
+@contextlib.contextmanager
+def main_first(ranks: Ranks) -> Iterator[None]:
+    """Run the body on rank 0 first, then on the other ranks (one barrier): what rank 0 writes to a
+    shared cache, the others then read instead of making their own copy."""
+    if not ranks.is_main:
+        barrier(ranks)
+    yield
+    if ranks.is_main:
+        barrier(ranks)
 
 
 def share(rows: int, ranks: Ranks) -> tuple[int, int]:

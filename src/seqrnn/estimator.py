@@ -4,7 +4,8 @@ sequence every task follows (`RecurrentEstimator._fit`).
 `_fit` is: run directory (`rundir.RunDir`, a temporary one without `out_dir`) -> configuration (the
 preset with the given settings, or the saved one on `resume`) -> runtime (seed, threads, device,
 process group) -> the task's data, split and encoded with its vocabulary (built, or read back on
-resume) -> the network -> its starting weights -> the task's batches -> the shared `Trainer`. A
+resume) -> the task's batches (refusing what would not fit in memory) -> the network -> its
+starting weights -> the shared `Trainer`. A
 task module fills in four small hooks: `_prepare` (data -> `Prepared`), `_start_weights`, `_task`
 and, for facts learnt from the data besides the configuration, `_model_extras`/`_facts`/
 `_restore_facts`/`_check_resume`.
@@ -154,18 +155,14 @@ class RecurrentEstimator(BaseEstimator):
             device = self._setup(config)
             with interrupts_raise("preparing the data"):
                 saved_vocab = self.vocab_class.from_dict(run.read_vocab()) if resume else None
-                # under torchrun rank 0 prepares first, into the cache that the other ranks then map
-                if not self.ranks_.is_main:
-                    distributed.barrier(self.ranks_)
-                prepared = self._prepare(data, config, saved_vocab)
-                if self.ranks_.is_main:
-                    distributed.barrier(self.ranks_)
+                with distributed.main_first(self.ranks_):  # the other ranks map what rank 0 cached
+                    prepared = self._prepare(data, config, saved_vocab)
                 if not resume:
                     self.dataset_ = {"source": source, **prepared.description}
+                task = self._task(prepared, config, device)  # before the model: it refuses what cannot fit
                 model = self.model_class(len(prepared.vocab), **config.to_dict()["model"], **self._model_extras())
                 if not resume:
                     self._start_weights(model, prepared, config)
-                task = self._task(prepared, config, device)
             self.model_ = self._train(model, task, run, device, config, prepared.vocab, resume, started,
                                       plot=out_dir is not None)
         self.vocab_ = prepared.vocab
@@ -181,7 +178,8 @@ class RecurrentEstimator(BaseEstimator):
         default they keep PyTorch's random initialisation."""
 
     def _task(self, prepared: Prepared, config: configs.TaskConfig, device: torch.device):
-        """The `train.Task` that gives the training loop its batches, loss and validation."""
+        """The `train.Task` that gives the training loop its batches, loss and validation; it also
+        refuses, naming the setting, a model or batch that would not fit in the device's memory."""
         raise NotImplementedError
 
     def _check_resume(self, saved: dict[str, Any], run: RunDir) -> None:
@@ -201,8 +199,11 @@ class RecurrentEstimator(BaseEstimator):
                     yield RunDir(scratch)
                 return
             run = RunDir(out_dir)
-            run.start(resume)
-            yield run
+            run.start(resume)  # takes the directory's lock (rank 0)
+            try:
+                yield run
+            finally:
+                run.release()
 
     def _start_config(self, run: RunDir, resume: bool) -> configs.TaskConfig:
         """This run's configuration: resolved from the preset, or the saved one when resuming. A

@@ -62,3 +62,5 @@ def read_json(path: Path) -> Any:
         raise SeqrnnError(f"{path}: is a directory, expected a JSON file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SeqrnnError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:  # Python's parser recurses once per level
+        raise SeqrnnError(f"{path}: JSON nested too deeply to read") from None

@@ -6,21 +6,37 @@
     checkpoint/        the last training state: model.safetensors and trainer.pt
     metrics.jsonl      one JSON line per logged step and per validation
     curves.png         training and validation curves
+    .lock              held by the training run using the directory (`RunDir.start`)
 
 Loading never runs code from a file: weights are safetensors, the trainer's state is read with
 `torch.load(weights_only=True)` (tensors, numbers, strings and containers only), the rest is JSON.
 Every file is written to a temporary name, fsynced and renamed, and the checkpoint is a directory
 swapped in whole, so a process killed at any instant leaves the last complete model and
 checkpoint readable. Tensors are saved on the CPU, so a model trained on a GPU loads anywhere.
+
+One training run at a time: `start` takes an exclusive advisory lock (`fcntl.flock`) on `.lock`,
+held open until `release` or the process ends, so a second run on the same directory is refused at
+once, and a run killed in any way (even `kill -9`) leaves nothing stuck: the kernel drops the lock
+with the process. Under torchrun only rank 0 takes it (the other ranks never write). On a filesystem
+that does not support locks, runs go unlocked.
+
+config.json records `config_format`: 2 since classifiers store their `classes`; a config.json
+without it comes from an earlier version (see `sentiment`).
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import math
 import os
 import shutil
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: runs are not locked
+    fcntl = None  # type: ignore[assignment]
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +49,7 @@ from seqrnn.errors import SeqrnnError
 from seqrnn.fileio import atomic_write_bytes, fsync_dir, read_json, write_json
 
 CHECKPOINT_FORMAT = 1  # of checkpoint/trainer.pt
+CONFIG_FORMAT = 2  # of config.json: 2 stores a classifier's classes (absent: an earlier version)
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None) -> None:
@@ -65,6 +82,18 @@ def to_device(obj: Any, device: torch.device | str) -> Any:
     return obj
 
 
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}  # flock not supported there
+
+
+def _lock_holder(fd: int) -> str:
+    """' (process N)' from a lock file's content, or '' when it names none."""
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
+    return f" (process {text})" if text.isdigit() else ""
+
+
 def _json_line(record: dict[str, Any]) -> str:
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
     return json.dumps(clean, allow_nan=False) + "\n"
@@ -80,9 +109,12 @@ class RunDir:
     TRAINER_STATE = "trainer.pt"
     METRICS = "metrics.jsonl"
     CURVES = "curves.png"
+    LOCK = ".lock"
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._lock_fd: int | None = None
+        self._created = False  # the directory was created by `lock` (removed by `release` if still empty)
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -92,10 +124,12 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return any((self.path / name).exists() for name in (self.CHECKPOINT, self.CHECKPOINT + ".old"))
 
-    def start(self, resume: bool) -> None:
-        """Refuse to start a new run over an old one, or to resume where there is nothing to resume;
-        a new run starts with no metrics. A path that cannot become a writable directory is refused
-        before any work is done."""
+    def start(self, resume: bool, *, lock: bool | None = None) -> None:
+        """Refuse to start a new run over an old one, to resume where there is nothing to resume, or
+        to use a directory another training run is using (`lock`: take the directory's lock; None =
+        unless this process is a torchrun rank other than 0); a new run starts with no metrics. A
+        path that cannot become a writable directory is refused before any work is done. Call
+        `release` when the run ends (the lock goes with the process anyway)."""
         for existing in (self.path, *self.path.parents):
             if existing.exists():
                 if not existing.is_dir():
@@ -103,13 +137,70 @@ class RunDir:
                 if not os.access(existing, os.W_OK | os.X_OK):
                     raise SeqrnnError(f"{self.path}: cannot write in {existing} (permission denied)")
                 break
-        if resume and not self.has_checkpoint():
-            raise SeqrnnError(f"{self.path}: nothing to resume, no {self.CHECKPOINT}/ from an earlier run")
-        if not resume:
-            if self.has_checkpoint():
-                raise SeqrnnError(f"{self.path}: already holds a training run; pass --resume to continue it "
-                                  "or choose another --out")
-            (self.path / self.METRICS).unlink(missing_ok=True)
+        if lock if lock is not None else int(os.environ.get("RANK", "0") or 0) == 0:
+            self.lock()
+        try:
+            if resume and not self.has_checkpoint():
+                raise SeqrnnError(f"{self.path}: nothing to resume, no {self.CHECKPOINT}/ from an earlier run")
+            if not resume:
+                if self.has_checkpoint():
+                    raise SeqrnnError(f"{self.path}: already holds a training run; pass --resume to continue it "
+                                      "or choose another --out")
+                (self.path / self.METRICS).unlink(missing_ok=True)
+        except BaseException:
+            self.release()
+            raise
+
+    def lock(self) -> None:
+        """Take the directory's lock (creating the directory), or refuse at once with a one-line error
+        if another process holds it. An OS advisory lock on an open file (`fcntl.flock`), not a pid
+        file: whatever ends the holder, even `kill -9`, releases it."""
+        if fcntl is None or self._lock_fd is not None:
+            return
+        lock_path = self.path / self.LOCK
+        while True:
+            created = not self.path.exists()
+            self.path.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            except FileNotFoundError:  # the directory was just removed by a run that released it
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                holder = _lock_holder(fd)
+                os.close(fd)
+                if isinstance(exc, BlockingIOError):
+                    raise SeqrnnError(f"{self.path}: another training run is using this directory{holder}; wait "
+                                      "for it to end, or choose another --out") from None
+                if exc.errno in _NO_LOCKS:  # a filesystem without locks: the run goes on unlocked
+                    return
+                raise SeqrnnError(f"{self.path}: cannot lock {lock_path} ({exc.strerror or exc})") from None
+            try:  # the holder may have removed the file between our open and our lock: lock the new one
+                same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd, self._created = fd, created
+
+    def release(self) -> None:
+        """Give the lock back. A directory the lock created that holds nothing else (a run refused
+        before it wrote anything) is removed, so a failed start leaves no trace."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is None:
+            return
+        try:
+            if self._created and {p.name for p in self.path.iterdir()} == {self.LOCK}:
+                (self.path / self.LOCK).unlink(missing_ok=True)
+                self.path.rmdir()
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     # --- configuration and vocabulary -------------------------------------------------------------
 
@@ -117,7 +208,8 @@ class RunDir:
                      **facts: Any) -> None:
         """config.json: the task, the package version, the configuration, what else rebuilds the
         model (`facts`, e.g. a classifier's `classes`) and facts about the data."""
-        write_json(self.path / self.CONFIG, {"task": task, "seqrnn_version": __version__, **config, **facts,
+        write_json(self.path / self.CONFIG, {"task": task, "seqrnn_version": __version__,
+                                             "config_format": CONFIG_FORMAT, **config, **facts,
                                              "dataset": dataset or {}})
 
     def read_config(self, task: str) -> dict[str, Any]:

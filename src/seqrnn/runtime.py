@@ -54,6 +54,9 @@ def torch_threads(threads: int | None) -> Iterator[None]:
     if threads is None:
         yield
         return
+    from seqrnn.config import RunOptions
+
+    RunOptions(threads=threads)  # the range torch can honour (InvalidInputError otherwise)
     from threadpoolctl import threadpool_limits  # scikit-learn's dependency
 
     before = torch.get_num_threads()

@@ -30,6 +30,8 @@ from seqrnn.errors import SeqrnnError
 
 DEFAULT_TOP_N = 5  # the book's top-n: sample among the 5 most probable characters
 DEFAULT_SEED = 123  # char-rnn's default seed: the same command gives the same text (None: fresh randomness)
+MIN_TEMPERATURE = 1e-6  # below it (but above 0) the scaled logits overflow; such a temperature is greedy in effect
+MAX_HELD_CHARS = 10**8  # characters held in memory until printed (all samples together); streaming has no limit
 
 
 def effective_top_n(top_n: int | None, top_p: float | None) -> int | None:
@@ -41,12 +43,16 @@ def effective_top_n(top_n: int | None, top_p: float | None) -> int | None:
 
 
 def check_sampling_options(*, length: int = 1, temperature: float = 1.0, top_n: int | None = None,
-                           top_p: float | None = None, num_samples: int = 1) -> None:
+                           top_p: float | None = None, num_samples: int = 1, held: bool = False,
+                           stream_bytes: int | None = None) -> None:
     """Refuse options the sampler cannot honour with a one-line `SeqrnnError` naming the parameter.
 
     length and num_samples are integers >= 1; top_n is None (the default rule) or an integer >= 0
-    (0: no cut); temperature is a finite number >= 0 (0 is greedy); top_p is None or a number in
-    (0, 1]. NaN and infinity are refused.
+    (0: no cut); temperature is 0 (greedy) or a finite number >= `MIN_TEMPERATURE`; top_p is None
+    or a number in (0, 1]. NaN and infinity are refused. With `held` (the samples are kept until the end, not
+    streamed), length x num_samples is at most `MAX_HELD_CHARS`: more would run silently for long
+    and may not fit in memory, while a stream has no limit. With `stream_bytes` (the sampler's
+    memory per sample, `sampler_bytes_per_stream`), num_samples must fit in the memory available.
     """
     counts = {"length": length, "top_n": top_n, "num_samples": num_samples}
     for name, value in counts.items():
@@ -58,8 +64,30 @@ def check_sampling_options(*, length: int = 1, temperature: float = 1.0, top_n: 
                               + (" (0: no cut)" if name == "top_n" else ""))
     if not _is_real(temperature) or not (math.isfinite(temperature) and temperature >= 0):
         raise SeqrnnError(f"temperature must be a finite number of 0 or more, got {temperature!r}")
+    if 0 < temperature < MIN_TEMPERATURE:
+        raise SeqrnnError(f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, got {temperature!r} (a "
+                          "smaller one overflows the scaled logits, and is greedy in effect)")
     if top_p is not None and not (_is_real(top_p) and 0.0 < top_p <= 1.0):
         raise SeqrnnError(f"top_p must be a number in (0, 1], got {top_p!r}")
+    if held and length * num_samples > MAX_HELD_CHARS:
+        raise SeqrnnError(f"length x num_samples is {length * num_samples:,} characters, more than the "
+                          f"{MAX_HELD_CHARS:,} that are held in memory until printed; stream one sample instead "
+                          "(--stream, or sample_stream), or ask for fewer")
+    if stream_bytes is not None:
+        from seqrnn.memory import require
+
+        require([(f"num_samples {num_samples} (the sampler's state and probabilities for each)",
+                  num_samples * stream_bytes, "draw fewer samples at once")])
+
+
+def sampler_bytes_per_stream(model: torch.nn.Module) -> int:
+    """The memory `generate` needs per sample drawn together, a lower bound: each layer's state and
+    gate buffers (float32), and a few float64 rows of the vocabulary's probabilities."""
+    encoder = model.encoder
+    rnn = encoder.forward_layers[0]
+    layers, hidden = len(encoder.forward_layers), rnn.hidden_size
+    vocab = model.head.out_features
+    return 4 * layers * hidden * (10 if encoder.cell == "lstm" else 5) + 8 * 3 * vocab
 
 
 def _is_real(value) -> bool:

@@ -5,8 +5,9 @@ and resume bit-for-bit), its loss, an optional state carried from batch to batch
 hidden state across truncated-BPTT windows) and its validation. The `Trainer` owns everything else:
 AdamW, the learning-rate schedule, clipping by global norm, validation and best-model selection,
 the wall-clock budget, checkpoints (at every epoch's end, every `checkpoint_every` minutes, and on
-SIGINT/SIGTERM), the guard against a non-finite loss, metrics, the progress bar, and several
-processes under torchrun. Its progress is one value, `TrainerState`, which is exactly what a
+SIGINT/SIGTERM), the guards against divergence (a non-finite or exploding loss), metrics, the
+progress bar, and several processes under torchrun (a lost process stops the others with one line
+saying how to continue). Its progress is one value, `TrainerState`, which is exactly what a
 checkpoint holds besides the weights, the optimizer, the schedule and the random generators.
 """
 
@@ -31,6 +32,7 @@ from seqrnn.errors import Interrupted, SeqrnnRuntimeError
 from seqrnn.rundir import RunDir, to_device
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+EXPLODING_FACTOR = 3.0  # char-rnn's rule: stop when the loss exceeds 3 times the untrained model's
 PLAIN_LINE_EVERY_S = 60.0  # off a terminal: a plain progress line at least this often, besides each validation
 
 
@@ -54,7 +56,8 @@ class Task(Protocol):
 @dataclass
 class TrainerState:
     """Where a run is. `epoch` counts finished epochs, `index` the batches done in the current one;
-    `skipped` counts the non-finite batches skipped so far."""
+    `skipped` counts the non-finite batches skipped so far; `first_loss` is the loss of the run's
+    first step, before any update (the reference of the exploding-loss guard)."""
 
     epoch: int = 0
     index: int = 0
@@ -63,13 +66,22 @@ class TrainerState:
     elapsed_s: float = 0.0
     skipped: int = 0
     carry: Any = None
+    first_loss: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-class NonFiniteLoss(SeqrnnRuntimeError):
+class Diverged(SeqrnnRuntimeError):
+    """Training diverged: it stopped, and the best model so far was kept."""
+
+
+class NonFiniteLoss(Diverged):
     """Training diverged: the loss or the gradient norm is NaN or infinite."""
+
+
+class ExplodingLoss(Diverged):
+    """Training diverged: the loss grew past `EXPLODING_FACTOR` times the untrained model's."""
 
 
 def lr_factor(step: int, total_steps: int, training: TrainingConfig) -> float:
@@ -114,6 +126,17 @@ class Trainer:
     non-finite loss or gradient may be skipped before training stops. Under torchrun (`ranks`), the
     model is wrapped in DistributedDataParallel and only rank 0 writes.
 
+    Divergence stops the run with a one-line error naming the step, and the best model is never
+    replaced by a diverged one: a non-finite loss or gradient norm is noted at each step without a
+    device sync and checked at the next log record, validation or checkpoint; an exploding loss is
+    one whose mean over the last `log_every` steps or more (a smoothed loss, robust to a noisy
+    batch) exceeds `EXPLODING_FACTOR` (3) times the loss of the run's first step, the untrained
+    model's, checked at the same moments (char-rnn stops at 3 times its first loss, step by step).
+
+    Under torchrun, a rank that ends or becomes unreachable makes the collectives of the others
+    fail: they stop with `distributed.PeerLost`, one line naming the lost rank, the step and the
+    checkpoint to `--resume` from.
+
     Progress goes to stderr from rank 0: a tqdm bar on a terminal; elsewhere (a log file, `nohup`, a
     notebook's `!`) one plain line per validation and one at least every `PLAIN_LINE_EVERY_S`
     seconds, e.g. `epoch 2 step 704 3.1 min train loss 0.2410 val loss 0.2290 val accuracy 0.9112
@@ -128,8 +151,9 @@ class Trainer:
         self.ranks = ranks
         self.trained_model = model
         if ranks.distributed:
-            self.trained_model = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None)
+            with distributed.peer_failures(ranks):  # it broadcasts rank 0's weights
+                self.trained_model = torch.nn.parallel.DistributedDataParallel(
+                    model, device_ids=[device.index] if device.type == "cuda" else None)
         self.budget_s = max_minutes * 60 if max_minutes else None
         self.checkpoint_every_s = checkpoint_every * 60 if checkpoint_every else None
         self.log_every = log_every
@@ -152,6 +176,10 @@ class Trainer:
         self.checkpoint_step: int | None = None  # the step of the last checkpoint written or read
         self.stop_signal: int | None = None
         self.first_nonfinite = torch.full((), -1, dtype=torch.long, device=device)  # step, or -1
+        self.want_first_loss = True  # record the next step's loss as the run's first (`TrainerState.first_loss`)
+        self.first_loss: torch.Tensor | None = None  # recorded on the device, read at the next log
+        self.window: _Window | None = None  # the losses since the last log record (`fit`)
+        self.previous: tuple[torch.Tensor, int] | None = None  # the last record's loss sum and steps
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.started
@@ -159,8 +187,9 @@ class Trainer:
     # --- checkpoints ---------------------------------------------------------------------------
 
     def save_checkpoint(self) -> None:
-        """Write the checkpoint (rank 0), after checking that the weights are still finite."""
+        """Write the checkpoint (rank 0), after checking that training has not diverged."""
         self.check_finite()
+        self.check_exploding()
         self.state.elapsed_s = self.elapsed()
         rng = {"torch": distributed.gather(torch.get_rng_state(), self.ranks)}
         if self.device.type == "cuda":
@@ -197,6 +226,8 @@ class Trainer:
         self.state.carry = to_device(carries[self.ranks.rank], self.device) if same_ranks else None
         self.elapsed_before = self.state.elapsed_s
         self.checkpoint_step = self.state.step
+        # a checkpoint from before the reference was kept has none: the exploding-loss guard is off
+        self.want_first_loss = self.state.first_loss is None and self.state.step == 0
         if self.ranks.is_main:
             self.run.truncate_metrics(self.state.step)  # what came after the checkpoint is redone
 
@@ -214,6 +245,8 @@ class Trainer:
             for p in frozen:
                 p.requires_grad_(False)
         loss, carry, examples = self._share_loss(batch)
+        if self.want_first_loss:  # the untrained model's loss: the exploding-loss guard's reference
+            self.first_loss, self.want_first_loss = loss.detach().float().clone(), False
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for p in frozen:  # AdamW leaves a parameter without a gradient as it is, moments included
@@ -263,10 +296,56 @@ class Trainer:
         raise NonFiniteLoss(f"the loss or gradient became NaN or infinite at step {bad if bad >= 0 else '?'} "
                             f"(a too high learning rate?); training stopped, {where}")
 
+    def check_exploding(self) -> None:
+        """Stop with a one-line error if the loss since the last log record has exploded (one
+        all-reduce under torchrun); nothing to do right after a record, which checked it."""
+        if self.window is None or not self.window.steps:
+            return
+        values = [self._recent_loss(self.window)] + ([self.first_loss] if self.first_loss is not None else [])
+        reduced = distributed.mean(torch.stack(values), self.ranks).tolist()
+        if len(reduced) > 1:
+            self._set_first_loss(reduced[1])
+        self._raise_if_exploded(reduced[0], self._recent_steps(self.window))
+
+    def _recent_loss(self, window: "_Window") -> torch.Tensor:
+        """The mean loss over the window, and the previous record's steps too when the window holds
+        fewer than `log_every` (a short window at an epoch's end is noisy)."""
+        if self.previous is None or window.steps >= self.log_every:
+            return window.mean_loss()
+        loss_sum, steps = self.previous
+        return (loss_sum + window.loss_sum) / max(1, steps + window.steps)
+
+    def _recent_steps(self, window: "_Window") -> int:
+        return window.steps if self.previous is None or window.steps >= self.log_every \
+            else window.steps + self.previous[1]
+
+    def _set_first_loss(self, value: float) -> None:
+        """Keep the first step's loss (averaged over the ranks) as the reference, if it is usable;
+        otherwise (a skipped non-finite batch) the next step's is recorded instead."""
+        self.first_loss = None
+        if math.isfinite(value) and value > 0:
+            self.state.first_loss = value
+        else:
+            self.want_first_loss = True
+
+    def _raise_if_exploded(self, recent: float, steps: int) -> None:
+        first = self.state.first_loss
+        if first is None or not recent > EXPLODING_FACTOR * first:
+            return
+        steps = min(self.state.step, steps)
+        where = (f"the last checkpoint is {self.run.path / RunDir.CHECKPOINT} (step {self.checkpoint_step})"
+                 if self.checkpoint_step is not None else "no checkpoint was written before it")
+        best = f"; the best model so far stays in {self.run.path / RunDir.WEIGHTS}" if self.state.best else ""
+        raise ExplodingLoss(f"the training loss exploded at step {self.state.step}: {recent:.4g} on average over "
+                            f"steps {self.state.step - steps + 1}-{self.state.step}, more than "
+                            f"{EXPLODING_FACTOR:g} times the first step's {first:.4g} (a too high learning rate?); "
+                            f"training stopped, start again with a lower --lr ({where}){best}")
+
     def validate(self) -> bool:
         """Validate on rank 0, log, and keep the weights if they are the best so far. False when a stop
         signal arrived meanwhile: the validation is abandoned between two batches, nothing is logged."""
         self.check_finite()
+        self.check_exploding()
         result, started = None, time.perf_counter()
         if self.ranks.is_main:
             self.model.eval()
@@ -322,7 +401,8 @@ class Trainer:
         stopped = "done"
         bar = tqdm(total=self.total_steps, initial=state.step, unit="batch", dynamic_ncols=True, file=sys.stderr,
                    disable=not self.show_bar, desc="train")
-        window = _Window(self.device)
+        window = self.window = _Window(self.device)
+        self.previous = None
         self.trained_model.train()
         try:
             with self._stop_signals():
@@ -350,6 +430,11 @@ class Trainer:
                     if stopped != "signal" and not self.validate():
                         stopped = "signal"
                     self.save_checkpoint()
+        except (RuntimeError, distributed.PeerLost) as exc:  # DDP's all-reduce in backward, or a collective
+            if not distributed.is_peer_failure(exc, self.ranks):
+                raise
+            raise distributed.PeerLost(self.ranks, f" at step {state.step}",
+                                       f"training stopped, {self._how_to_continue()}") from None
         finally:
             bar.close()
             self.model.requires_grad_(True)  # gradual unfreezing may have stopped short of the last group
@@ -357,6 +442,14 @@ class Trainer:
             raise Interrupted(self.stop_signal or signal.SIGINT, state.step, self.run.path / RunDir.CHECKPOINT)
         return {"stopped": stopped, "epoch": state.epoch, "step": state.step, "elapsed_s": round(self.elapsed(), 3),
                 "best": state.best}
+
+    def _how_to_continue(self) -> str:
+        """After a lost process: the checkpoint to resume from, or that there is none yet."""
+        if self.checkpoint_step is None:
+            return "no checkpoint was written yet: start the run again"
+        # rank 0 writes it: another rank cannot know whether a lost rank 0 finished writing the last one
+        which = f"step {self.checkpoint_step}" + ("" if self.ranks.is_main else " at the latest")
+        return f"continue with --resume from the last checkpoint in {self.run.path / RunDir.CHECKPOINT} ({which})"
 
     def _decide(self) -> str:
         """'done' to go on, or why to stop ('budget', 'signal'); writes a checkpoint when one is due.
@@ -403,10 +496,14 @@ class Trainer:
 
     def log(self, window: "_Window") -> dict[str, Any]:
         """Write the mean training loss since the last record, over all ranks (one device sync and,
-        under torchrun, one all-reduce per record)."""
+        under torchrun, one all-reduce per record), then check that it has not exploded."""
         self.check_finite()
-        examples = torch.tensor(float(window.examples), device=self.device)
-        loss, examples = distributed.mean(torch.stack([window.mean_loss(), examples]), self.ranks).tolist()
+        values = [window.mean_loss(), torch.tensor(float(window.examples), device=self.device),
+                  self._recent_loss(window)] + ([self.first_loss] if self.first_loss is not None else [])
+        reduced = distributed.mean(torch.stack(values), self.ranks).tolist()
+        loss, examples, recent = reduced[:3]
+        if len(reduced) > 3:
+            self._set_first_loss(reduced[3])
         record = {"type": "train", "epoch": self.epoch_number(), "step": self.state.step, "loss": loss,
                   "lr": self.scheduler.get_last_lr()[0],
                   "examples_per_s": round(examples * self.ranks.world_size / window.seconds(), 1),
@@ -415,7 +512,10 @@ class Trainer:
             self.run.append_metrics(record)
         if math.isfinite(loss):
             self.line_loss = [self.line_loss[0] + loss * window.steps, self.line_loss[1] + window.steps]
+        recent_steps = self._recent_steps(window)
+        self.previous = (window.loss_sum, window.steps)
         window.reset()
+        self._raise_if_exploded(recent, recent_steps)
         return record
 
 
