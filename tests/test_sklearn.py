@@ -120,7 +120,7 @@ SKIPPED = {
     "check_array_api_input": NUMERIC,
     "check_positive_only_tag_during_fit": NUMERIC,
     "check_classifier_data_not_an_array": NUMERIC + " (lists, tuples and arrays of texts: test_text_containers)",
-    "check_fit2d_1sample": NUMERIC + " (and one text is fewer than one batch: refused by name)",
+    "check_fit2d_1sample": NUMERIC + " (and one text is a single class: refused by name)",
     "check_fit2d_1feature": NUMERIC,
     "check_fit1d": NUMERIC + " (texts are 1-D: a 2-D array is what is refused)",
     "check_fit2d_predict1d": NUMERIC,
