@@ -109,8 +109,7 @@ def test_huge_and_undecodable_reviews_predict_and_empty_ones_are_refused(trained
         assert result.stderr.startswith("seqrnn: error: " + where) and len(result.stderr.splitlines()) == 1
 
 
-@pytest.mark.slow
-def test_evaluate_cli_json(trained, tmp_path):
+def test_evaluate_cli_json(trained, tmp_path, seqrnn_cli):
     clf, out = trained
     texts, labels = make_reviews(50, seed=4)
     csv = tmp_path / "reviews.csv"
@@ -120,7 +119,7 @@ def test_evaluate_cli_json(trained, tmp_path):
         writer = csvlib.writer(f)
         writer.writerow(["review", "sentiment"])
         writer.writerows(zip(texts, labels))
-    result = run_cli("sentiment", "evaluate", "--model", out, "--data", csv, "--split", "all", "--json")
+    result = seqrnn_cli("sentiment", "evaluate", "--model", out, "--data", csv, "--split", "all", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(report) == {"accuracy", "loss", "n", "classes", "per_class", "macro_avg", "weighted_avg",
@@ -321,20 +320,19 @@ def test_command_line_errors_name_files_and_flags_never_x_or_y(trained, tmp_path
                                               "2 (known classes: 0, 1)")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("setup,message", [
     ("missing", "no such model directory"),
     ("incomplete", "incomplete model directory"),
     ("charlm", "charlm model, not a sentiment model"),
 ])
-def test_bad_model_directories(tmp_path, setup, message):
+def test_bad_model_directories(tmp_path, setup, message, seqrnn_cli):
     model = tmp_path / "m"
     if setup == "incomplete":
         model.mkdir()
         (model / "config.json").write_text('{"task": "sentiment"}')
     elif setup == "charlm":
         write_model_dir(model, "charlm")
-    result = run_cli("sentiment", "predict", "--model", model, "some text")
+    result = seqrnn_cli("sentiment", "predict", "--model", model, "some text")
     assert result.returncode == 2 and result.stderr.startswith("seqrnn: error:") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -374,10 +372,9 @@ def test_an_unknown_embedding_start_is_refused():
         SentimentClassifier(**TINY, embed_init="glove").fit(*make_reviews(100))
 
 
-@pytest.mark.slow
-def test_train_cli_reads_the_unlabelled_reviews(imdb_dir, tmp_path):
+def test_train_cli_reads_the_unlabelled_reviews(imdb_dir, tmp_path, seqrnn_cli):
     out = tmp_path / "m"
-    result = run_cli("sentiment", "train", "--data", imdb_dir, "--out", out, "--epochs", 1, "--batch-size", 2,
+    result = seqrnn_cli("sentiment", "train", "--data", imdb_dir, "--out", out, "--epochs", 1, "--batch-size", 2,
                      "--hidden-size", 4, "--embed-size", 4, "--seq-len", 10, "--threads", 1)
     assert result.returncode == 0, result.stderr
     config = json.loads((out / "config.json").read_text())
@@ -410,8 +407,7 @@ def write_jsonl(path, texts, labels, text_key="body", label_key="stars"):
     return path
 
 
-@pytest.mark.slow
-def test_a_three_class_model_from_jsonl_trains_and_evaluates_through_the_cli_and_the_api(tmp_path):
+def test_a_three_class_model_from_jsonl_trains_and_evaluates_through_the_cli_and_the_api(tmp_path, seqrnn_cli):
     from seqrnn.data import read_labelled
 
     train = write_jsonl(tmp_path / "train.jsonl", *make_three_class(300))
@@ -419,7 +415,7 @@ def test_a_three_class_model_from_jsonl_trains_and_evaluates_through_the_cli_and
     test = write_jsonl(tmp_path / "test.jsonl", *make_three_class(90, seed=2))
     out = tmp_path / "model"
     flags = ["--text-column", "body", "--label-column", "stars"]
-    result = run_cli("sentiment", "train", "--data", train, "--val-data", val, "--out", out, *flags,
+    result = seqrnn_cli("sentiment", "train", "--data", train, "--val-data", val, "--out", out, *flags,
                      "--epochs", 4, "--embed-size", 16, "--hidden-size", 16, "--seq-len", 40, "--batch-size", 16,
                      "--lr", 1e-2, "--threads", 1)
     assert result.returncode == 0, result.stderr
@@ -428,7 +424,7 @@ def test_a_three_class_model_from_jsonl_trains_and_evaluates_through_the_cli_and
     assert config["dataset"]["train_reviews"] == 300 and config["dataset"]["val_reviews"] == 60
     assert "val accuracy" in result.stderr  # the plain line per validation (stderr is not a terminal)
 
-    result = run_cli("sentiment", "evaluate", "--model", out, "--data", test, *flags, "--json", "--batch-size", 7,
+    result = seqrnn_cli("sentiment", "evaluate", "--model", out, "--data", test, *flags, "--json", "--batch-size", 7,
                      "--device", "cpu", "--threads", 1)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
@@ -440,13 +436,13 @@ def test_a_three_class_model_from_jsonl_trains_and_evaluates_through_the_cli_and
     assert report["accuracy"] == pytest.approx(expected["accuracy"]) and report["loss"] == pytest.approx(expected["loss"])
     assert report["n"] == 90 and report["accuracy"] > 0.9
 
-    result = run_cli("sentiment", "predict", "--model", out, "--json", "an okay and average film", "great, loved it")
+    result = seqrnn_cli("sentiment", "predict", "--model", out, "--json", "an okay and average film", "great, loved it")
     assert result.returncode == 0, result.stderr
     first, second = map(json.loads, result.stdout.splitlines())
     assert first["label"] == "neutral" and second["label"] == "positive"
     assert set(first["probabilities"]) == {"negative", "neutral", "positive"}
     assert first["probability"] == max(first["probabilities"].values())
-    plain = run_cli("sentiment", "predict", "--model", out, "an okay and average film").stdout.split()
+    plain = seqrnn_cli("sentiment", "predict", "--model", out, "an okay and average film").stdout.split()
     assert plain[0] == "neutral" and float(plain[1]) == pytest.approx(first["probability"], abs=1e-4)
 
     # the same through the API, with the held-out texts given to fit
@@ -458,8 +454,7 @@ def test_a_three_class_model_from_jsonl_trains_and_evaluates_through_the_cli_and
     assert api.score(heldout.texts, heldout.labels) > 0.9
 
 
-@pytest.mark.slow
-def test_csv_with_word_labels_and_a_folder_per_label_train(tmp_path):
+def test_csv_with_word_labels_and_a_folder_per_label_train(tmp_path, seqrnn_cli):
     import csv as csvlib
 
     texts, labels = make_reviews(120)
@@ -476,13 +471,13 @@ def test_csv_with_word_labels_and_a_folder_per_label_train(tmp_path):
     out = tmp_path / "m"
     common = ["--epochs", 1, "--embed-size", 8, "--hidden-size", 8, "--seq-len", 20, "--batch-size", 16,
               "--threads", 1, "--quiet"]
-    result = run_cli("sentiment", "train", "--data", data, "--out", out, *common)
+    result = seqrnn_cli("sentiment", "train", "--data", data, "--out", out, *common)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # --quiet: no progress lines
     assert json.loads((out / "config.json").read_text())["classes"] == words
-    result = run_cli("sentiment", "evaluate", "--model", out, "--data", folders, "--json")
+    result = seqrnn_cli("sentiment", "evaluate", "--model", out, "--data", folders, "--json")
     assert result.returncode == 0 and json.loads(result.stdout)["n"] == 40, result.stderr
-    result = run_cli("sentiment", "evaluate", "--model", out, "--data", data, "--split", "test")
+    result = seqrnn_cli("sentiment", "evaluate", "--model", out, "--data", data, "--split", "test")
     assert result.returncode == 2 and "has no test split; it is used whole" in result.stderr
 
 
@@ -501,8 +496,7 @@ def test_a_binary_model_directory_written_before_classes_were_stored_still_loads
     assert np.array_equal(loaded.predict_proba(texts), clf.predict_proba(texts))
 
 
-@pytest.mark.slow
-def test_inference_device_and_threads_are_checked_with_one_line(trained):
+def test_inference_device_and_threads_are_checked_with_one_line(trained, seqrnn_cli):
     from seqrnn.distributed import resolve_device
 
     _, out = trained
@@ -513,11 +507,11 @@ def test_inference_device_and_threads_are_checked_with_one_line(trained):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="device cuda: no CUDA device is available here"):
             resolve_device("cuda")
-    result = run_cli("sentiment", "predict", "--model", out, "--device", "cuda:3", "fine film")
+    result = seqrnn_cli("sentiment", "predict", "--model", out, "--device", "cuda:3", "fine film")
     if result.returncode:  # fewer than 4 GPUs here
         assert result.returncode == 2 and result.stderr.startswith("seqrnn: error: device cuda:3:"), result.stderr
         assert len(result.stderr.splitlines()) == 1
-    result = run_cli("sentiment", "predict", "--model", out, "--device", "cpu", "--threads", 1, "--batch-size", 2,
+    result = seqrnn_cli("sentiment", "predict", "--model", out, "--device", "cpu", "--threads", 1, "--batch-size", 2,
                      "fine film", "awful", "great")
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 3, result.stderr
 
