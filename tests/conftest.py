@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -107,13 +108,16 @@ def seqrnn_cli(capsys):
     what the command printed, as `run_seqrnn` gives it without starting a process."""
     from seqrnn.cli import main
 
-    def run(*args) -> subprocess.CompletedProcess:
+    def run(*args, stdin: str | bytes = b"") -> subprocess.CompletedProcess:
         capsys.readouterr()
         argv = [str(a) for a in args]
-        try:
-            status = main(argv)
-        except SystemExit as exc:  # argparse's usage errors and --help
-            status = exc.code
+        data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+            try:
+                status = main(argv)
+            except SystemExit as exc:  # argparse's usage errors and --help
+                status = exc.code
         printed = capsys.readouterr()
         return subprocess.CompletedProcess(argv, status, printed.out, printed.err)
 

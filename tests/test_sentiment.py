@@ -84,27 +84,25 @@ def test_reload_in_a_fresh_process_gives_identical_predictions(trained):
     assert np.array_equal(reloaded.decision_function(texts), clf.decision_function(texts))
 
 
-@pytest.mark.slow
-def test_predict_plain_output_and_stdin(trained):
+def test_predict_plain_output_and_stdin(trained, seqrnn_cli):
     _, out = trained
-    result = run_cli("sentiment", "predict", "--model", out, stdin="a great wonderful film\nawful boring waste\n")
+    result = seqrnn_cli("sentiment", "predict", "--model", out, stdin="a great wonderful film\nawful boring waste\n")
     assert result.returncode == 0, result.stderr
     first, second = result.stdout.splitlines()
     assert first.split()[0] == "1" and second.split()[0] == "0"
     assert 0.5 < float(first.split()[1]) <= 1.0
 
 
-@pytest.mark.slow
-def test_huge_and_undecodable_reviews_predict_and_empty_ones_are_refused(trained):
+def test_huge_and_undecodable_reviews_predict_and_empty_ones_are_refused(trained, seqrnn_cli):
     clf, out = trained
     huge = "great " * 200_000  # about 1.2 MB: truncated to the last seq_len tokens
     assert clf.predict_proba(["fine", huge]).shape == (2, 2)
     with pytest.raises(ValueError, match=r"X holds 1 empty text\(s\) \(at 1\): there is nothing to classify"):
         clf.predict_proba(["fine", " \n"])
-    result = run_cli("sentiment", "predict", "--model", out, stdin=b"great \xff\xfe film\nawful\n", text=False)
+    result = seqrnn_cli("sentiment", "predict", "--model", out, stdin=b"great \xff\xfe film\nawful\n")
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
-    for args, stdin, where in [((), "great film\n\n", "stdin line 2 is empty"), (("",), None, "TEXT argument 1 is empty")]:
-        result = run_cli("sentiment", "predict", "--model", out, *args, stdin=stdin)
+    for args, stdin, where in [((), "great film\n\n", "stdin line 2 is empty"), (("",), b"", "TEXT argument 1 is empty")]:
+        result = seqrnn_cli("sentiment", "predict", "--model", out, *args, stdin=stdin)
         assert result.returncode == 2 and result.stdout == "", result.stderr
         assert result.stderr.startswith("seqrnn: error: " + where) and len(result.stderr.splitlines()) == 1
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
+import io
 import json
 import math
 import sys
@@ -181,7 +182,7 @@ def classify_predict(args: Args) -> int:
     if args.texts:
         texts, where = args.texts, "TEXT argument"
     else:
-        stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
+        stdin = io.TextIOWrapper(io.BytesIO(sys.stdin.buffer.read()), encoding="utf-8", errors="replace")
         texts, where = [line.rstrip("\r\n") for line in stdin], "stdin line"
     empty = [i for i, text in enumerate(texts, 1) if not text.strip()]
     if empty:
