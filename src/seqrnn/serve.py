@@ -58,7 +58,7 @@ import math
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
@@ -289,27 +289,84 @@ def _validation_summary(errors) -> tuple[str, list]:
 
 
 class _Gate:
-    """Run model calls in worker threads, at most `max_concurrency` at once and `max_queue` waiting."""
+    """Where model calls run: worker threads, at most `max_concurrency` at once (`threads`).
+
+    A call on a model that must not run in two threads at once (the classifier: PyTorch's recurrent
+    modules rewrite their state on every call) passes that model's `turn` (`new_turn`: a limiter
+    of one token): it waits for the turn without holding a thread, and keeps it until its thread
+    has returned, even if the request is cancelled meanwhile. A request is refused (503) when what
+    it waits for (the turn, or else a thread) is taken and `max_queue` requests already wait."""
 
     def __init__(self, limits: Limits):
         import anyio
 
-        self.limiter = anyio.CapacityLimiter(limits.max_concurrency)
+        self.threads = anyio.CapacityLimiter(limits.max_concurrency)
         self.max_queue = limits.max_queue
 
-    def check(self):
+    @staticmethod
+    def new_turn():
+        import anyio
+
+        return anyio.CapacityLimiter(1)
+
+    def check(self, turn=None):
         from fastapi import HTTPException
 
-        stats = self.limiter.statistics()
+        stats = (turn or self.threads).statistics()
         if stats.borrowed_tokens >= stats.total_tokens and stats.tasks_waiting >= self.max_queue:
             raise HTTPException(503, "the server is busy; try again shortly", headers={"Retry-After": "1"})
 
-    async def run(self, fn: Callable, *args, check: bool = True, **kwargs):
+    async def run(self, fn: Callable, *args, turn=None, check: bool = True, **kwargs):
         import anyio
 
+        call = functools.partial(fn, *args, **kwargs)
         if check:
-            self.check()
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self.limiter)
+            self.check(turn)
+        if turn is None:
+            return await anyio.to_thread.run_sync(call, limiter=self.threads)
+        async with turn:
+            return await anyio.to_thread.run_sync(call, limiter=self.threads)
+
+
+def _frozen_stepper(lm):
+    """The NumPy sampler's step for a character model (`sampling.RecurrentStepper`), built once and
+    made read-only: generations share it, each with its own state, in as many threads as run them
+    (a write to it would raise instead of changing another generation's text)."""
+    import numpy as np
+
+    from seqrnn.sampling import RecurrentStepper
+
+    stepper = RecurrentStepper(lm.model_)
+    for value in vars(stepper).values():
+        for array in value if isinstance(value, list) else [value]:
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False
+    return stepper
+
+
+def _generation(lm, stepper, request) -> tuple[str, Iterator[list[str]]]:
+    """(the start text as the model reads it, the steps): `lm.sample_stream` with the request's
+    options, on the shared `stepper`. A start text with unknown characters is a `SeqrnnError` (400)."""
+    from seqrnn.sampling import check_sampling_options, effective_top_n, generate
+
+    check_sampling_options(length=request.length, temperature=request.temperature, top_n=request.top_n,
+                           top_p=request.top_p, num_samples=request.num_samples)
+    ids = lm.start_ids(request.start, request.ignore_unknown)
+    chars = lm.vocab_.chars
+    steps = generate(stepper, ids, request.length, temperature=request.temperature,
+                     top_n=effective_top_n(request.top_n, request.top_p), top_p=request.top_p, seed=request.seed,
+                     num_samples=request.num_samples)
+    return lm.vocab_.decode(ids), ([chars[i] for i in step] for step in steps)
+
+
+def _sample(lm, stepper, request) -> list[str]:
+    """The request's texts, each beginning with the start text: `lm.sample`'s, on the shared `stepper`."""
+    prefix, steps = _generation(lm, stepper, request)
+    pieces = [[] for _ in range(request.num_samples)]
+    for step in steps:
+        for piece, char in zip(pieces, step):
+            piece.append(char)
+    return [prefix + "".join(piece) for piece in pieces]
 
 
 def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
@@ -330,6 +387,8 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     loaded = {"sentiment": clf is not None, "charlm": lm is not None}
     info = Info(version=__version__, models=loaded, limits=dataclasses.asdict(limits))
     gate = _Gate(limits)
+    classifier_turn = gate.new_turn()  # the classifier runs in one thread at a time
+    stepper = lm and _frozen_stepper(lm)  # generations share it, in as many threads as run them
     app = FastAPI(title="seqrnn", version=__version__,
                   description="Sentiment classification and character-level text generation with recurrent networks.")
     app.state.sentiment, app.state.charlm, app.state.limits = clf, lm, limits
@@ -372,20 +431,15 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
         model = require("sentiment")
         from seqrnn.sentiment import prediction_records
 
-        return {"results": await gate.run(prediction_records, model, request.texts)}
+        return {"results": await gate.run(prediction_records, model, request.texts, turn=classifier_turn)}
 
     @app.post("/v1/generate", responses={200: {"content": {"text/plain": {}}}})
     async def generate(request: GenerateRequest):
         model = require("charlm")
-        options = {"top_n": request.top_n, "top_p": request.top_p,  # the model applies the default rule
-                   "temperature": request.temperature, "seed": request.seed, "ignore_unknown": request.ignore_unknown}
         if not request.stream:
-            texts = await gate.run(model.sample, request.length, request.start, num_samples=request.num_samples,
-                                   **options)
-            return {"texts": [texts] if isinstance(texts, str) else texts}
+            return {"texts": await gate.run(_sample, model, stepper, request)}
 
-        prefix = model.vocab_.decode(model.start_ids(request.start, request.ignore_unknown))  # 400 if unknown
-        steps = model.sample_stream(request.length, request.start, **options)
+        prefix, steps = _generation(model, stepper, request)  # 400 if the start text is unknown
 
         def chunk() -> str:
             out, began = [], time.monotonic()
