@@ -37,7 +37,7 @@ from seqrnn import __version__
 from seqrnn.errors import SeqrnnError
 from seqrnn.sampling import DEFAULT_TOP_N, check_sampling_options, effective_top_n
 from seqrnn.sentiment import SentimentClassifier
-from seqrnn.serve import ConnectionLimits, Limits, _request_models, create_app
+from seqrnn.serve import ConnectionLimits, Limits, _frozen_stepper, _request_models, _sample, create_app
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 6
@@ -358,6 +358,78 @@ def test_a_full_queue_is_503(models):
             release.set()
             worker.join(10)
         assert first["r"].status_code == 200
+
+
+def test_the_classifier_runs_in_one_thread_at_a_time(models):
+    """PyTorch's recurrent modules rewrite their state on every call: however many model calls may
+    run at once, the classifier is never called by two threads at once, and every request succeeds."""
+    app = create_app(sentiment_dir=models[0], limits=Limits(max_concurrency=4, max_queue=64))
+    real, guard, inside, most, threads = app.state.sentiment.predict_proba, threading.Lock(), [0], [0], set()
+
+    def watched(texts):
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            threads.add(threading.get_ident())
+        try:
+            time.sleep(0.02)  # long enough for the others to try
+            return real(texts)
+        finally:
+            with guard:
+                inside[0] -= 1
+
+    app.state.sentiment.predict_proba = watched
+    texts = [[f"a great movie {i}"] for i in range(12)]
+    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda t: c.post("/v1/sentiment", json={"texts": t}), texts))
+        alone = [c.post("/v1/sentiment", json={"texts": t}) for t in texts]
+    assert [r.status_code for r in answers] == [200] * 12
+    assert most[0] == 1 and len(threads) == 1  # one thread, the classifier's own
+    assert [r.json() for r in answers] == [r.json() for r in alone]
+
+
+def test_generation_runs_while_the_classifier_is_busy(models):
+    """The classifier's turn holds no other model: generation, streamed or not, answers meanwhile."""
+    app = create_app(*models, limits=Limits(max_concurrency=2, max_queue=4))
+    real, entered, release = app.state.sentiment.predict_proba, threading.Event(), threading.Event()
+
+    def slow(texts):
+        entered.set()
+        release.wait(20)
+        return real(texts)
+
+    app.state.sentiment.predict_proba = slow
+    lm = CharLanguageModel.load(models[1])
+    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(2) as pool:
+        busy = [pool.submit(c.post, "/v1/sentiment", json={"texts": [text]}) for text in ("good", "bad")]
+        try:
+            assert entered.wait(10)
+            r = c.post("/v1/generate", json={"length": 40, "seed": 3})
+            assert r.status_code == 200 and r.json()["texts"] == [lm.sample(40, "The ", seed=3)]
+            r = c.post("/v1/generate", json={"length": 40, "seed": 3, "stream": True})
+            assert r.status_code == 200 and r.text == lm.sample(40, "The ", seed=3)
+            assert not any(f.done() for f in busy)  # one classification runs, the other waits its turn
+        finally:
+            release.set()
+        assert [f.result(20).status_code for f in busy] == [200, 200]
+
+
+def test_generations_share_one_read_only_stepper_in_many_threads(models):
+    """The server builds the NumPy sampler's step once per model; generations in many threads at once
+    on it give the texts `sample` gives, and it cannot be written to."""
+    lm = CharLanguageModel.load(models[1])
+    stepper = _frozen_stepper(lm)
+    assert all(not a.flags.writeable for a in [*stepper.w_ih, *stepper.w_hh, stepper.w_out, stepper.b_out])
+    with pytest.raises(ValueError, match="read-only"):
+        stepper.w_out[0, 0] = 1.0
+    _, GenerateRequest, _ = _request_models(LIMITS)
+    asks = [GenerateRequest(start="To be", length=80, seed=seed, temperature=0.8, num_samples=1 + seed % 3)
+            for seed in range(16)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        texts = list(pool.map(lambda ask: _sample((lm, stepper), ask), asks))
+    for ask, got in zip(asks, texts):
+        expected = lm.sample(80, "To be", temperature=0.8, seed=ask.seed, num_samples=ask.num_samples)
+        assert got == ([expected] if isinstance(expected, str) else expected)
 
 
 def test_create_app_needs_a_model_and_valid_limits(tmp_path):

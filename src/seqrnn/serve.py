@@ -20,10 +20,28 @@ characters it never saw), 404 a model not loaded, 408 a request too slow to arri
 large, 422 a field out of range (`detail` holds pydantic's list), 503 too many requests waiting or
 connections open.
 
-Models are loaded once, in `create_app`. Model calls are CPU-bound, so they run in worker threads
-behind one capacity limiter (`Limits.max_concurrency` at a time, `Limits.max_queue` more may wait,
-beyond that 503) and the event loop stays responsive. Texts longer than `Limits.max_text_chars` are
-refused (422), never silently truncated.
+Models are loaded once, in `create_app`. Texts longer than `Limits.max_text_chars` are refused
+(422), never silently truncated.
+
+No request fails because another one runs. Model calls are CPU-bound, so they run in threads and the
+event loop stays responsive; each model has threads of its own and one queue, first come first
+served (`_Workers`: a free thread takes the next call as soon as it returns; `Limits.max_queue`
+calls may wait beyond those running, more get a 503):
+
+- the classifier has one thread, so it is never called by two threads at once: PyTorch's recurrent
+  modules rewrite their state (`_flat_weights`) on every call, and two calls at once can fail.
+- generation has `Limits.max_concurrency` threads, side by side. They never call the PyTorch model:
+  they read the NumPy sampler's step (`sampling.RecurrentStepper`), built once when the server
+  starts and made read-only (`_frozen_stepper`), each generation with its own state; the texts are
+  those `CharLanguageModel.sample` gives.
+
+One classifier thread is the measured choice (`benchmarks/serve.py --workers 1`, 2 busy cores,
+models of the `default` presets' size and tiny ones, 300-600 requests a scenario, each run
+repeated; the machine's other load moved single figures by +-30 %):
+
+{figures}
+
+To use more cores for classification, run more processes (`--workers N`): each has its own models.
 
 Slow clients cannot hold connections (`ConnectionLimits`, `seqrnn serve` flags; each server process
 counts its own connections):
@@ -43,11 +61,12 @@ counts its own connections):
 - `--workers N` (1): N server processes share the listening socket, each with its own models.
 
 Each model call runs on `--threads` threads (default 1; torch's and the BLAS's under NumPy's
-sampler): calls run side by side instead (`Limits.max_concurrency` of them, in each worker). The
-libraries' default, a thread per core for every call, made each call 10-25 times slower on 2 busy
-cores (the threads of concurrent calls wait on each other, spinning).
+sampler): calls run side by side instead (the classifier's and `Limits.max_concurrency`
+generations, in each worker). The libraries' default, a thread per core for every call, made each
+call 10-25 times slower on 2 busy cores (the threads of concurrent calls wait on each other, spinning).
 """
 
+import contextlib
 import dataclasses
 import functools
 import importlib.resources
@@ -80,8 +99,8 @@ class Limits:
     max_start_chars: int = 10_000  # characters of generation start text
     max_length: int = 5_000  # characters generated per sample
     max_num_samples: int = 16  # samples per generation request
-    max_concurrency: int = 2  # model calls running at once (worker threads)
-    max_queue: int = 32  # requests waiting for a model call beyond those; more: 503
+    max_concurrency: int = 2  # generations running at once (threads); the classifier runs one call at a time
+    max_queue: int = 32  # calls of one model waiting beyond those running; more: 503
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -288,44 +307,46 @@ def _validation_summary(errors) -> tuple[str, list]:
     return summary, jsonable_encoder(cleaned)
 
 
-class _Gate:
-    """Where model calls run: worker threads, at most `max_concurrency` at once (`threads`).
+class _Workers:
+    """The threads that run one model's calls: `threads` of them, each call `fn(model, ...)`. More
+    than one thread only for a model that calls do not change (they read it, side by side).
 
-    A call on a model that must not run in two threads at once (the classifier: PyTorch's recurrent
-    modules rewrite their state on every call) passes that model's `turn` (`new_turn`: a limiter
-    of one token): it waits for the turn without holding a thread, and keeps it until its thread
-    has returned, even if the request is cancelled meanwhile. A request is refused (503) when what
-    it waits for (the turn, or else a thread) is taken and `max_queue` requests already wait."""
+    Calls wait in one queue, first come first served, and run on the first free thread, which takes
+    the next one as soon as it returns (no round trip through the event loop). A call is refused
+    (503) when `max_queue` calls already wait beyond those running; a call whose request is cancelled
+    before it starts never runs.
+    """
 
-    def __init__(self, limits: Limits):
-        import anyio
+    def __init__(self, model, threads: int, max_queue: int, name: str):
+        import concurrent.futures
+        import threading
 
-        self.threads = anyio.CapacityLimiter(limits.max_concurrency)
-        self.max_queue = limits.max_queue
+        self.model, self.threads, self.max_queue = model, threads, max_queue
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix=f"seqrnn-{name}")
+        self._lock = threading.Lock()
+        self._in_flight = 0  # calls submitted and not done: running or waiting
 
-    @staticmethod
-    def new_turn():
-        import anyio
+    def _done(self, _future) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
-        return anyio.CapacityLimiter(1)
+    async def run(self, fn: Callable, *args, check: bool = True):
+        """`fn(model, *args)` on one of the threads: its result, or its exception. With `check`, a
+        503 first if the queue is full."""
+        import asyncio
 
-    def check(self, turn=None):
         from fastapi import HTTPException
 
-        stats = (turn or self.threads).statistics()
-        if stats.borrowed_tokens >= stats.total_tokens and stats.tasks_waiting >= self.max_queue:
-            raise HTTPException(503, "the server is busy; try again shortly", headers={"Retry-After": "1"})
+        with self._lock:
+            if check and self._in_flight >= self.threads + self.max_queue:
+                raise HTTPException(503, "the server is busy; try again shortly", headers={"Retry-After": "1"})
+            self._in_flight += 1
+        future = self._pool.submit(fn, self.model, *args)
+        future.add_done_callback(self._done)
+        return await asyncio.wrap_future(future)
 
-    async def run(self, fn: Callable, *args, turn=None, check: bool = True, **kwargs):
-        import anyio
-
-        call = functools.partial(fn, *args, **kwargs)
-        if check:
-            self.check(turn)
-        if turn is None:
-            return await anyio.to_thread.run_sync(call, limiter=self.threads)
-        async with turn:
-            return await anyio.to_thread.run_sync(call, limiter=self.threads)
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _frozen_stepper(lm):
@@ -359,9 +380,10 @@ def _generation(lm, stepper, request) -> tuple[str, Iterator[list[str]]]:
     return lm.vocab_.decode(ids), ([chars[i] for i in step] for step in steps)
 
 
-def _sample(lm, stepper, request) -> list[str]:
-    """The request's texts, each beginning with the start text: `lm.sample`'s, on the shared `stepper`."""
-    prefix, steps = _generation(lm, stepper, request)
+def _sample(model: tuple, request) -> list[str]:
+    """The request's texts, each beginning with the start text: `lm.sample`'s, on the shared `stepper`
+    (`model` is `(lm, stepper)`)."""
+    prefix, steps = _generation(*model, request)
     pieces = [[] for _ in range(request.num_samples)]
     for step in steps:
         for piece, char in zip(pieces, step):
@@ -386,12 +408,23 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     page_html = _page_html()
     loaded = {"sentiment": clf is not None, "charlm": lm is not None}
     info = Info(version=__version__, models=loaded, limits=dataclasses.asdict(limits))
-    gate = _Gate(limits)
-    classifier_turn = gate.new_turn()  # the classifier runs in one thread at a time
-    stepper = lm and _frozen_stepper(lm)  # generations share it, in as many threads as run them
-    app = FastAPI(title="seqrnn", version=__version__,
+    workers = {}  # the threads of each model
+    if clf is not None:  # PyTorch's recurrent modules rewrite their state on every call: one thread
+        workers["sentiment"] = _Workers(clf, 1, limits.max_queue, "sentiment")
+    stepper = None
+    if lm is not None:  # generation reads the NumPy sampler's step, made read-only: side by side
+        stepper = _frozen_stepper(lm)
+        workers["charlm"] = _Workers((lm, stepper), limits.max_concurrency, limits.max_queue, "charlm")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        for pool in workers.values():
+            pool.close()
+
+    app = FastAPI(title="seqrnn", version=__version__, lifespan=lifespan,
                   description="Sentiment classification and character-level text generation with recurrent networks.")
-    app.state.sentiment, app.state.charlm, app.state.limits = clf, lm, limits
+    app.state.sentiment, app.state.charlm, app.state.limits, app.state.workers = clf, lm, limits, workers
     app.add_middleware(_BodyLimit, max_bytes=limits.max_body_bytes, timeout=connection_limits.body_timeout)
 
     @app.exception_handler(SeqrnnError)
@@ -428,16 +461,17 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
 
     @app.post("/v1/sentiment")
     async def sentiment(request: SentimentRequest) -> dict:
-        model = require("sentiment")
+        require("sentiment")
         from seqrnn.sentiment import prediction_records
 
-        return {"results": await gate.run(prediction_records, model, request.texts, turn=classifier_turn)}
+        return {"results": await workers["sentiment"].run(prediction_records, request.texts)}
 
     @app.post("/v1/generate", responses={200: {"content": {"text/plain": {}}}})
     async def generate(request: GenerateRequest):
         model = require("charlm")
+        run = workers["charlm"].run
         if not request.stream:
-            return {"texts": await gate.run(_sample, model, stepper, request)}
+            return {"texts": await run(_sample, request)}
 
         prefix, steps = _generation(model, stepper, request)  # 400 if the start text is unknown
 
@@ -449,15 +483,12 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
                     break
             return "".join(out)
 
-        first = prefix + await gate.run(chunk)  # errors so far still get a JSON status
+        first = prefix + await run(lambda _: chunk())  # errors so far still get a JSON status
 
-        async def body():
-            try:
-                yield first
-                while piece := await gate.run(chunk, check=False):
-                    yield piece
-            finally:
-                steps.close()
+        async def body():  # a stream cut short leaves its steps to the garbage collector: nothing to release
+            yield first
+            while piece := await run(lambda _: chunk(), check=False):
+                yield piece
 
         return StreamingResponse(body(), media_type="text/plain; charset=utf-8",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
