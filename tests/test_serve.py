@@ -3,6 +3,7 @@ real server process against slow clients on 127.0.0.1 (raw sockets, bounded in c
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import fnmatch
@@ -360,58 +361,69 @@ def test_a_full_queue_is_503(models):
         assert first["r"].status_code == 200
 
 
-def test_the_classifier_runs_in_one_thread_at_a_time(models):
-    """PyTorch's recurrent modules rewrite their state on every call: however many model calls may
-    run at once, the classifier is never called by two threads at once, and every request succeeds."""
-    app = create_app(sentiment_dir=models[0], limits=Limits(max_concurrency=4, max_queue=64))
-    real, guard, inside, most, threads = app.state.sentiment.predict_proba, threading.Lock(), [0], [0], set()
+def test_each_copy_of_the_classifier_runs_in_one_thread(models):
+    """PyTorch's recurrent modules rewrite their state on every call: the server keeps a copy of the
+    classifier per thread (`max_concurrency`), each called by its own thread only, one call at a time;
+    every request succeeds, with the answer it gets alone."""
+    app = create_app(sentiment_dir=models[0], limits=Limits(max_concurrency=3, max_queue=64))
+    copies = app.state.workers["sentiment"].copies
+    assert len(copies) == 3 and copies[0] is app.state.sentiment
+    weights = [{p.data_ptr() for p in clf.model_.parameters()} for clf in copies]
+    assert all(weights[i].isdisjoint(weights[j]) for i in range(3) for j in range(i))  # nothing shared
+    guard, inside, most, threads = threading.Lock(), collections.Counter(), collections.Counter(), {}
 
-    def watched(texts):
-        with guard:
-            inside[0] += 1
-            most[0] = max(most[0], inside[0])
-            threads.add(threading.get_ident())
-        try:
-            time.sleep(0.02)  # long enough for the others to try
-            return real(texts)
-        finally:
+    def watched(k, real):
+        def predict_proba(texts):
             with guard:
-                inside[0] -= 1
+                inside[k] += 1
+                most[k] = max(most[k], inside[k])
+                threads.setdefault(k, set()).add(threading.get_ident())
+            try:
+                time.sleep(0.02)  # long enough for the others to try
+                return real(texts)
+            finally:
+                with guard:
+                    inside[k] -= 1
+        return predict_proba
 
-    app.state.sentiment.predict_proba = watched
-    texts = [[f"a great movie {i}"] for i in range(12)]
-    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(12) as pool:
+    for k, clf in enumerate(copies):
+        clf.predict_proba = watched(k, clf.predict_proba)
+    texts = [[f"a great movie {i}"] for i in range(16)]
+    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(lambda t: c.post("/v1/sentiment", json={"texts": t}), texts))
         alone = [c.post("/v1/sentiment", json={"texts": t}) for t in texts]
-    assert [r.status_code for r in answers] == [200] * 12
-    assert most[0] == 1 and len(threads) == 1  # one thread, the classifier's own
+    assert [r.status_code for r in answers] == [200] * 16
     assert [r.json() for r in answers] == [r.json() for r in alone]
+    assert set(most.values()) == {1}  # never two calls of one copy at once
+    assert all(len(ids) == 1 for ids in threads.values())  # each copy, one thread
+    assert len(set().union(*threads.values())) == len(threads)  # each thread, one copy
 
 
 def test_generation_runs_while_the_classifier_is_busy(models):
-    """The classifier's turn holds no other model: generation, streamed or not, answers meanwhile."""
+    """The classifier's threads are its own: with all of them busy and a classification waiting,
+    generation, streamed or not, answers meanwhile."""
     app = create_app(*models, limits=Limits(max_concurrency=2, max_queue=4))
-    real, entered, release = app.state.sentiment.predict_proba, threading.Event(), threading.Event()
-
-    def slow(texts):
-        entered.set()
-        release.wait(20)
-        return real(texts)
-
-    app.state.sentiment.predict_proba = slow
+    entered, release = threading.Semaphore(0), threading.Event()
+    for clf in app.state.workers["sentiment"].copies:
+        def slow(texts, real=clf.predict_proba):
+            entered.release()
+            release.wait(20)
+            return real(texts)
+        clf.predict_proba = slow
     lm = CharLanguageModel.load(models[1])
-    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(2) as pool:
-        busy = [pool.submit(c.post, "/v1/sentiment", json={"texts": [text]}) for text in ("good", "bad")]
+    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(3) as pool:
+        busy = [pool.submit(c.post, "/v1/sentiment", json={"texts": [text]}) for text in ("good", "bad", "fine")]
         try:
-            assert entered.wait(10)
+            assert entered.acquire(timeout=10) and entered.acquire(timeout=10)  # both copies busy
             r = c.post("/v1/generate", json={"length": 40, "seed": 3})
             assert r.status_code == 200 and r.json()["texts"] == [lm.sample(40, "The ", seed=3)]
             r = c.post("/v1/generate", json={"length": 40, "seed": 3, "stream": True})
             assert r.status_code == 200 and r.text == lm.sample(40, "The ", seed=3)
-            assert not any(f.done() for f in busy)  # one classification runs, the other waits its turn
+            assert not any(f.done() for f in busy)  # two classifications run, the third waits its turn
+            assert not entered.acquire(timeout=0.1)
         finally:
             release.set()
-        assert [f.result(20).status_code for f in busy] == [200, 200]
+        assert [f.result(20).status_code for f in busy] == [200, 200, 200]
 
 
 def test_generations_share_one_read_only_stepper_in_many_threads(models):

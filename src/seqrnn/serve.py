@@ -24,16 +24,17 @@ Models are loaded once, in `create_app`. Texts longer than `Limits.max_text_char
 (422), never silently truncated.
 
 No request fails because another one runs. Model calls are CPU-bound, so they run in threads and the
-event loop stays responsive; each model has threads of its own and one queue, first come first
-served (`_Workers`: a free thread takes the next call as soon as it returns; `Limits.max_queue`
-calls may wait beyond those running, more get a 503):
+event loop stays responsive. Each model has `Limits.max_concurrency` threads of its own and one
+queue, first come first served (`_Workers`: a free thread takes the next call as soon as it
+returns; `Limits.max_queue` calls may wait beyond those running, more get a 503):
 
-- the classifier has one thread, so it is never called by two threads at once: PyTorch's recurrent
-  modules rewrite their state (`_flat_weights`) on every call, and two calls at once can fail.
-- generation has `Limits.max_concurrency` threads, side by side. They never call the PyTorch model:
-  they read the NumPy sampler's step (`sampling.RecurrentStepper`), built once when the server
-  starts and made read-only (`_frozen_stepper`), each generation with its own state; the texts are
-  those `CharLanguageModel.sample` gives.
+- each classifier thread has its own copy of the model (deep copies, made when the server starts),
+  so no copy is ever called by two threads at once: PyTorch's recurrent modules rewrite their state
+  (`_flat_weights`) on every call, and two calls on one module at once can fail.
+- the generation threads never call the PyTorch model: they share the NumPy sampler's step
+  (`sampling.RecurrentStepper`), built once when the server starts and made read-only
+  (`_frozen_stepper`), each generation with its own state; the texts are those
+  `CharLanguageModel.sample` gives.
 
 One classifier thread is the measured choice (`benchmarks/serve.py --workers 1`, 2 busy cores,
 models of the `default` presets' size and tiny ones, 300-600 requests a scenario, each run
@@ -61,8 +62,7 @@ counts its own connections):
 - `--workers N` (1): N server processes share the listening socket, each with its own models.
 
 Each model call runs on `--threads` threads (default 1; torch's and the BLAS's under NumPy's
-sampler): calls run side by side instead (the classifier's and `Limits.max_concurrency`
-generations, in each worker). The libraries' default, a thread per core for every call, made each
+sampler): calls run side by side instead (`Limits.max_concurrency` of each model, in each worker). The libraries' default, a thread per core for every call, made each
 call 10-25 times slower on 2 busy cores (the threads of concurrent calls wait on each other, spinning).
 """
 
@@ -99,7 +99,7 @@ class Limits:
     max_start_chars: int = 10_000  # characters of generation start text
     max_length: int = 5_000  # characters generated per sample
     max_num_samples: int = 16  # samples per generation request
-    max_concurrency: int = 2  # generations running at once (threads); the classifier runs one call at a time
+    max_concurrency: int = 2  # calls of one model running at once (threads; a copy of the classifier each)
     max_queue: int = 32  # calls of one model waiting beyond those running; more: 503
 
     def __post_init__(self):
@@ -308,8 +308,8 @@ def _validation_summary(errors) -> tuple[str, list]:
 
 
 class _Workers:
-    """The threads that run one model's calls: `threads` of them, each call `fn(model, ...)`. More
-    than one thread only for a model that calls do not change (they read it, side by side).
+    """The threads that run one model's calls, each with its own copy of the model for good: calls
+    `fn(copy, ...)`. A copy is used by its thread only; one that calls only read may be shared.
 
     Calls wait in one queue, first come first served, and run on the first free thread, which takes
     the next one as soon as it returns (no round trip through the event loop). A call is refused
@@ -317,31 +317,43 @@ class _Workers:
     before it starts never runs.
     """
 
-    def __init__(self, model, threads: int, max_queue: int, name: str):
+    def __init__(self, copies: list, max_queue: int, name: str):
         import concurrent.futures
+        import queue
         import threading
 
-        self.model, self.threads, self.max_queue = model, threads, max_queue
-        self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix=f"seqrnn-{name}")
+        self.copies, self.max_queue = list(copies), max_queue
+        self._unclaimed = queue.SimpleQueue()
+        for copy in self.copies:
+            self._unclaimed.put(copy)
+        self._local = threading.local()
         self._lock = threading.Lock()
         self._in_flight = 0  # calls submitted and not done: running or waiting
+        self._pool = concurrent.futures.ThreadPoolExecutor(len(self.copies), thread_name_prefix=f"seqrnn-{name}",
+                                                           initializer=self._claim)
+
+    def _claim(self) -> None:  # a new thread takes its copy (as many threads as copies, each once)
+        self._local.copy = self._unclaimed.get_nowait()
+
+    def _call(self, fn: Callable, args: tuple):
+        return fn(self._local.copy, *args)
 
     def _done(self, _future) -> None:
         with self._lock:
             self._in_flight -= 1
 
     async def run(self, fn: Callable, *args, check: bool = True):
-        """`fn(model, *args)` on one of the threads: its result, or its exception. With `check`, a
-        503 first if the queue is full."""
+        """`fn(copy, *args)` on one of the threads: its result, or its exception. With `check`, a 503
+        first if the queue is full."""
         import asyncio
 
         from fastapi import HTTPException
 
         with self._lock:
-            if check and self._in_flight >= self.threads + self.max_queue:
+            if check and self._in_flight >= len(self.copies) + self.max_queue:
                 raise HTTPException(503, "the server is busy; try again shortly", headers={"Retry-After": "1"})
             self._in_flight += 1
-        future = self._pool.submit(fn, self.model, *args)
+        future = self._pool.submit(self._call, fn, args)
         future.add_done_callback(self._done)
         return await asyncio.wrap_future(future)
 
@@ -409,12 +421,15 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     loaded = {"sentiment": clf is not None, "charlm": lm is not None}
     info = Info(version=__version__, models=loaded, limits=dataclasses.asdict(limits))
     workers = {}  # the threads of each model
-    if clf is not None:  # PyTorch's recurrent modules rewrite their state on every call: one thread
-        workers["sentiment"] = _Workers(clf, 1, limits.max_queue, "sentiment")
+    if clf is not None:  # PyTorch's recurrent modules rewrite their state on every call: a copy a thread
+        import copy
+
+        copies = [clf] + [copy.deepcopy(clf) for _ in range(limits.max_concurrency - 1)]
+        workers["sentiment"] = _Workers(copies, limits.max_queue, "sentiment")
     stepper = None
-    if lm is not None:  # generation reads the NumPy sampler's step, made read-only: side by side
+    if lm is not None:  # generation reads the NumPy sampler's step, made read-only: one for all threads
         stepper = _frozen_stepper(lm)
-        workers["charlm"] = _Workers((lm, stepper), limits.max_concurrency, limits.max_queue, "charlm")
+        workers["charlm"] = _Workers([(lm, stepper)] * limits.max_concurrency, limits.max_queue, "charlm")
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
