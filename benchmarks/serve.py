@@ -177,6 +177,7 @@ async def _requests(url: str, bodies: list[tuple[str, dict]], total: int, concur
     import httpx
 
     latencies, errors, issued = [], collections.Counter(), 0
+    by_kind = collections.defaultdict(list)  # latencies by endpoint (streams apart), for a mix
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
     async def one(client: httpx.AsyncClient, path: str, body: dict) -> str | None:
@@ -202,15 +203,18 @@ async def _requests(url: str, bodies: list[tuple[str, dict]], total: int, concur
                 start = time.perf_counter()
                 error = await one(client, path, body)
                 latencies.append(time.perf_counter() - start)
+                by_kind[path + (" stream" if body.get("stream") else "")].append(latencies[-1])
                 if error:
                     errors[error] += 1
 
         await asyncio.gather(*(one_client() for _ in range(concurrency)))
         seconds = time.perf_counter() - began
     ms = np.array(latencies) * 1000
+    kinds = {kind: {"requests": len(values), "p50_ms": float(np.percentile(np.array(values) * 1000, 50)),
+                    "p99_ms": float(np.percentile(np.array(values) * 1000, 99))} for kind, values in by_kind.items()}
     return {"requests": len(latencies), "seconds": seconds, "requests_per_s": len(latencies) / seconds,
             "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "errors": dict(errors), **_error_counts(errors)}
+            "errors": dict(errors), **_error_counts(errors), **({"by_kind": kinds} if len(kinds) > 1 else {})}
 
 
 def _error_counts(errors: collections.Counter) -> dict:
@@ -318,6 +322,8 @@ def _print_row(r: dict) -> None:
     print(f"  {r['name']:<28} {r['requests']:>6} {r['requests_per_s']:>8.1f} {r['p50_ms']:>9.1f} {r['p99_ms']:>9.1f} "
           f"{r['errors_5xx']:>5} {r['errors_other']:>5} {r['server_cpu_s']:>7.1f} {r['client_cpu_s']:>7.1f}{extra}"
           + (f"  ({kinds})" if kinds else ""), flush=True)
+    for kind, k in r.get("by_kind", {}).items():
+        print(f"    {kind:<26} {k['requests']:>6} {'':>8} {k['p50_ms']:>9.1f} {k['p99_ms']:>9.1f}")
 
 
 def _print_ratios(baseline: dict, this: dict) -> None:

@@ -362,11 +362,11 @@ def test_a_full_queue_is_503(models):
 
 
 def test_each_copy_of_the_classifier_runs_in_one_thread(models):
-    """PyTorch's recurrent modules rewrite their state on every call: the server keeps a copy of the
-    classifier per thread (`max_concurrency`), each called by its own thread only, one call at a time;
+    """PyTorch's recurrent modules rewrite their state on every call: each of the `max_concurrency`
+    model threads has its own copy of the classifier, called by that thread only, one call at a time;
     every request succeeds, with the answer it gets alone."""
     app = create_app(sentiment_dir=models[0], limits=Limits(max_concurrency=3, max_queue=64))
-    copies = app.state.workers["sentiment"].copies
+    copies = [kit["sentiment"] for kit in app.state.workers.kits]
     assert len(copies) == 3 and copies[0] is app.state.sentiment
     weights = [{p.data_ptr() for p in clf.model_.parameters()} for clf in copies]
     assert all(weights[i].isdisjoint(weights[j]) for i in range(3) for j in range(i))  # nothing shared
@@ -399,31 +399,33 @@ def test_each_copy_of_the_classifier_runs_in_one_thread(models):
     assert len(set().union(*threads.values())) == len(threads)  # each thread, one copy
 
 
-def test_generation_runs_while_the_classifier_is_busy(models):
-    """The classifier's threads are its own: with all of them busy and a classification waiting,
-    generation, streamed or not, answers meanwhile."""
+def test_generation_and_classification_run_side_by_side(models):
+    """While a classification runs, generation (streamed or not) and another classification run on
+    the other thread, the latter on its own copy of the classifier."""
     app = create_app(*models, limits=Limits(max_concurrency=2, max_queue=4))
     entered, release = threading.Semaphore(0), threading.Event()
-    for clf in app.state.workers["sentiment"].copies:
+    copies = [kit["sentiment"] for kit in app.state.workers.kits]
+    for clf in copies:
         def slow(texts, real=clf.predict_proba):
             entered.release()
             release.wait(20)
             return real(texts)
         clf.predict_proba = slow
     lm = CharLanguageModel.load(models[1])
-    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(3) as pool:
-        busy = [pool.submit(c.post, "/v1/sentiment", json={"texts": [text]}) for text in ("good", "bad", "fine")]
+    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(c.post, "/v1/sentiment", json={"texts": ["good"]})
         try:
-            assert entered.acquire(timeout=10) and entered.acquire(timeout=10)  # both copies busy
+            assert entered.acquire(timeout=10)  # one thread holds a classification
             r = c.post("/v1/generate", json={"length": 40, "seed": 3})
             assert r.status_code == 200 and r.json()["texts"] == [lm.sample(40, "The ", seed=3)]
             r = c.post("/v1/generate", json={"length": 40, "seed": 3, "stream": True})
             assert r.status_code == 200 and r.text == lm.sample(40, "The ", seed=3)
-            assert not any(f.done() for f in busy)  # two classifications run, the third waits its turn
-            assert not entered.acquire(timeout=0.1)
+            second = pool.submit(c.post, "/v1/sentiment", json={"texts": ["bad"]})
+            assert entered.acquire(timeout=10)  # both classifications at once, on two copies
+            assert not first.done() and not second.done()
         finally:
             release.set()
-        assert [f.result(20).status_code for f in busy] == [200, 200, 200]
+        assert [f.result(20).status_code for f in (first, second)] == [200, 200]
 
 
 def test_generations_share_one_read_only_stepper_in_many_threads(models):

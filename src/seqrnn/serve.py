@@ -308,8 +308,9 @@ def _validation_summary(errors) -> tuple[str, list]:
 
 
 class _Workers:
-    """The threads that run one model's calls, each with its own copy of the model for good: calls
-    `fn(copy, ...)`. A copy is used by its thread only; one that calls only read may be shared.
+    """The threads that run model calls, each with its own kit of the models for good: a dict of what
+    each model's calls get (`kits`, one per thread). A kit is used by its thread only; what calls
+    only read may be shared by all kits.
 
     Calls wait in one queue, first come first served, and run on the first free thread, which takes
     the next one as soon as it returns (no round trip through the event loop). A call is refused
@@ -317,43 +318,43 @@ class _Workers:
     before it starts never runs.
     """
 
-    def __init__(self, copies: list, max_queue: int, name: str):
+    def __init__(self, kits: list[dict], max_queue: int):
         import concurrent.futures
         import queue
         import threading
 
-        self.copies, self.max_queue = list(copies), max_queue
+        self.kits, self.max_queue = list(kits), max_queue
         self._unclaimed = queue.SimpleQueue()
-        for copy in self.copies:
-            self._unclaimed.put(copy)
+        for kit in self.kits:
+            self._unclaimed.put(kit)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._in_flight = 0  # calls submitted and not done: running or waiting
-        self._pool = concurrent.futures.ThreadPoolExecutor(len(self.copies), thread_name_prefix=f"seqrnn-{name}",
+        self._pool = concurrent.futures.ThreadPoolExecutor(len(self.kits), thread_name_prefix="seqrnn-model",
                                                            initializer=self._claim)
 
-    def _claim(self) -> None:  # a new thread takes its copy (as many threads as copies, each once)
-        self._local.copy = self._unclaimed.get_nowait()
+    def _claim(self) -> None:  # a new thread takes its kit (as many threads as kits, each started once)
+        self._local.kit = self._unclaimed.get_nowait()
 
-    def _call(self, fn: Callable, args: tuple):
-        return fn(self._local.copy, *args)
+    def _call(self, name: str, fn: Callable, args: tuple):
+        return fn(self._local.kit[name], *args)
 
     def _done(self, _future) -> None:
         with self._lock:
             self._in_flight -= 1
 
-    async def run(self, fn: Callable, *args, check: bool = True):
-        """`fn(copy, *args)` on one of the threads: its result, or its exception. With `check`, a 503
-        first if the queue is full."""
+    async def run(self, name: str, fn: Callable, *args, check: bool = True):
+        """`fn(model, *args)` on one of the threads, `model` its kit's `name`: the result, or the
+        exception. With `check`, a 503 first if the queue is full."""
         import asyncio
 
         from fastapi import HTTPException
 
         with self._lock:
-            if check and self._in_flight >= len(self.copies) + self.max_queue:
+            if check and self._in_flight >= len(self.kits) + self.max_queue:
                 raise HTTPException(503, "the server is busy; try again shortly", headers={"Retry-After": "1"})
             self._in_flight += 1
-        future = self._pool.submit(self._call, fn, args)
+        future = self._pool.submit(self._call, name, fn, args)
         future.add_done_callback(self._done)
         return await asyncio.wrap_future(future)
 
@@ -420,22 +421,19 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     page_html = _page_html()
     loaded = {"sentiment": clf is not None, "charlm": lm is not None}
     info = Info(version=__version__, models=loaded, limits=dataclasses.asdict(limits))
-    workers = {}  # the threads of each model
-    if clf is not None:  # PyTorch's recurrent modules rewrite their state on every call: a copy a thread
-        import copy
+    # the threads of the model calls, each with its own kit: a copy of the classifier (PyTorch's
+    # recurrent modules rewrite their state on every call), and the read-only step all generations share
+    import copy
 
-        copies = [clf] + [copy.deepcopy(clf) for _ in range(limits.max_concurrency - 1)]
-        workers["sentiment"] = _Workers(copies, limits.max_queue, "sentiment")
-    stepper = None
-    if lm is not None:  # generation reads the NumPy sampler's step, made read-only: one for all threads
-        stepper = _frozen_stepper(lm)
-        workers["charlm"] = _Workers([(lm, stepper)] * limits.max_concurrency, limits.max_queue, "charlm")
+    stepper = lm and _frozen_stepper(lm)
+    kits = [{"sentiment": clf if k == 0 else copy.deepcopy(clf), "charlm": (lm, stepper)}
+            for k in range(limits.max_concurrency)]
+    workers = _Workers(kits, limits.max_queue)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
-        for pool in workers.values():
-            pool.close()
+        workers.close()
 
     app = FastAPI(title="seqrnn", version=__version__, lifespan=lifespan,
                   description="Sentiment classification and character-level text generation with recurrent networks.")
@@ -479,12 +477,12 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
         require("sentiment")
         from seqrnn.sentiment import prediction_records
 
-        return {"results": await workers["sentiment"].run(prediction_records, request.texts)}
+        return {"results": await workers.run("sentiment", prediction_records, request.texts)}
 
     @app.post("/v1/generate", responses={200: {"content": {"text/plain": {}}}})
     async def generate(request: GenerateRequest):
         model = require("charlm")
-        run = workers["charlm"].run
+        run = functools.partial(workers.run, "charlm")
         if not request.stream:
             return {"texts": await run(_sample, request)}
 
