@@ -329,9 +329,8 @@ def _print_row(r: dict) -> None:
 def _print_ratios(baseline: dict, this: dict) -> None:
     print(f"  this tree / baseline:  {'req/s':>8} {'p50':>7} {'p99':>7}")
     for old, new in zip(baseline["scenarios"], this["scenarios"]):
-        ratio = lambda key: new[key] / old[key] if old[key] else float("nan")  # noqa: E731
-        print(f"  {new['name']:<28} {ratio('requests_per_s'):>6.2f}x {ratio('p50_ms'):>6.2f}x "
-              f"{ratio('p99_ms'):>6.2f}x")
+        ratios = [new[key] / old[key] if old[key] else float("nan") for key in ("requests_per_s", "p50_ms", "p99_ms")]
+        print(f"  {new['name']:<28} " + " ".join(f"{r:>6.2f}x" for r in ratios))
 
 
 def main() -> None:

@@ -51,9 +51,11 @@ def ask(connection: http.client.HTTPConnection, path: str, body: dict) -> tuple[
 def load(port: int, requests: list[tuple[str, dict]]) -> tuple[dict, list]:
     """Each distinct request once, alone (the expected answers); then `REQUESTS` of them from
     `CLIENTS` clients at once (threads, each with its own connection), every client cycling through
-    them from its own offset, classifications twice as often. Returns the expected answers, and every (request index, status, body)
-    or (request index, error) under load."""
-    connect = lambda: http.client.HTTPConnection("127.0.0.1", port, timeout=60)  # noqa: E731
+    them from its own offset, classifications twice as often. Returns the expected answers, and
+    every (request index, status, body) or (request index, error) under load."""
+    def connect() -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
     alone = connect()
     expected = {i: ask(alone, path, body) for i, (path, body) in enumerate(requests)}
     alone.close()

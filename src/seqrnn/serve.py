@@ -24,25 +24,35 @@ Models are loaded once, in `create_app`. Texts longer than `Limits.max_text_char
 (422), never silently truncated.
 
 No request fails because another one runs. Model calls are CPU-bound, so they run in threads and the
-event loop stays responsive. Each model has `Limits.max_concurrency` threads of its own and one
-queue, first come first served (`_Workers`: a free thread takes the next call as soon as it
-returns; `Limits.max_queue` calls may wait beyond those running, more get a 503):
+event loop stays responsive: `Limits.max_concurrency` threads (`_Workers`), one queue for all calls,
+first come first served (a free thread takes the next call as soon as it returns; `Limits.max_queue`
+calls may wait beyond those running, more get a 503). Each thread has its own kit of the models:
 
-- each classifier thread has its own copy of the model (deep copies, made when the server starts),
-  so no copy is ever called by two threads at once: PyTorch's recurrent modules rewrite their state
-  (`_flat_weights`) on every call, and two calls on one module at once can fail.
-- the generation threads never call the PyTorch model: they share the NumPy sampler's step
-  (`sampling.RecurrentStepper`), built once when the server starts and made read-only
-  (`_frozen_stepper`), each generation with its own state; the texts are those
-  `CharLanguageModel.sample` gives.
+- its own copy of the classifier (deep copies, made when the server starts), so no copy is ever
+  called by two threads at once: PyTorch's recurrent modules rewrite their state (`_flat_weights`)
+  on every call, and two calls on one module at once can fail.
+- the NumPy sampler's step (`sampling.RecurrentStepper`), shared by all: built once when the server
+  starts and made read-only (`_frozen_stepper`), each generation with its own state; the PyTorch
+  character model is never called. The texts are those `CharLanguageModel.sample` gives (building
+  the step took 4 ms of a 9 ms generation of 50 characters with a default-size model).
 
-One classifier thread is the measured choice (`benchmarks/serve.py --workers 1`, 2 busy cores,
-models of the `default` presets' size and tiny ones, 300-600 requests a scenario, each run
-repeated; the machine's other load moved single figures by +-30 %):
+Why this design: measured with `benchmarks/serve.py --workers 1 --requests 600 --batch-requests 40
+--mixed-requests 600` on 2 cores shared with other work (figures moved by up to 30 % between runs;
+c: concurrent clients; "the mix": single reviews, generations and streams):
 
-{figures}
-
-To use more cores for classification, run more processes (`--workers N`): each has its own models.
+- against the same threads sharing one classifier (which answered up to 12 of 600 requests with a
+  500 at c=8 or 32), default-size models, two runs each: 1 review at c=32 160-182 vs 128-139
+  requests/s, p99 199-253 vs 276-288 ms; the mix at c=32 68-69 vs 59-63 requests/s, p99 1.19-1.24
+  vs 1.36-1.46 s; 64 reviews at c=8 8.1-8.3 vs 8.1-8.2 requests/s. Tiny models: within 15 %.
+- one classifier thread (a lock, or one worker per model) leaves a core idle: 64 reviews at c=8
+  8.7-8.8 vs 15.6-15.7 requests/s, 1 review at c=8 158-218 vs 239-268, when the second core was free.
+- threads of their own for each model (two classifier threads, two generation threads): four busy
+  threads on two cores; in the mix at c=32, p99 2.3-2.5 s (streams waited) vs 1.1-1.3 s in one pool.
+- a lock awaited in the event loop: between two calls the next one waits for the event loop;
+  1 review at c=8 88 vs 209 requests/s.
+- batching the reviews that wait into one call: an answer would depend on the other requests
+  (sums in another order: 10 of 512 reviews alone and in batches of 16 differed in the 6th
+  decimal, default size), and it was no faster (1 review at c=32, 49 vs 79 requests/s for a lock).
 
 Slow clients cannot hold connections (`ConnectionLimits`, `seqrnn serve` flags; each server process
 counts its own connections):
@@ -62,8 +72,9 @@ counts its own connections):
 - `--workers N` (1): N server processes share the listening socket, each with its own models.
 
 Each model call runs on `--threads` threads (default 1; torch's and the BLAS's under NumPy's
-sampler): calls run side by side instead (`Limits.max_concurrency` of each model, in each worker). The libraries' default, a thread per core for every call, made each
-call 10-25 times slower on 2 busy cores (the threads of concurrent calls wait on each other, spinning).
+sampler): calls run side by side instead (`Limits.max_concurrency` of them, in each worker). The
+libraries' default, a thread per core for every call, made each call 10-25 times slower on 2 busy
+cores (the threads of concurrent calls wait on each other, spinning).
 """
 
 import contextlib
@@ -99,7 +110,7 @@ class Limits:
     max_start_chars: int = 10_000  # characters of generation start text
     max_length: int = 5_000  # characters generated per sample
     max_num_samples: int = 16  # samples per generation request
-    max_concurrency: int = 2  # calls of one model running at once (threads; a copy of the classifier each)
+    max_concurrency: int = 2  # model calls running at once (threads, each with a copy of the classifier)
     max_queue: int = 32  # calls of one model waiting beyond those running; more: 503
 
     def __post_init__(self):
