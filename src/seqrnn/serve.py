@@ -41,9 +41,10 @@ Why this design: measured with `benchmarks/serve.py --workers 1 --requests 600 -
 c: concurrent clients; "the mix": single reviews, generations and streams):
 
 - against the same threads sharing one classifier (which answered up to 12 of 600 requests with a
-  500 at c=8 or 32), default-size models, two runs each: 1 review at c=32 160-182 vs 128-139
-  requests/s, p99 199-253 vs 276-288 ms; the mix at c=32 68-69 vs 59-63 requests/s, p99 1.19-1.24
-  vs 1.36-1.46 s; 64 reviews at c=8 8.1-8.3 vs 8.1-8.2 requests/s. Tiny models: within 15 %.
+  500 at c=8 or 32), default-size models, two runs each: the mix at c=32 68-69 vs 59-63
+  requests/s, p99 1.19-1.24 vs 1.36-1.46 s; 1 review at c=32 128-160 vs 139-182 requests/s (p99
+  253-288 vs 199-276 ms); 64 reviews at c=8 8.2-8.3 vs 8.1 requests/s. Tiny models: 0.83-1.27
+  times the requests/s, in no consistent direction.
 - one classifier thread (a lock, or one worker per model) leaves a core idle: 64 reviews at c=8
   8.7-8.8 vs 15.6-15.7 requests/s, 1 review at c=8 158-218 vs 239-268, when the second core was free.
 - threads of their own for each model (two classifier threads, two generation threads): four busy
