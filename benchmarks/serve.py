@@ -1,8 +1,9 @@
-"""`seqrnn serve` under load: requests/s, latency and memory of a real server process on 127.0.0.1.
+"""`seqrnn serve` under load: requests/s, latency, errors and memory of a real server process on 127.0.0.1.
 
     python benchmarks/serve.py                                  # models trained here, 1 and 2 workers
     python benchmarks/serve.py --sentiment DIR --charlm DIR     # your trained models
     python benchmarks/serve.py --requests 500 --workers 1       # shorter
+    python benchmarks/serve.py --baseline-src OTHER/src         # against another version, ratios
 
 The server is `seqrnn serve` in its own process (its default limits, access log on); this script is
 the load generator (httpx on asyncio, keep-alive connections, one per concurrent client). Every
@@ -10,12 +11,19 @@ scenario is bounded by a number of requests and by seconds (whichever comes firs
 
 - sentiment, 1 review a request, at concurrency 1, 8 and 32 (`--requests` each, default 2000);
 - sentiment, 64 reviews a request, at concurrency 1, 8 and 32 (`--batch-requests` each, default 100);
-- streaming generation, `--streams` at once (default 4), 4 each, `--stream-length` characters.
+- streaming generation, `--streams` at once (default 4), 4 each, `--stream-length` characters;
+- mixed, at concurrency 32 (`--mixed-requests`, default 1000): single reviews, seeded generations
+  of 100 characters and seeded streams of 300, side by side.
 
 For each: requests/s, p50 and p99 latency (streams: time to the first characters and characters/s),
-errors by kind, the CPU seconds of the server and of this client, and the server's memory (RSS of the
-process and its workers) before and after. Then the same with `--workers 2` (several uvicorn
-processes on one socket), to see whether more processes help on this machine's cores.
+errors (5xx answers, and other failures: other statuses, broken connections), the CPU seconds of the
+server and of this client, and the server's memory (RSS of the process and its workers) before and
+after. Then the same with `--workers 2` (several uvicorn processes on one socket), to see whether
+more processes help on this machine's cores. With `--baseline-src`, each server is preceded by one
+running another source tree (same models, same load), and the ratios of this tree to it are printed.
+
+No load here exceeds the server's limits, so any 5xx answer is a failure: it is printed with its
+scenario and the script exits with status 1 (after writing the results).
 
 Without --sentiment/--charlm, models with the `default` presets' architecture (bidirectional LSTM 128
 over up to 400 words; LSTM 512 over characters) are trained for one epoch on a little synthetic data:
@@ -119,13 +127,18 @@ def server_cpu_s(pid: int) -> float:
 class Server:
     """`seqrnn serve --port 0` in its own process; its stdout (access log) and stderr go to files."""
 
-    def __init__(self, sentiment: Path, charlm: Path, workers: int, logs: Path):
-        self.out, self.err = logs / f"serve-{workers}.out", logs / f"serve-{workers}.err"
+    def __init__(self, sentiment: Path, charlm: Path, workers: int, logs: Path, src: Path | None = None):
+        """`src`: the source tree (its `src` folder) the server runs from; None: the one importable here."""
+        label = f"{workers}-{'baseline' if src else 'this'}"
+        self.out, self.err = logs / f"serve-{label}.out", logs / f"serve-{label}.err"
+        env = os.environ.copy()
+        if src is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
         with open(self.out, "w") as out, open(self.err, "w") as err:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "seqrnn", "serve", "--sentiment", str(sentiment), "--charlm", str(charlm),
                  "--host", "127.0.0.1", "--port", "0", "--workers", str(workers)],
-                stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+                stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 180
         while not (found := re.search(r"on http://127\.0\.0\.1:(\d+)/", self.out.read_text())):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -157,36 +170,58 @@ class Server:
 
 # --- the load ------------------------------------------------------------------------------------------------
 
-async def _requests(url: str, body: dict, total: int, concurrency: int, max_seconds: float) -> dict:
+async def _requests(url: str, bodies: list[tuple[str, dict]], total: int, concurrency: int,
+                    max_seconds: float) -> dict:
+    """`total` requests (or `max_seconds`), `concurrency` at a time, cycling through `bodies` (path,
+    JSON body); a body with "stream" is read as it streams. Latency: until the whole response."""
     import httpx
 
     latencies, errors, issued = [], collections.Counter(), 0
+    by_kind = collections.defaultdict(list)  # latencies by endpoint (streams apart), for a mix
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def one(client: httpx.AsyncClient, path: str, body: dict) -> str | None:
+        """None if the request succeeded, else what went wrong ('HTTP 503', 'ReadError', ...)."""
+        try:
+            async with client.stream("POST", url + path, json=body) as response:
+                await response.aread()
+                return None if response.status_code == 200 else f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            return type(exc).__name__
+
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        for _ in range(3):  # warm-up, not counted
-            await client.post(url, json=body)
+        for path, body in bodies[:3]:  # warm-up, not counted
+            await one(client, path, body)
         began = time.perf_counter()
         deadline = began + max_seconds
 
         async def one_client():
             nonlocal issued
             while issued < total and time.perf_counter() < deadline:
+                path, body = bodies[issued % len(bodies)]
                 issued += 1
                 start = time.perf_counter()
-                try:
-                    response = await client.post(url, json=body)
-                    if response.status_code != 200:
-                        errors[f"HTTP {response.status_code}"] += 1
-                except httpx.HTTPError as exc:
-                    errors[type(exc).__name__] += 1
+                error = await one(client, path, body)
                 latencies.append(time.perf_counter() - start)
+                by_kind[path + (" stream" if body.get("stream") else "")].append(latencies[-1])
+                if error:
+                    errors[error] += 1
 
         await asyncio.gather(*(one_client() for _ in range(concurrency)))
         seconds = time.perf_counter() - began
     ms = np.array(latencies) * 1000
+    kinds = {kind: {"requests": len(values), "p50_ms": float(np.percentile(np.array(values) * 1000, 50)),
+                    "p99_ms": float(np.percentile(np.array(values) * 1000, 99))} for kind, values in by_kind.items()}
     return {"requests": len(latencies), "seconds": seconds, "requests_per_s": len(latencies) / seconds,
             "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "errors": dict(errors)}
+            "errors": dict(errors), **_error_counts(errors), **({"by_kind": kinds} if len(kinds) > 1 else {})}
+
+
+def _error_counts(errors: collections.Counter) -> dict:
+    """5xx answers (never acceptable: the benchmark fails) and other failures (503 is 'busy', counted
+    here as a 5xx too: a bounded load below the limits must not see it)."""
+    server = sum(n for what, n in errors.items() if re.fullmatch(r"HTTP 5\d\d", what))
+    return {"errors_5xx": server, "errors_other": sum(errors.values()) - server}
 
 
 async def _streams(url: str, body: dict, total: int, concurrency: int, max_seconds: float) -> dict:
@@ -208,6 +243,7 @@ async def _streams(url: str, body: dict, total: int, concurrency: int, max_secon
                     async with client.stream("POST", url, json=body) as response:
                         if response.status_code != 200:
                             errors[f"HTTP {response.status_code}"] += 1
+                            await response.aread()
                             continue
                         async for piece in response.aiter_text():
                             if piece and ttfb is None:
@@ -222,38 +258,49 @@ async def _streams(url: str, body: dict, total: int, concurrency: int, max_secon
 
         await asyncio.gather(*(one_client() for _ in range(concurrency)))
         seconds = time.perf_counter() - began
-    ms = np.array(first) * 1000
+    ms = np.array(first or [float("nan")]) * 1000
     return {"requests": len(first), "seconds": seconds, "requests_per_s": len(first) / seconds,
             "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "chars_per_s_per_stream": float(np.median(rates)), "chars_per_s_total": chars / seconds,
-            "errors": dict(errors)}
+            "chars_per_s_per_stream": float(np.median(rates)) if rates else 0.0, "chars_per_s_total": chars / seconds,
+            "errors": dict(errors), **_error_counts(errors)}
 
 
 def scenarios(args) -> list[dict]:
     one, batch = {"texts": reviews(1, seed=2)}, {"texts": reviews(64, seed=3)}
     stream = {"start": "To be", "length": args.stream_length, "temperature": 0.8, "stream": True}
+    # the mix: single reviews (several), a seeded generation, a seeded streamed generation
+    mix = [("/v1/sentiment", {"texts": [text]}) for text in reviews(4, seed=4)]
+    mix[1:1] = [("/v1/generate", {"start": "To be", "length": 100, "temperature": 0.8, "seed": 1})]
+    mix[3:3] = [("/v1/generate", {"start": "The ", "length": 300, "temperature": 0.8, "seed": 2, "stream": True})]
     out = []
     for concurrency in (1, 8, 32):
-        out.append({"name": f"sentiment x1, c={concurrency}", "kind": "requests", "path": "/v1/sentiment",
-                    "body": one, "total": args.requests, "concurrency": concurrency})
+        out.append({"name": f"sentiment x1, c={concurrency}", "kind": "requests",
+                    "bodies": [("/v1/sentiment", one)], "total": args.requests, "concurrency": concurrency})
     for concurrency in (1, 8, 32):
-        out.append({"name": f"sentiment x64, c={concurrency}", "kind": "requests", "path": "/v1/sentiment",
-                    "body": batch, "total": args.batch_requests, "concurrency": concurrency})
+        out.append({"name": f"sentiment x64, c={concurrency}", "kind": "requests",
+                    "bodies": [("/v1/sentiment", batch)], "total": args.batch_requests, "concurrency": concurrency})
     out.append({"name": f"stream {args.stream_length} chars, c={args.streams}", "kind": "streams",
                 "path": "/v1/generate", "body": stream, "total": 4 * args.streams, "concurrency": args.streams})
-    return out
+    out.append({"name": "mixed, c=32", "kind": "requests", "bodies": mix, "total": args.mixed_requests,
+                "concurrency": 32})
+    return [s for s in out if not args.only or any(word in s["name"] for word in args.only)]
 
 
-def run_server(args, models: tuple[Path, Path], workers: int, logs: Path) -> dict:
-    server = Server(*models, workers=workers, logs=logs)
+def run_server(args, models: tuple[Path, Path], workers: int, logs: Path, src: Path | None = None) -> dict:
+    server = Server(*models, workers=workers, logs=logs, src=src)
     try:
         pid = server.process.pid
-        report = {"workers": workers, "rss_mb_before": server_rss_mb(pid), "scenarios": []}
+        report = {"workers": workers, "server": str(src) if src else "this tree",
+                  "rss_mb_before": server_rss_mb(pid), "scenarios": []}
         for scenario in scenarios(args):
             cpu_server, cpu_client = server_cpu_s(pid), time.process_time()
-            run = _requests if scenario["kind"] == "requests" else _streams
-            result = asyncio.run(run(server.url + scenario["path"], scenario["body"], scenario["total"],
-                                     scenario["concurrency"], args.max_seconds))
+            if scenario["kind"] == "requests":
+                load = _requests(server.url, scenario["bodies"], scenario["total"], scenario["concurrency"],
+                                 args.max_seconds)
+            else:
+                load = _streams(server.url + scenario["path"], scenario["body"], scenario["total"],
+                                scenario["concurrency"], args.max_seconds)
+            result = asyncio.run(load)
             result.update(name=scenario["name"], concurrency=scenario["concurrency"],
                           server_cpu_s=server_cpu_s(pid) - cpu_server, client_cpu_s=time.process_time() - cpu_client)
             report["scenarios"].append(result)
@@ -265,11 +312,25 @@ def run_server(args, models: tuple[Path, Path], workers: int, logs: Path) -> dic
         server.stop()
 
 
+HEADER = (f"  {'scenario':<28} {'reqs':>6} {'req/s':>8} {'p50 ms':>9} {'p99 ms':>9} {'5xx':>5} {'other':>5} "
+          f"{'srv cpu':>7} {'cli cpu':>7}")
+
+
 def _print_row(r: dict) -> None:
-    errors = ", ".join(f"{k} {v}" for k, v in r["errors"].items()) or "0"
     extra = f"  {r['chars_per_s_per_stream']:,.0f} chars/s a stream" if "chars_per_s_per_stream" in r else ""
+    kinds = ", ".join(f"{k} {v}" for k, v in r["errors"].items())
     print(f"  {r['name']:<28} {r['requests']:>6} {r['requests_per_s']:>8.1f} {r['p50_ms']:>9.1f} {r['p99_ms']:>9.1f} "
-          f"{errors:>7} {r['server_cpu_s']:>7.1f} {r['client_cpu_s']:>7.1f}{extra}", flush=True)
+          f"{r['errors_5xx']:>5} {r['errors_other']:>5} {r['server_cpu_s']:>7.1f} {r['client_cpu_s']:>7.1f}{extra}"
+          + (f"  ({kinds})" if kinds else ""), flush=True)
+    for kind, k in r.get("by_kind", {}).items():
+        print(f"    {kind:<26} {k['requests']:>6} {'':>8} {k['p50_ms']:>9.1f} {k['p99_ms']:>9.1f}")
+
+
+def _print_ratios(baseline: dict, this: dict) -> None:
+    print(f"  this tree / baseline:  {'req/s':>8} {'p50':>7} {'p99':>7}")
+    for old, new in zip(baseline["scenarios"], this["scenarios"]):
+        ratios = [new[key] / old[key] if old[key] else float("nan") for key in ("requests_per_s", "p50_ms", "p99_ms")]
+        print(f"  {new['name']:<28} " + " ".join(f"{r:>6.2f}x" for r in ratios))
 
 
 def main() -> None:
@@ -281,7 +342,14 @@ def main() -> None:
     parser.add_argument("--batch-requests", type=int, default=100, help="requests per 64-review scenario")
     parser.add_argument("--streams", type=int, default=4, help="concurrent streaming generations")
     parser.add_argument("--stream-length", type=int, default=1000, help="characters per generation")
+    parser.add_argument("--mixed-requests", type=int, default=1000,
+                        help="requests of the mixed scenario (reviews, generations, streams at concurrency 32)")
     parser.add_argument("--max-seconds", type=float, default=30, help="longest a scenario runs")
+    parser.add_argument("--only", nargs="+", metavar="WORD",
+                        help="only the scenarios whose name contains one of these (e.g. 'x1,' mixed)")
+    parser.add_argument("--baseline-src", type=Path, metavar="DIR",
+                        help="also run, just before each, a server from another source tree's src folder "
+                             "(e.g. a checkout of an earlier version), and print this tree's ratios to it")
     args = parser.parse_args()
     if (args.sentiment is None) != (args.charlm is None):
         parser.error("give both --sentiment and --charlm, or neither")
@@ -296,10 +364,12 @@ def main() -> None:
             models = (args.sentiment, args.charlm)
         runs = []
         for workers in args.workers:
-            print(f"\nseqrnn serve --workers {workers} ({os.cpu_count()} cores here)")
-            print(f"  {'scenario':<28} {'reqs':>6} {'req/s':>8} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} "
-                  f"{'srv cpu':>7} {'cli cpu':>7}")
-            runs.append(run_server(args, models, workers, Path(tmp)))
+            for src in ([args.baseline_src.resolve()] if args.baseline_src else []) + [None]:
+                print(f"\nseqrnn serve --workers {workers} from {src or 'this tree'} ({os.cpu_count()} cores here)")
+                print(HEADER)
+                runs.append(run_server(args, models, workers, Path(tmp), src))
+            if args.baseline_src:
+                _print_ratios(runs[-2], runs[-1])
 
     import fastapi
     import uvicorn
@@ -317,6 +387,12 @@ def main() -> None:
     out = RESULTS / "serve.json"
     out.write_text(json.dumps(report, indent=2, default=str))
     print(f"\nwrote {out}")
+    failed = [(run, r) for run in runs for r in run["scenarios"] if r["errors_5xx"]]
+    for run, r in failed:
+        print(f"FAILED: {r['errors_5xx']} of {r['requests']} responses were 5xx in '{r['name']}' "
+              f"(--workers {run['workers']}, {run['server']}): {r['errors']}", file=sys.stderr)
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ real server process against slow clients on 127.0.0.1 (raw sockets, bounded in c
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import fnmatch
@@ -37,7 +38,7 @@ from seqrnn import __version__
 from seqrnn.errors import SeqrnnError
 from seqrnn.sampling import DEFAULT_TOP_N, check_sampling_options, effective_top_n
 from seqrnn.classifier import SentimentClassifier
-from seqrnn.serve import ConnectionLimits, Limits, _request_models, create_app
+from seqrnn.serve import ConnectionLimits, Limits, _frozen_stepper, _request_models, _sample, create_app
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 6
@@ -358,6 +359,91 @@ def test_a_full_queue_is_503(models):
             release.set()
             worker.join(10)
         assert first["r"].status_code == 200
+
+
+def test_each_copy_of_the_classifier_runs_in_one_thread(models):
+    """PyTorch's recurrent modules rewrite their state on every call: each of the `max_concurrency`
+    model threads has its own copy of the classifier, called by that thread only, one call at a time;
+    every request succeeds, with the answer it gets alone."""
+    app = create_app(sentiment_dir=models[0], limits=Limits(max_concurrency=3, max_queue=64))
+    copies = [kit["sentiment"] for kit in app.state.workers.kits]
+    assert len(copies) == 3 and copies[0] is app.state.sentiment
+    weights = [{p.data_ptr() for p in clf.model_.parameters()} for clf in copies]
+    assert all(weights[i].isdisjoint(weights[j]) for i in range(3) for j in range(i))  # nothing shared
+    guard, inside, most, threads = threading.Lock(), collections.Counter(), collections.Counter(), {}
+
+    def watched(k, real):
+        def predict_proba(texts):
+            with guard:
+                inside[k] += 1
+                most[k] = max(most[k], inside[k])
+                threads.setdefault(k, set()).add(threading.get_ident())
+            try:
+                time.sleep(0.02)  # long enough for the others to try
+                return real(texts)
+            finally:
+                with guard:
+                    inside[k] -= 1
+        return predict_proba
+
+    for k, clf in enumerate(copies):
+        clf.predict_proba = watched(k, clf.predict_proba)
+    texts = [[f"a great movie {i}"] for i in range(16)]
+    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda t: c.post("/v1/sentiment", json={"texts": t}), texts))
+        alone = [c.post("/v1/sentiment", json={"texts": t}) for t in texts]
+    assert [r.status_code for r in answers] == [200] * 16
+    assert [r.json() for r in answers] == [r.json() for r in alone]
+    assert set(most.values()) == {1}  # never two calls of one copy at once
+    assert all(len(ids) == 1 for ids in threads.values())  # each copy, one thread
+    assert len(set().union(*threads.values())) == len(threads)  # each thread, one copy
+
+
+def test_generation_and_classification_run_side_by_side(models):
+    """While a classification runs, generation (streamed or not) and another classification run on
+    the other thread, the latter on its own copy of the classifier."""
+    app = create_app(*models, limits=Limits(max_concurrency=2, max_queue=4))
+    entered, release = threading.Semaphore(0), threading.Event()
+    copies = [kit["sentiment"] for kit in app.state.workers.kits]
+    for clf in copies:
+        def slow(texts, real=clf.predict_proba):
+            entered.release()
+            release.wait(20)
+            return real(texts)
+        clf.predict_proba = slow
+    lm = CharLanguageModel.load(models[1])
+    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(c.post, "/v1/sentiment", json={"texts": ["good"]})
+        try:
+            assert entered.acquire(timeout=10)  # one thread holds a classification
+            r = c.post("/v1/generate", json={"length": 40, "seed": 3})
+            assert r.status_code == 200 and r.json()["texts"] == [lm.sample(40, "The ", seed=3)]
+            r = c.post("/v1/generate", json={"length": 40, "seed": 3, "stream": True})
+            assert r.status_code == 200 and r.text == lm.sample(40, "The ", seed=3)
+            second = pool.submit(c.post, "/v1/sentiment", json={"texts": ["bad"]})
+            assert entered.acquire(timeout=10)  # both classifications at once, on two copies
+            assert not first.done() and not second.done()
+        finally:
+            release.set()
+        assert [f.result(20).status_code for f in (first, second)] == [200, 200]
+
+
+def test_generations_share_one_read_only_stepper_in_many_threads(models):
+    """The server builds the NumPy sampler's step once per model; generations in many threads at once
+    on it give the texts `sample` gives, and it cannot be written to."""
+    lm = CharLanguageModel.load(models[1])
+    stepper = _frozen_stepper(lm)
+    assert all(not a.flags.writeable for a in [*stepper.w_ih, *stepper.w_hh, stepper.w_out, stepper.b_out])
+    with pytest.raises(ValueError, match="read-only"):
+        stepper.w_out[0, 0] = 1.0
+    _, GenerateRequest, _ = _request_models(LIMITS)
+    asks = [GenerateRequest(start="To be", length=80, seed=seed, temperature=0.8, num_samples=1 + seed % 3)
+            for seed in range(16)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        texts = list(pool.map(lambda ask: _sample((lm, stepper), ask), asks))
+    for ask, got in zip(asks, texts):
+        expected = lm.sample(80, "To be", temperature=0.8, seed=ask.seed, num_samples=ask.num_samples)
+        assert got == ([expected] if isinstance(expected, str) else expected)
 
 
 def test_create_app_needs_a_model_and_valid_limits(tmp_path):

@@ -244,17 +244,19 @@ def next_char_probabilities(logits: np.ndarray, temperature: float = 1.0, top_n:
     return probs / probs.sum(axis=1, keepdims=True)
 
 
-def generate(model: torch.nn.Module, start_ids: np.ndarray, length: int, *, temperature: float = 1.0,
-             top_n: int | None = None, top_p: float | None = None, seed: int | None = None,
+def generate(model: torch.nn.Module | RecurrentStepper, start_ids: np.ndarray, length: int, *,
+             temperature: float = 1.0, top_n: int | None = None, top_p: float | None = None, seed: int | None = None,
              num_samples: int = 1, precision: str = "float32") -> Iterator:
     """Yield `length` steps of a trained `CharRNN`, each a sequence of `num_samples` sampled
     character ids (`sample_tokens`, on the NumPy `RecurrentStepper`).
 
-    The start ids (at least one) prime the state; every stream reads the same start.
+    The start ids (at least one) prime the state; every stream reads the same start. `model` is a
+    CharRNN, or a `RecurrentStepper` built from one (then `precision` is the stepper's): a stepper
+    is only read, so one can serve many generations, in several threads at once.
     """
     if len(start_ids) == 0:
         raise ValueError("generation needs at least one start character")
-    stepper = RecurrentStepper(model, precision)
+    stepper = model if isinstance(model, RecurrentStepper) else RecurrentStepper(model, precision)
     single = num_samples == 1  # one stream runs on 1-D vectors and Python ints: fewer, cheaper calls
     state = stepper.initial_state(None if single else num_samples)
     if single and stepper.cell == "lstm" and stepper.num_layers == 1:

@@ -20,10 +20,40 @@ characters it never saw), 404 a model not loaded, 408 a request too slow to arri
 large, 422 a field out of range (`detail` holds pydantic's list), 503 too many requests waiting or
 connections open.
 
-Models are loaded once, in `create_app`. Model calls are CPU-bound, so they run in worker threads
-behind one capacity limiter (`Limits.max_concurrency` at a time, `Limits.max_queue` more may wait,
-beyond that 503) and the event loop stays responsive. Texts longer than `Limits.max_text_chars` are
-refused (422), never silently truncated.
+Models are loaded once, in `create_app`. Texts longer than `Limits.max_text_chars` are refused
+(422), never silently truncated.
+
+No request fails because another one runs. Model calls are CPU-bound, so they run in threads and the
+event loop stays responsive: `Limits.max_concurrency` threads (`_Workers`), one queue for all calls,
+first come first served (a free thread takes the next call as soon as it returns; `Limits.max_queue`
+calls may wait beyond those running, more get a 503). Each thread has its own kit of the models:
+
+- its own copy of the classifier (deep copies, made when the server starts), so no copy is ever
+  called by two threads at once: PyTorch's recurrent modules rewrite their state (`_flat_weights`)
+  on every call, and two calls on one module at once can fail.
+- the NumPy sampler's step (`sampling.RecurrentStepper`), shared by all: built once when the server
+  starts and made read-only (`_frozen_stepper`), each generation with its own state; the PyTorch
+  character model is never called. The texts are those `CharLanguageModel.sample` gives (building
+  the step took 4 ms of a 9 ms generation of 50 characters with a default-size model).
+
+Why this design: measured with `benchmarks/serve.py --workers 1 --requests 600 --batch-requests 40
+--mixed-requests 600` on 2 cores shared with other work (figures moved by up to 30 % between runs;
+c: concurrent clients; "the mix": single reviews, generations and streams):
+
+- against the same threads sharing one classifier (which answered up to 12 of 600 requests with a
+  500 at c=8 or 32), default-size models, two runs each: the mix at c=32 68-69 vs 59-63
+  requests/s, p99 1.19-1.24 vs 1.36-1.46 s; 1 review at c=32 128-160 vs 139-182 requests/s (p99
+  253-288 vs 199-276 ms); 64 reviews at c=8 8.2-8.3 vs 8.1 requests/s. Tiny models: 0.83-1.27
+  times the requests/s, in no consistent direction.
+- one classifier thread (a lock, or one worker per model) leaves a core idle: 64 reviews at c=8
+  8.7-8.8 vs 15.6-15.7 requests/s, 1 review at c=8 158-218 vs 239-268, when the second core was free.
+- threads of their own for each model (two classifier threads, two generation threads): four busy
+  threads on two cores; in the mix at c=32, p99 2.3-2.5 s (streams waited) vs 1.1-1.3 s in one pool.
+- a lock awaited in the event loop: between two calls the next one waits for the event loop;
+  1 review at c=8 88 vs 209 requests/s.
+- batching the reviews that wait into one call: an answer would depend on the other requests
+  (sums in another order: 10 of 512 reviews alone and in batches of 16 differed in the 6th
+  decimal, default size), and it was no faster (1 review at c=32, 49 vs 79 requests/s for a lock).
 
 Slow clients cannot hold connections (`ConnectionLimits`, `seqrnn serve` flags; each server process
 counts its own connections):
@@ -48,6 +78,7 @@ libraries' default, a thread per core for every call, made each call 10-25 times
 cores (the threads of concurrent calls wait on each other, spinning).
 """
 
+import contextlib
 import dataclasses
 import functools
 import importlib.resources
@@ -58,7 +89,7 @@ import math
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
@@ -80,8 +111,8 @@ class Limits:
     max_start_chars: int = 10_000  # characters of generation start text
     max_length: int = 5_000  # characters generated per sample
     max_num_samples: int = 16  # samples per generation request
-    max_concurrency: int = 2  # model calls running at once (worker threads)
-    max_queue: int = 32  # requests waiting for a model call beyond those; more: 503
+    max_concurrency: int = 2  # model calls running at once (threads, each with a copy of the classifier)
+    max_queue: int = 32  # calls of one model waiting beyond those running; more: 503
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -288,28 +319,101 @@ def _validation_summary(errors) -> tuple[str, list]:
     return summary, jsonable_encoder(cleaned)
 
 
-class _Gate:
-    """Run model calls in worker threads, at most `max_concurrency` at once and `max_queue` waiting."""
+class _Workers:
+    """The threads that run model calls, each with its own kit of the models for good: a dict of what
+    each model's calls get (`kits`, one per thread). A kit is used by its thread only; what calls
+    only read may be shared by all kits.
 
-    def __init__(self, limits: Limits):
-        import anyio
+    Calls wait in one queue, first come first served, and run on the first free thread, which takes
+    the next one as soon as it returns (no round trip through the event loop). A call is refused
+    (503) when `max_queue` calls already wait beyond those running; a call whose request is cancelled
+    before it starts never runs.
+    """
 
-        self.limiter = anyio.CapacityLimiter(limits.max_concurrency)
-        self.max_queue = limits.max_queue
+    def __init__(self, kits: list[dict], max_queue: int):
+        import concurrent.futures
+        import queue
+        import threading
 
-    def check(self):
+        self.kits, self.max_queue = list(kits), max_queue
+        self._unclaimed = queue.SimpleQueue()
+        for kit in self.kits:
+            self._unclaimed.put(kit)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._in_flight = 0  # calls submitted and not done: running or waiting
+        self._pool = concurrent.futures.ThreadPoolExecutor(len(self.kits), thread_name_prefix="seqrnn-model",
+                                                           initializer=self._claim)
+
+    def _claim(self) -> None:  # a new thread takes its kit (as many threads as kits, each started once)
+        self._local.kit = self._unclaimed.get_nowait()
+
+    def _call(self, name: str, fn: Callable, args: tuple):
+        return fn(self._local.kit[name], *args)
+
+    def _done(self, _future) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    async def run(self, name: str, fn: Callable, *args, check: bool = True):
+        """`fn(model, *args)` on one of the threads, `model` its kit's `name`: the result, or the
+        exception. With `check`, a 503 first if the queue is full."""
+        import asyncio
+
         from fastapi import HTTPException
 
-        stats = self.limiter.statistics()
-        if stats.borrowed_tokens >= stats.total_tokens and stats.tasks_waiting >= self.max_queue:
-            raise HTTPException(503, "the server is busy; try again shortly", headers={"Retry-After": "1"})
+        with self._lock:
+            if check and self._in_flight >= len(self.kits) + self.max_queue:
+                raise HTTPException(503, "the server is busy; try again shortly", headers={"Retry-After": "1"})
+            self._in_flight += 1
+        future = self._pool.submit(self._call, name, fn, args)
+        future.add_done_callback(self._done)
+        return await asyncio.wrap_future(future)
 
-    async def run(self, fn: Callable, *args, check: bool = True, **kwargs):
-        import anyio
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
-        if check:
-            self.check()
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self.limiter)
+
+def _frozen_stepper(lm):
+    """The NumPy sampler's step for a character model (`sampling.RecurrentStepper`), built once and
+    made read-only: generations share it, each with its own state, in as many threads as run them
+    (a write to it would raise instead of changing another generation's text)."""
+    import numpy as np
+
+    from seqrnn.sampling import RecurrentStepper
+
+    stepper = RecurrentStepper(lm.model_)
+    for value in vars(stepper).values():
+        for array in value if isinstance(value, list) else [value]:
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False
+    return stepper
+
+
+def _generation(lm, stepper, request) -> tuple[str, Iterator[list[str]]]:
+    """(the start text as the model reads it, the steps): `lm.sample_stream` with the request's
+    options, on the shared `stepper`. A start text with unknown characters is a `SeqrnnError` (400)."""
+    from seqrnn.sampling import check_sampling_options, effective_top_n, generate
+
+    check_sampling_options(length=request.length, temperature=request.temperature, top_n=request.top_n,
+                           top_p=request.top_p, num_samples=request.num_samples)
+    ids = lm.start_ids(request.start, request.ignore_unknown)
+    chars = lm.vocab_.chars
+    steps = generate(stepper, ids, request.length, temperature=request.temperature,
+                     top_n=effective_top_n(request.top_n, request.top_p), top_p=request.top_p, seed=request.seed,
+                     num_samples=request.num_samples)
+    return lm.vocab_.decode(ids), ([chars[i] for i in step] for step in steps)
+
+
+def _sample(model: tuple, request) -> list[str]:
+    """The request's texts, each beginning with the start text: `lm.sample`'s, on the shared `stepper`
+    (`model` is `(lm, stepper)`)."""
+    prefix, steps = _generation(*model, request)
+    pieces = [[] for _ in range(request.num_samples)]
+    for step in steps:
+        for piece, char in zip(pieces, step):
+            piece.append(char)
+    return [prefix + "".join(piece) for piece in pieces]
 
 
 def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
@@ -329,10 +433,23 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     page_html = _page_html()
     loaded = {"sentiment": clf is not None, "charlm": lm is not None}
     info = Info(version=__version__, models=loaded, limits=dataclasses.asdict(limits))
-    gate = _Gate(limits)
-    app = FastAPI(title="seqrnn", version=__version__,
+    # the threads of the model calls, each with its own kit: a copy of the classifier (PyTorch's
+    # recurrent modules rewrite their state on every call), and the read-only step all generations share
+    import copy
+
+    stepper = lm and _frozen_stepper(lm)
+    kits = [{"sentiment": clf if k == 0 else copy.deepcopy(clf), "charlm": (lm, stepper)}
+            for k in range(limits.max_concurrency)]
+    workers = _Workers(kits, limits.max_queue)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        workers.close()
+
+    app = FastAPI(title="seqrnn", version=__version__, lifespan=lifespan,
                   description="Sentiment classification and character-level text generation with recurrent networks.")
-    app.state.sentiment, app.state.charlm, app.state.limits = clf, lm, limits
+    app.state.sentiment, app.state.charlm, app.state.limits, app.state.workers = clf, lm, limits, workers
     app.add_middleware(_BodyLimit, max_bytes=limits.max_body_bytes, timeout=connection_limits.body_timeout)
 
     @app.exception_handler(SeqrnnError)
@@ -369,23 +486,19 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
 
     @app.post("/v1/sentiment")
     async def sentiment(request: SentimentRequest) -> dict:
-        model = require("sentiment")
+        require("sentiment")
         from seqrnn.classifier import prediction_records
 
-        return {"results": await gate.run(prediction_records, model, request.texts)}
+        return {"results": await workers.run("sentiment", prediction_records, request.texts)}
 
     @app.post("/v1/generate", responses={200: {"content": {"text/plain": {}}}})
     async def generate(request: GenerateRequest):
         model = require("charlm")
-        options = {"top_n": request.top_n, "top_p": request.top_p,  # the model applies the default rule
-                   "temperature": request.temperature, "seed": request.seed, "ignore_unknown": request.ignore_unknown}
+        run = functools.partial(workers.run, "charlm")
         if not request.stream:
-            texts = await gate.run(model.sample, request.length, request.start, num_samples=request.num_samples,
-                                   **options)
-            return {"texts": [texts] if isinstance(texts, str) else texts}
+            return {"texts": await run(_sample, request)}
 
-        prefix = model.vocab_.decode(model.start_ids(request.start, request.ignore_unknown))  # 400 if unknown
-        steps = model.sample_stream(request.length, request.start, **options)
+        prefix, steps = _generation(model, stepper, request)  # 400 if the start text is unknown
 
         def chunk() -> str:
             out, began = [], time.monotonic()
@@ -395,15 +508,12 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
                     break
             return "".join(out)
 
-        first = prefix + await gate.run(chunk)  # errors so far still get a JSON status
+        first = prefix + await run(lambda _: chunk())  # errors so far still get a JSON status
 
-        async def body():
-            try:
-                yield first
-                while piece := await gate.run(chunk, check=False):
-                    yield piece
-            finally:
-                steps.close()
+        async def body():  # a stream cut short leaves its steps to the garbage collector: nothing to release
+            yield first
+            while piece := await run(lambda _: chunk(), check=False):
+                yield piece
 
         return StreamingResponse(body(), media_type="text/plain; charset=utf-8",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
