@@ -36,6 +36,7 @@ from common import RESULTS, run_measured  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SEQRNN_DATA", ROOT.parent / "shared" / "data"))
+os.environ["SEQRNN_DATA"] = str(DATA)  # the processes below find the named datasets there
 
 
 def build_corpus(path: Path, megabytes: int) -> None:
