@@ -104,14 +104,17 @@ def classify_train(args: Args) -> int:
     from seqrnn.classifier import TextClassifier
     from seqrnn.data import read_labelled_data
 
+    from seqrnn.runtime import interrupts_raise
+
     columns = dict(text_column=args.text_column, label_column=args.label_column)
-    texts, labels, unlabelled = read_labelled_data(args.data, default_split="train", with_unsup=True, **columns)
-    classes = training_classes(labels, name=args.data)
-    val = {}
-    if args.val_data:
-        val_texts, val_labels, _ = read_labelled_data(args.val_data, **columns)
-        class_indices(val_labels, classes, name=args.val_data, unknown_to=f"that {args.data} does not have")
-        val = {"X_val": val_texts, "y_val": val_labels}
+    with interrupts_raise("reading the data"):
+        texts, labels, unlabelled = read_labelled_data(args.data, default_split="train", with_unsup=True, **columns)
+        classes = training_classes(labels, name=args.data)
+        val = {}
+        if args.val_data:
+            val_texts, val_labels, _ = read_labelled_data(args.val_data, **columns)
+            class_indices(val_labels, classes, name=args.val_data, unknown_to=f"that {args.data} does not have")
+            val = {"X_val": val_texts, "y_val": val_labels}
     clf = TextClassifier(args.preset, **estimator_params(TextClassifier, args))
     # --limit N also keeps only the first N unlabelled reviews (small runs stay small)
     with warnings_as_notes():
@@ -227,8 +230,10 @@ def _predict_file(args: Args) -> int:
 def charlm_train(args: Args) -> int:
     from seqrnn.charlm import CharLanguageModel
     from seqrnn.corpus import text_source
+    from seqrnn.runtime import interrupts_raise
 
-    corpus = text_source(args.text, args.strip_gutenberg)
+    with interrupts_raise("reading the data"):
+        corpus = text_source(args.text, args.strip_gutenberg)
     lm = CharLanguageModel(args.preset, **estimator_params(CharLanguageModel, args))
     lm.fit(corpus, out_dir=args.out, resume=args.resume, source=args.text)
     print_summary(lm, args.out, "loss {loss:.4f} nats/char ({bits_per_char:.4f} bits/char)")
@@ -290,9 +295,11 @@ def charlm_sample(args: Args) -> int:
 
 def lm_train(args: Args) -> int:
     from seqrnn.data import read_documents
+    from seqrnn.runtime import interrupts_raise
     from seqrnn.lm import WordLanguageModel
 
-    labelled, unlabelled, labels = read_documents(args.data)  # labels: held out as a classifier's split is
+    with interrupts_raise("reading the data"):
+        labelled, unlabelled, labels = read_documents(args.data)  # labels: held out as a classifier's split is
     lm = WordLanguageModel(args.preset, **estimator_params(WordLanguageModel, args))
     lm.fit(labelled, labels, unlabelled=unlabelled, out_dir=args.out, resume=args.resume, source=args.data)
     print_summary(lm, args.out, "perplexity {perplexity:.1f}")

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import signal
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -41,32 +39,10 @@ from sklearn.exceptions import NotFittedError
 
 from seqrnn import config as configs
 from seqrnn import distributed
-from seqrnn.errors import Interrupted, SeqrnnError, SeqrnnRuntimeError
+from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
 from seqrnn.rundir import RunDir
-from seqrnn.runtime import preserved_global_state, setup_runtime, torch_threads
+from seqrnn.runtime import interrupts_raise, preserved_global_state, setup_runtime, torch_threads
 from seqrnn.train import Trainer
-
-
-@contextlib.contextmanager
-def interrupts_raise(doing: str) -> Iterator[None]:
-    """SIGINT and SIGTERM raise `Interrupted` ("while `doing`: nothing was trained yet") for the
-    duration, so that a stop during the preparation of the data is prompt and says so; on a thread
-    other than the main one, signals are left as they are."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def handle(signum, frame):
-        raise Interrupted(signum, 0, None, before_training=doing)
-
-    for s in previous:
-        signal.signal(s, handle)
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 @dataclass

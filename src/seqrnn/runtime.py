@@ -1,17 +1,21 @@
 """Where a run or a prediction executes: the process group under torchrun, the device, torch's CPU
-threads and seeds, and giving the caller's process-wide settings back afterwards.
+threads and seeds, giving the caller's process-wide settings back afterwards, and stop signals
+before training starts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 from typing import Iterator
 
 import torch
 
 from seqrnn import distributed
 from seqrnn.distributed import Ranks
+from seqrnn.errors import Interrupted
 
 
 def setup_runtime(seed: int, threads: int | None = None, device: str = "auto") -> tuple[Ranks, torch.device]:
@@ -66,3 +70,25 @@ def torch_threads(threads: int | None) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def interrupts_raise(doing: str) -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Interrupted` ("while `doing`: nothing was trained yet") for the
+    duration, so that a stop during the preparation of the data is prompt and says so; on a thread
+    other than the main one, signals are left as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def handle(signum, frame):
+        raise Interrupted(signum, 0, None, before_training=doing)
+
+    for s in previous:
+        signal.signal(s, handle)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
