@@ -131,10 +131,11 @@ def classify_evaluate(args: Args) -> int:
     from seqrnn.checks import class_indices
     from seqrnn.classifier import TextClassifier
     from seqrnn.data import read_labelled_data
+    from seqrnn.explain import check_png_path
     from seqrnn.report import format_report, plot_confusion_matrix
 
     if args.plot is not None:
-        check_plot_path(args.plot)
+        check_png_path(args.plot, "plot")
     clf = load_for_inference(TextClassifier, args)
     texts, labels, _ = read_labelled_data(args.data, args.split, args.text_column, args.label_column)
     class_indices(labels, clf.classes_, name=args.data)
@@ -150,21 +151,6 @@ def classify_evaluate(args: Args) -> int:
     if args.plot is not None:
         print(f"\nconfusion matrix drawn in {args.plot}")
     return 0
-
-
-def check_plot_path(path: str) -> None:
-    """A `--plot` file that can be written: a .png in an existing directory (checked before the work)."""
-    import os
-
-    from seqrnn.errors import SeqrnnError
-
-    if not path.lower().endswith(".png"):
-        raise SeqrnnError(f"`plot` must name a .png file, got {path!r}")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise SeqrnnError(f"`plot` {path}: no such directory {directory}")
-    if os.path.isdir(path):
-        raise SeqrnnError(f"`plot` {path} is a directory, expected a .png file")
 
 
 def classify_predict(args: Args) -> int:

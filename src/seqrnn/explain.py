@@ -147,15 +147,15 @@ def plot(curves: list[GradientCurve], path: str, max_norm: float = CLIP_NORM) ->
     fig.savefig(path, dpi=110)
 
 
-def check_png_path(out: str) -> str:
-    """`out` if a PNG file can be written there, else a one-line error."""
+def check_png_path(out: str, name: str = "out") -> str:
+    """`out` if a PNG file can be written there, else a one-line error naming the parameter `name`."""
     if not out.lower().endswith(".png"):
-        raise SeqrnnError(f"`out` must name a .png file, got {out!r}")
+        raise SeqrnnError(f"`{name}` must name a .png file, got {out!r}")
     directory = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(directory):
-        raise SeqrnnError(f"output directory does not exist: {directory}")
+        raise SeqrnnError(f"`{name}` {out}: the directory {directory} does not exist")
     if os.path.isdir(out):
-        raise SeqrnnError(f"`out` is a directory, expected a .png file: {out}")
+        raise SeqrnnError(f"`{name}` is a directory, expected a .png file: {out}")
     if not os.access(directory, os.W_OK):
-        raise SeqrnnError(f"output directory is not writable: {directory}")
+        raise SeqrnnError(f"`{name}` {out}: the directory {directory} is not writable")
     return out

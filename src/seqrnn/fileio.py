@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Iterator
 
 from seqrnn.errors import SeqrnnError
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same directory, fsync, rename.
-    The file gets the umask's permissions, like any other tool's (mkstemp alone would make it 0600)."""
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: str = "wb", **open_args: Any) -> Iterator[IO]:
+    """A file to write that appears at `path` only once the block ends without an error: a
+    temporary file in the same directory, fsynced and renamed (an error or a kill leaves `path` as it
+    was). It gets the umask's permissions, like any other tool's file (mkstemp alone would make it 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, mode, **open_args) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -28,6 +31,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (`atomic_file`)."""
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def _umask() -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -247,7 +246,7 @@ def predict_file(clf, data: str | os.PathLike, out: str | os.PathLike, *, text_c
     got an empty prediction; nothing is written to `out` unless the whole file was predicted."""
     from seqrnn.checks import json_classes
     from seqrnn.classifier import prediction_records
-    from seqrnn.fileio import _umask, fsync_dir
+    from seqrnn.fileio import atomic_file
     from seqrnn.progress import Progress
 
     data, out = Path(data), Path(out)
@@ -255,33 +254,22 @@ def predict_file(clf, data: str | os.PathLike, out: str | os.PathLike, *, text_c
     kind = output_format(out)
     classes = json_classes(clf.classes_)
     outcome = Outcome()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with open(data, "rb") as source, os.fdopen(fd, "w", encoding="utf-8", newline="") as sink:
-            lines = _ByteCounter(data, source)
-            id_key, rows = open_rows(data, lines, text_column, id_column)
-            writer = _Writer(sink, kind, id_key or "row", classes)
-            with Progress(f"predict {data.name}", os.fstat(source.fileno()).st_size, "B") as progress:
-                batch = []
-                for row in rows:
-                    batch.append(row)
-                    if len(batch) >= chunk:
-                        _predict_chunk(clf, batch, writer, outcome, prediction_records, data)
-                        progress.update_to(lines.bytes)
-                        batch = []
-                _predict_chunk(clf, batch, writer, outcome, prediction_records, data)
-                progress.update_to(lines.bytes)
-            if not outcome.rows:
-                raise SeqrnnError(f"{data}: the file is empty")
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(out.parent)
+    with open(data, "rb") as source, atomic_file(out, "w", encoding="utf-8", newline="") as sink:
+        lines = _ByteCounter(data, source)
+        id_key, rows = open_rows(data, lines, text_column, id_column)
+        writer = _Writer(sink, kind, id_key or "row", classes)
+        with Progress(f"predict {data.name}", os.fstat(source.fileno()).st_size, "B") as progress:
+            batch = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= chunk:
+                    _predict_chunk(clf, batch, writer, outcome, prediction_records, data)
+                    progress.update_to(lines.bytes)
+                    batch = []
+            _predict_chunk(clf, batch, writer, outcome, prediction_records, data)
+            progress.update_to(lines.bytes)
+        if not outcome.rows:
+            raise SeqrnnError(f"{data}: the file is empty")
     return outcome
 
 

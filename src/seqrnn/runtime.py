@@ -9,7 +9,7 @@ import contextlib
 import os
 import signal
 import threading
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -73,18 +73,13 @@ def torch_threads(threads: int | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def interrupts_raise(doing: str) -> Iterator[None]:
-    """SIGINT and SIGTERM raise `Interrupted` ("while `doing`: nothing was trained yet") for the
-    duration, so that a stop during the preparation of the data is prompt and says so; on a thread
-    other than the main one, signals are left as they are."""
+def stop_signals_call(handle: Callable[[int, Any], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call `handle(signum, frame)` for the duration, then the handlers before
+    are put back; on a thread other than the main one, signals are left as they are."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def handle(signum, frame):
-        raise Interrupted(signum, 0, None, before_training=doing)
-
     for s in previous:
         signal.signal(s, handle)
     try:
@@ -92,3 +87,13 @@ def interrupts_raise(doing: str) -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def interrupts_raise(doing: str):
+    """SIGINT and SIGTERM raise `Interrupted` ("while `doing`: nothing was trained yet") for the
+    duration, so that a stop while the data is read or prepared is prompt and says so."""
+
+    def handle(signum, frame):
+        raise Interrupted(signum, 0, None, before_training=doing)
+
+    return stop_signals_call(handle)

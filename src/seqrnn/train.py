@@ -13,14 +13,12 @@ checkpoint holds besides the weights, the optimizer, the schedule and the random
 
 from __future__ import annotations
 
-import contextlib
 import math
 import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 from tqdm import tqdm
@@ -30,8 +28,8 @@ from seqrnn.config import TrainingConfig
 from seqrnn.distributed import Ranks
 from seqrnn.errors import Interrupted, SeqrnnRuntimeError
 from seqrnn.rundir import RunDir, to_device
+from seqrnn.runtime import stop_signals_call
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 EXPLODING_FACTOR = 3.0  # char-rnn's rule: stop when the loss exceeds 3 times the untrained model's
 PLAIN_LINE_EVERY_S = 60.0  # off a terminal: a plain progress line at least this often, besides each validation
 
@@ -469,14 +467,9 @@ class Trainer:
             self.save_checkpoint()
         return "done"
 
-    @contextlib.contextmanager
-    def _stop_signals(self) -> Iterator[None]:
+    def _stop_signals(self):
         """SIGINT/SIGTERM ask the loop to stop after the current step (with a checkpoint); a second
         one stops at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
 
         def handle(signum, frame):
             if self.stop_signal is not None:
@@ -486,13 +479,7 @@ class Trainer:
                 print(f"\nseqrnn: {signal.Signals(signum).name}: stopping after this step, writing the checkpoint "
                       "(again to stop at once)", file=sys.stderr, flush=True)
 
-        for s in STOP_SIGNALS:
-            signal.signal(s, handle)
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
+        return stop_signals_call(handle)
 
     def log(self, window: "_Window") -> dict[str, Any]:
         """Write the mean training loss since the last record, over all ranks (one device sync and,
