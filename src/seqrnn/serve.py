@@ -3,7 +3,7 @@
 Endpoints (all JSON unless noted):
 
 - `POST /v1/sentiment` `{"texts": [...]}` -> `{"results": [{"label": L, "probability": p,
-  "probabilities": {class: p}}, ...]}`, what `seqrnn sentiment predict --json` prints: L the
+  "probabilities": {class: p}}, ...]}`, what `seqrnn classify predict --json` prints: L the
   predicted class (IMDb: 0|1), p the probability of L (`classifier.prediction_records`). An empty
   text is a 400 naming its place in "texts".
 - `POST /v1/generate` `{"start", "length", "top_n", "top_p", "temperature", "seed", "num_samples",
