@@ -252,3 +252,15 @@ def test_gradual_unfreezing_trains_the_head_first_then_the_encoder_from_the_top(
                 changed_at[part] = step
         before = after
     assert changed_at == {"head": 0, "top": 2, "bottom": 4, "embedding": 6}
+
+
+def test_a_sample_held_in_memory_has_a_bounded_length(tmp_path, seqrnn_cli):
+    from seqrnn.sampling import MAX_HELD_CHARS
+
+    lm = WordLanguageModel(embed_size=8, hidden_size=8, batch_size=2, num_steps=3, epochs=1, min_count=1,
+                           threads=1, quiet=True).fit(TEXTS, LABELS, out_dir=tmp_path / "lm")
+    with pytest.raises(SeqrnnError, match="length x num_samples"):
+        lm.sample(MAX_HELD_CHARS + 1)
+    result = seqrnn_cli("lm", "sample", "--model", tmp_path / "lm", "--length", str(10**20))
+    assert result.returncode == 2 and result.stderr.startswith("seqrnn: error: length x num_samples")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -212,6 +212,7 @@ class WordLanguageModel(RecurrentEstimator):
         """Generated text (the start text, then up to `length` words; backward: the words before
         it), detokenized; a list when `num_samples` > 1. Options as in `sample_ids`."""
         self._check_fitted()
+        check_sampling_options(length=length, num_samples=options.get("num_samples", 1), held=True)
         direction = options.get("direction") or self.model_.directions[0]
         steps = list(self.sample_ids(start, length, **options))
         columns = np.stack(steps, axis=1) if steps else np.zeros((options.get("num_samples", 1), 0), np.int64)
