@@ -52,7 +52,8 @@ IMDB_CLASSES = [0, 1]  # negative, positive: the classes of a model directory th
 
 
 class EncodedReviews:
-    """Token ids (n, seq_len), true lengths and class indices, padded on the side the model expects."""
+    """Token ids (n, seq_len; int32, int64 per batch), true lengths and class indices, padded on the
+    side the model expects."""
 
     def __init__(self, ids: np.ndarray, lengths: np.ndarray, targets: np.ndarray | None, pad: str):
         self.ids, self.lengths, self.targets, self.pad = ids, lengths, targets, pad
@@ -74,7 +75,7 @@ class EncodedReviews:
         else:  # the book's form: the whole left-padded row, the last step is the last token
             lengths_t = None
         targets = None if self.targets is None else torch.as_tensor(self.targets[index], device=device)
-        return torch.as_tensor(ids, device=device), lengths_t, targets
+        return torch.as_tensor(ids.astype(np.int64), device=device), lengths_t, targets
 
 
 def length_sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -372,11 +373,11 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         require([(f"seq_len {settings.seq_len} ({len(texts):,} texts x {settings.seq_len:,} token ids)",
                   len(texts) * settings.seq_len * 12, "lower seq_len")])  # ids, padding mask and index: CPU
         if vocab is not None:
-            ids, lengths = encode_texts(texts, vocab, settings.seq_len, pad=settings.pad)
+            ids, lengths = encode_texts(texts, vocab, settings.seq_len, pad=settings.pad, dtype=np.int32)
         else:
             vocab, ids, lengths = build_and_encode(texts, settings.seq_len, vocab_rows=train_index,
                                                    min_count=settings.min_count, max_size=settings.max_vocab or None,
-                                                   pad=settings.pad)
+                                                   pad=settings.pad, dtype=np.int32)
         train = EncodedReviews(ids[train_index], lengths[train_index], targets[train_index], settings.pad)
         # no held-out data: select on the training set itself
         val = EncodedReviews(ids[val_index], lengths[val_index], targets[val_index], settings.pad) if n_val else train
@@ -448,7 +449,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         if not texts:
             return np.zeros((0,) if len(self.classes_) == 2 else (0, len(self.classes_)), dtype=np.float32)
         with self._inference() as device:
-            ids, lengths = encode_texts(texts, self.vocab_, data.seq_len, pad=data.pad)
+            ids, lengths = encode_texts(texts, self.vocab_, data.seq_len, pad=data.pad, dtype=np.int32)
             return predict_logits(self.model_, EncodedReviews(ids, lengths, None, data.pad), device,
                                   self.run_options().eval_batch_size)
 

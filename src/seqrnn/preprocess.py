@@ -462,10 +462,11 @@ class Vocabulary:
 
 
 def encode_flat(flat: np.ndarray, offsets: np.ndarray, seq_len: int, truncate: str = "left",
-                pad: str = "left", table: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Rows given as one concatenated array and n + 1 offsets, as an (n, seq_len) int64 matrix, and
-    the true lengths min(len, seq_len); with `table`, the matrix holds table[flat[...]] (token
-    indices to vocabulary ids after the cut).
+                pad: str = "left", table: np.ndarray | None = None,
+                dtype: np.dtype | type = np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """Rows given as one concatenated array and n + 1 offsets, as an (n, seq_len) matrix of `dtype`
+    (int64 unless asked; int32 halves a large matrix), and the true lengths min(len, seq_len); with
+    `table`, the matrix holds table[flat[...]] (token indices to vocabulary ids after the cut).
 
     The book's default: keep the last `seq_len` ids (truncate='left') and left-pad with 0.
     truncate='right' keeps the first `seq_len` ids; pad='right' pads at the end.
@@ -492,9 +493,9 @@ def encode_flat(flat: np.ndarray, offsets: np.ndarray, seq_len: int, truncate: s
         padding = np.arange(seq_len) >= kept[:, None]
     out = np.lib.stride_tricks.sliding_window_view(buf, seq_len)[starts]
     if table is not None:
-        out = np.take(np.asarray(table, dtype=np.int64), out)
+        out = np.take(np.asarray(table, dtype=dtype), out)
     out[padding] = 0
-    return out.astype(np.int64, copy=False), kept
+    return out.astype(dtype, copy=False), kept
 
 
 def encode_texts(texts: Sequence[str], vocab: Vocabulary, seq_len: int, **kw) -> tuple[np.ndarray, np.ndarray]:
