@@ -185,7 +185,7 @@ def test_a_checkpoint_written_on_cuda_resumes_on_the_cpu_with_a_note(tmp_path, c
 
 
 def test_off_a_terminal_progress_is_a_plain_line_per_validation_and_every_interval(tmp_path, capsys, monkeypatch):
-    import seqrnn.train
+    import seqrnn.progress
 
     config = TrainingConfig(epochs=2, lr=0.1)
     Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path / "a"), torch.device("cpu"), log_every=1).fit()
@@ -200,7 +200,7 @@ def test_off_a_terminal_progress_is_a_plain_line_per_validation_and_every_interv
 
     # the interval is kept whatever log_every is: with 0 s, a line after every step (steps 2-4 and 6-9:
     # the first step starts the clock, an epoch's last step has its validation line)
-    monkeypatch.setattr(seqrnn.train, "PLAIN_LINE_EVERY_S", 0.0)
+    monkeypatch.setattr(seqrnn.progress, "PLAIN_LINE_EVERY_S", 0.0)
     Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path / "b"), torch.device("cpu"), log_every=100).fit()
     lines = capsys.readouterr().err.splitlines()
     timed = [line for line in lines if "examples/s" in line]

@@ -217,10 +217,10 @@ def array_folder(kind: str, entry_key: str | None, build) -> tuple[dict, Path]:
     folder removed when the process ends.
     """
     if entry_key is not None and enabled():
+        found = find_array_folder(kind, entry_key)
+        if found is not None:
+            return found
         final = directory() / f"{kind}-{entry_key}"
-        meta = _read_meta(final, kind, entry_key)
-        if meta is not None:
-            return meta, final
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             scratch = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=final.parent))
@@ -248,6 +248,15 @@ def array_folder(kind: str, entry_key: str | None, build) -> tuple[dict, Path]:
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+
+
+def find_array_folder(kind: str, entry_key: str) -> tuple[dict, Path] | None:
+    """(meta, folder) of the entry `kind`-`entry_key` when the cache holds it, else None (nothing is made)."""
+    if not enabled():
+        return None
+    folder = directory() / f"{kind}-{entry_key}"
+    meta = _read_meta(folder, kind, entry_key)
+    return None if meta is None else (meta, folder)
 
 
 def _read_meta(folder: Path, kind: str, entry_key: str) -> dict | None:

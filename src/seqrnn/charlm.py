@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -23,7 +24,8 @@ from seqrnn.memory import activation_floats, require_model
 from seqrnn.models import CharRNN
 from seqrnn.preprocess import CharVocabulary
 from seqrnn.runtime import torch_threads
-from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, effective_top_n, generate, sampler_bytes_per_stream
+from seqrnn.sampling import (DEFAULT_SEED, RecurrentStepper, check_sampling_options, effective_top_n, generate,
+                             sampler_bytes_per_stream)
 from seqrnn.streams import StreamTask, stream_loss
 
 TASK = "charlm"
@@ -183,21 +185,23 @@ class CharLanguageModel(RecurrentEstimator):
 
     def sample_stream(self, length: int = 500, start: str = "The ", *, top_n: int | None = None,
                       top_p: float | None = None, temperature: float = 1.0, seed: int | None = DEFAULT_SEED,
-                      num_samples: int = 1, ignore_unknown: bool = False):
-        """Yield the generated characters step by step, as a list of `num_samples` strings each.
+                      num_samples: int = 1, ignore_unknown: bool = False,
+                      stepper: RecurrentStepper | None = None) -> Iterator[list[str]]:
+        """The generated characters step by step, as a list of `num_samples` strings each.
 
-        The options are `sample`'s. The generator runs NumPy's recurrent step on the CPU (faster, one
-        character at a time, than a model call on any device) with the caller's thread settings
-        (`sample` applies the `threads` parameter).
+        The options are `sample`'s, checked at once (a bad option or start text raises here, before
+        the first step). The generator runs NumPy's recurrent step on the CPU (faster, one character
+        at a time, than a model call on any device) with the caller's thread settings (`sample`
+        applies the `threads` parameter); `stepper`, that step built once
+        (`sampling.RecurrentStepper(model_)`), is only read, so one can serve many calls at once.
         """
         check_sampling_options(length=length, temperature=temperature, top_n=top_n, top_p=top_p,
                                num_samples=num_samples, stream_bytes=sampler_bytes_per_stream(self.model_))
-        top_n = effective_top_n(top_n, top_p)
         ids = self.start_ids(start, ignore_unknown)
         chars = self.vocab_.chars
-        for step_ids in generate(self.model_, ids, length, temperature=temperature, top_n=top_n, top_p=top_p,
-                                 seed=seed, num_samples=num_samples):
-            yield [chars[i] for i in step_ids]
+        steps = generate(stepper or self.model_, ids, length, temperature=temperature,
+                         top_n=effective_top_n(top_n, top_p), top_p=top_p, seed=seed, num_samples=num_samples)
+        return ([chars[i] for i in step_ids] for step_ids in steps)
 
     def sample(self, length: int = 500, start: str = "The ", *, top_n: int | None = None,
                top_p: float | None = None, temperature: float = 1.0, seed: int | None = DEFAULT_SEED,

@@ -149,34 +149,26 @@ def char_streams(source: TextSource, val_fraction: float, limit: int | None = No
         meta = _encode(source, val_fraction, limit, vocab, writers, quiet)
         arrays = {name: w.array(np.dtype(meta["dtype"])) for name, w in writers.items()}
     else:
-        parts = (STREAMS_VERSION, repr(float(val_fraction)), repr(limit), *source.key_parts())
-        meta, folder = None, None
-        if vocab is not None and cache.enabled():  # the entry of the first run, when it was built with this vocabulary
-            meta, folder = _existing(cache.key_of(*parts))
-            if meta is not None and meta["chars"] != vocab.chars:
-                meta = None
-        if meta is None:
-            entry_key = cache.key_of(*parts, *([] if vocab is None else ["vocab", *vocab.chars])) \
-                if cache.enabled() else None
+        def build(folder: Path) -> dict:
+            writers = {name: _Writer(folder / f"{name}.bin") for name in ("train", "val")}
+            return _encode(source, val_fraction, limit, vocab, writers, quiet)
 
-            def build(folder: Path) -> dict:
-                writers = {name: _Writer(folder / f"{name}.bin") for name in ("train", "val")}
-                return _encode(source, val_fraction, limit, vocab, writers, quiet)
-
-            meta, folder = cache.array_folder("stream", entry_key, build)
+        found = None
+        if cache.enabled():  # keyed by the content: hashing it is a pass over the file, worth it only then
+            parts = (STREAMS_VERSION, repr(float(val_fraction)), repr(limit), *source.key_parts())
+            if vocab is not None:  # the entry of the first run, when it was built with this vocabulary
+                found = cache.find_array_folder("stream", cache.key_of(*parts))
+                if found is not None and found[0]["chars"] != vocab.chars:
+                    found = None
+            entry_key = cache.key_of(*parts, *([] if vocab is None else ["vocab", *vocab.chars]))
+        else:
+            entry_key = None
+        meta, folder = found or cache.array_folder("stream", entry_key, build)
         arrays = {name: cache.map_array(folder / f"{name}.bin", meta["dtype"], meta[name]) for name in ("train", "val")}
     if len(arrays["train"]) < 1:
         raise SeqrnnError("the training part of the corpus is empty")
     return CharStreams(vocab or CharVocabulary(meta["chars"]), arrays["train"], arrays["val"], meta["train_chars"],
                        meta["val_chars"])
-
-
-def _existing(entry_key: str) -> tuple[dict | None, Path | None]:
-    """The cached entry `stream`-`entry_key` if it is there (nothing is built)."""
-    if not cache.enabled():
-        return None, None
-    folder = cache.directory() / f"stream-{entry_key}"
-    return cache._read_meta(folder, "stream", entry_key), folder
 
 
 def encode_chars(source: TextSource, vocab: CharVocabulary, part: str | None = None,
@@ -259,8 +251,9 @@ def _encode(source: TextSource, val_fraction: float, limit: int | None, vocab: C
         raise SeqrnnError(f"{source.path or 'the text'}: the corpus is empty")
     (train_start, train_stop), (val_start, val_stop) = _ranges(source, total, val_fraction, limit)
     if vocab is None:
-        in_train = np.flatnonzero((first >= train_start) & (first < train_stop))
-        if train_start > 0:  # a named split not at the start: positions of later first occurrences miss it
+        if train_start == 0:  # the characters first seen before the training part ends
+            in_train = np.flatnonzero((first >= 0) & (first < train_stop))
+        else:  # a named split not at the start: first positions do not tell what it holds
             in_train = _codes_in_range(source, train_start, train_stop)
         vocab = CharVocabulary(chr(c) for c in in_train.tolist())
     table, dtype = _id_table(vocab), smallest_dtype(len(vocab))

@@ -536,23 +536,25 @@ def _delimited_rows(path: Path, text: str, delimiter: str):
                           f"({exc})") from None
 
 
+def json_record(path: Path, number: int, line: str) -> dict:
+    """Line `number` of a JSONL file as its JSON object, or a one-line error naming the file and line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SeqrnnError(f"{path}: line {number}: not JSON ({exc.msg}); expected one JSON object per line") from None
+    except RecursionError:  # Python's parser recurses once per level
+        raise SeqrnnError(f"{path}: line {number}: JSON nested too deeply to read; expected one flat object "
+                          '({"text": ...}) per line') from None
+    if not isinstance(record, dict):
+        raise SeqrnnError(f"{path}: line {number}: a JSON {type(record).__name__}, expected an object "
+                          '({"text": ...})')
+    return record
+
+
 def _json_rows(path: Path, text: str):
     """The keys of the first record, then (line, record) per non-blank line of a JSONL file."""
-    records = []
-    for number, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SeqrnnError(f"{path}: line {number}: not JSON ({exc.msg}); expected one JSON object per line") from None
-        except RecursionError:  # Python's parser recurses once per level
-            raise SeqrnnError(f"{path}: line {number}: JSON nested too deeply to read; expected one flat object "
-                              '({"text": ..., "label": ...}) per line') from None
-        if not isinstance(record, dict):
-            raise SeqrnnError(f"{path}: line {number}: a JSON {type(record).__name__}, expected an object "
-                              '({"text": ..., "label": ...})')
-        records.append((number, record))
+    records = [(number, json_record(path, number, line))
+               for number, line in enumerate(text.split("\n"), 1) if line.strip()]
     yield list(records[0][1]) if records else []
     yield from records
 

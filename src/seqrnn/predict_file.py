@@ -168,18 +168,11 @@ def _chain(first, rest):
 
 
 def _json_records(path: Path, lines: _ByteCounter) -> Iterator[tuple[int, dict]]:
+    from seqrnn.data import json_record
+
     for line in lines:
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SeqrnnError(f"{path}: line {lines.line}: not JSON ({exc.msg}); expected one JSON object per "
-                              "line") from None
-        if not isinstance(record, dict):
-            raise SeqrnnError(f"{path}: line {lines.line}: a JSON {type(record).__name__}, expected an object "
-                              '({"text": ...})')
-        yield lines.line, record
+        if line.strip():
+            yield lines.line, json_record(path, lines.line, line)
 
 
 def _delimited_records(path: Path, lines: _ByteCounter, delimiter: str):

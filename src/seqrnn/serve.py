@@ -393,16 +393,10 @@ def _frozen_stepper(lm):
 def _generation(lm, stepper, request) -> tuple[str, Iterator[list[str]]]:
     """(the start text as the model reads it, the steps): `lm.sample_stream` with the request's
     options, on the shared `stepper`. A start text with unknown characters is a `SeqrnnError` (400)."""
-    from seqrnn.sampling import check_sampling_options, effective_top_n, generate
-
-    check_sampling_options(length=request.length, temperature=request.temperature, top_n=request.top_n,
-                           top_p=request.top_p, num_samples=request.num_samples)
-    ids = lm.start_ids(request.start, request.ignore_unknown)
-    chars = lm.vocab_.chars
-    steps = generate(stepper, ids, request.length, temperature=request.temperature,
-                     top_n=effective_top_n(request.top_n, request.top_p), top_p=request.top_p, seed=request.seed,
-                     num_samples=request.num_samples)
-    return lm.vocab_.decode(ids), ([chars[i] for i in step] for step in steps)
+    steps = lm.sample_stream(request.length, request.start, top_n=request.top_n, top_p=request.top_p,
+                             temperature=request.temperature, seed=request.seed, num_samples=request.num_samples,
+                             ignore_unknown=request.ignore_unknown, stepper=stepper)
+    return lm.vocab_.decode(lm.start_ids(request.start, request.ignore_unknown)), steps
 
 
 def _sample(model: tuple, request) -> list[str]:

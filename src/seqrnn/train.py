@@ -23,7 +23,7 @@ from typing import Any, Callable, Protocol
 import torch
 from tqdm import tqdm
 
-from seqrnn import distributed
+from seqrnn import distributed, progress
 from seqrnn.config import TrainingConfig
 from seqrnn.distributed import Ranks
 from seqrnn.errors import Interrupted, SeqrnnRuntimeError
@@ -31,7 +31,6 @@ from seqrnn.rundir import RunDir, to_device
 from seqrnn.runtime import stop_signals_call
 
 EXPLODING_FACTOR = 3.0  # char-rnn's rule: stop when the loss exceeds 3 times the untrained model's
-PLAIN_LINE_EVERY_S = 60.0  # off a terminal: a plain progress line at least this often, besides each validation
 
 
 class Task(Protocol):
@@ -88,9 +87,9 @@ def lr_factor(step: int, total_steps: int, training: TrainingConfig) -> float:
         return (step + 1) / training.warmup_steps
     if training.schedule == "constant" or total_steps <= training.warmup_steps:
         return 1.0
-    progress = min(1.0, (step - training.warmup_steps) / max(1, total_steps - training.warmup_steps))
+    done = min(1.0, (step - training.warmup_steps) / max(1, total_steps - training.warmup_steps))
     floor = training.final_lr_fraction
-    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * done))
 
 
 def parameter_groups(model: torch.nn.Module, training: TrainingConfig, steps_per_epoch: int = 1
@@ -136,7 +135,7 @@ class Trainer:
     checkpoint to `--resume` from.
 
     Progress goes to stderr from rank 0: a tqdm bar on a terminal; elsewhere (a log file, `nohup`, a
-    notebook's `!`) one plain line per validation and one at least every `PLAIN_LINE_EVERY_S`
+    notebook's `!`) one plain line per validation and one at least every `progress.PLAIN_LINE_EVERY_S`
     seconds, e.g. `epoch 2 step 704 3.1 min train loss 0.2410 val loss 0.2290 val accuracy 0.9112
     (best)`, the train loss being the mean since the previous line. `quiet` silences both.
     """
@@ -412,7 +411,7 @@ class Trainer:
                             record = self.log(window)
                             bar.set_postfix(loss=f"{record['loss']:.4f}", ex_s=f"{record['examples_per_s']:,.0f}",
                                             epoch=record["epoch"])
-                            if time.perf_counter() - self.last_line >= PLAIN_LINE_EVERY_S \
+                            if time.perf_counter() - self.last_line >= progress.PLAIN_LINE_EVERY_S \
                                     and state.index < self.steps_per_epoch:  # an epoch's end has its val line
                                 self.plain_line(f"({record['examples_per_s']:,.0f} examples/s)")
                         bar.update(1)
@@ -455,7 +454,7 @@ class Trainer:
         now = time.perf_counter()
         budget = self.budget_s is not None and now - self.started >= self.budget_s
         due = self.checkpoint_every_s is not None and now - self.last_checkpoint >= self.checkpoint_every_s
-        line = self.plain_lines and now - self.last_line >= PLAIN_LINE_EVERY_S  # rank 0's clock decides
+        line = self.plain_lines and now - self.last_line >= progress.PLAIN_LINE_EVERY_S  # rank 0's clock decides
         signalled, budget, due, self.line_due = distributed.any_of(
             [self.stop_signal is not None, budget, due, line], self.ranks)
         if signalled:
