@@ -17,7 +17,7 @@ from seqrnn import corpus
 from seqrnn.charlm import CharLanguageModel
 from seqrnn.errors import Interrupted
 from seqrnn.models import CharRNN
-from seqrnn.preprocess import CharVocabulary
+from seqrnn.preprocess import CharVocabulary, smallest_dtype
 from seqrnn.progress import Progress
 from seqrnn.streams import StreamTask, stream_loss
 
@@ -48,7 +48,7 @@ def test_chunked_encoding_gives_the_ids_of_the_text_in_memory(text, chunk, val_f
         corpus.CHUNK_CHARS = old
     assert streams.vocab == vocab
     assert np.array_equal(streams.train, train) and np.array_equal(streams.val, val)
-    assert streams.train.dtype == corpus.smallest_dtype(len(vocab))
+    assert streams.train.dtype == smallest_dtype(len(vocab))
 
 
 def test_a_file_larger_than_a_chunk_is_memory_mapped_with_the_same_ids(tmp_path, small_cache, monkeypatch):

@@ -547,11 +547,17 @@ def test_bad_labelled_files_name_the_file_the_line_and_what_to_do(tmp_path):
 
 def test_labelled_files_come_back_from_the_cache(tmp_path, small_cache, monkeypatch):
     import seqrnn.data
-    from seqrnn.data import read_labelled
+    from seqrnn.data import read_labelled, read_labelled_tokens
 
-    path = write_csv(tmp_path / "m.csv", [("Good.", "pos"), ("Bad.", "neg")])
-    fresh = read_labelled(path)
-    monkeypatch.setattr(seqrnn.data, "_table_rows", lambda *a: (_ for _ in ()).throw(AssertionError("parsed")))
-    again = read_labelled(path)
-    assert again.texts == fresh.texts and again.labels.tolist() == fresh.labels.tolist()
-    assert again.labels.dtype == fresh.labels.dtype
+    path = write_csv(tmp_path / "m.csv", [("Good, good.", "pos"), ("Bad.", "neg"), ("So good!", "pos")])
+    fresh = read_labelled_tokens(path)
+    monkeypatch.setattr(seqrnn.data, "_labelled_rows", lambda *a: (_ for _ in ()).throw(AssertionError("parsed")))
+    again = read_labelled_tokens(path)
+    assert isinstance(again.texts.ids, np.memmap)  # read back through a memory map
+    for data in (fresh, again):
+        assert [[data.texts.words[j] for j in data.texts.ids[a:b]] for a, b in
+                zip(data.texts.offsets[:-1], data.texts.offsets[1:])] == [["good", ",", "good", "."], ["bad", "."],
+                                                                          ["so", "good", "!"]]
+        assert data.labels.tolist() == ["pos", "neg", "pos"] and data.labels.dtype == fresh.labels.dtype
+    monkeypatch.undo()
+    assert read_labelled(path).texts == ["Good, good.", "Bad.", "So good!"]

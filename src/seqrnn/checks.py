@@ -16,16 +16,21 @@ from typing import Any
 import numpy as np
 
 from seqrnn.errors import InvalidInputError, InvalidInputTypeError
+from seqrnn.preprocess import TokenizedTexts
 
 
-def check_texts(X: Any, name: str = "X", allow_empty: bool = False) -> list[str]:
+def check_texts(X: Any, name: str = "X", allow_empty: bool = False) -> "list[str] | TokenizedTexts":
     """The texts of `X` as a list of strings, or a ValueError / TypeError naming the problem.
 
-    `X` is a sequence of strings: a list, a tuple, a 1-D array or a pandas Series. Refused: a
+    `X` is a sequence of strings: a list, a tuple, a 1-D array or a pandas Series; texts already
+    tokenized (`seqrnn.preprocess.TokenizedTexts`, e.g. from `seqrnn.data.read_labelled_tokens`)
+    come back as they are. Refused: a
     single string (it would be read as one text per character), a DataFrame or any 2-D array (name
     the column), missing values (None, NaN), anything that is not a string, and, unless
     `allow_empty`, texts that are empty or only whitespace (there is nothing to classify).
     """
+    if isinstance(X, TokenizedTexts):
+        return X
     if isinstance(X, (str, bytes)):
         raise InvalidInputError(f"{name} is a single {'string' if isinstance(X, str) else 'bytes object'}; "
                                 f"pass a list of texts, e.g. [text]")

@@ -39,7 +39,8 @@ from seqrnn.estimator import Prepared, RecurrentEstimator
 from seqrnn.lm import pretrained_language_model, start_from_language_model
 from seqrnn.memory import activation_floats, require, require_model
 from seqrnn.models import SentimentRNN
-from seqrnn.preprocess import Vocabulary, build_and_encode, encode_texts
+from seqrnn.preprocess import (TokenizedTexts, Vocabulary, as_tokens, build_vocabulary, encode_texts,
+                                smallest_dtype)
 from seqrnn.progress import Progress
 from seqrnn.wordvectors import MAX_VECTOR_TEXTS, start_embedding
 
@@ -52,7 +53,8 @@ IMDB_CLASSES = [0, 1]  # negative, positive: the classes of a model directory th
 
 
 class EncodedReviews:
-    """Token ids (n, seq_len; int32, int64 per batch), true lengths and class indices, padded on the
+    """Token ids (n, seq_len; the smallest unsigned type of the vocabulary, 2 bytes for up to 65,536
+    words; int64 per batch), true lengths and class indices, padded on the
     side the model expects."""
 
     def __init__(self, ids: np.ndarray, lengths: np.ndarray, targets: np.ndarray | None, pad: str):
@@ -221,9 +223,9 @@ class LabelledData:
     """What `fit` checked: texts with class indices, the validation texts given (or None), and
     unlabelled texts."""
 
-    texts: list[str]
+    texts: list[str] | TokenizedTexts
     targets: np.ndarray
-    val_texts: list[str] | None
+    val_texts: list[str] | TokenizedTexts | None
     val_targets: np.ndarray | None
     unlabelled: list[str]
 
@@ -338,8 +340,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
                 raise InvalidInputError(f"X_val has {len(val_texts)} texts but y_val has {len(val_labels)} labels")
             val_targets = class_indices(val_labels, classes, "y_val")
         self.classes_ = classes
-        return self._fit(LabelledData(texts, targets, val_texts, val_targets, list(unlabelled)), out_dir, resume,
-                         source)
+        return self._fit(LabelledData(texts, targets, val_texts, val_targets, list(unlabelled)), out_dir, resume, source)
 
     def _check_resume(self, saved: dict[str, Any], run) -> None:
         classes = saved_classes(saved)
@@ -349,42 +350,49 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
 
     def _prepare(self, data: LabelledData, config: SentimentConfig, vocab: Vocabulary | None) -> Prepared:
         settings, training = config.data, config.training
+        tokens = as_tokens(data.texts)
         # the seeded shuffle, stratified by class, held-out texts first (`data.heldout_split`: a language
         # model trained with the same seed and labels holds out the same ones); given validation texts
         # take their place
-        kept, held_out = heldout_split(len(data.texts), training.seed,
+        kept, held_out = heldout_split(len(tokens), training.seed,
                                        settings.val_fraction if data.val_texts is None else 0.0, settings.limit,
                                        data.targets)
-        order = np.concatenate([held_out, kept])
-        texts, targets, n_val = [data.texts[i] for i in order], data.targets[order], len(held_out)
-        if data.val_texts is not None:
-            texts, targets = data.val_texts + texts, np.concatenate([data.val_targets, targets])
-            n_val = len(data.val_texts)
-        val_index, train_index = np.arange(n_val), np.arange(n_val, len(texts))
+        if data.val_texts is None:
+            val_tokens, val_rows, val_targets = tokens, held_out, data.targets[held_out]
+        else:
+            val_tokens = as_tokens(data.val_texts)
+            val_rows, val_targets = np.arange(len(val_tokens)), data.val_targets
         pretrained = None  # checked first: a wrong `init_from` is named before any other problem
         if training.init_from and vocab is None:
-            pretrained = pretrained_language_model(training.init_from, config, texts[:n_val])
+            pretrained = pretrained_language_model(training.init_from, config, val_tokens.digest(val_rows))
             vocab = pretrained.vocab_
-        self._check_class_counts(targets[train_index], held_out=n_val if data.val_texts is None else 0,
-                                 limited=settings.limit is not None and settings.limit < len(data.texts))
-        if len(train_index) < training.batch_size:
-            warnings.warn(f"only {len(train_index)} training texts, fewer than one batch of {training.batch_size}: "
-                          f"training on one batch of all {len(train_index)}", SmallDataWarning, stacklevel=4)
-        require([(f"seq_len {settings.seq_len} ({len(texts):,} texts x {settings.seq_len:,} token ids)",
-                  len(texts) * settings.seq_len * 12, "lower seq_len")])  # ids, padding mask and index: CPU
-        if vocab is not None:
-            ids, lengths = encode_texts(texts, vocab, settings.seq_len, pad=settings.pad, dtype=np.int32)
-        else:
-            vocab, ids, lengths = build_and_encode(texts, settings.seq_len, vocab_rows=train_index,
-                                                   min_count=settings.min_count, max_size=settings.max_vocab or None,
-                                                   pad=settings.pad, dtype=np.int32)
-        train = EncodedReviews(ids[train_index], lengths[train_index], targets[train_index], settings.pad)
-        # no held-out data: select on the training set itself
-        val = EncodedReviews(ids[val_index], lengths[val_index], targets[val_index], settings.pad) if n_val else train
-        description = {"train_reviews": len(train_index), "val_reviews": n_val,
+        self._check_class_counts(data.targets[kept], held_out=len(held_out),
+                                 limited=settings.limit is not None and settings.limit < len(tokens))
+        if len(kept) < training.batch_size:
+            warnings.warn(f"only {len(kept)} training texts, fewer than one batch of {training.batch_size}: "
+                          f"training on one batch of all {len(kept)}", SmallDataWarning, stacklevel=4)
+        n = len(kept) + len(val_rows)
+        require([(f"seq_len {settings.seq_len} ({n:,} texts x {settings.seq_len:,} token ids)",
+                  n * settings.seq_len * 4, "lower seq_len")])  # the id matrices (filled a slice at a time)
+        if vocab is None:  # the words of the training texts only
+            vocab = build_vocabulary(tokens, kept, settings.min_count, settings.max_vocab or None)
+
+        def encoded(source: TokenizedTexts, rows: np.ndarray, targets: np.ndarray) -> EncodedReviews:
+            ids, lengths = encode_texts(source, vocab, settings.seq_len, pad=settings.pad,
+                                        dtype=smallest_dtype(len(vocab)), rows=rows)
+            return EncodedReviews(ids, lengths, targets, settings.pad)
+
+        train = encoded(tokens, kept, data.targets[kept])
+        val = encoded(val_tokens, val_rows, val_targets) if len(val_rows) else train  # none: select on training
+        description = {"train_reviews": len(kept), "val_reviews": len(val_rows),
                        "unlabelled_reviews": len(data.unlabelled)}
-        return Prepared(vocab, train, val, description, start=pretrained,
-                        embedding_texts=([texts[i] for i in train_index] + data.unlabelled)[:MAX_VECTOR_TEXTS])
+        embedding_texts = ()
+        if training.embed_init == "ppmi" and pretrained is None:
+            # word vectors are counted over the training texts, then the unlabelled ones: MAX_VECTOR_TEXTS at most
+            counted = kept[:MAX_VECTOR_TEXTS]
+            embedding_texts = TokenizedTexts.concatenate(
+                [tokens.take(counted), as_tokens(data.unlabelled[: MAX_VECTOR_TEXTS - len(counted)])])
+        return Prepared(vocab, train, val, description, start=pretrained, embedding_texts=embedding_texts)
 
     def _check_class_counts(self, targets: np.ndarray, held_out: int, limited: bool) -> None:
         """Every class needs at least 2 training texts: name the ones that have fewer."""
@@ -449,7 +457,8 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         if not texts:
             return np.zeros((0,) if len(self.classes_) == 2 else (0, len(self.classes_)), dtype=np.float32)
         with self._inference() as device:
-            ids, lengths = encode_texts(texts, self.vocab_, data.seq_len, pad=data.pad, dtype=np.int32)
+            ids, lengths = encode_texts(texts, self.vocab_, data.seq_len, pad=data.pad,
+                                        dtype=smallest_dtype(len(self.vocab_)))
             return predict_logits(self.model_, EncodedReviews(ids, lengths, None, data.pad), device,
                                   self.run_options().eval_batch_size)
 

@@ -14,6 +14,7 @@ import io
 import json
 import math
 import sys
+import time
 import warnings
 from typing import Any, Iterator
 
@@ -28,6 +29,16 @@ def estimator_params(estimator_class: type, args: Args) -> dict[str, Any]:
     names = inspect.signature(estimator_class).parameters
     return {name: getattr(args, name) for name in names
             if name != "preset" and getattr(args, name, None) is not None}
+
+
+def train_params(estimator_class: type, args: Args, started: float) -> dict[str, Any]:
+    """`estimator_params` of a `train` command that read its data before `fit` (from `started`, a
+    `time.perf_counter()`): --max-minutes bounds the whole command, so the minutes spent reading are
+    taken from it (at least a second is left to train)."""
+    params = estimator_params(estimator_class, args)
+    if params.get("max_minutes") is not None:
+        params["max_minutes"] = max(params["max_minutes"] - (time.perf_counter() - started) / 60, 1 / 60)
+    return params
 
 
 def load_for_inference(estimator_class: type, args: Args):
@@ -107,6 +118,7 @@ def classify_train(args: Args) -> int:
     from seqrnn.runtime import interrupts_raise
 
     columns = dict(text_column=args.text_column, label_column=args.label_column)
+    started = time.perf_counter()
     with interrupts_raise("reading the data"):
         texts, labels, unlabelled = read_labelled_data(args.data, default_split="train", with_unsup=True, **columns)
         classes = training_classes(labels, name=args.data)
@@ -115,7 +127,7 @@ def classify_train(args: Args) -> int:
             val_texts, val_labels, _ = read_labelled_data(args.val_data, **columns)
             class_indices(val_labels, classes, name=args.val_data, unknown_to=f"that {args.data} does not have")
             val = {"X_val": val_texts, "y_val": val_labels}
-    clf = TextClassifier(args.preset, **estimator_params(TextClassifier, args))
+    clf = TextClassifier(args.preset, **train_params(TextClassifier, args, started))
     # --limit N also keeps only the first N unlabelled reviews (small runs stay small)
     with warnings_as_notes():
         clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume,
@@ -284,9 +296,10 @@ def lm_train(args: Args) -> int:
     from seqrnn.runtime import interrupts_raise
     from seqrnn.lm import WordLanguageModel
 
+    started = time.perf_counter()
     with interrupts_raise("reading the data"):
         labelled, unlabelled, labels = read_documents(args.data)  # labels: held out as a classifier's split is
-    lm = WordLanguageModel(args.preset, **estimator_params(WordLanguageModel, args))
+    lm = WordLanguageModel(args.preset, **train_params(WordLanguageModel, args, started))
     lm.fit(labelled, labels, unlabelled=unlabelled, out_dir=args.out, resume=args.resume, source=args.data)
     print_summary(lm, args.out, "perplexity {perplexity:.1f}")
     return 0
@@ -389,7 +402,7 @@ def _print_labelled(report: dict) -> None:
               "largest label's texts; accuracy will hide how they fare: read the per-label recall of `classify "
               "evaluate`, and consider `classify train --class-weight balanced`")
     sec = report["seconds"]
-    print(f"seconds: read {sec['read']:.2f}, tokenize {sec['tokenize']:.2f}, total {sec['total']:.2f}")
+    print(f"seconds: read and tokenize {sec['read_and_tokenize']:.2f}, total {sec['total']:.2f}")
 
 
 def _print_text(report: dict) -> None:

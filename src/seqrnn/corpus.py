@@ -32,7 +32,7 @@ import numpy as np
 
 from seqrnn import cache
 from seqrnn.errors import SeqrnnError
-from seqrnn.preprocess import CharVocabulary
+from seqrnn.preprocess import CharVocabulary, smallest_dtype
 from seqrnn.progress import Progress
 
 CHUNK_CHARS = 1 << 23  # characters decoded and encoded at a time: memory per chunk is ~20 bytes each
@@ -97,19 +97,19 @@ class TextSource:
 def _utf8_chunks(path: Path, size: int) -> Iterator[tuple[np.ndarray, int]]:
     """The file's characters as `data.read_text` reads them (universal newlines, no byte-order mark),
     one chunk at a time, with one-line errors for what is not UTF-8 text."""
-    from seqrnn.data import _convert_hint
+    from seqrnn.records import convert_hint
 
     with open(path, "rb") as raw:
         head = raw.read(4)
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise SeqrnnError(f"{path}: UTF-16 text, expected UTF-8; {_convert_hint(path, 'utf-16')}")
+        raise SeqrnnError(f"{path}: UTF-16 text, expected UTF-8; {convert_hint(path, 'utf-16')}")
     with open(path, encoding="utf-8-sig", newline=None) as f:
         while True:
             try:
                 text = f.read(size)
             except UnicodeDecodeError as exc:
                 raise SeqrnnError(f"{path}: not valid UTF-8 (byte {exc.object[exc.start:exc.start + 1]!r} near byte "
-                                  f"{f.buffer.tell()}); {_convert_hint(path)}") from None
+                                  f"{f.buffer.tell()}); {convert_hint(path)}") from None
             if not text:
                 return
             nul = text.find("\0")
@@ -129,14 +129,6 @@ class CharStreams:
     val: np.ndarray
     train_chars: int
     val_chars: int
-
-
-def smallest_dtype(size: int) -> np.dtype:
-    """The smallest unsigned integer type that holds ids 0..size-1."""
-    for dtype in (np.uint8, np.uint16, np.uint32):
-        if size <= np.iinfo(dtype).max + 1:
-            return np.dtype(dtype)
-    return np.dtype(np.uint64)
 
 
 def char_streams(source: TextSource, val_fraction: float, limit: int | None = None,

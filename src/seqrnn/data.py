@@ -18,11 +18,7 @@ text formats); a file that is not UTF-8 gets the command that converts it.
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import gzip
-import io
-import json
 import math
 import os
 import re
@@ -31,12 +27,15 @@ import zlib
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Sequence
+from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from seqrnn import cache
 from seqrnn.errors import SeqrnnError
+from seqrnn.preprocess import TOKENIZER_VERSION, KeyCollision, TokenizedTexts, Tokenizer
+from seqrnn.progress import Progress
+from seqrnn.records import LABEL_COLUMNS, TABLE_FORMATS, TEXT_COLUMNS, Lines, convert_hint, open_table, pick_column
 
 SPLITS = ("train", "test", "unsup")
 LABELS = {"neg": 0, "pos": 1, "unsup": -1}
@@ -200,15 +199,7 @@ def _decode(data: bytes, where: str, path: Path | None = None) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise SeqrnnError(f"{where}: line {line}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
-                          f"{exc.start}); {_convert_hint(path)}") from None
-
-
-def _convert_hint(path: Path | None, encoding: str = "cp1252") -> str:
-    """How to make a file UTF-8 (cp1252 is what Windows and Excel write most often)."""
-    source = str(path) if path is not None else "FILE"
-    target = str(path.with_name(f"{path.stem}.utf8{path.suffix}")) if path is not None else "FILE.utf8"
-    return (f"save it as UTF-8, e.g. `iconv -f {encoding} -t utf-8 {source} > {target}` "
-            "(name the encoding it was written in)")
+                          f"{exc.start}); {convert_hint(path)}") from None
 
 
 def _read_imdb_dir(path: Path, wanted: tuple[str, ...]) -> Reviews:
@@ -355,12 +346,14 @@ def _read_csv(path: Path, kind: str, wanted: tuple[str, ...]) -> Reviews:
     """The book's movie_data.csv form: columns review,sentiment, labels 0/1, every row 'train'."""
     if "train" not in wanted:
         raise SeqrnnError(f"{path}: no {'/'.join(wanted)} reviews (present: train; a CSV holds only the train split)")
-    texts, labels, lines = _table_rows(path, "csv", "review", "sentiment")
-    bad = next((i for i, label in enumerate(labels) if label.strip() not in ("0", "1")), None)
-    if bad is not None:
-        raise SeqrnnError(f"{path}: line {lines[bad]}: sentiment {labels[bad]!r}, expected 0 or 1 (for other "
-                          "labels, train with it as your own labelled data)")
-    labels_arr = np.array([label.strip() == "1" for label in labels], dtype=np.int64)
+    texts, labels = [], []
+    for line, text, label in _labelled_rows(path, "csv", "review", "sentiment", quiet=True):
+        if label.strip() not in ("0", "1"):
+            raise SeqrnnError(f"{path}: line {line}: sentiment {label!r}, expected 0 or 1 (for other labels, train "
+                              "with it as your own labelled data)")
+        texts.append(text)
+        labels.append(label.strip() == "1")
+    labels_arr = np.array(labels, dtype=np.int64)
     order = np.concatenate([np.flatnonzero(labels_arr == 0), np.flatnonzero(labels_arr == 1)])
     n = len(texts)
     return Reviews([texts[i] for i in order.tolist()], labels_arr[order], np.full(n, "train", dtype="<U5"),
@@ -369,10 +362,8 @@ def _read_csv(path: Path, kind: str, wanted: tuple[str, ...]) -> Reviews:
 
 # --- your own labelled texts ----------------------------------------------------------------------
 
-TEXT_COLUMNS = ("review", "text", "sentence", "content", "document")  # the default text column: the first present
-LABEL_COLUMNS = ("sentiment", "label", "labels", "class", "category", "target")  # and label column
-LABELLED_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-LABELLED_VERSION = "labelled-2"  # part of the cache key: change it when read_labelled reads a file differently
+LABELLED_VERSION = "labelled-3"  # part of the cache key: change it when read_labelled reads a file differently
+TOKENIZE_BATCH_CHARS = 4 << 20  # characters of text read before they are tokenized: bounds what is held
 _INTEGER = re.compile(r"[+-]?\d+")
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # 0.7, 1.0, 1e40: a number, not a word
 _LABEL_RANGE = (-(2**63), 2**63 - 1)  # integer labels are int64
@@ -382,10 +373,12 @@ _LABEL_RANGE = (-(2**63), 2**63 - 1)  # integer labels are int64
 class LabelledTexts:
     """Texts and their labels, in the order of the file (of the folder: by label, then file name).
 
-    `labels` holds integers (int64) when every label is one (a CSV's `0`/`1` too), else strings (or
-    booleans from JSON); `source` is the file or folder read."""
+    `texts` are strings (`read_labelled`) or, read for training at any size, token indices
+    (`read_labelled_tokens`: a `seqrnn.preprocess.TokenizedTexts`, which every estimator takes in
+    place of strings). `labels` holds integers (int64) when every label is one (a CSV's `0`/`1` too),
+    else strings (or booleans from JSON); `source` is the file or folder read."""
 
-    texts: list[str]
+    texts: "list[str] | TokenizedTexts"
     labels: np.ndarray
     source: str
 
@@ -405,13 +398,16 @@ def labelled_format(path: Path) -> str | None:
     path = Path(path)
     if path.is_dir():
         return None if is_imdb_dir(path) else "folders"
-    return LABELLED_FORMATS.get(path.suffix.lower())
+    return TABLE_FORMATS.get(path.suffix.lower())
 
 
 def read_labelled(path: str | os.PathLike, text_column: str | None = None,
                   label_column: str | None = None) -> LabelledTexts:
     """Labelled texts you bring: a CSV, TSV or JSONL file with a text and a label column, or a folder
     with one subfolder per label holding one text per file (the subfolder's name is the label).
+
+    The file is read one row at a time (`seqrnn.records`). To train on a large file, read it with
+    `read_labelled_tokens`, which keeps token indices instead of strings.
 
     Parameters
     ----------
@@ -434,129 +430,166 @@ def read_labelled(path: str | os.PathLike, text_column: str | None = None,
         row, a file that is not UTF-8 (with the `iconv` command that converts it).
     """
     path = Path(path)
+    kind = _labelled_kind(path, text_column, label_column)
+    texts, labels, lines = [], [], []
+    for line, text, label in _labelled_rows(path, kind, text_column, label_column, quiet=True):
+        texts.append(text)
+        labels.append(label)
+        lines.append(line)
+    return LabelledTexts(texts, _label_array(path, labels, lines), str(path))
+
+
+def read_labelled_tokens(path: str | os.PathLike, text_column: str | None = None,
+                         label_column: str | None = None, *, quiet: bool = False) -> LabelledTexts:
+    """`read_labelled`, with the texts tokenized the book's way as they are read
+    (`seqrnn.preprocess.Tokenizer`) and kept as token indices, never as strings: a file of any size
+    takes about 4 bytes per token and the distinct words. Shows progress over the file's bytes unless
+    `quiet`.
+
+    The result of a file goes into the prepared-data cache (`seqrnn.cache`), keyed by the file's
+    content, the columns and the tokenizer, as flat arrays read back through memory maps; a folder is
+    read afresh each time (a key by content would mean reading every file anyway)."""
+    path = Path(path)
+    kind = _labelled_kind(path, text_column, label_column)
+    if kind == "folders":
+        return _tokenized_rows(path, kind, text_column, label_column, quiet)
+    try:
+        key = cache.file_key(path, "labelled", LABELLED_VERSION, TOKENIZER_VERSION, kind, text_column or "",
+                             label_column or "")
+    except OSError as exc:
+        raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if key is None:
+        return _tokenized_rows(path, kind, text_column, label_column, quiet)
+
+    def build(folder: Path) -> dict:
+        data = _tokenized_rows(path, kind, text_column, label_column, quiet)
+        return _write_labelled_tokens(data, folder)
+
+    meta, folder = cache.array_folder("labelled", key, build)
+    try:
+        return _map_labelled_tokens(meta, folder, path)
+    except (OSError, ValueError) as exc:
+        raise SeqrnnError(f"{folder}: a damaged cache entry for {path} ({exc}); remove that folder") from None
+
+
+def _labelled_kind(path: Path, text_column: str | None, label_column: str | None) -> str:
     if not path.exists():
         raise SeqrnnError(f"{path}: no such file or directory")
     kind = labelled_format(path)
     if kind is None:
         raise SeqrnnError(f"{path}: not a labelled-text file: expected a .csv, .tsv or .jsonl file, or a folder with "
                           "one subfolder per label")
+    if kind == "folders" and (text_column or label_column):
+        raise SeqrnnError(f"{path}: a folder of label subfolders has no columns; drop `text_column` and "
+                          "`label_column`")
+    return kind
+
+
+def _labelled_rows(path: Path, kind: str, text_column: str | None, label_column: str | None,
+                   quiet: bool) -> Iterator[tuple[int, str, object]]:
+    """(line, text, label as written) of each row of a file, or (0, text, folder name) of each
+    file of a folder, read one at a time with progress."""
     if kind == "folders":
-        if text_column or label_column:
-            raise SeqrnnError(f"{path}: a folder of label subfolders has no columns; drop `text_column` and "
-                              "`label_column`")
-        return _read_label_folders(path)
+        yield from _label_folder_rows(path, quiet)
+        return
     try:
-        key = cache.file_key(path, "labelled", LABELLED_VERSION, kind, text_column or "", label_column or "")
+        f = open(path, "rb")
     except OSError as exc:
         raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
-
-    def read() -> LabelledTexts:
-        texts, labels, lines = _table_rows(path, kind, text_column, label_column)
-        return LabelledTexts(texts, _label_array(path, labels, lines), str(path))
-
-    return cache.cached("labelled", key, read, _labelled_to_arrays, lambda arrays: _labelled_from_arrays(arrays, path))
-
-
-def _labelled_to_arrays(data: LabelledTexts) -> dict[str, np.ndarray]:
-    texts, offsets = cache.pack_strings(data.texts)
-    return {"texts": texts, "offsets": offsets, "labels": data.labels}
-
-
-def _labelled_from_arrays(arrays: dict[str, np.ndarray], path: Path) -> LabelledTexts:
-    labels = arrays["labels"]
-    if labels.ndim != 1 or labels.dtype.kind not in "iUb":
-        raise ValueError("cached labelled texts: bad labels")
-    return LabelledTexts(cache.unpack_strings(arrays["texts"], arrays["offsets"]), labels, str(path))
+    with f, Progress(f"read {path.name}", os.fstat(f.fileno()).st_size, "B", quiet=quiet) as progress:
+        lines = Lines(path, f)
+        columns, records = open_table(path, kind, lines)
+        text_key = pick_column(path, columns, text_column, TEXT_COLUMNS, "text", "`text_column`")
+        label_key = pick_column(path, columns, label_column, LABEL_COLUMNS, "label", "`label_column`")
+        n = 0
+        for n, (line, row) in enumerate(records, 1):
+            if text_key not in row or label_key not in row:
+                raise SeqrnnError(f"{path}: line {line}: no {text_key if text_key not in row else label_key!r} field")
+            yield line, _row_text(path, line, row[text_key]), row[label_key]
+            if n % 1024 == 0:
+                progress.update_to(lines.bytes)
+        if n == 0:
+            raise SeqrnnError(f"{path}: no rows, only a header" if kind != "jsonl" else f"{path}: no records")
 
 
-def _pick_column(path: Path, columns: list[str], given: str | None, defaults: tuple[str, ...], what: str,
-                 flag: str) -> str:
-    """The column to read: `given` (exact, else the one equal to it without regard to case), or the
-    first of `defaults` present."""
-    folded = {c.strip().lower(): c for c in reversed(columns)}
-    if given is not None:
-        if given in columns:
-            return given
-        if given.strip().lower() in folded:
-            return folded[given.strip().lower()]
-        raise SeqrnnError(f"{path}: no {given!r} column (columns: {', '.join(columns) or 'none'})")
-    for name in defaults:
-        if name in folded:
-            return folded[name]
-    raise SeqrnnError(f"{path}: no {what} column (columns: {', '.join(columns) or 'none'}; looked for "
-                      f"{', '.join(defaults)}): name it with {flag}")
+def _row_text(path: Path, line: int, value) -> str:
+    if not isinstance(value, str):
+        problem = "no text (null)" if value is None else f"the text is a {type(value).__name__}, not a string"
+        raise SeqrnnError(f"{path}: line {line}: {problem}")
+    if not value.strip():
+        raise SeqrnnError(f"{path}: line {line}: empty text (there is nothing to learn from or classify; drop the row)")
+    return value
 
 
-def _table_rows(path: Path, kind: str, text_column: str | None, label_column: str | None):
-    """(texts, labels as written, line numbers) of a CSV, TSV or JSONL file; every row must have a
-    text (a non-empty string) and a label."""
-    text = _read_utf8(path)
-    rows = _json_rows(path, text) if kind == "jsonl" else _delimited_rows(path, text, "\t" if kind == "tsv" else ",")
-    columns = next(rows)
-    text_key = _pick_column(path, columns, text_column, TEXT_COLUMNS, "text", "`text_column`")
-    label_key = _pick_column(path, columns, label_column, LABEL_COLUMNS, "label", "`label_column`")
-    texts, labels, lines = [], [], []
-    for line, row in rows:
-        if text_key not in row or label_key not in row:
-            missing = text_key if text_key not in row else label_key
-            raise SeqrnnError(f"{path}: line {line}: no {missing!r} field")
-        value, label = row[text_key], row[label_key]
-        if not isinstance(value, str):
-            problem = "no text (null)" if value is None else f"the text is a {type(value).__name__}, not a string"
-            raise SeqrnnError(f"{path}: line {line}: {problem}")
-        if not value.strip():
-            raise SeqrnnError(f"{path}: line {line}: empty text (there is nothing to learn from or classify; "
-                              "drop the row)")
-        texts.append(value)
-        labels.append(label)
-        lines.append(line)
-    if not texts:
-        raise SeqrnnError(f"{path}: no rows, only a header" if kind != "jsonl" else f"{path}: no records")
-    return texts, labels, lines
+def _label_folder_rows(path: Path, quiet: bool) -> Iterator[tuple[int, str, str]]:
+    """FOLDER/LABEL/any-file: one text per file, labelled by its subfolder's name."""
+    subfolders = sorted((entry for entry in os.scandir(path) if entry.is_dir() and not entry.name.startswith(".")),
+                        key=lambda e: e.name)
+    n = 0
+    with Progress(f"read {path.name}", None, "texts", quiet=quiet) as progress:
+        for folder in subfolders:
+            files = sorted((e for e in os.scandir(folder.path) if e.is_file() and not e.name.startswith(".")),
+                           key=lambda e: e.name)
+            for entry in files:
+                try:
+                    with open(entry.path, "rb") as f:
+                        data = f.read()
+                except OSError as exc:
+                    raise SeqrnnError(f"{entry.path}: cannot read ({exc.strerror or exc})") from None
+                text = _decode(data, entry.path, Path(entry.path))
+                if not text.strip():
+                    raise SeqrnnError(f"{entry.path}: empty text (there is nothing to learn from or classify; remove "
+                                      "the file)")
+                n += 1
+                progress.update(1)
+                yield 0, text, folder.name
+    if n == 0:
+        raise SeqrnnError(f"{path}: no texts found: expected one subfolder per label, each holding one text per "
+                          "file (FOLDER/LABEL/NAME.txt)")
 
 
-def _delimited_rows(path: Path, text: str, delimiter: str):
-    """The header, then (line, {column: value}) per non-blank row of a CSV or TSV."""
-    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader, None)
-        if not header:
-            raise SeqrnnError(f"{path}: the first line has no column names")
-        yield header
-        for row in reader:
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) != len(header):
-                raise SeqrnnError(f"{path}: line {reader.line_num}: {len(row)} fields, expected {len(header)} "
-                                  f"({'tab' if delimiter == chr(9) else 'comma'}-separated, with a header)")
-            yield reader.line_num, dict(zip(header, row))
-    except csv.Error as exc:
-        raise SeqrnnError(f"{path}: line {reader.line_num}: malformed {'TSV' if delimiter == chr(9) else 'CSV'} "
-                          f"({exc})") from None
+def _tokenized_rows(path: Path, kind: str, text_column: str | None, label_column: str | None,
+                    quiet: bool) -> LabelledTexts:
+    """The rows read and tokenized a batch at a time (read again, exactly, in the astronomically
+    rare case of a hash collision: `Tokenizer`)."""
+    for exact in (False, True):
+        tokenizer, labels, lines, batch, size = Tokenizer(exact=exact), [], [], [], 0
+        try:
+            for line, text, label in _labelled_rows(path, kind, text_column, label_column, quiet):
+                batch.append(text)
+                labels.append(label)
+                lines.append(line)
+                size += len(text)
+                if size >= TOKENIZE_BATCH_CHARS:
+                    tokenizer.add(batch)
+                    batch, size = [], 0
+            tokenizer.add(batch)
+        except KeyCollision:
+            continue
+        return LabelledTexts(tokenizer.result(), _label_array(path, labels, lines), str(path))
+    raise AssertionError("unreachable: the exact tokenizer does not hash")
 
 
-def json_record(path: Path, number: int, line: str) -> dict:
-    """Line `number` of a JSONL file as its JSON object, or a one-line error naming the file and line."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise SeqrnnError(f"{path}: line {number}: not JSON ({exc.msg}); expected one JSON object per line") from None
-    except RecursionError:  # Python's parser recurses once per level
-        raise SeqrnnError(f"{path}: line {number}: JSON nested too deeply to read; expected one flat object "
-                          '({"text": ...}) per line') from None
-    if not isinstance(record, dict):
-        raise SeqrnnError(f"{path}: line {number}: a JSON {type(record).__name__}, expected an object "
-                          '({"text": ...})')
-    return record
+def _write_labelled_tokens(data: LabelledTexts, folder: Path) -> dict:
+    tokens = data.texts
+    words, word_offsets = cache.pack_strings(tokens.words)
+    for name, array in (("ids", tokens.ids), ("offsets", tokens.offsets), ("words", words),
+                        ("word_offsets", word_offsets)):
+        with open(folder / f"{name}.bin", "wb") as f:
+            f.write(memoryview(np.ascontiguousarray(array)).cast("B"))
+    np.save(folder / "labels.npy", data.labels, allow_pickle=False)
+    return {"texts": len(tokens), "tokens": len(tokens.ids), "words": len(tokens.words), "word_bytes": len(words)}
 
 
-def _json_rows(path: Path, text: str):
-    """The keys of the first record, then (line, record) per non-blank line of a JSONL file."""
-    records = [(number, json_record(path, number, line))
-               for number, line in enumerate(text.split("\n"), 1) if line.strip()]
-    yield list(records[0][1]) if records else []
-    yield from records
+def _map_labelled_tokens(meta: dict, folder: Path, path: Path) -> LabelledTexts:
+    words = cache.unpack_strings(cache.map_array(folder / "words.bin", "uint8", meta["word_bytes"]),
+                                 np.array(cache.map_array(folder / "word_offsets.bin", "int64", meta["words"] + 1)))
+    ids = cache.map_array(folder / "ids.bin", "int32", meta["tokens"])
+    offsets = np.array(cache.map_array(folder / "offsets.bin", "int64", meta["texts"] + 1))
+    labels = np.load(folder / "labels.npy", allow_pickle=False)
+    if len(labels) != meta["texts"] or labels.dtype.kind not in "iUb" or offsets[-1] != len(ids):
+        raise ValueError("bad labels or offsets")
+    return LabelledTexts(TokenizedTexts(words, ids, offsets), labels, str(path))
 
 
 def _whole_number(path: Path, line: int, label, written) -> int:
@@ -612,32 +645,6 @@ def _label_array(path: Path, labels: list, lines: list[int]) -> np.ndarray:
                       "label the same way")
 
 
-def _read_label_folders(path: Path) -> LabelledTexts:
-    """FOLDER/LABEL/any-file: one text per file, labelled by its subfolder's name."""
-    subfolders = sorted((entry for entry in os.scandir(path) if entry.is_dir() and not entry.name.startswith(".")),
-                        key=lambda e: e.name)
-    texts, labels = [], []
-    for folder in subfolders:
-        files = sorted((e for e in os.scandir(folder.path) if e.is_file() and not e.name.startswith(".")),
-                       key=lambda e: e.name)
-        for entry in files:
-            try:
-                with open(entry.path, "rb") as f:
-                    data = f.read()
-            except OSError as exc:
-                raise SeqrnnError(f"{entry.path}: cannot read ({exc.strerror or exc})") from None
-            text = _decode(data, entry.path, Path(entry.path))
-            if not text.strip():
-                raise SeqrnnError(f"{entry.path}: empty text (there is nothing to learn from or classify; remove "
-                                  "the file)")
-            texts.append(text)
-            labels.append(folder.name)
-    if not texts:
-        raise SeqrnnError(f"{path}: no texts found: expected one subfolder per label, each holding one text per "
-                          "file (FOLDER/LABEL/NAME.txt)")
-    return LabelledTexts(texts, _label_array(path, labels, [0] * len(labels)), str(path))
-
-
 # --- text corpora ---------------------------------------------------------------------------------
 
 
@@ -654,7 +661,7 @@ def _read_utf8(path: Path) -> str:
     if not data.strip():
         raise SeqrnnError(f"{path}: the file is empty")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise SeqrnnError(f"{path}: UTF-16 text, expected UTF-8; {_convert_hint(path, 'utf-16')}")
+        raise SeqrnnError(f"{path}: UTF-16 text, expected UTF-8; {convert_hint(path, 'utf-16')}")
     nul = data.find(b"\0")
     if nul >= 0:
         raise SeqrnnError(f"{path}: looks like a binary file (NUL byte at offset {nul}), expected UTF-8 text")
@@ -727,8 +734,9 @@ def read_labelled_data(target: str, split: str | None = None, text_column: str |
                        label_column: str | None = None, *, default_split: str = "test", with_unsup: bool = False):
     """(texts, labels, unlabelled texts) from what `--data` names.
 
-    Your own labelled texts (a CSV, TSV or JSONL file, a folder of label subfolders; `data.read_labelled`)
-    are read whole: they have no splits, and a `split` other than 'all' is refused. IMDb (the name
+    Your own labelled texts (a CSV, TSV or JSONL file, a folder of label subfolders) come as token
+    indices (`read_labelled_tokens`), read whole: they have no splits, and a `split` other than 'all'
+    is refused. IMDb (the name
     `imdb`, an aclImdb directory or archive) gives its `split` ('train', 'test' or 'all'; None:
     `default_split`), and with `with_unsup` the unlabelled reviews too."""
     from seqrnn.datasets import resolve
@@ -738,7 +746,7 @@ def read_labelled_data(target: str, split: str | None = None, text_column: str |
         if split not in (None, "all"):
             raise SeqrnnError(f"{target}: your own labelled data has no {split} split; it is used whole (drop `split`, "
                               "or give validation texts of your own)")
-        data = read_labelled(path, text_column, label_column)
+        data = read_labelled_tokens(path, text_column, label_column)
         return data.texts, data.labels, []
     if text_column or label_column:
         raise SeqrnnError(f"{target}: `text_column` and `label_column` apply to CSV, TSV and JSONL files")
@@ -810,9 +818,3 @@ def _stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
     while take.sum() > n_val and (take > low).any():  # the minimum of 1 took too many: from the most over
         take[np.argmax(np.where(take > low, take - quota, -np.inf))] -= 1
     return take
-
-
-def texts_digest(texts: Sequence[str]) -> str:
-    """A digest of a set of texts (order does not matter)."""
-    digests = sorted(hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest() for t in texts)
-    return hashlib.sha256(b"".join(digests)).hexdigest()

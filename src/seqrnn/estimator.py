@@ -31,7 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import torch
 from sklearn.base import BaseEstimator
@@ -44,6 +44,9 @@ from seqrnn.rundir import RunDir
 from seqrnn.runtime import interrupts_raise, preserved_global_state, setup_runtime, torch_threads
 from seqrnn.train import Trainer
 
+if TYPE_CHECKING:
+    from seqrnn.preprocess import TokenizedTexts
+
 
 @dataclass
 class Prepared:
@@ -54,7 +57,7 @@ class Prepared:
     train: Any
     val: Any
     description: dict[str, Any] = field(default_factory=dict)
-    embedding_texts: Sequence[str] = ()  # the texts word vectors are counted over (`embed_init="ppmi"`)
+    embedding_texts: "Sequence[str] | TokenizedTexts" = ()  # what word vectors are counted over (`embed_init="ppmi"`)
     start: Any = None  # a trained model the weights start from (the classifier's `init_from`)
 
 

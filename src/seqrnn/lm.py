@@ -30,12 +30,11 @@ import torch
 
 from seqrnn.checks import check_labels, check_texts
 from seqrnn.config import LM_PRESETS, LMConfig
-from seqrnn.corpus import smallest_dtype
-from seqrnn.data import heldout_split, texts_digest
+from seqrnn.data import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
 from seqrnn.estimator import Prepared, RecurrentEstimator
 from seqrnn.models import WordLM
-from seqrnn.preprocess import Vocabulary, index_tokens, tokenize
+from seqrnn.preprocess import Vocabulary, index_tokens, smallest_dtype, tokenize
 from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, sample_tokens
 from seqrnn.streams import StreamTask, stream_loss
 from seqrnn.wordvectors import MAX_VECTOR_TEXTS, start_embedding
@@ -148,8 +147,8 @@ class WordLanguageModel(RecurrentEstimator):
         if not len(val_index):  # nothing held out: select on the training stream itself
             val_ids = train_ids
         description = {"train_documents": n_train, "val_documents": len(val_index), "train_words": int(len(train_ids)),
-                       "heldout_digest": texts_digest([labelled[i] for i in val_index])}
-        return Prepared(vocab, train_ids, val_ids, description, embedding_texts=documents[: min(n_train, MAX_VECTOR_TEXTS)])
+                       "heldout_tokens_digest": tokens.digest(np.arange(n_train, len(documents)))}
+        return Prepared(vocab, train_ids, val_ids, description, embedding_texts=tokens.take(np.arange(min(n_train, MAX_VECTOR_TEXTS))))
 
     def _start_weights(self, model: WordLM, prepared: Prepared, config: LMConfig) -> None:
         if config.training.embed_init == "ppmi":
@@ -236,9 +235,10 @@ def detokenize(words: Sequence[str]) -> str:
 # --- starting a classifier ------------------------------------------------------------------------
 
 
-def pretrained_language_model(directory: str | Path, config, heldout_texts: Sequence[str]) -> WordLanguageModel:
+def pretrained_language_model(directory: str | Path, config, heldout_digest: str) -> WordLanguageModel:
     """The language model in `directory`, checked to fit a classifier of `config` (same cell,
-    embedding and hidden sizes); a note when it was trained on reviews this classifier validates on."""
+    embedding and hidden sizes); a note when it was trained on reviews this classifier validates on
+    (`heldout_digest`: `TokenizedTexts.digest` of the classifier's validation texts)."""
     lm = WordLanguageModel.load(directory)
     mine, theirs = config.model, lm.config_.model
     for name in ("cell", "embed_size", "hidden_size"):
@@ -246,7 +246,10 @@ def pretrained_language_model(directory: str | Path, config, heldout_texts: Sequ
             raise SeqrnnError(f"the language model in {directory} has {name}={getattr(theirs, name)!r}, the "
                               f"classifier {name}={getattr(mine, name)!r}: give --{name.replace('_', '-')} "
                               f"{getattr(theirs, name)}")
-    if lm.dataset_.get("heldout_digest") != texts_digest(heldout_texts):
+    if "heldout_tokens_digest" not in lm.dataset_:
+        print(f"note: the language model in {directory} does not record which reviews it held out, so it cannot be "
+              "checked against this classifier's validation reviews", file=sys.stderr)
+    elif lm.dataset_["heldout_tokens_digest"] != heldout_digest:
         print(f"note: the language model in {directory} did not hold out exactly this classifier's validation "
               "reviews (train both with the same --seed, --val-fraction and --limit), so the validation "
               "accuracy may be optimistic", file=sys.stderr)

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from seqrnn.errors import SeqrnnError
+from seqrnn.records import TABLE_FORMATS, TEXT_COLUMNS, Lines, open_table, pick_column
 
-INPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
+INPUT_FORMATS = {**TABLE_FORMATS, ".txt": "txt"}
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 CHUNK = 2048  # rows read, predicted and written at a time
 
@@ -81,32 +82,6 @@ def check_paths(data: Path, out: Path, force: bool) -> None:
 # --- reading ----------------------------------------------------------------------------------------
 
 
-class _ByteCounter:
-    """The lines of a binary file decoded as UTF-8 (errors name the line), counting the bytes read."""
-
-    def __init__(self, path: Path, f):
-        self.path, self.f, self.bytes, self.line = path, f, 0, 0
-
-    def __iter__(self) -> Iterator[str]:
-        from seqrnn.data import _convert_hint
-
-        for raw in self.f:
-            self.bytes += len(raw)
-            self.line += 1
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise SeqrnnError(f"{self.path}: line {self.line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
-                                  f"{_convert_hint(self.path)}") from None
-            if self.line == 1:
-                if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-                    raise SeqrnnError(f"{self.path}: UTF-16 text, expected UTF-8; {_convert_hint(self.path, 'utf-16')}")
-                text = text.removeprefix("\ufeff")
-            if "\0" in text:
-                raise SeqrnnError(f"{self.path}: line {self.line}: a NUL byte: a binary file? expected UTF-8 text")
-            yield text
-
-
 def _text_of(value: Any, key: str, where: str) -> tuple[str | None, str]:
     """(the text, or None when there is none to classify; the reason)."""
     if value is None:
@@ -118,33 +93,23 @@ def _text_of(value: Any, key: str, where: str) -> tuple[str | None, str]:
     return value, ""
 
 
-def open_rows(path: Path, lines: _ByteCounter, text_column: str | None,
+def open_rows(path: Path, lines: Lines, text_column: str | None,
               id_column: str | None) -> tuple[str | None, Iterator[Row]]:
     """(the id column as the file names it, or None; the rows, in order). The columns are checked
     here, before any row is read."""
-    from seqrnn.data import TEXT_COLUMNS, _pick_column
-
     kind = INPUT_FORMATS[path.suffix.lower()]
     if kind == "txt":
         if text_column or id_column:
             raise SeqrnnError(f"{path}: a text file (one text per line) has no columns; drop `text_column` and "
                               "`id_column`, or give a CSV, TSV or JSONL file")
         return None, _text_lines(path, lines)
-    if kind == "jsonl":
-        records = _json_records(path, lines)
-        first = next(records, None)
-        if first is None:
-            raise SeqrnnError(f"{path}: no records")
-        columns = list(first[1])
-        records = _chain(first, records)
-    else:
-        records, columns = _delimited_records(path, lines, "\t" if kind == "tsv" else ",")
-    text_key = _pick_column(path, columns, text_column, TEXT_COLUMNS, "text", "`text_column`")
-    id_key = _pick_column(path, columns, id_column, (), "id", "`id_column`") if id_column else None
+    columns, records = open_table(path, kind, lines)
+    text_key = pick_column(path, columns, text_column, TEXT_COLUMNS, "text", "`text_column`")
+    id_key = pick_column(path, columns, id_column, (), "id", "`id_column`") if id_column else None
     return id_key, _table_rows(path, records, text_key, id_key)
 
 
-def _text_lines(path: Path, lines: _ByteCounter) -> Iterator[Row]:
+def _text_lines(path: Path, lines: Lines) -> Iterator[Row]:
     for number, line in enumerate(lines, 1):
         text, problem = _text_of(line.rstrip("\r\n"), "", f"{path}: line {number}")
         yield Row(number, number, number, text, problem)
@@ -160,50 +125,6 @@ def _table_rows(path: Path, records, text_key: str, id_key: str | None) -> Itera
         yield Row(number, line, record[id_key] if id_key is not None else number, text, problem)
     if number == 0:
         raise SeqrnnError(f"{path}: no rows, only a header")
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
-
-
-def _json_records(path: Path, lines: _ByteCounter) -> Iterator[tuple[int, dict]]:
-    from seqrnn.data import json_record
-
-    for line in lines:
-        if line.strip():
-            yield lines.line, json_record(path, lines.line, line)
-
-
-def _delimited_records(path: Path, lines: _ByteCounter, delimiter: str):
-    """(records, header): records are (line, {column: value}) per non-blank row."""
-    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
-    reader = csv.reader(lines, delimiter=delimiter, strict=True)  # an unclosed quote is an error, not a lost file
-    name = "TSV" if delimiter == "\t" else "CSV"
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise SeqrnnError(f"{path}: line 1: malformed {name} ({exc})") from None
-    if not header:
-        raise SeqrnnError(f"{path}: the first line has no column names")
-
-    def records():
-        try:
-            while True:
-                start = lines.line + 1
-                row = next(reader, None)
-                if row is None:
-                    return
-                if not row or not "".join(row).strip():
-                    continue
-                if len(row) != len(header):
-                    raise SeqrnnError(f"{path}: line {start}: {len(row)} fields, expected {len(header)} "
-                                      f"({'tab' if delimiter == chr(9) else 'comma'}-separated, with a header)")
-                yield start, dict(zip(header, row))
-        except csv.Error as exc:
-            raise SeqrnnError(f"{path}: line {lines.line}: malformed {name} ({exc})") from None
-
-    return records(), header
 
 
 # --- writing ----------------------------------------------------------------------------------------
@@ -248,7 +169,7 @@ def predict_file(clf, data: str | os.PathLike, out: str | os.PathLike, *, text_c
     classes = json_classes(clf.classes_)
     outcome = Outcome()
     with open(data, "rb") as source, atomic_file(out, "w", encoding="utf-8", newline="") as sink:
-        lines = _ByteCounter(data, source)
+        lines = Lines(data, source)
         id_key, rows = open_rows(data, lines, text_column, id_column)
         writer = _Writer(sink, kind, id_key or "row", classes)
         with Progress(f"predict {data.name}", os.fstat(source.fileno()).st_size, "B") as progress:

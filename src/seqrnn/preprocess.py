@@ -27,6 +27,7 @@ not. Reviews that contain 'Σ' are therefore spaced first and lower-cased second
 
 from __future__ import annotations
 
+import hashlib
 import string
 from collections import defaultdict
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ _BYTE_CLASS[list(_ASCII_SPACE)] = 0
 _BYTE_CLASS[list(PUNCTUATION.encode())] = 2
 _KEY_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
 _BATCH_BYTES = 4 << 20  # bytes of text per engine batch: bounds the temporaries to a few dozen MB
+_ROWS_PER_SLICE = 1 << 15  # texts counted or encoded at a time: bounds the temporaries of large inputs
 
 PAD_TOKEN = "<pad>"
 UNK_TOKEN = "<unk>"
@@ -98,15 +100,59 @@ class TokenizedTexts:
         return np.diff(self.offsets)
 
     def counts(self, rows: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
-        """How often each of `words` occurs, in all texts or in `rows` (a boolean mask or indices)."""
-        ids = self.ids
-        if rows is not None:
-            rows = np.asarray(rows)
-            mask = rows if rows.dtype == bool else np.isin(np.arange(len(self)), rows)
-            if len(mask) != len(self):
-                raise ValueError(f"row mask has {len(mask)} entries for {len(self)} texts")
-            ids = ids[np.repeat(mask, self.lengths)]
-        return np.bincount(ids, minlength=len(self.words)).astype(np.int64)
+        """How often each of `words` occurs, in all texts or in `rows` (a boolean mask or indices),
+        counted a slice of texts at a time (the temporaries stay small at any size)."""
+        if rows is None:
+            return np.bincount(self.ids, minlength=len(self.words)).astype(np.int64)
+        rows = np.asarray(rows)
+        mask = rows if rows.dtype == bool else np.isin(np.arange(len(self)), rows)
+        if len(mask) != len(self):
+            raise ValueError(f"row mask has {len(mask)} entries for {len(self)} texts")
+        counts = np.zeros(len(self.words), dtype=np.int64)
+        lengths = self.lengths
+        for start in range(0, len(self), _ROWS_PER_SLICE):
+            stop = min(start + _ROWS_PER_SLICE, len(self))
+            ids = self.ids[self.offsets[start]:self.offsets[stop]][np.repeat(mask[start:stop], lengths[start:stop])]
+            counts += np.bincount(ids, minlength=len(self.words))
+        return counts
+
+    def take(self, rows: np.ndarray | Sequence[int]) -> "TokenizedTexts":
+        """The texts `rows` (indices, in that order), with the same `words`."""
+        rows = np.asarray(rows, dtype=np.int64)
+        starts, stops = self.offsets[rows], self.offsets[rows + 1]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(stops - starts, out=offsets[1:])
+        pieces = [self.ids[a:b] for a, b in zip(starts.tolist(), stops.tolist())]
+        ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+        return TokenizedTexts(self.words, ids.astype(np.int32, copy=False), offsets)
+
+    @staticmethod
+    def concatenate(parts: Sequence["TokenizedTexts"]) -> "TokenizedTexts":
+        """The texts of `parts`, one part after another, over the union of their words."""
+        index: dict[str, int] = {}
+        ids, lengths = [], []
+        for part in parts:
+            mapping = np.fromiter((index.setdefault(w, len(index)) for w in part.words), np.int32, len(part.words))
+            ids.append(mapping[part.ids] if len(part.ids) else np.zeros(0, dtype=np.int32))
+            lengths.append(part.lengths)
+        lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return TokenizedTexts(list(index), np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32), offsets)
+
+    def digest(self, rows: np.ndarray | Sequence[int] | None = None) -> str:
+        """A digest of the token sequences of all texts or of `rows` (their order does not matter):
+        equal for the same texts however they were tokenized together."""
+        words = [w.encode("utf-8", "surrogatepass") for w in self.words]
+        rows = range(len(self)) if rows is None else np.asarray(rows).tolist()
+        digests = sorted(hashlib.sha256(b" ".join([words[j] for j in self.ids[self.offsets[i]:self.offsets[i + 1]]
+                                                   .tolist()])).digest() for i in rows)
+        return hashlib.sha256(b"".join(digests)).hexdigest()
+
+
+def as_tokens(texts: "Sequence[str] | TokenizedTexts") -> TokenizedTexts:
+    """`texts` tokenized (`index_tokens`), or as they are when they already are."""
+    return texts if isinstance(texts, TokenizedTexts) else index_tokens(texts)
 
 
 def index_tokens(texts: Sequence[str]) -> TokenizedTexts:
@@ -118,10 +164,36 @@ def index_tokens(texts: Sequence[str]) -> TokenizedTexts:
 
 
 def _tokenize_all(texts: list[str]) -> TokenizedTexts:
-    try:
-        return _index_tokens(texts, pack_medium=True)
-    except _KeyCollision:  # two 9-16 byte tokens hashed alike: astronomically rare, redo exactly
-        return _index_tokens(texts, pack_medium=False)
+    for exact in (False, True):
+        tokenizer = Tokenizer(exact=exact)
+        try:
+            for batch in _batches(texts):
+                tokenizer.add(batch)
+        except KeyCollision:  # two 9-16 byte tokens hashed alike: astronomically rare, redo exactly
+            continue
+        return tokenizer.result()
+    raise AssertionError("unreachable: the exact tokenizer does not hash")
+
+
+class Tokenizer:
+    """`index_tokens` for texts that come a batch at a time (read from a file as a stream): `add`
+    each batch in order, then `result()`.
+
+    Tokens of 9-16 bytes are hashed; in the astronomically rare case that two of them hash alike,
+    `add` raises KeyCollision and the texts must be tokenized again with `Tokenizer(exact=True)`,
+    which keys them through a dict (slower, never wrong).
+    """
+
+    def __init__(self, exact: bool = False):
+        self._state = _IndexState(pack_medium=not exact)
+
+    def add(self, texts: Sequence[str]) -> None:
+        if any(map(str.__contains__, texts, repeat(_CAPITAL_SIGMA))):
+            texts = [t.translate(_SPACE_PUNCT) if _CAPITAL_SIGMA in t else t for t in texts]
+        self._state.add_batch(list(map(str.encode, map(str.lower, texts), repeat("utf-8"), repeat("surrogatepass"))))
+
+    def result(self) -> TokenizedTexts:
+        return self._state.result()
 
 
 def _tokens_to_arrays(tokens: TokenizedTexts) -> dict[str, np.ndarray]:
@@ -139,8 +211,8 @@ def _tokens_from_arrays(arrays: dict[str, np.ndarray]) -> TokenizedTexts:
     return TokenizedTexts(words, ids, offsets)
 
 
-class _KeyCollision(Exception):
-    pass
+class KeyCollision(Exception):
+    """Two distinct 9-16 byte tokens hashed to one key (`Tokenizer`): tokenize again exactly."""
 
 
 # Every token becomes one uint64 key, in one of three disjoint ranges:
@@ -152,15 +224,6 @@ class _KeyCollision(Exception):
 _TOP_BIT = np.uint64(1 << 63)
 _LOW_BYTE_CLEAR = np.uint64(((1 << 64) - 1) ^ 0xFF)
 _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
-
-
-def _index_tokens(texts: list[str], pack_medium: bool) -> TokenizedTexts:
-    state = _IndexState(pack_medium)
-    for batch in _batches(texts):
-        if any(map(str.__contains__, batch, repeat(_CAPITAL_SIGMA))):
-            batch = [t.translate(_SPACE_PUNCT) if _CAPITAL_SIGMA in t else t for t in batch]
-        state.add_batch(list(map(str.encode, map(str.lower, batch), repeat("utf-8"), repeat("surrogatepass"))))
-    return state.result()
 
 
 def _batches(texts: list[str]) -> Iterator[list[str]]:
@@ -182,7 +245,7 @@ def _unique(a: np.ndarray) -> np.ndarray:
 
 
 class _IndexState:
-    """What `_index_tokens` accumulates batch by batch: token indices, the key table, and the
+    """What `Tokenizer` accumulates batch by batch: token indices, the key table, and the
     dict of the long tokens."""
 
     def __init__(self, pack_medium: bool):
@@ -251,7 +314,7 @@ class _IndexState:
         self.first_half[ids[new]] = k1[new]
         self.second_half[ids[new]] = k2[new]
         if not (np.array_equal(self.first_half[ids], k1) and np.array_equal(self.second_half[ids], k2)):
-            raise _KeyCollision
+            raise KeyCollision
 
     def result(self) -> TokenizedTexts:
         long_words = list(self.long_index)
@@ -264,10 +327,10 @@ class _IndexState:
             else:
                 raw = long_words[(key >> 8) - 1]
             words.append(raw.decode("utf-8", "surrogatepass"))
-        lengths = np.concatenate(self.lengths)
+        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        return TokenizedTexts(words, np.concatenate(self.ids), offsets)
+        return TokenizedTexts(words, np.concatenate(self.ids) if self.ids else np.zeros(0, dtype=np.int32), offsets)
 
 
 def _read_u64(words64: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -458,18 +521,28 @@ class Vocabulary:
         return cls(d["words"], d.get("counts"))
 
 
+def smallest_dtype(size: int) -> np.dtype:
+    """The smallest unsigned integer type that holds ids 0..size-1."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if size <= np.iinfo(dtype).max + 1:
+            return np.dtype(dtype)
+    return np.dtype(np.uint64)
+
+
 # --- fixed-length encoding ------------------------------------------------------------------------
 
 
 def encode_flat(flat: np.ndarray, offsets: np.ndarray, seq_len: int, truncate: str = "left",
-                pad: str = "left", table: np.ndarray | None = None,
-                dtype: np.dtype | type = np.int64) -> tuple[np.ndarray, np.ndarray]:
+                pad: str = "left", table: np.ndarray | None = None, dtype: np.dtype | type = np.int64,
+                rows: np.ndarray | Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rows given as one concatenated array and n + 1 offsets, as an (n, seq_len) matrix of `dtype`
     (int64 unless asked; int32 halves a large matrix), and the true lengths min(len, seq_len); with
-    `table`, the matrix holds table[flat[...]] (token indices to vocabulary ids after the cut).
+    `table`, the matrix holds table[flat[...]] (token indices to vocabulary ids after the cut); with
+    `rows` (indices), only those rows, in that order.
 
     The book's default: keep the last `seq_len` ids (truncate='left') and left-pad with 0.
-    truncate='right' keeps the first `seq_len` ids; pad='right' pads at the end.
+    truncate='right' keeps the first `seq_len` ids; pad='right' pads at the end. The matrix is
+    filled a slice of rows at a time, so that nothing but the matrix grows with the input.
     """
     if not isinstance(seq_len, (int, np.integer)) or seq_len < 1:
         raise SeqrnnError(f"sequence length must be at least 1, got {seq_len}")
@@ -479,40 +552,49 @@ def encode_flat(flat: np.ndarray, offsets: np.ndarray, seq_len: int, truncate: s
         raise SeqrnnError(f"pad must be 'left' or 'right', got {pad!r}")
     offsets = np.asarray(offsets, dtype=np.int64)
     flat = np.asarray(flat)
-    kept = np.minimum(np.diff(offsets), seq_len)
-    first = offsets[1:] - kept if truncate == "left" else offsets[:-1]  # first id kept of each row
-    # Every row is a window of seq_len consecutive entries of the ids with seq_len zeros in front
-    # (left padding: the window ends after the last kept id) or behind (right padding: it starts
-    # at the first); the entries of other rows that fall into the padding are then zeroed.
-    zeros = np.zeros(seq_len, dtype=flat.dtype)
-    if pad == "left":
-        buf, starts = np.concatenate((zeros, flat)), first + kept
-        padding = np.arange(seq_len) < (seq_len - kept)[:, None]
-    else:
-        buf, starts = np.concatenate((flat, zeros)), first
-        padding = np.arange(seq_len) >= kept[:, None]
-    out = np.lib.stride_tricks.sliding_window_view(buf, seq_len)[starts]
-    if table is not None:
-        out = np.take(np.asarray(table, dtype=dtype), out)
-    out[padding] = 0
-    return out.astype(dtype, copy=False), kept
+    starts, stops = offsets[:-1], offsets[1:]
+    if rows is not None:
+        rows = np.asarray(rows, dtype=np.int64)
+        starts, stops = starts[rows], stops[rows]
+    kept = np.minimum(stops - starts, seq_len)
+    first = stops - kept if truncate == "left" else starts  # the first id kept of each row
+    values = flat if table is None else np.asarray(table, dtype=dtype)
+    out = np.zeros((len(kept), seq_len), dtype=dtype)
+    column = np.arange(seq_len)
+    for a in range(0, len(kept), _ROWS_PER_SLICE):
+        k, f = kept[a:a + _ROWS_PER_SLICE, None], first[a:a + _ROWS_PER_SLICE, None]
+        # position j of a row holds id first + j (right padding) or first + j - (seq_len - kept) (left)
+        at = f + (column if pad == "right" else column - (seq_len - k))
+        real = (column < k) if pad == "right" else (column >= seq_len - k)
+        ids = np.take(flat, np.where(real, at, 0), mode="clip") if len(flat) else np.zeros(at.shape, flat.dtype)
+        if table is not None:
+            ids = np.take(values, ids)
+        out[a:a + _ROWS_PER_SLICE] = np.where(real, ids, 0)
+    return out, kept
 
 
-def encode_texts(texts: Sequence[str], vocab: Vocabulary, seq_len: int, **kw) -> tuple[np.ndarray, np.ndarray]:
-    """Tokenize, look up and encode to fixed length in one fast pass: (matrix, lengths)."""
-    tokens = index_tokens(texts)
+def encode_texts(texts: "Sequence[str] | TokenizedTexts", vocab: Vocabulary, seq_len: int,
+                 **kw) -> tuple[np.ndarray, np.ndarray]:
+    """Tokenize (unless they already are), look up and encode to fixed length: (matrix, lengths).
+    `kw`: `encode_flat`'s options (`rows`, `pad`, `truncate`, `dtype`)."""
+    tokens = as_tokens(texts)
     return encode_flat(tokens.ids, tokens.offsets, seq_len, table=vocab.lookup(tokens.words), **kw)
 
 
-def build_and_encode(texts: Sequence[str], seq_len: int, vocab_rows=None, min_count: int = 1,
+def build_vocabulary(tokens: TokenizedTexts, rows=None, min_count: int = 1,
+                     max_size: int | None = None) -> Vocabulary:
+    """The vocabulary of the texts `rows` of `tokens` (a mask or indices; the training split;
+    default all): `Vocabulary.from_counts` of their token counts."""
+    return Vocabulary.from_counts(dict(zip(tokens.words, tokens.counts(rows).tolist())), min_count, max_size)
+
+
+def build_and_encode(texts: "Sequence[str] | TokenizedTexts", seq_len: int, vocab_rows=None, min_count: int = 1,
                      max_size: int | None = None, **kw) -> tuple[Vocabulary, np.ndarray, np.ndarray]:
     """Tokenize all texts once, build the vocabulary from `vocab_rows` only (a mask or indices; the
     training split; default all) and encode every text: (vocab, matrix, lengths)."""
-    tokens = index_tokens(texts)
-    counts = tokens.counts(vocab_rows).tolist()
-    vocab = Vocabulary.from_counts(dict(zip(tokens.words, counts)), min_count, max_size)
-    matrix, lengths = encode_flat(tokens.ids, tokens.offsets, seq_len, table=vocab.lookup(tokens.words), **kw)
-    return vocab, matrix, lengths
+    tokens = as_tokens(texts)
+    vocab = build_vocabulary(tokens, vocab_rows, min_count, max_size)
+    return (vocab, *encode_texts(tokens, vocab, seq_len, **kw))
 
 
 # --- character vocabulary ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import sklearn
 from sklearn.utils.extmath import randomized_svd
 
 from seqrnn import cache
-from seqrnn.preprocess import Vocabulary, index_tokens
+from seqrnn.preprocess import TokenizedTexts, Vocabulary, as_tokens
 
 if TYPE_CHECKING:
     import torch
@@ -71,10 +71,11 @@ def ppmi_vectors(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, dim: int
     return vectors / scale if scale > 0 else vectors
 
 
-def vectors_for_vocabulary(texts: Sequence[str], vocab: Vocabulary, dim: int, window: int = 5,
+def vectors_for_vocabulary(texts: Sequence[str] | TokenizedTexts, vocab: Vocabulary, dim: int, window: int = 5,
                            seed: int = 1) -> np.ndarray:
-    """`ppmi_vectors` of `vocab`'s words, counted over `texts` tokenized the book's way (cached)."""
-    tokens = index_tokens(texts)
+    """`ppmi_vectors` of `vocab`'s words, counted over `texts` tokenized the book's way (or already
+    tokenized; cached)."""
+    tokens = as_tokens(texts)
     ids = vocab.lookup(tokens.words)[tokens.ids] if len(tokens.ids) else np.zeros(0, dtype=np.int32)
     size = len(vocab)
     key = cache.key(ids, tokens.offsets, size, dim, window, seed, VECTORS_VERSION,
@@ -84,7 +85,8 @@ def vectors_for_vocabulary(texts: Sequence[str], vocab: Vocabulary, dim: int, wi
                         lambda arrays: _checked_vectors(arrays["vectors"], size, dim))
 
 
-def start_embedding(embedding: "torch.nn.Embedding", texts: Sequence[str], vocab: Vocabulary, seed: int = 1) -> None:
+def start_embedding(embedding: "torch.nn.Embedding", texts: Sequence[str] | TokenizedTexts, vocab: Vocabulary,
+                    seed: int = 1) -> None:
     """Set `embedding`'s rows to the word vectors of `vocab` counted over `texts`
     (`vectors_for_vocabulary`, as wide as the embedding): the `embed_init="ppmi"` start of every
     model with a word embedding."""

@@ -1,0 +1,172 @@
+"""Labelled files read as a stream into token arrays (`data.read_labelled_tokens`), and everything
+downstream of them: the same tokens, labels, vocabulary, encoded matrices and trained weights as
+from the texts read as strings, at any batch and slice size."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from seqrnn import data as data_module
+from seqrnn import preprocess
+from seqrnn.classifier import TextClassifier
+from seqrnn.data import read_labelled, read_labelled_tokens
+from seqrnn.preprocess import TokenizedTexts, encode_flat, index_tokens, tokenize
+
+
+def token_lists(tokens: TokenizedTexts) -> list[list[str]]:
+    return [[tokens.words[j] for j in tokens.ids[a:b]] for a, b in zip(tokens.offsets[:-1], tokens.offsets[1:])]
+
+
+def write_rows(path: Path, texts, labels, kind: str, line_end: str = "\n") -> Path:
+    if kind == "jsonl":
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            for text, label in zip(texts, labels):
+                f.write(json.dumps({"text": text, "label": label}, ensure_ascii=False) + line_end)
+    else:
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, delimiter="\t" if kind == "tsv" else ",", lineterminator=line_end)
+            writer.writerow(["text", "label"])
+            writer.writerows(zip(texts, labels))
+    return path
+
+
+# texts with punctuation, quotes, separators, line breaks inside fields and non-ASCII characters
+TEXT = st.lists(st.sampled_from(list("ab Zé,.;\"'!?\t\nΣσ😀-") + ["\r\n", "word", "misunderstanding"]),
+                min_size=1, max_size=40).map("".join).filter(str.strip)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(TEXT, st.sampled_from(["pos", "neg", "mixed"])), min_size=1, max_size=25),
+       kind=st.sampled_from(["csv", "tsv", "jsonl"]), line_end=st.sampled_from(["\n", "\r\n"]),
+       batch_chars=st.integers(1, 200))
+def test_streamed_tokens_equal_the_texts_tokenized_at_once(monkeypatch, rows, kind, line_end, batch_chars):
+    monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
+    monkeypatch.setattr(data_module, "TOKENIZE_BATCH_CHARS", batch_chars)  # many batches, boundaries anywhere
+    texts, labels = zip(*rows)
+    if kind == "tsv":  # a TSV field holds no tab
+        texts = tuple(t.replace("\t", " ") for t in texts if t.replace("\t", " ").strip()) or ("x",)
+        labels = labels[: len(texts)]
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_rows(Path(folder) / f"rows.{kind}", texts, labels, kind, line_end)
+        as_strings = read_labelled(path)
+        streamed = read_labelled_tokens(path, quiet=True)
+    # a CRLF inside a quoted CSV field reads as LF, as everywhere else; a JSON string is what it says
+    assert as_strings.texts == [t if kind == "jsonl" else t.replace("\r\n", "\n") for t in texts]
+    assert token_lists(streamed.texts) == [tokenize(t) for t in as_strings.texts]
+    assert streamed.labels.tolist() == as_strings.labels.tolist() == list(labels)
+
+
+def test_a_file_read_as_tokens_trains_the_same_weights_and_predicts_the_same(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
+    monkeypatch.setattr(data_module, "TOKENIZE_BATCH_CHARS", 500)
+    monkeypatch.setattr(preprocess, "_ROWS_PER_SLICE", 7)  # counting and encoding a few texts at a time
+    rng = np.random.default_rng(0)
+    words = ["good", "great", "bad", "awful", "film", "plot", "the", "a", "and", ",", "."]
+    labels = rng.choice(["neg", "pos", "meh"], 150).tolist()
+    texts = [" ".join(rng.choice(words, rng.integers(3, 30))) + f" {label}ish" for label in labels]
+    path = write_rows(tmp_path / "train.jsonl", texts, labels, "jsonl")
+    streamed = read_labelled_tokens(path, quiet=True)
+    settings_ = dict(embed_size=8, hidden_size=8, seq_len=12, batch_size=16, epochs=1, threads=1, quiet=True,
+                     min_count=2)
+    unlabelled = ["good film , the plot", "awful and bad"]
+    a = TextClassifier(**settings_).fit(streamed.texts, streamed.labels, unlabelled=unlabelled)
+    b = TextClassifier(**settings_).fit(read_labelled(path).texts, labels, unlabelled=unlabelled)
+    assert a.vocab_ == b.vocab_ and a.vocab_.counts == b.vocab_.counts
+    for (name, x), (_, y) in zip(a.model_.state_dict().items(), b.model_.state_dict().items()):
+        assert torch.equal(x, y), name
+    assert np.array_equal(a.predict_proba(streamed.texts), b.predict_proba(texts))
+    assert a.evaluate(streamed.texts, streamed.labels) == b.evaluate(texts, labels)
+
+
+@pytest.mark.parametrize("pad", ["left", "right"])
+@pytest.mark.parametrize("truncate", ["left", "right"])
+def test_encoding_chosen_rows_a_slice_at_a_time_equals_encoding_all(monkeypatch, pad, truncate):
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(0, 9, 23)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    flat = rng.integers(0, 50, offsets[-1]).astype(np.int32)
+    table = rng.permutation(50).astype(np.int64)
+    whole, kept = encode_flat(flat, offsets, 5, truncate=truncate, pad=pad, table=table)
+    rows = rng.permutation(23)[:17]
+    monkeypatch.setattr(preprocess, "_ROWS_PER_SLICE", 4)
+    part, part_kept = encode_flat(flat, offsets, 5, truncate=truncate, pad=pad, table=table, rows=rows,
+                                  dtype=np.int32)
+    assert part.dtype == np.int32
+    assert np.array_equal(part, whole[rows]) and np.array_equal(part_kept, kept[rows])
+    for i, row in enumerate(rows.tolist()):  # each row by hand
+        ids = table[flat[offsets[row]:offsets[row + 1]]]
+        ids = ids[-5:] if truncate == "left" else ids[:5]
+        expected = np.zeros(5, dtype=np.int64)
+        if len(ids):
+            expected[5 - len(ids):] = ids if pad == "left" else 0
+            if pad == "right":
+                expected[:len(ids)] = ids
+        assert part[i].tolist() == expected.tolist()
+
+
+def test_counts_take_concatenate_and_digest(monkeypatch):
+    texts = ["The film, the END.", "", "film!", "A plot; the plot.", "end"]
+    tokens = index_tokens(texts)
+    monkeypatch.setattr(preprocess, "_ROWS_PER_SLICE", 2)
+    for rows in ([0, 3], [4, 2, 1], np.array([True, False, True, True, False])):
+        chosen = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else rows
+        expected = {}
+        for i in chosen:
+            for word in tokenize(texts[i]):
+                expected[word] = expected.get(word, 0) + 1
+        counts = dict(zip(tokens.words, tokens.counts(rows).tolist()))
+        assert {w: c for w, c in counts.items() if c} == expected
+    taken = tokens.take([3, 0])
+    assert token_lists(taken) == [tokenize(texts[3]), tokenize(texts[0])]
+    joined = TokenizedTexts.concatenate([taken, index_tokens(["new words", "film"])])
+    assert token_lists(joined) == [tokenize(texts[3]), tokenize(texts[0]), ["new", "words"], ["film"]]
+    assert len(set(joined.words)) == len(joined.words)
+    # the digest of a set of texts: the same however they were tokenized together, and in any order
+    assert tokens.digest([0, 3]) == index_tokens([texts[3], "x", texts[0]]).digest([2, 0])
+    assert tokens.digest([0, 3]) != tokens.digest([0, 2])
+
+
+def test_reading_shows_progress_off_a_terminal(tmp_path, monkeypatch, capsys):
+    from seqrnn import progress
+
+    monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
+    monkeypatch.setattr(progress, "PLAIN_LINE_EVERY_S", 0.0)
+    path = write_rows(tmp_path / "rows.csv", [f"text number {i}" for i in range(3000)], ["a", "b"] * 1500, "csv")
+    read_labelled_tokens(path)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("read rows.csv:")]
+    assert len(lines) >= 2 and "%" in lines[-1] and "KB" in lines[-1]
+
+
+def test_ctrl_c_while_reading_a_labelled_file_says_nothing_was_trained(tmp_path, small_cache, monkeypatch, capsys):
+    from seqrnn.cli import main
+
+    path = write_rows(tmp_path / "rows.jsonl", [f"review {i} , good" for i in range(400)], ["a", "b"] * 200, "jsonl")
+    monkeypatch.setattr(data_module, "TOKENIZE_BATCH_CHARS", 100)
+    real, calls = preprocess.Tokenizer.add, []
+
+    def add_then_interrupt(self, texts):
+        real(self, texts)
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+            raise AssertionError("the signal should have stopped the reading")
+
+    monkeypatch.setattr(preprocess.Tokenizer, "add", add_then_interrupt)
+    out = tmp_path / "run"
+    status = main(["classify", "train", "--data", str(path), "--out", str(out), "--threads", "1", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 130 and len(calls) == 3
+    assert err == ["seqrnn: interrupted by SIGINT while reading the data: nothing was trained yet"]
+    assert not out.exists() or not any(out.iterdir())
+    assert not small_cache.exists() or list(small_cache.iterdir()) == []  # no half-built entry
