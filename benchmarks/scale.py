@@ -10,12 +10,16 @@ metrics.jsonl the steps, the training throughput and the seconds each validation
 `--interrupt`, SIGINT is sent to the largest corpus's cold preparation and to its training, and the
 seconds until the process ended are reported.
 
-`--compare REF` also trains the default character model for one epoch on Hamlet with the code of
-the git revision REF and with this code, one after the other: the same loss and the throughput of
-both show that nothing changed at the book's size.
+For each labelled file also: its first reading (tokenizing into the cache, cold) and a cached one,
+each a process of its own, and the seconds from the start of training to its first step.
 
-    python benchmarks/scale.py --corpus-mb 10,100,1000 --rows 25000,250000 --minutes 5 --interrupt \
-        --compare HEAD~30
+`--compare REF` also trains the default character model for one epoch on Hamlet, and the default
+classifier for one epoch on 2,000 IMDb reviews, with the code of the git revision REF and with this
+code, one after the other: the same losses and the throughput of both show that nothing changed at
+the book's size.
+
+    python benchmarks/scale.py --corpus-mb 10,100,1000 --rows 25000,250000,1000000 --minutes 5 \
+        --interrupt --compare HEAD~30
 """
 
 from __future__ import annotations
@@ -81,6 +85,24 @@ def prepare(path: Path) -> tuple[float, float]:
     return time.perf_counter() - started, peak
 
 
+def prepare_rows(path: Path) -> tuple[float, float]:
+    """Seconds and peak MB of reading and tokenizing a labelled file into the cache (a process of its own)."""
+    code = ("import sys; from seqrnn.data import read_labelled_tokens; "
+            "read_labelled_tokens(sys.argv[1], label_column='stars', quiet=True)")
+    started = time.perf_counter()
+    status, _, err, peak = run_measured([sys.executable, "-c", code, str(path)])
+    if status:
+        raise SystemExit(err)
+    return time.perf_counter() - started, peak
+
+
+def first_step_s(out: Path, batch_size: int) -> float:
+    """Seconds from the start of `fit` to the first training step: the first metrics record's clock
+    less the time its steps took at its throughput."""
+    first = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    return round(first["elapsed_s"] - first["step"] * batch_size / first["examples_per_s"], 1)
+
+
 def train(cmd: list[str], out: Path) -> dict:
     """Wall seconds, peak MB and what metrics.jsonl says of one `train` process."""
     started = time.perf_counter()
@@ -108,26 +130,32 @@ def interrupt_after(cmd: list[str], seconds: float, env: dict) -> float:
 
 
 def compare(ref: str, work: Path, minutes_cap: float) -> list[dict]:
-    """One epoch of the default character model on Hamlet with REF's code and with this code."""
+    """One epoch of the default character model on Hamlet, and of the default classifier on 2,000
+    IMDb reviews, with REF's code and with this code."""
     old = work / "old"
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old), ref], check=True,
                    capture_output=True)
+    tasks = {"Hamlet, charlm": ("charlm", "train", "--text", "hamlet"),
+             "IMDb 2,000 reviews, classify": ("sentiment", "train", "--data", "imdb", "--limit", "2000")}
     try:
         rows = []
-        for label, src in ((ref, old / "src"), ("this code", ROOT / "src")):
-            out = work / f"hamlet-{len(rows)}"
-            env = {**os.environ, "PYTHONPATH": str(src)}
-            cmd = seqrnn("charlm", "train", "--text", "hamlet", "--out", str(out), "--epochs", "1", "--threads", "2",
-                         "--max-minutes", str(minutes_cap))
-            started = time.perf_counter()
-            result = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            if result.returncode:
-                raise SystemExit(result.stderr)
-            records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-            val = [r for r in records if r["type"] == "val"][-1]
-            rates = [r["examples_per_s"] for r in records if r["type"] == "train"]
-            rows.append({"code": label, "wall_s": round(time.perf_counter() - started, 1),
-                         "examples_per_s": statistics.median(rates), "val_loss": val["loss"]})
+        for task, args in tasks.items():
+            for label, src in ((ref, old / "src"), ("this code", ROOT / "src")):
+                out = work / f"compare-{len(rows)}"
+                subprocess.run(["rm", "-rf", str(out)])
+                env = {**os.environ, "PYTHONPATH": str(src)}
+                cmd = seqrnn(*args, "--out", str(out), "--epochs", "1", "--threads", "2", "--max-minutes",
+                             str(minutes_cap))
+                started = time.perf_counter()
+                result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                if result.returncode:
+                    raise SystemExit(result.stderr)
+                records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+                val = [r for r in records if r["type"] == "val"][-1]
+                rates = [r["examples_per_s"] for r in records if r["type"] == "train"]
+                rows.append({"task": task, "code": label, "wall_s": round(time.perf_counter() - started, 1),
+                             "examples_per_s": statistics.median(rates), "val_loss": val["loss"],
+                             "val_accuracy": val.get("accuracy")})
         return rows
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], capture_output=True)
@@ -166,11 +194,16 @@ def main() -> None:
         path = work / f"rows-{rows}.jsonl"
         if not path.exists():
             build_rows(path, rows)
-        os.environ["SEQRNN_CACHE"] = str(work / f"cache-rows-{rows}")
+        os.environ["SEQRNN_CACHE"] = cache = str(work / f"cache-rows-{rows}")
+        subprocess.run(["rm", "-rf", cache])
+        first_s, first_mb = prepare_rows(path)
+        cached_s, _ = prepare_rows(path)
         out = work / f"classify-{rows}"
         subprocess.run(["rm", "-rf", str(out)])
         row = train(seqrnn("classify", "train", "--data", str(path), "--label-column", "stars", "--out", str(out),
                            "--max-minutes", str(args.minutes), "--threads", "2"), out)
+        row.update(prepare_first_s=round(first_s, 1), prepare_first_peak_mb=round(first_mb),
+                   prepare_cached_s=round(cached_s, 2), first_step_s=first_step_s(out, 64))
         results["labelled"].append({"rows": rows, "mb": round(path.stat().st_size / 1e6), **row})
         print(json.dumps(results["labelled"][-1]), flush=True)
     if args.interrupt and sizes:
@@ -193,15 +226,18 @@ def main() -> None:
               f"{r['wall_s']:>13} {r['steps']:>6} {r['examples_per_s']:>8,.0f} {r['val_s_max']:>10} {r['peak_mb']:>8}")
     if results["labelled"]:
         print(f"\nLabelled files (classify train --max-minutes {args.minutes:g} --threads 2; default preset)")
-        print(f"{'rows':>9} {'MB':>6} {'wall s':>7} {'steps':>6} {'texts/s':>8} {'val s max':>10} {'peak MB':>8}")
+        print(f"{'rows':>9} {'MB':>6} {'prepare s':>10} {'cached s':>9} {'prep MB':>8} {'1st step s':>11} "
+              f"{'wall s':>7} {'steps':>6} {'texts/s':>8} {'val s max':>10} {'peak MB':>8}")
         for r in results["labelled"]:
-            print(f"{r['rows']:>9,} {r['mb']:>6} {r['wall_s']:>7} {r['steps']:>6} {r['examples_per_s']:>8,.0f} "
-                  f"{r['val_s_max']:>10} {r['peak_mb']:>8}")
+            print(f"{r['rows']:>9,} {r['mb']:>6} {r['prepare_first_s']:>10} {r['prepare_cached_s']:>9} "
+                  f"{r['prepare_first_peak_mb']:>8} {r['first_step_s']:>11} {r['wall_s']:>7} {r['steps']:>6} "
+                  f"{r['examples_per_s']:>8,.0f} {r['val_s_max']:>10} {r['peak_mb']:>8}")
     if results["interrupt"]:
         print(f"\nSIGINT to the {max(sizes)} MB corpus: {results['interrupt']}")
     for r in results["compare"]:
-        print(f"Hamlet, 1 epoch, {r['code']}: {r['wall_s']} s, {r['examples_per_s']:,.0f} chars/s, val loss "
-              f"{r['val_loss']:.6f}")
+        accuracy = "" if r["val_accuracy"] is None else f", val accuracy {r['val_accuracy']:.4f}"
+        print(f"{r['task']}, 1 epoch, {r['code']}: {r['wall_s']} s, {r['examples_per_s']:,.0f} examples/s, val loss "
+              f"{r['val_loss']:.6f}{accuracy}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(results, indent=2))
     print(f"\nwrote {RESULTS / 'scale.json'}")

@@ -311,7 +311,7 @@ def lm_evaluate(args: Args) -> int:
 
     lm = load_for_inference(WordLanguageModel, args)
     labelled, unlabelled, _ = read_documents(args.data, args.split)
-    result = lm.evaluate(labelled + unlabelled)
+    result = lm.evaluate(labelled + unlabelled if unlabelled else labelled)
     per = ", ".join(f"{d} {math.exp(result[f'{d}_loss']):.1f}" for d in lm.model_.directions)
     print_json_or(result, args, f"perplexity {result['perplexity']:.1f} ({per}) over {result['n_words']} words, "
                                 f"{result['n_unknown']} unknown")

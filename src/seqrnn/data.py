@@ -27,7 +27,7 @@ import zlib
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -451,23 +451,57 @@ def read_labelled_tokens(path: str | os.PathLike, text_column: str | None = None
     read afresh each time (a key by content would mean reading every file anyway)."""
     path = Path(path)
     kind = _labelled_kind(path, text_column, label_column)
+
+    def read() -> LabelledTexts:
+        tokens, labels, lines = _tokenized(lambda: _labelled_rows(path, kind, text_column, label_column, quiet))
+        return LabelledTexts(tokens, _label_array(path, labels, lines), str(path))
+
     if kind == "folders":
-        return _tokenized_rows(path, kind, text_column, label_column, quiet)
+        return read()
+    return _cached_tokens(path, ("labelled", LABELLED_VERSION, TOKENIZER_VERSION, kind, text_column or "",
+                                 label_column or ""), read)
+
+
+def read_document_tokens(path: str | os.PathLike, *, quiet: bool = False) -> TokenizedTexts:
+    """The non-empty lines of a UTF-8 text file as documents (the lines of `str.splitlines`, as
+    `read_text(path).splitlines()` gives them), tokenized as they are read, never held as strings;
+    cached as `read_labelled_tokens` caches a file."""
+    path = Path(path)
+
+    def rows() -> Iterator[tuple[int, str, None]]:
+        try:
+            f = open(path, "rb")
+        except OSError as exc:
+            raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        with f, Progress(f"read {path.name}", os.fstat(f.fileno()).st_size, "B", quiet=quiet) as progress:
+            lines = Lines(path, f)
+            for line in lines:
+                for piece in line.splitlines():
+                    if piece.strip():
+                        yield lines.line, piece, None
+                if lines.line % 1024 == 0:
+                    progress.update_to(lines.bytes)
+            if lines.blank:
+                raise SeqrnnError(f"{path}: the file is empty")
+
+    def read() -> LabelledTexts:
+        return LabelledTexts(_tokenized(rows)[0], None, str(path))
+
+    return _cached_tokens(path, ("documents", TOKENIZER_VERSION), read).texts
+
+
+def _cached_tokens(path: Path, parts: tuple, read: Callable[[], LabelledTexts]) -> LabelledTexts:
+    """`read()`, or what it gave for the same file and `parts`, from the prepared-data cache: flat
+    arrays read back through memory maps."""
     try:
-        key = cache.file_key(path, "labelled", LABELLED_VERSION, TOKENIZER_VERSION, kind, text_column or "",
-                             label_column or "")
+        key = cache.file_key(path, *parts)
     except OSError as exc:
         raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if key is None:
-        return _tokenized_rows(path, kind, text_column, label_column, quiet)
-
-    def build(folder: Path) -> dict:
-        data = _tokenized_rows(path, kind, text_column, label_column, quiet)
-        return _write_labelled_tokens(data, folder)
-
-    meta, folder = cache.array_folder("labelled", key, build)
+        return read()
+    meta, folder = cache.array_folder("tokens", key, lambda folder: _write_tokens(read(), folder))
     try:
-        return _map_labelled_tokens(meta, folder, path)
+        return _map_tokens(meta, folder, path)
     except (OSError, ValueError) as exc:
         raise SeqrnnError(f"{folder}: a damaged cache entry for {path} ({exc}); remove that folder") from None
 
@@ -548,14 +582,14 @@ def _label_folder_rows(path: Path, quiet: bool) -> Iterator[tuple[int, str, str]
                           "file (FOLDER/LABEL/NAME.txt)")
 
 
-def _tokenized_rows(path: Path, kind: str, text_column: str | None, label_column: str | None,
-                    quiet: bool) -> LabelledTexts:
-    """The rows read and tokenized a batch at a time (read again, exactly, in the astronomically
-    rare case of a hash collision: `Tokenizer`)."""
+def _tokenized(rows: Callable[[], Iterable[tuple[int, str, object]]]) -> tuple[TokenizedTexts, list, list[int]]:
+    """(tokens, labels, lines) of the (line, text, label) rows that `rows()` reads, tokenized a batch
+    at a time as they are read. In the astronomically rare case of a hash collision (`Tokenizer`)
+    `rows()` is called again and its rows are tokenized exactly."""
     for exact in (False, True):
         tokenizer, labels, lines, batch, size = Tokenizer(exact=exact), [], [], [], 0
         try:
-            for line, text, label in _labelled_rows(path, kind, text_column, label_column, quiet):
+            for line, text, label in rows():
                 batch.append(text)
                 labels.append(label)
                 lines.append(line)
@@ -566,28 +600,31 @@ def _tokenized_rows(path: Path, kind: str, text_column: str | None, label_column
             tokenizer.add(batch)
         except KeyCollision:
             continue
-        return LabelledTexts(tokenizer.result(), _label_array(path, labels, lines), str(path))
+        return tokenizer.result(), labels, lines
     raise AssertionError("unreachable: the exact tokenizer does not hash")
 
 
-def _write_labelled_tokens(data: LabelledTexts, folder: Path) -> dict:
+def _write_tokens(data: LabelledTexts, folder: Path) -> dict:
     tokens = data.texts
     words, word_offsets = cache.pack_strings(tokens.words)
     for name, array in (("ids", tokens.ids), ("offsets", tokens.offsets), ("words", words),
                         ("word_offsets", word_offsets)):
         with open(folder / f"{name}.bin", "wb") as f:
             f.write(memoryview(np.ascontiguousarray(array)).cast("B"))
-    np.save(folder / "labels.npy", data.labels, allow_pickle=False)
-    return {"texts": len(tokens), "tokens": len(tokens.ids), "words": len(tokens.words), "word_bytes": len(words)}
+    if data.labels is not None:
+        np.save(folder / "labels.npy", data.labels, allow_pickle=False)
+    return {"texts": len(tokens), "tokens": len(tokens.ids), "words": len(tokens.words), "word_bytes": len(words),
+            "labelled": data.labels is not None}
 
 
-def _map_labelled_tokens(meta: dict, folder: Path, path: Path) -> LabelledTexts:
+def _map_tokens(meta: dict, folder: Path, path: Path) -> LabelledTexts:
     words = cache.unpack_strings(cache.map_array(folder / "words.bin", "uint8", meta["word_bytes"]),
                                  np.array(cache.map_array(folder / "word_offsets.bin", "int64", meta["words"] + 1)))
     ids = cache.map_array(folder / "ids.bin", "int32", meta["tokens"])
     offsets = np.array(cache.map_array(folder / "offsets.bin", "int64", meta["texts"] + 1))
-    labels = np.load(folder / "labels.npy", allow_pickle=False)
-    if len(labels) != meta["texts"] or labels.dtype.kind not in "iUb" or offsets[-1] != len(ids):
+    labels = np.load(folder / "labels.npy", allow_pickle=False) if meta["labelled"] else None
+    if offsets[-1] != len(ids) or (labels is not None and (len(labels) != meta["texts"]
+                                                           or labels.dtype.kind not in "iUb")):
         raise ValueError("bad labels or offsets")
     return LabelledTexts(TokenizedTexts(words, ids, offsets), labels, str(path))
 
@@ -763,17 +800,17 @@ def read_labelled_data(target: str, split: str | None = None, text_column: str |
     return labelled, reviews.labels[keep], unlabelled
 
 
-def read_documents(target: str, split: str | None = None) -> tuple[list[str], list[str], np.ndarray | None]:
+def read_documents(target: str, split: str | None = None) -> tuple:
     """(labelled, unlabelled, labels) documents for a language model: IMDb reviews (`split` None: the
     training split's labelled reviews with their labels, and the unlabelled reviews; else that
     split's, all as 'labelled', without labels), or the non-empty lines of a text file (all
-    'labelled', so that a share is held out; no labels). The labels are the ones a classifier
+    'labelled', so that a share is held out; no labels), read as tokens (`read_document_tokens`). The labels are the ones a classifier
     trained on the same data reads, so that both hold out the same reviews (`heldout_split`)."""
     from seqrnn.datasets import resolve
 
     path = resolve(target)
     if imdb_format(path) is None:
-        return [line for line in read_text(path).splitlines() if line.strip()], [], None
+        return read_document_tokens(path), [], None
     if split is None:
         labelled, labels, unlabelled = read_labelled_data(target, default_split="train", with_unsup=True)
         return labelled, unlabelled, labels

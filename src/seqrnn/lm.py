@@ -34,25 +34,34 @@ from seqrnn.data import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
 from seqrnn.estimator import Prepared, RecurrentEstimator
 from seqrnn.models import WordLM
-from seqrnn.preprocess import Vocabulary, index_tokens, smallest_dtype, tokenize
+from seqrnn.preprocess import TokenizedTexts, Vocabulary, as_tokens, smallest_dtype, tokenize
 from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, sample_tokens
 from seqrnn.streams import StreamTask, stream_loss
 from seqrnn.wordvectors import MAX_VECTOR_TEXTS, start_embedding
 
 TASK = "lm"
 SEPARATOR = Vocabulary.PAD  # starts every document in the stream
+_DOCUMENTS_PER_SLICE = 4096  # documents put into a stream at a time: bounds the temporaries
 
 
 def document_stream(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The documents `rows` (in that order) of a flat id array, each preceded by SEPARATOR."""
+    """The documents `rows` (in that order) of a flat id array, each preceded by SEPARATOR, in the
+    flat array's type; built a slice of documents at a time, so that only the result grows with the
+    input."""
     rows = np.asarray(rows, dtype=np.int64)
     lengths = offsets[rows + 1] - offsets[rows]
-    first = np.cumsum(lengths + 1) - lengths  # where each document's first word goes
-    out = np.full(int((lengths + 1).sum()), SEPARATOR, dtype=np.int64)
-    words = np.ones(len(out), dtype=bool)
-    words[first - 1] = False
-    dest = np.flatnonzero(words)
-    out[dest] = flat[dest + np.repeat(offsets[rows] - first, lengths)]
+    out = np.empty(int((lengths + 1).sum()), dtype=flat.dtype)
+    at = 0
+    for a in range(0, len(rows), _DOCUMENTS_PER_SLICE):
+        part, part_lengths = rows[a:a + _DOCUMENTS_PER_SLICE], lengths[a:a + _DOCUMENTS_PER_SLICE]
+        first = np.cumsum(part_lengths + 1) - part_lengths  # where each document's first word goes
+        chunk = np.full(int(first[-1] + part_lengths[-1]), SEPARATOR, dtype=flat.dtype)
+        words = np.ones(len(chunk), dtype=bool)
+        words[first - 1] = False
+        dest = np.flatnonzero(words)
+        chunk[dest] = flat[dest + np.repeat(offsets[part] - first, part_lengths)]
+        out[at:at + len(chunk)] = chunk
+        at += len(chunk)
     return out
 
 
@@ -123,32 +132,43 @@ class WordLanguageModel(RecurrentEstimator):
                 raise InvalidInputError(f"X has {len(labelled)} documents but y has {len(labels)} labels")
         return self._fit((labelled, unlabelled, labels), out_dir, resume, source)
 
-    def _prepare(self, data: tuple[list[str], list[str], np.ndarray | None], config: LMConfig,
-                 vocab: Vocabulary | None) -> Prepared:
+    def _prepare(self, data: tuple, config: LMConfig, vocab: Vocabulary | None) -> Prepared:
         labelled, unlabelled, labels = data
         settings, training = config.data, config.training
-        train_index, val_index = heldout_split(len(labelled), training.seed, settings.val_fraction, settings.limit,
+        tokens = as_tokens(labelled)
+        train_index, val_index = heldout_split(len(tokens), training.seed, settings.val_fraction, settings.limit,
                                                labels)
-        extra = unlabelled[: settings.limit]
-        documents = [labelled[i] for i in train_index] + extra + [labelled[i] for i in val_index]
-        if not documents:
-            raise SeqrnnError("no documents to train on")
-        tokens = index_tokens(documents)
+        extra = as_tokens(unlabelled)  # all trained on: `limit` keeps the first ones
+        if settings.limit is not None and settings.limit < len(extra):
+            extra = extra.take(np.arange(settings.limit))
         n_train = len(train_index) + len(extra)
-        if vocab is None:
-            counts = tokens.counts(np.arange(n_train)).tolist()
-            vocab = Vocabulary.from_counts(dict(zip(tokens.words, counts)), settings.min_count,
-                                           settings.max_vocab or None)
-        flat = vocab.lookup(tokens.words)[tokens.ids].astype(np.int64)
-        shuffled = np.random.default_rng([training.seed, 1]).permutation(n_train)
+        if n_train + len(val_index) == 0:
+            raise SeqrnnError("no documents to train on")
+        if vocab is None:  # the words of the training documents
+            counts = dict(zip(tokens.words, tokens.counts(train_index).tolist()))
+            for word, count in zip(extra.words, extra.counts().tolist()):
+                counts[word] = counts.get(word, 0) + count
+            vocab = Vocabulary.from_counts(counts, settings.min_count, settings.max_vocab or None)
         dtype = smallest_dtype(len(vocab))  # 2 bytes a word for up to 65,536 words
-        train_ids = document_stream(flat, tokens.offsets, shuffled).astype(dtype)
-        val_ids = document_stream(flat, tokens.offsets, np.arange(n_train, len(documents))).astype(dtype)
+        # every document as vocabulary ids in one flat array: the labelled ones, then the unlabelled
+        flat = np.concatenate([vocab.lookup(tokens.words).astype(dtype)[tokens.ids],
+                               vocab.lookup(extra.words).astype(dtype)[extra.ids]])
+        offsets = np.concatenate([tokens.offsets, tokens.offsets[-1] + extra.offsets[1:]])
+        train_rows = np.concatenate([train_index, len(tokens) + np.arange(len(extra))])
+        shuffled = np.random.default_rng([training.seed, 1]).permutation(n_train)
+        train_ids = document_stream(flat, offsets, train_rows[shuffled])
+        val_ids = document_stream(flat, offsets, val_index)
+        del flat
         if not len(val_index):  # nothing held out: select on the training stream itself
             val_ids = train_ids
         description = {"train_documents": n_train, "val_documents": len(val_index), "train_words": int(len(train_ids)),
-                       "heldout_tokens_digest": tokens.digest(np.arange(n_train, len(documents)))}
-        return Prepared(vocab, train_ids, val_ids, description, embedding_texts=tokens.take(np.arange(min(n_train, MAX_VECTOR_TEXTS))))
+                       "heldout_tokens_digest": tokens.digest(val_index)}
+        embedding_texts = ()
+        if training.embed_init == "ppmi":  # counted over the first training documents, unshuffled
+            counted = train_index[:MAX_VECTOR_TEXTS]
+            embedding_texts = TokenizedTexts.concatenate(
+                [tokens.take(counted), extra.take(np.arange(min(len(extra), MAX_VECTOR_TEXTS - len(counted))))])
+        return Prepared(vocab, train_ids, val_ids, description, embedding_texts=embedding_texts)
 
     def _start_weights(self, model: WordLM, prepared: Prepared, config: LMConfig) -> None:
         if config.training.embed_init == "ppmi":
@@ -161,11 +181,11 @@ class WordLanguageModel(RecurrentEstimator):
 
     # --- using a trained model ------------------------------------------------------------------
 
-    def evaluate(self, texts: Sequence[str]) -> dict:
+    def evaluate(self, texts: "Sequence[str] | TokenizedTexts") -> dict:
         """Loss (nats per word) and perplexity on documents, per direction too; the separator
         before each document counts as a word to predict (as in training)."""
         self._check_fitted()
-        tokens = index_tokens(list(texts))
+        tokens = as_tokens(texts if isinstance(texts, TokenizedTexts) else list(texts))
         flat = self.vocab_.lookup(tokens.words)[tokens.ids].astype(np.int64)
         ids = document_stream(flat, tokens.offsets, np.arange(len(tokens)))
         if len(ids) < 2:

@@ -1,6 +1,6 @@
-"""Labelled files read as a stream into token arrays (`data.read_labelled_tokens`), and everything
-downstream of them: the same tokens, labels, vocabulary, encoded matrices and trained weights as
-from the texts read as strings, at any batch and slice size."""
+"""Files read as a stream into token arrays (`data.read_labelled_tokens`, `data.read_document_tokens`),
+and everything downstream of them: the same tokens, labels, vocabulary, encoded matrices, word
+streams and trained weights as from the texts read as strings, at any batch and slice size."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from seqrnn import data as data_module
 from seqrnn import preprocess
 from seqrnn.classifier import TextClassifier
-from seqrnn.data import read_labelled, read_labelled_tokens
+from seqrnn.lm import WordLanguageModel
+from seqrnn.data import read_document_tokens, read_labelled, read_labelled_tokens, read_text
 from seqrnn.preprocess import TokenizedTexts, encode_flat, index_tokens, tokenize
 
 
@@ -170,3 +171,45 @@ def test_ctrl_c_while_reading_a_labelled_file_says_nothing_was_trained(tmp_path,
     assert err == ["seqrnn: interrupted by SIGINT while reading the data: nothing was trained yet"]
     assert not out.exists() or not any(out.iterdir())
     assert not small_cache.exists() or list(small_cache.iterdir()) == []  # no half-built entry
+
+
+LINE = st.lists(st.sampled_from(list("ab Z,.!\tΣ") + ["\r\n", "\n", "\r", "\x0b", "\u2028", "\x85", "word", "   "]),
+                min_size=1, max_size=60).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=LINE, batch_chars=st.integers(1, 50), bom=st.booleans())
+def test_documents_streamed_are_the_non_empty_lines_of_the_text(text, batch_chars, bom):
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
+        monkeypatch.setattr(data_module, "TOKENIZE_BATCH_CHARS", batch_chars)
+        path = Path(folder) / "corpus.txt"
+        path.write_bytes(("\ufeff" if bom else "").encode() + text.encode("utf-8"))
+        if not text.strip():
+            with pytest.raises(Exception, match="empty"):
+                read_document_tokens(path, quiet=True)
+            return
+        documents = [line for line in read_text(path).splitlines() if line.strip()]
+        assert token_lists(read_document_tokens(path, quiet=True)) == [tokenize(d) for d in documents]
+
+
+def test_a_word_model_from_a_file_read_as_tokens_trains_the_same_weights(tmp_path, monkeypatch):
+    import seqrnn.lm
+
+    monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
+    monkeypatch.setattr(data_module, "TOKENIZE_BATCH_CHARS", 300)
+    monkeypatch.setattr(seqrnn.lm, "_DOCUMENTS_PER_SLICE", 3)  # streams built a few documents at a time
+    rng = np.random.default_rng(2)
+    words = ["the", "film", "was", "good", "bad", ",", ".", "and", "a", "plot"]
+    lines = [" ".join(rng.choice(words, rng.integers(1, 25))) for _ in range(120)]
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    unlabelled = [" ".join(rng.choice(words, 8)) for _ in range(30)]
+    options = dict(embed_size=8, hidden_size=8, batch_size=4, num_steps=6, epochs=1, threads=1, quiet=True,
+                   limit=20, min_count=1)
+    a = WordLanguageModel(**options).fit(read_document_tokens(path, quiet=True), unlabelled=unlabelled)
+    b = WordLanguageModel(**options).fit(lines, unlabelled=unlabelled)
+    assert a.vocab_ == b.vocab_ and a.dataset_ == b.dataset_
+    for (name, x), (_, y) in zip(a.model_.state_dict().items(), b.model_.state_dict().items()):
+        assert torch.equal(x, y), name
+    assert a.evaluate(read_document_tokens(path, quiet=True)) == b.evaluate(lines)
