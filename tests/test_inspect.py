@@ -184,3 +184,17 @@ def test_inspect_unknown_target_is_one_line(tmp_path, seqrnn_cli, monkeypatch):
 def test_inspect_shared_hamlet(shared_data, seqrnn_cli):
     report = last_json(seqrnn_cli("data", "inspect", shared_data / "hamlet_pg2265.txt", "--json"))
     assert report["characters"] == 178707 and report["cut"] is None
+
+
+def test_inspect_text_reads_in_chunks_with_the_same_figures(tmp_path, monkeypatch):
+    from seqrnn import corpus
+    from seqrnn.inspect import inspect_text
+
+    text = "Ünïcödé 😀 line one\r\nline two, no end\rthird\nfourth" * 7
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    monkeypatch.setattr(corpus, "CHUNK_CHARS", 5)  # many chunks, boundaries inside lines and characters
+    report = inspect_text(path, quiet=True)
+    expected = text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as training reads it
+    assert report["characters"] == len(expected) and report["alphabet"] == "".join(sorted(set(expected)))
+    assert report["lines"] == expected.count("\n") + 1

@@ -98,22 +98,34 @@ def inspect_labelled(path: Path, text_column: str | None = None, label_column: s
     }
 
 
-def inspect_text(path: Path, name: str | None = None) -> dict:
-    """Size, alphabet and lines of a text corpus (`name`: the dataset name it was found by)."""
-    from seqrnn.data import read_corpus
+def inspect_text(path: Path, name: str | None = None, quiet: bool = False) -> dict:
+    """Size, alphabet and lines of a text corpus (`name`: the dataset name it was found by), read in
+    chunks as training reads it (`seqrnn.corpus.text_source`: enwik8's bytes as characters), so a
+    corpus of any size takes bounded memory; progress is shown unless `quiet`."""
+    from seqrnn.corpus import text_source
+    from seqrnn.data import HAMLET_OFFSET
+    from seqrnn.progress import Progress
 
     t0 = time.perf_counter()
-    text, cut = read_corpus(path, name)
-    alphabet = sorted(set(text))
-    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    source = text_source(name or str(path))
+    characters, lines, last = 0, 0, None
+    seen = np.zeros(0, dtype=np.int64)
+    with Progress(f"inspect {path.name}", source.size, "B" if source.path else "char", quiet=quiet) as progress:
+        for codes, done in source.chunks():
+            characters += len(codes)
+            lines += int(np.count_nonzero(codes == 10))
+            seen = np.union1d(seen, np.unique(codes))
+            last = int(codes[-1]) if len(codes) else last
+            progress.update_to(done)
+    alphabet = "".join(map(chr, seen.tolist()))
     return {
         "kind": "text",
         "path": str(path),
         "name": name,
-        "cut": cut,
-        "characters": len(text),
+        "cut": f"text[{HAMLET_OFFSET}:]" if name == "hamlet" else None,
+        "characters": characters,
         "distinct_characters": len(alphabet),
-        "alphabet": "".join(alphabet),
-        "lines": lines,
+        "alphabet": alphabet,
+        "lines": lines + (0 if last == 10 or characters == 0 else 1),
         "seconds": round(time.perf_counter() - t0, 3),
     }
