@@ -213,3 +213,21 @@ def test_a_word_model_from_a_file_read_as_tokens_trains_the_same_weights(tmp_pat
     for (name, x), (_, y) in zip(a.model_.state_dict().items(), b.model_.state_dict().items()):
         assert torch.equal(x, y), name
     assert a.evaluate(read_document_tokens(path, quiet=True)) == b.evaluate(lines)
+
+
+def test_evaluate_shows_progress_and_predict_does_not(monkeypatch, capsys):
+    from seqrnn import progress
+
+    texts, labels = ["good film", "bad film", "great plot", "awful plot"] * 8, ["pos", "neg", "pos", "neg"] * 8
+    clf = TextClassifier(embed_size=4, hidden_size=4, seq_len=5, batch_size=8, epochs=1, threads=1,
+                         quiet=True).fit(texts, labels)
+    capsys.readouterr()
+    monkeypatch.setattr(progress, "PLAIN_LINE_EVERY_S", 0.0)
+    clf.set_params(quiet=False, eval_batch_size=4)
+    clf.predict_proba(texts)
+    assert capsys.readouterr().err == ""
+    clf.evaluate(texts, labels)
+    assert "predict: " in capsys.readouterr().err
+    clf.set_params(quiet=True)
+    clf.evaluate(texts, labels)
+    assert capsys.readouterr().err == ""

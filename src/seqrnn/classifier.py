@@ -449,8 +449,9 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
 
     # --- using a trained model ------------------------------------------------------------------
 
-    def _logits(self, X) -> np.ndarray:
-        """Logits for the texts `X` (checked), on the `device` parameter's device."""
+    def _logits(self, X, progress: bool = False) -> np.ndarray:
+        """Logits for the texts `X` (checked), on the `device` parameter's device; with `progress`,
+        shown (unless the `quiet` parameter says not to)."""
         self._check_fitted()
         texts = check_texts(X)
         data = self.config_.data
@@ -459,8 +460,9 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         with self._inference() as device:
             ids, lengths = encode_texts(texts, self.vocab_, data.seq_len, pad=data.pad,
                                         dtype=smallest_dtype(len(self.vocab_)))
+            options = self.run_options()
             return predict_logits(self.model_, EncodedReviews(ids, lengths, None, data.pad), device,
-                                  self.run_options().eval_batch_size)
+                                  options.eval_batch_size, quiet=not progress or options.quiet)
 
     def decision_function(self, X) -> np.ndarray:
         """The model's logits for each text.
@@ -535,7 +537,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         self._check_fitted()
         labels = check_labels(y)
         targets = class_indices(labels, self.classes_)
-        logits = self._logits(X)
+        logits = self._logits(X, progress=True)  # a whole labelled set: worth a progress bar
         if len(logits) != len(targets):
             raise InvalidInputError(f"X has {len(logits)} texts but y has {len(targets)} labels")
         if not len(targets):
