@@ -144,3 +144,30 @@ def test_strings_round_trip(strings):
     if blob.size:
         with pytest.raises(ValueError):
             cache.unpack_strings(blob, offsets[:-1])
+
+
+def test_an_array_folder_is_built_once_while_others_wait(small_cache):
+    """Processes (torchrun's ranks, two runs on one file) asking for the same entry at once: one
+    builds it, the others wait on its lock and read what it made."""
+    import threading
+    import time
+
+    builds = []
+
+    def build(folder):
+        builds.append(folder)
+        time.sleep(0.2)  # long enough for the others to arrive while it builds
+        (folder / "x.bin").write_bytes(b"\x01\x02")
+        return {"n": 2}
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.array_folder("test", "k", build)))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and len(results) == 4
+    assert {str(folder) for _, folder in results} == {str(small_cache / "test-k")}
+    assert all(meta == {"n": 2} for meta, _ in results)
+    assert sorted(p.name for p in small_cache.iterdir()) == ["test-k"]  # no lock or scratch left

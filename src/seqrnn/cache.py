@@ -20,6 +20,7 @@ Set `SEQRNN_NO_CACHE=1` to neither read nor write the cache.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import io
 import json
@@ -27,9 +28,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: entries are not locked while built
+    fcntl = None  # type: ignore[assignment]
 
 from seqrnn.fileio import atomic_write_bytes
 
@@ -222,29 +228,63 @@ def array_folder(kind: str, entry_key: str | None, build) -> tuple[dict, Path]:
             return found
         final = directory() / f"{kind}-{entry_key}"
         try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            scratch = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=final.parent))
-        except OSError:  # an unwritable cache: build outside it
+            with _building(final):  # one process builds, the others wait, then read its entry
+                found = find_array_folder(kind, entry_key)
+                if found is not None:
+                    return found
+                return _build_into(final, kind, entry_key, build)
+        except _Unwritable:
             pass
-        else:
-            try:
-                meta = build(scratch)
-                (scratch / "meta.json").write_text(json.dumps({**_header(kind, entry_key), "meta": meta}))
-                try:
-                    os.rename(scratch, final)
-                except OSError:  # another process made it meanwhile (or the rename is refused)
-                    if _read_meta(final, kind, entry_key) is None:
-                        raise
-                    shutil.rmtree(scratch, ignore_errors=True)
-                _evict(final.parent, keep=final)
-                return meta, final
-            except BaseException:
-                shutil.rmtree(scratch, ignore_errors=True)
-                raise
     scratch = Path(tempfile.mkdtemp(prefix=f"seqrnn-{kind}-"))
     atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     try:
         return build(scratch), scratch
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+class _Unwritable(Exception):
+    """The cache folder cannot be written: build outside it."""
+
+
+@contextlib.contextmanager
+def _building(final: Path) -> Iterator[None]:
+    """An exclusive lock (`fcntl.flock`) on FOLDER.lock beside the entry `final` while it is built:
+    torchrun's ranks, or two runs on the same file, make one entry once. Where flock is missing
+    (Windows), nothing is locked and the rename in `_build_into` settles a race."""
+    lock = final.with_name(f".{final.name}.lock")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        f = open(lock, "a")
+    except OSError:
+        raise _Unwritable from None
+    with f:
+        if fcntl is not None:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)  # a process still waiting on it finds the entry made
+
+
+def _build_into(final: Path, kind: str, entry_key: str, build) -> tuple[dict, Path]:
+    """`build` into a fresh temporary folder beside `final`, renamed into place when complete."""
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=final.parent))
+    except OSError:
+        raise _Unwritable from None
+    try:
+        meta = build(scratch)
+        (scratch / "meta.json").write_text(json.dumps({**_header(kind, entry_key), "meta": meta}))
+        try:
+            os.rename(scratch, final)
+        except OSError:  # another process made it meanwhile (or the rename is refused)
+            if _read_meta(final, kind, entry_key) is None:
+                raise
+            shutil.rmtree(scratch, ignore_errors=True)
+        _evict(final.parent, keep=final)
+        return meta, final
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
