@@ -231,3 +231,13 @@ def test_evaluate_shows_progress_and_predict_does_not(monkeypatch, capsys):
     clf.set_params(quiet=True)
     clf.evaluate(texts, labels)
     assert capsys.readouterr().err == ""
+
+
+def test_a_damaged_token_entry_is_made_again(tmp_path, small_cache):
+    path = write_rows(tmp_path / "rows.csv", ["good film", "bad film"], ["pos", "neg"], "csv")
+    assert token_lists(read_labelled_tokens(path, quiet=True).texts) == [["good", "film"], ["bad", "film"]]
+    (entry,) = [p for p in small_cache.iterdir() if p.name.startswith("tokens-")]
+    (entry / "ids.bin").write_bytes(b"\0")  # truncated
+    again = read_labelled_tokens(path, quiet=True)
+    assert token_lists(again.texts) == [["good", "film"], ["bad", "film"]]
+    assert (entry / "ids.bin").stat().st_size == 4 * 4

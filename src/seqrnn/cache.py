@@ -244,6 +244,20 @@ def array_folder(kind: str, entry_key: str | None, build) -> tuple[dict, Path]:
         raise
 
 
+def mapped_entry(kind: str, entry_key: str | None, build, read: Callable[[dict, Path], T]) -> T:
+    """`read(meta, folder)` of the entry `array_folder(kind, entry_key, build)` makes or finds; an
+    entry that `read` finds damaged (OSError, ValueError, KeyError) is removed and built again, once."""
+    for attempt in range(2):
+        meta, folder = array_folder(kind, entry_key, build)
+        try:
+            return read(meta, folder)
+        except (OSError, ValueError, KeyError):
+            if attempt or entry_key is None or not enabled():
+                raise
+            shutil.rmtree(folder, ignore_errors=True)
+    raise AssertionError("unreachable")
+
+
 class _Unwritable(Exception):
     """The cache folder cannot be written: build outside it."""
 

@@ -492,18 +492,15 @@ def read_document_tokens(path: str | os.PathLike, *, quiet: bool = False) -> Tok
 
 def _cached_tokens(path: Path, parts: tuple, read: Callable[[], LabelledTexts]) -> LabelledTexts:
     """`read()`, or what it gave for the same file and `parts`, from the prepared-data cache: flat
-    arrays read back through memory maps."""
+    arrays read back through memory maps (a damaged entry is made again)."""
     try:
         key = cache.file_key(path, *parts)
     except OSError as exc:
         raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if key is None:
         return read()
-    meta, folder = cache.array_folder("tokens", key, lambda folder: _write_tokens(read(), folder))
-    try:
-        return _map_tokens(meta, folder, path)
-    except (OSError, ValueError) as exc:
-        raise SeqrnnError(f"{folder}: a damaged cache entry for {path} ({exc}); remove that folder") from None
+    return cache.mapped_entry("tokens", key, lambda folder: _write_tokens(read(), folder),
+                              lambda meta, folder: _map_tokens(meta, folder, path))
 
 
 def _labelled_kind(path: Path, text_column: str | None, label_column: str | None) -> str:
