@@ -33,7 +33,7 @@ import numpy as np
 
 from seqrnn import cache
 from seqrnn.errors import SeqrnnError
-from seqrnn.preprocess import TOKENIZER_VERSION, KeyCollision, TokenizedTexts, Tokenizer
+from seqrnn.preprocess import TOKENIZER_VERSION, TokenizedTexts, tokenize_batches
 from seqrnn.progress import Progress
 from seqrnn.records import LABEL_COLUMNS, TABLE_FORMATS, TEXT_COLUMNS, Lines, convert_hint, open_table, pick_column
 
@@ -581,24 +581,26 @@ def _label_folder_rows(path: Path, quiet: bool) -> Iterator[tuple[int, str, str]
 
 def _tokenized(rows: Callable[[], Iterable[tuple[int, str, object]]]) -> tuple[TokenizedTexts, list, list[int]]:
     """(tokens, labels, lines) of the (line, text, label) rows that `rows()` reads, tokenized a batch
-    at a time as they are read. In the astronomically rare case of a hash collision (`Tokenizer`)
-    `rows()` is called again and its rows are tokenized exactly."""
-    for exact in (False, True):
-        tokenizer, labels, lines, batch, size = Tokenizer(exact=exact), [], [], [], 0
-        try:
-            for line, text, label in rows():
-                batch.append(text)
-                labels.append(label)
-                lines.append(line)
-                size += len(text)
-                if size >= TOKENIZE_BATCH_CHARS:
-                    tokenizer.add(batch)
-                    batch, size = [], 0
-            tokenizer.add(batch)
-        except KeyCollision:
-            continue
-        return tokenizer.result(), labels, lines
-    raise AssertionError("unreachable: the exact tokenizer does not hash")
+    of about TOKENIZE_BATCH_CHARS characters at a time as they are read (`tokenize_batches`, which
+    may read them twice)."""
+    labels: list = []
+    lines: list[int] = []
+
+    def batches() -> Iterator[list[str]]:
+        labels.clear()
+        lines.clear()
+        batch, size = [], 0
+        for line, text, label in rows():
+            batch.append(text)
+            labels.append(label)
+            lines.append(line)
+            size += len(text)
+            if size >= TOKENIZE_BATCH_CHARS:
+                yield batch
+                batch, size = [], 0
+        yield batch
+
+    return tokenize_batches(batches), labels, lines
 
 
 def _write_tokens(data: LabelledTexts, folder: Path) -> dict:

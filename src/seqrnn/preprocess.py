@@ -32,7 +32,7 @@ import string
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import count, repeat
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -164,12 +164,19 @@ def index_tokens(texts: Sequence[str]) -> TokenizedTexts:
 
 
 def _tokenize_all(texts: list[str]) -> TokenizedTexts:
+    return tokenize_batches(lambda: _batches(texts))
+
+
+def tokenize_batches(batches: Callable[[], Iterable[Sequence[str]]]) -> TokenizedTexts:
+    """`index_tokens` of texts that come a batch at a time (read from a file as a stream), in the
+    order `batches()` gives them. In the astronomically rare case that two 9-16 byte tokens hash
+    alike (`Tokenizer`), `batches()` is called again and its texts are tokenized exactly."""
     for exact in (False, True):
         tokenizer = Tokenizer(exact=exact)
         try:
-            for batch in _batches(texts):
+            for batch in batches():
                 tokenizer.add(batch)
-        except KeyCollision:  # two 9-16 byte tokens hashed alike: astronomically rare, redo exactly
+        except KeyCollision:
             continue
         return tokenizer.result()
     raise AssertionError("unreachable: the exact tokenizer does not hash")
