@@ -253,3 +253,21 @@ def test_a_hash_collision_while_streaming_reads_the_file_again_exactly(tmp_path,
     data = read_labelled_tokens(path, quiet=True)
     assert token_lists(data.texts) == [tokenize(t) for t in texts]
     assert data.labels.tolist() == ["a", "b", "a"]  # read twice, kept once
+
+
+def test_a_word_model_validates_on_at_most_eval_batches(monkeypatch):
+    import seqrnn.lm
+
+    made = []
+
+    class Recorded(seqrnn.lm.StreamTask):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(seqrnn.lm, "StreamTask", Recorded)
+    lines = [f"the film {i} was good , and the plot was bad ." for i in range(60)]
+    options = dict(embed_size=8, hidden_size=8, batch_size=2, num_steps=3, epochs=1, threads=1, quiet=True)
+    WordLanguageModel(eval_batches=2, **options).fit(lines)
+    WordLanguageModel(eval_batches=0, **options).fit(lines)
+    assert [task.eval_tokens for task in made] == [2 * 2 * 3, 0]  # 0: the whole held-out stream

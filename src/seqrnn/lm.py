@@ -177,7 +177,7 @@ class WordLanguageModel(RecurrentEstimator):
     def _task(self, prepared: Prepared, config: LMConfig, device: torch.device) -> StreamTask:
         return StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
                           directions=WordLM.directions_of(config.model.direction), metrics=word_metrics,
-                          eval_rows=32, unit="words")
+                          eval_rows=32, eval_batches=self.run_options().eval_batches, unit="words")
 
     # --- using a trained model ------------------------------------------------------------------
 
