@@ -24,6 +24,7 @@ import os
 import re
 import tarfile
 import zlib
+from array import array
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -485,7 +486,7 @@ def read_document_tokens(path: str | os.PathLike, *, quiet: bool = False) -> Tok
                 raise SeqrnnError(f"{path}: the file is empty")
 
     def read() -> LabelledTexts:
-        return LabelledTexts(_tokenized(rows)[0], None, str(path))
+        return LabelledTexts(_tokenized(rows, labelled=False)[0], None, str(path))
 
     return _cached_tokens(path, ("documents", TOKENIZER_VERSION), read).texts
 
@@ -579,21 +580,22 @@ def _label_folder_rows(path: Path, quiet: bool) -> Iterator[tuple[int, str, str]
                           "file (FOLDER/LABEL/NAME.txt)")
 
 
-def _tokenized(rows: Callable[[], Iterable[tuple[int, str, object]]]) -> tuple[TokenizedTexts, list, list[int]]:
+def _tokenized(rows: Callable[[], Iterable[tuple[int, str, object]]],
+               labelled: bool = True) -> tuple[TokenizedTexts, list, array]:
     """(tokens, labels, lines) of the (line, text, label) rows that `rows()` reads, tokenized a batch
     of about TOKENIZE_BATCH_CHARS characters at a time as they are read (`tokenize_batches`, which
-    may read them twice)."""
+    may read them twice); without `labelled`, the labels and lines are not kept (both empty)."""
     labels: list = []
-    lines: list[int] = []
+    lines = array("q")
 
     def batches() -> Iterator[list[str]]:
-        labels.clear()
-        lines.clear()
+        del labels[:], lines[:]
         batch, size = [], 0
         for line, text, label in rows():
             batch.append(text)
-            labels.append(label)
-            lines.append(line)
+            if labelled:
+                labels.append(label)
+                lines.append(line)
             size += len(text)
             if size >= TOKENIZE_BATCH_CHARS:
                 yield batch
@@ -606,10 +608,10 @@ def _tokenized(rows: Callable[[], Iterable[tuple[int, str, object]]]) -> tuple[T
 def _write_tokens(data: LabelledTexts, folder: Path) -> dict:
     tokens = data.texts
     words, word_offsets = cache.pack_strings(tokens.words)
-    for name, array in (("ids", tokens.ids), ("offsets", tokens.offsets), ("words", words),
-                        ("word_offsets", word_offsets)):
+    for name, values in (("ids", tokens.ids), ("offsets", tokens.offsets), ("words", words),
+                         ("word_offsets", word_offsets)):
         with open(folder / f"{name}.bin", "wb") as f:
-            f.write(memoryview(np.ascontiguousarray(array)).cast("B"))
+            f.write(memoryview(np.ascontiguousarray(values)).cast("B"))
     if data.labels is not None:
         np.save(folder / "labels.npy", data.labels, allow_pickle=False)
     return {"texts": len(tokens), "tokens": len(tokens.ids), "words": len(tokens.words), "word_bytes": len(words),
@@ -642,7 +644,7 @@ def _whole_number(path: Path, line: int, label, written) -> int:
     return value
 
 
-def _label_array(path: Path, labels: list, lines: list[int]) -> np.ndarray:
+def _label_array(path: Path, labels: list, lines: Sequence[int]) -> np.ndarray:
     """The labels as one array: int64 when every label is a whole number (or a string of one, 1.0
     included), else strings (booleans stay booleans); mixed kinds, empty labels, fractions (0.7,
     also written as text) and whole numbers beyond int64 are refused."""

@@ -334,10 +334,23 @@ class _IndexState:
             else:
                 raw = long_words[(key >> 8) - 1]
             words.append(raw.decode("utf-8", "surrogatepass"))
-        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
+        lengths = _drain(self.lengths, np.int64)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        return TokenizedTexts(words, np.concatenate(self.ids) if self.ids else np.zeros(0, dtype=np.int32), offsets)
+        return TokenizedTexts(words, _drain(self.ids, np.int32), offsets)
+
+
+def _drain(pieces: list[np.ndarray], dtype) -> np.ndarray:
+    """The pieces concatenated, each freed once copied: the memory held stays about the total, not
+    twice it (the result's pages are touched only as they are filled)."""
+    out = np.empty(sum(len(p) for p in pieces), dtype=dtype)
+    at = 0
+    pieces.reverse()
+    while pieces:
+        piece = pieces.pop()
+        out[at:at + len(piece)] = piece
+        at += len(piece)
+    return out
 
 
 def _read_u64(words64: np.ndarray, starts: np.ndarray) -> np.ndarray:
