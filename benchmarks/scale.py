@@ -76,21 +76,19 @@ def seqrnn(*args: str) -> list[str]:
 
 def prepare(path: Path) -> tuple[float, float]:
     """Seconds and peak MB of encoding the corpus into the cache (a process of its own)."""
-    code = ("import sys; from pathlib import Path; from seqrnn.corpus import TextSource, char_streams; "
-            "char_streams(TextSource(path=Path(sys.argv[1])), 0.1, quiet=True)")
-    started = time.perf_counter()
-    status, _, err, peak = run_measured([sys.executable, "-c", code, str(path)])
-    if status:
-        raise SystemExit(err)
-    return time.perf_counter() - started, peak
+    return _measured("from pathlib import Path; from seqrnn.corpus import TextSource, char_streams; "
+                     "char_streams(TextSource(path=Path(sys.argv[1])), 0.1, quiet=True)", path)
 
 
 def prepare_rows(path: Path) -> tuple[float, float]:
     """Seconds and peak MB of reading and tokenizing a labelled file into the cache (a process of its own)."""
-    code = ("import sys; from seqrnn.data import read_labelled_tokens; "
-            "read_labelled_tokens(sys.argv[1], label_column='stars', quiet=True)")
+    return _measured("from seqrnn.data import read_labelled_tokens; "
+                     "read_labelled_tokens(sys.argv[1], label_column='stars', quiet=True)", path)
+
+
+def _measured(code: str, path: Path) -> tuple[float, float]:
     started = time.perf_counter()
-    status, _, err, peak = run_measured([sys.executable, "-c", code, str(path)])
+    status, _, err, peak = run_measured([sys.executable, "-c", f"import sys; {code}", str(path)])
     if status:
         raise SystemExit(err)
     return time.perf_counter() - started, peak

@@ -25,7 +25,7 @@ import re
 import tarfile
 import zlib
 from array import array
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
@@ -470,12 +470,7 @@ def read_document_tokens(path: str | os.PathLike, *, quiet: bool = False) -> Tok
     path = Path(path)
 
     def rows() -> Iterator[tuple[int, str, None]]:
-        try:
-            f = open(path, "rb")
-        except OSError as exc:
-            raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        with f, Progress(f"read {path.name}", os.fstat(f.fileno()).st_size, "B", quiet=quiet) as progress:
-            lines = Lines(path, f)
+        with _file_lines(path, quiet) as (lines, progress):
             for line in lines:
                 for piece in line.splitlines():
                     if piece.strip():
@@ -504,6 +499,17 @@ def _cached_tokens(path: Path, parts: tuple, read: Callable[[], LabelledTexts]) 
                               lambda meta, folder: _map_tokens(meta, folder, path))
 
 
+@contextmanager
+def _file_lines(path: Path, quiet: bool) -> Iterator[tuple[Lines, Progress]]:
+    """The lines of the file at `path` (`records.Lines`) and a progress bar over its bytes."""
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    with f, Progress(f"read {path.name}", os.fstat(f.fileno()).st_size, "B", quiet=quiet) as progress:
+        yield Lines(path, f), progress
+
+
 def _labelled_kind(path: Path, text_column: str | None, label_column: str | None) -> str:
     if not path.exists():
         raise SeqrnnError(f"{path}: no such file or directory")
@@ -524,12 +530,7 @@ def _labelled_rows(path: Path, kind: str, text_column: str | None, label_column:
     if kind == "folders":
         yield from _label_folder_rows(path, quiet)
         return
-    try:
-        f = open(path, "rb")
-    except OSError as exc:
-        raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    with f, Progress(f"read {path.name}", os.fstat(f.fileno()).st_size, "B", quiet=quiet) as progress:
-        lines = Lines(path, f)
+    with _file_lines(path, quiet) as (lines, progress):
         columns, records = open_table(path, kind, lines)
         text_key = pick_column(path, columns, text_column, TEXT_COLUMNS, "text", "`text_column`")
         label_key = pick_column(path, columns, label_column, LABEL_COLUMNS, "label", "`label_column`")
