@@ -271,3 +271,23 @@ def test_a_word_model_validates_on_at_most_eval_batches(monkeypatch):
     WordLanguageModel(eval_batches=2, **options).fit(lines)
     WordLanguageModel(eval_batches=0, **options).fit(lines)
     assert [task.eval_tokens for task in made] == [2 * 2 * 3, 0]  # 0: the whole held-out stream
+
+
+def test_word_streams_from_the_cache_are_memory_maps_and_train_the_same_weights(tmp_path, small_cache):
+    import seqrnn.lm
+
+    rng = np.random.default_rng(3)
+    words = ["the", "film", "was", "good", "bad", ",", "."]
+    lines = [" ".join(rng.choice(words, rng.integers(1, 12))) for _ in range(80)]
+    options = dict(embed_size=8, hidden_size=8, batch_size=4, num_steps=5, epochs=1, threads=1, quiet=True)
+    cached = WordLanguageModel(**options).fit(lines)  # MIN_INPUT_BYTES is 0 here: every stream is cached
+    (entry,) = [p for p in small_cache.iterdir() if p.name.startswith("words-")]
+    assert sorted(p.name for p in entry.iterdir()) == ["meta.json", "train.bin", "val.bin"]
+    flat = np.arange(1, 10, dtype=np.uint16)
+    train, val = seqrnn.lm.word_streams(flat, np.array([0, 4, 9]), np.array([1, 0]), np.array([], dtype=np.int64))
+    assert isinstance(train, np.memmap) and train.tolist() == [0, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4] and len(val) == 0
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
+        in_memory = WordLanguageModel(**options).fit(lines)
+    for (name, x), (_, y) in zip(cached.model_.state_dict().items(), in_memory.model_.state_dict().items()):
+        assert torch.equal(x, y), name

@@ -28,6 +28,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from seqrnn import cache
 from seqrnn.checks import check_labels, check_texts
 from seqrnn.config import LM_PRESETS, LMConfig
 from seqrnn.data import heldout_split
@@ -42,6 +43,7 @@ from seqrnn.wordvectors import MAX_VECTOR_TEXTS, start_embedding
 TASK = "lm"
 SEPARATOR = Vocabulary.PAD  # starts every document in the stream
 _DOCUMENTS_PER_SLICE = 4096  # documents put into a stream at a time: bounds the temporaries
+STREAMS_VERSION = "words-1"  # part of the cache key of word streams: change it when they are built differently
 
 
 def document_stream(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -63,6 +65,30 @@ def document_stream(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> 
         out[at:at + len(chunk)] = chunk
         at += len(chunk)
     return out
+
+
+def word_streams(flat: np.ndarray, offsets: np.ndarray, train_rows: np.ndarray,
+                 val_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training stream (the documents `train_rows`, in that order) and the held-out stream
+    (`val_rows`) of a flat id array (`document_stream`). Large ones go into the prepared-data cache
+    as raw files, keyed by their inputs, and are read through memory maps: the ranks of a torchrun
+    job, and a resumed run, map the same files. Small ones (or with the cache off) stay in memory."""
+    key = cache.key(flat, offsets, train_rows, val_rows, STREAMS_VERSION)
+    if key is None:
+        return document_stream(flat, offsets, train_rows), document_stream(flat, offsets, val_rows)
+
+    def build(folder: Path) -> dict:
+        words = {}
+        for name, rows in (("train", train_rows), ("val", val_rows)):
+            stream = document_stream(flat, offsets, rows)
+            stream.tofile(folder / f"{name}.bin")
+            words[name] = len(stream)
+        return {"dtype": flat.dtype.str, **words}
+
+    def mapped(meta: dict, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(cache.map_array(folder / f"{name}.bin", meta["dtype"], meta[name]) for name in ("train", "val"))
+
+    return cache.mapped_entry("words", key, build, mapped)
 
 
 def word_metrics(losses: dict[str, float]) -> dict[str, float]:
@@ -156,8 +182,7 @@ class WordLanguageModel(RecurrentEstimator):
         offsets = np.concatenate([tokens.offsets, tokens.offsets[-1] + extra.offsets[1:]])
         train_rows = np.concatenate([train_index, len(tokens) + np.arange(len(extra))])
         shuffled = np.random.default_rng([training.seed, 1]).permutation(n_train)
-        train_ids = document_stream(flat, offsets, train_rows[shuffled])
-        val_ids = document_stream(flat, offsets, val_index)
+        train_ids, val_ids = word_streams(flat, offsets, train_rows[shuffled], val_index)
         del flat
         if not len(val_index):  # nothing held out: select on the training stream itself
             val_ids = train_ids
