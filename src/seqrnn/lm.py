@@ -43,6 +43,7 @@ from seqrnn.wordvectors import MAX_VECTOR_TEXTS, start_embedding
 TASK = "lm"
 SEPARATOR = Vocabulary.PAD  # starts every document in the stream
 _DOCUMENTS_PER_SLICE = 4096  # documents put into a stream at a time: bounds the temporaries
+_IDS_PER_SLICE = 1 << 24  # token ids looked up at a time
 STREAMS_VERSION = "words-1"  # part of the cache key of word streams: change it when they are built differently
 
 
@@ -177,8 +178,12 @@ class WordLanguageModel(RecurrentEstimator):
             vocab = Vocabulary.from_counts(counts, settings.min_count, settings.max_vocab or None)
         dtype = smallest_dtype(len(vocab))  # 2 bytes a word for up to 65,536 words
         # every document as vocabulary ids in one flat array: the labelled ones, then the unlabelled
-        flat = np.concatenate([vocab.lookup(tokens.words).astype(dtype)[tokens.ids],
-                               vocab.lookup(extra.words).astype(dtype)[extra.ids]])
+        flat = np.empty(len(tokens.ids) + len(extra.ids), dtype=dtype)
+        for part, at in ((tokens, 0), (extra, len(tokens.ids))):
+            table = vocab.lookup(part.words).astype(dtype)
+            for a in range(0, len(part.ids), _IDS_PER_SLICE):  # a slice at a time: small temporaries
+                ids = part.ids[a:a + _IDS_PER_SLICE]
+                flat[at + a:at + a + len(ids)] = table[ids]
         offsets = np.concatenate([tokens.offsets, tokens.offsets[-1] + extra.offsets[1:]])
         train_rows = np.concatenate([train_index, len(tokens) + np.arange(len(extra))])
         shuffled = np.random.default_rng([training.seed, 1]).permutation(n_train)
