@@ -243,14 +243,19 @@ def test_a_damaged_token_entry_is_made_again(tmp_path, small_cache):
     assert (entry / "ids.bin").stat().st_size == 4 * 4
 
 
-def test_a_hash_collision_while_streaming_reads_the_file_again_exactly(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_hash_collision_while_streaming_reads_the_file_again_exactly(tmp_path, monkeypatch, cached, request):
+    if cached:  # the ids go straight to the cache entry's file, which the second reading writes again
+        request.getfixturevalue("small_cache")
+    else:
+        monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
     monkeypatch.setattr(preprocess, "_MIX1", np.uint64(0))
     monkeypatch.setattr(preprocess, "_MIX2", np.uint64(0))  # every 9-16 byte token hashes alike
     monkeypatch.setattr(data_module, "TOKENIZE_BATCH_CHARS", 20)
     texts = ["wonderful unbelievably wonderful", "misunderstanding wonderfully", "plain words"]
     path = write_rows(tmp_path / "rows.jsonl", texts, ["a", "b", "a"], "jsonl")
     data = read_labelled_tokens(path, quiet=True)
+    assert isinstance(data.texts.ids, np.memmap) == cached
     assert token_lists(data.texts) == [tokenize(t) for t in texts]
     assert data.labels.tolist() == ["a", "b", "a"]  # read twice, kept once
 

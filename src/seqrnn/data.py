@@ -453,8 +453,9 @@ def read_labelled_tokens(path: str | os.PathLike, text_column: str | None = None
     path = Path(path)
     kind = _labelled_kind(path, text_column, label_column)
 
-    def read() -> LabelledTexts:
-        tokens, labels, lines = _tokenized(lambda: _labelled_rows(path, kind, text_column, label_column, quiet))
+    def read(ids_path: Path | None = None) -> LabelledTexts:
+        tokens, labels, lines = _tokenized(lambda: _labelled_rows(path, kind, text_column, label_column, quiet),
+                                           ids_path=ids_path)
         return LabelledTexts(tokens, _label_array(path, labels, lines), str(path))
 
     if kind == "folders":
@@ -480,22 +481,23 @@ def read_document_tokens(path: str | os.PathLike, *, quiet: bool = False) -> Tok
             if lines.blank:
                 raise SeqrnnError(f"{path}: the file is empty")
 
-    def read() -> LabelledTexts:
-        return LabelledTexts(_tokenized(rows, labelled=False)[0], None, str(path))
+    def read(ids_path: Path | None = None) -> LabelledTexts:
+        return LabelledTexts(_tokenized(rows, labelled=False, ids_path=ids_path)[0], None, str(path))
 
     return _cached_tokens(path, ("documents", TOKENIZER_VERSION), read).texts
 
 
-def _cached_tokens(path: Path, parts: tuple, read: Callable[[], LabelledTexts]) -> LabelledTexts:
+def _cached_tokens(path: Path, parts: tuple, read: Callable[..., LabelledTexts]) -> LabelledTexts:
     """`read()`, or what it gave for the same file and `parts`, from the prepared-data cache: flat
-    arrays read back through memory maps (a damaged entry is made again)."""
+    arrays read back through memory maps (a damaged entry is made again). `read(ids_path)` writes
+    the token ids straight to that file of the entry as it makes them."""
     try:
         key = cache.file_key(path, *parts)
     except OSError as exc:
         raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if key is None:
         return read()
-    return cache.mapped_entry("tokens", key, lambda folder: _write_tokens(read(), folder),
+    return cache.mapped_entry("tokens", key, lambda folder: _write_tokens(read(folder / "ids.bin"), folder),
                               lambda meta, folder: _map_tokens(meta, folder, path))
 
 
@@ -581,11 +583,12 @@ def _label_folder_rows(path: Path, quiet: bool) -> Iterator[tuple[int, str, str]
                           "file (FOLDER/LABEL/NAME.txt)")
 
 
-def _tokenized(rows: Callable[[], Iterable[tuple[int, str, object]]],
-               labelled: bool = True) -> tuple[TokenizedTexts, list, array]:
+def _tokenized(rows: Callable[[], Iterable[tuple[int, str, object]]], labelled: bool = True,
+               ids_path: Path | None = None) -> tuple[TokenizedTexts, list, array]:
     """(tokens, labels, lines) of the (line, text, label) rows that `rows()` reads, tokenized a batch
     of about TOKENIZE_BATCH_CHARS characters at a time as they are read (`tokenize_batches`, which
-    may read them twice); without `labelled`, the labels and lines are not kept (both empty)."""
+    may read them twice; with `ids_path`, the ids go to that file as they are made); without
+    `labelled`, the labels and lines are not kept (both empty)."""
     labels: list = []
     lines = array("q")
 
@@ -603,14 +606,16 @@ def _tokenized(rows: Callable[[], Iterable[tuple[int, str, object]]],
                 batch, size = [], 0
         yield batch
 
-    return tokenize_batches(batches), labels, lines
+    return tokenize_batches(batches, ids_path), labels, lines
 
 
 def _write_tokens(data: LabelledTexts, folder: Path) -> dict:
     tokens = data.texts
     words, word_offsets = cache.pack_strings(tokens.words)
-    for name, values in (("ids", tokens.ids), ("offsets", tokens.offsets), ("words", words),
-                         ("word_offsets", word_offsets)):
+    arrays = {"ids": tokens.ids, "offsets": tokens.offsets, "words": words, "word_offsets": word_offsets}
+    if isinstance(tokens.ids, np.memmap) and Path(tokens.ids.filename) == folder / "ids.bin":
+        del arrays["ids"]  # written while tokenizing
+    for name, values in arrays.items():
         with open(folder / f"{name}.bin", "wb") as f:
             f.write(memoryview(np.ascontiguousarray(values)).cast("B"))
     if data.labels is not None:

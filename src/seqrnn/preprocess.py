@@ -27,12 +27,14 @@ not. Reviews that contain 'Σ' are therefore spaced first and lower-cased second
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import string
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import count, repeat
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -167,18 +169,24 @@ def _tokenize_all(texts: list[str]) -> TokenizedTexts:
     return tokenize_batches(lambda: _batches(texts))
 
 
-def tokenize_batches(batches: Callable[[], Iterable[Sequence[str]]]) -> TokenizedTexts:
+def tokenize_batches(batches: Callable[[], Iterable[Sequence[str]]], ids_path: Path | None = None) -> TokenizedTexts:
     """`index_tokens` of texts that come a batch at a time (read from a file as a stream), in the
     order `batches()` gives them. In the astronomically rare case that two 9-16 byte tokens hash
-    alike (`Tokenizer`), `batches()` is called again and its texts are tokenized exactly."""
+    alike (`Tokenizer`), `batches()` is called again and its texts are tokenized exactly. With
+    `ids_path`, the token ids are written to that file as they are made, never all held in memory,
+    and the result reads them through a memory map."""
     for exact in (False, True):
-        tokenizer = Tokenizer(exact=exact)
-        try:
-            for batch in batches():
-                tokenizer.add(batch)
-        except KeyCollision:
-            continue
-        return tokenizer.result()
+        with open(ids_path, "wb") if ids_path is not None else contextlib.nullcontext() as sink:
+            tokenizer = Tokenizer(exact=exact, sink=sink)
+            try:
+                for batch in batches():
+                    tokenizer.add(batch)
+            except KeyCollision:
+                continue
+            tokens = tokenizer.result()
+        if ids_path is not None:
+            tokens.ids = cache.map_array(ids_path, "int32", int(tokens.offsets[-1]))
+        return tokens
     raise AssertionError("unreachable: the exact tokenizer does not hash")
 
 
@@ -188,11 +196,12 @@ class Tokenizer:
 
     Tokens of 9-16 bytes are hashed; in the astronomically rare case that two of them hash alike,
     `add` raises KeyCollision and the texts must be tokenized again with `Tokenizer(exact=True)`,
-    which keys them through a dict (slower, never wrong).
+    which keys them through a dict (slower, never wrong). With a binary `sink`, the token ids
+    (int32) are written to it as they are made instead of being kept, and `result()` has no ids.
     """
 
-    def __init__(self, exact: bool = False):
-        self._state = _IndexState(pack_medium=not exact)
+    def __init__(self, exact: bool = False, sink: BinaryIO | None = None):
+        self._state = _IndexState(pack_medium=not exact, sink=sink)
 
     def add(self, texts: Sequence[str]) -> None:
         if any(map(str.__contains__, texts, repeat(_CAPITAL_SIGMA))):
@@ -255,10 +264,10 @@ class _IndexState:
     """What `Tokenizer` accumulates batch by batch: token indices, the key table, and the
     dict of the long tokens."""
 
-    def __init__(self, pack_medium: bool):
-        self.pack_medium = pack_medium
+    def __init__(self, pack_medium: bool, sink: BinaryIO | None = None):
+        self.pack_medium, self.sink = pack_medium, sink
         self.table = _KeyTable()
-        self.ids: list[np.ndarray] = []  # int32 token indices, per batch
+        self.ids: list[np.ndarray] = []  # int32 token indices, per batch (written to `sink` instead, if given)
         self.lengths: list[np.ndarray] = []  # tokens per text, per batch
         # the two 8-byte halves of the 9-16 byte token behind each hashed key, by token index
         self.first_half = np.zeros(0, dtype=np.uint64)
@@ -303,7 +312,10 @@ class _IndexState:
             j = np.fromiter(map(self.long_index.__getitem__, pieces), np.int64, len(pieces))
             keys[long_pos] = j.astype(np.uint64) << np.uint64(8)
         ids = self.table.index(keys)
-        self.ids.append(ids)
+        if self.sink is None:
+            self.ids.append(ids)
+        else:
+            self.sink.write(memoryview(ids).cast("B"))
         self._grow_halves()
         if len(medium):
             self._check_halves(ids[medium], k1, k2)
