@@ -41,7 +41,6 @@ class Lines:
         self.path, self.f, self.bytes, self.line = path, f, 0, 0
         self.blank = True  # every line read so far is blank
 
-
     def __iter__(self) -> Iterator[str]:
         for raw in self.f:
             self.line += 1
