@@ -153,3 +153,17 @@ def processes_only_in_the_slow_tier(request, monkeypatch):
             raise AssertionError("this test starts a process: mark it @pytest.mark.slow")
 
         monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+
+
+@pytest.fixture(scope="session")
+def three_class_model(tmp_path_factory):
+    """(a small trained three-class classifier, the directory it is saved in): the model the report,
+    evaluate and file-prediction tests share."""
+    from seqrnn import TextClassifier
+    from test_sentiment import TINY, make_three_class
+
+    out = tmp_path_factory.mktemp("three-class") / "model"
+    texts, labels = make_three_class(240)
+    clf = TextClassifier(preset="default", **{**TINY, "epochs": 3, "seq_len": 40}).fit(texts, labels)
+    clf.save(out)
+    return clf, out

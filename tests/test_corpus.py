@@ -66,6 +66,18 @@ def test_a_file_larger_than_a_chunk_is_memory_mapped_with_the_same_ids(tmp_path,
     assert np.array_equal(again.train, train) and list(small_cache.iterdir()) == entries
 
 
+@pytest.mark.parametrize("resumed", [False, True])
+def test_a_damaged_stream_entry_is_made_again(tmp_path, small_cache, resumed):
+    path = tmp_path / "corpus.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    vocab, train, val = split_in_memory(TEXT, 0.1)
+    corpus.char_streams(corpus.TextSource(path=path), 0.1)
+    (entry,) = small_cache.iterdir()
+    (entry / "train.bin").write_bytes(b"\0")  # truncated
+    streams = corpus.char_streams(corpus.TextSource(path=path), 0.1, vocab=vocab if resumed else None)
+    assert np.array_equal(streams.train, train) and np.array_equal(streams.val, val)
+
+
 def test_a_model_trained_from_a_mapped_file_equals_one_trained_from_the_string(tmp_path, small_cache):
     path = tmp_path / "corpus.txt"
     path.write_text(TEXT, encoding="utf-8")

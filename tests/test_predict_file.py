@@ -8,19 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from seqrnn.classifier import TextClassifier
 from seqrnn.cli import main
 from seqrnn.predict_file import predict_file
-from test_sentiment import TINY, make_three_class
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    out = tmp_path_factory.mktemp("predict-file") / "model"
-    texts, labels = make_three_class(240)
-    clf = TextClassifier(preset="default", **{**TINY, "epochs": 3, "seq_len": 40}).fit(texts, labels)
-    clf.save(out)
-    return clf, out
+from test_sentiment import make_three_class
 
 
 def write_csv(path, rows, header=("doc_id", "text", "stars")):
@@ -31,8 +21,8 @@ def write_csv(path, rows, header=("doc_id", "text", "stars")):
     return path
 
 
-def test_a_three_class_csv_with_ids_is_predicted_to_csv_in_order(model, tmp_path, capsys):
-    clf, out = model
+def test_a_three_class_csv_with_ids_is_predicted_to_csv_in_order(three_class_model, tmp_path, capsys):
+    clf, out = three_class_model
     texts, labels = make_three_class(23, seed=7)
     ids = [f"r{900 - i}" for i in range(23)]  # ids in no sorted order: the output keeps the input's
     data = write_csv(tmp_path / "in.csv", zip(ids, texts, labels))
@@ -52,8 +42,8 @@ def test_a_three_class_csv_with_ids_is_predicted_to_csv_in_order(model, tmp_path
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_chunks_keep_the_order_and_empty_texts_get_an_empty_prediction(model, tmp_path, capsys):
-    clf, out = model
+def test_chunks_keep_the_order_and_empty_texts_get_an_empty_prediction(three_class_model, tmp_path, capsys):
+    clf, out = three_class_model
     texts, _ = make_three_class(30, seed=8)
     records = [{"id": i * 10, "body": t} for i, t in enumerate(texts)]
     records[3]["body"] = "   "
@@ -83,8 +73,8 @@ def test_chunks_keep_the_order_and_empty_texts_get_an_empty_prediction(model, tm
     assert [json.loads(line)["row"] for line in result.read_text().splitlines()] == list(range(1, 31))
 
 
-def test_an_existing_output_is_kept_unless_forced(model, tmp_path, capsys):
-    _, out = model
+def test_an_existing_output_is_kept_unless_forced(three_class_model, tmp_path, capsys):
+    _, out = three_class_model
     data = tmp_path / "texts.txt"
     data.write_text("a great and wonderful film\nan okay film\n", encoding="utf-8")
     result = tmp_path / "out.csv"
@@ -106,8 +96,8 @@ def test_an_existing_output_is_kept_unless_forced(model, tmp_path, capsys):
     ("text\nfine\n\"broken,\n", [], "malformed CSV"),
     ("text,x\nfine,1\nonly\n", [], "in.csv: line 3: 1 fields, expected 2"),
 ])
-def test_bad_input_files_are_named_and_leave_no_output(model, tmp_path, capsys, content, flags, message):
-    _, out = model
+def test_bad_input_files_are_named_and_leave_no_output(three_class_model, tmp_path, capsys, content, flags, message):
+    _, out = three_class_model
     data = tmp_path / "in.csv"
     data.write_text(content, encoding="utf-8")
     result = tmp_path / "out.csv"

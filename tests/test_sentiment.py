@@ -517,19 +517,11 @@ def test_inference_device_and_threads_are_checked_with_one_line(trained, seqrnn_
 # --- what evaluate reports ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def three_class(tmp_path_factory):
-    out = tmp_path_factory.mktemp("three") / "model"
-    texts, labels = make_three_class(240)
-    clf = SentimentClassifier(preset="default", **{**TINY, "epochs": 3, "seq_len": 40}).fit(texts, labels)
-    clf.save(out)
-    return clf, out
 
-
-def test_evaluate_reports_each_class_and_the_confusion_matrix_as_scikit_learn_computes_them(three_class):
+def test_evaluate_reports_each_class_and_the_confusion_matrix_as_scikit_learn_computes_them(three_class_model):
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    clf, _ = three_class
+    clf, _ = three_class_model
     texts, labels = make_three_class(90, seed=2)
     report = clf.evaluate(texts, labels)
     predicted = clf.predict(texts)
@@ -546,10 +538,10 @@ def test_evaluate_reports_each_class_and_the_confusion_matrix_as_scikit_learn_co
     assert json.loads(json.dumps(report)) == report
 
 
-def test_evaluate_cli_prints_the_report_and_json_and_draws_the_matrix(three_class, tmp_path, capsys):
+def test_evaluate_cli_prints_the_report_and_json_and_draws_the_matrix(three_class_model, tmp_path, capsys):
     from seqrnn.cli import main
 
-    clf, out = three_class
+    clf, out = three_class_model
     texts, labels = make_three_class(60, seed=3)
     data = write_jsonl(tmp_path / "test.jsonl", texts, labels)
     flags = ["--text-column", "body", "--label-column", "stars"]

@@ -155,8 +155,17 @@ def char_streams(source: TextSource, val_fraction: float, limit: int | None = No
             entry_key = cache.key_of(*parts, *([] if vocab is None else ["vocab", *vocab.chars]))
         else:
             entry_key = None
-        meta, folder = found or cache.array_folder("stream", entry_key, build)
-        arrays = {name: cache.map_array(folder / f"{name}.bin", meta["dtype"], meta[name]) for name in ("train", "val")}
+        def mapped(meta: dict, folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
+            return meta, {name: cache.map_array(folder / f"{name}.bin", meta["dtype"], meta[name])
+                          for name in ("train", "val")}
+
+        result = None
+        if found is not None:
+            try:
+                result = mapped(*found)
+            except (OSError, ValueError, KeyError):  # damaged: made again below
+                result = None
+        meta, arrays = result or cache.mapped_entry("stream", entry_key, build, mapped)
     if len(arrays["train"]) < 1:
         raise SeqrnnError("the training part of the corpus is empty")
     return CharStreams(vocab or CharVocabulary(meta["chars"]), arrays["train"], arrays["val"], meta["train_chars"],
