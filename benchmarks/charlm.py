@@ -27,8 +27,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, plot_curves, run_training  # noqa: E402
-from seqrnn.models import CharRNN
-from seqrnn.sampling import generate
+from seqrnn.nn.models import CharRNN
+from seqrnn.nn.sampling import generate
 
 
 def book_sample_loop(model: torch.nn.Module, start_ids: np.ndarray, length: int, top_n: int = 5,

@@ -30,7 +30,7 @@ def run_training(cmd: list[str], out: Path, metric: str) -> dict:
     """Run one `seqrnn ... train --out OUT` process to completion: its validation curve as
     (minutes, metric) pairs, the minutes of its last validation, its median examples/s, its peak
     memory, its config.json and its stdout. A failed run stops the benchmark with its stderr."""
-    from seqrnn.rundir import RunDir
+    from seqrnn.training.rundir import RunDir
 
     status, stdout, stderr, peak_mb = run_measured(cmd)
     if status != 0:

@@ -7,7 +7,7 @@
 The model has a preset's shapes (default: vocabulary of at most 30,000 words from the IMDb train
 split, embedding 128, bidirectional LSTM 128, max+mean pooling, 400 tokens right-padded) with
 untrained weights: the speed does not depend on the values. It is saved, loaded back and exported
-with `seqrnn.export.export_model`, as a user would.
+with `seqrnn.serve.export.export_model`, as a user would.
 
 Both sides run the same work: tokenizing and encoding the texts (`encode_texts`), then the network
 over batches of 256 reviews of similar length, each as wide as its longest review (seqrnn's own
@@ -54,9 +54,9 @@ def build_model_dir(preset: str, train_texts: list[str], directory: Path) -> Non
     """A `preset`-shaped classifier with untrained weights, saved as `train` would save it."""
     import torch
 
-    from seqrnn.models import SentimentRNN
-    from seqrnn.preprocess import build_and_encode
-    from seqrnn.classifier import SentimentClassifier
+    from seqrnn.nn.models import SentimentRNN
+    from seqrnn.text.preprocess import build_and_encode
+    from seqrnn.tasks.classifier import SentimentClassifier
 
     clf = SentimentClassifier(preset)
     config = clf.resolved_config()
@@ -72,8 +72,8 @@ def onnx_predictor(path: Path, clf, threads: int):
     """`predict_proba` through onnxruntime: (texts -> probabilities, encoded ids -> probabilities)."""
     import onnxruntime as ort
 
-    from seqrnn.preprocess import encode_texts
-    from seqrnn.classifier import PREDICT_BATCH, length_sorted_batches
+    from seqrnn.text.preprocess import encode_texts
+    from seqrnn.tasks.classifier import PREDICT_BATCH, length_sorted_batches
 
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
@@ -100,10 +100,10 @@ def measure(preset: str, train_texts: list[str], texts: list[str], threads: list
             scratch: Path) -> dict:
     import torch
 
-    from seqrnn.export import export_model
-    from seqrnn.preprocess import encode_texts
-    from seqrnn.classifier import EncodedReviews, SentimentClassifier, predict_logits
-    from seqrnn.train import torch_threads
+    from seqrnn.serve.export import export_model
+    from seqrnn.text.preprocess import encode_texts
+    from seqrnn.tasks.classifier import EncodedReviews, SentimentClassifier, predict_logits
+    from seqrnn.training.trainer import torch_threads
 
     directory = scratch / preset
     build_model_dir(preset, train_texts, directory)
@@ -155,8 +155,8 @@ def main() -> None:
     import torch
 
     import seqrnn
-    from seqrnn.data import read_imdb
-    from seqrnn.datasets import resolve
+    from seqrnn.data.sources import read_imdb
+    from seqrnn.data.datasets import resolve
 
     reviews = read_imdb(resolve("imdb"), splits=("train",))
     rng = np.random.default_rng(0)

@@ -31,8 +31,8 @@ RANGES = {1: "1-2", 2: "1-2", 3: "3-4", 4: "3-4", 7: "7-8", 8: "7-8", 9: "9-10",
 
 def star_ranges(n_train: int, n_val: int, n_test: int, seed: int):
     """Three disjoint seeded samples of IMDb's training reviews, each (texts, star-range labels)."""
-    from seqrnn.data import read_imdb
-    from seqrnn.datasets import resolve
+    from seqrnn.data.sources import read_imdb
+    from seqrnn.data.datasets import resolve
 
     reviews = read_imdb(resolve("imdb"), splits=("train",))
     labelled = np.flatnonzero(reviews.ratings > 0)
@@ -62,7 +62,7 @@ def main() -> None:
     from sklearn.pipeline import make_pipeline
 
     from seqrnn import TextClassifier
-    from seqrnn.report import classification_summary, format_report, plot_confusion_matrix
+    from seqrnn.tasks.report import classification_summary, format_report, plot_confusion_matrix
 
     (X, y), (X_val, y_val), (X_test, y_test) = star_ranges(args.train, args.val, args.test, args.seed)
     classes = sorted(set(y.tolist()))

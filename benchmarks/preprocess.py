@@ -11,8 +11,8 @@ straightforward: extract the archive to a temporary directory, one open() per re
   per-character join, Counter.update per review, a list comprehension per review for the ids and
   the book's per-row NumPy fill (no word vectors: the book has none). Run only with the book's
   settings (--min-count 1, --max-vocab 0, --pad left), whose matrix must equal seqrnn's.
-first run / repeated run: seqrnn.data.read_imdb, seqrnn.preprocess.build_and_encode and
-  seqrnn.wordvectors.vectors_for_vocabulary, twice, with SEQRNN_CACHE pointed at a new temporary
+first run / repeated run: seqrnn.data.sources.read_imdb, seqrnn.text.preprocess.build_and_encode and
+  seqrnn.text.wordvectors.vectors_for_vocabulary, twice, with SEQRNN_CACHE pointed at a new temporary
   directory (the user's cache is not touched).
 tokenizer: index_tokens (cache off) against a plain tokenizer, `tokenize` per text and a dict from
   token to index, on every review read; both must give the same tokens.
@@ -43,9 +43,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from seqrnn.data import read_imdb  # noqa: E402
-from seqrnn.preprocess import TokenizedTexts, build_and_encode, index_tokens, tokenize  # noqa: E402
-from seqrnn.wordvectors import vectors_for_vocabulary  # noqa: E402
+from seqrnn.data.sources import read_imdb  # noqa: E402
+from seqrnn.text.preprocess import TokenizedTexts, build_and_encode, index_tokens, tokenize  # noqa: E402
+from seqrnn.text.wordvectors import vectors_for_vocabulary  # noqa: E402
 
 LABEL_DIRS = {0: "neg", 1: "pos", -1: "unsup"}
 STAGES = ("read", "tokenize+count+encode", "ppmi vectors", "total")

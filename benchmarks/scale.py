@@ -59,7 +59,7 @@ def build_corpus(path: Path, megabytes: int) -> None:
 def build_rows(path: Path, rows: int) -> None:
     """IMDb's labelled training reviews as JSONL rows {"text", "stars"} (star ranges), repeated."""
     sys.path.insert(0, str(ROOT / "src"))
-    from seqrnn.data import read_imdb
+    from seqrnn.data.sources import read_imdb
 
     reviews = read_imdb(DATA / "aclImdb_train.tar.gz", splits=("train",))
     keep = reviews.labels >= 0
@@ -76,13 +76,13 @@ def seqrnn(*args: str) -> list[str]:
 
 def prepare(path: Path) -> tuple[float, float]:
     """Seconds and peak MB of encoding the corpus into the cache (a process of its own)."""
-    return _measured("from pathlib import Path; from seqrnn.corpus import TextSource, char_streams; "
+    return _measured("from pathlib import Path; from seqrnn.data.corpus import TextSource, char_streams; "
                      "char_streams(TextSource(path=Path(sys.argv[1])), 0.1, quiet=True)", path)
 
 
 def prepare_rows(path: Path) -> tuple[float, float]:
     """Seconds and peak MB of reading and tokenizing a labelled file into the cache (a process of its own)."""
-    return _measured("from seqrnn.data import read_labelled_tokens; "
+    return _measured("from seqrnn.data.sources import read_labelled_tokens; "
                      "read_labelled_tokens(sys.argv[1], label_column='stars', quiet=True)", path)
 
 

@@ -58,7 +58,7 @@ def run_preset(preset: str, minutes: float, out: Path, eval_every: int) -> dict:
 
 
 def prediction_rate(model_dir: Path, texts: list[str]) -> float:
-    from seqrnn.classifier import SentimentClassifier
+    from seqrnn.tasks.classifier import SentimentClassifier
 
     clf = SentimentClassifier.load(model_dir)
     start = time.perf_counter()
@@ -68,7 +68,7 @@ def prediction_rate(model_dir: Path, texts: list[str]) -> float:
 
 def tokens_per_example(config: dict, texts: list[str]) -> float:
     """Mean recurrent steps per training review under the preset's padding (book: all seq_len)."""
-    from seqrnn.preprocess import index_tokens
+    from seqrnn.text.preprocess import index_tokens
 
     seq_len = config["data"]["seq_len"]
     if config["data"]["pad"] == "left":
@@ -88,8 +88,8 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=100, help="validate every N steps too")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    from seqrnn.data import read_imdb
-    from seqrnn.datasets import resolve
+    from seqrnn.data.sources import read_imdb
+    from seqrnn.data.datasets import resolve
 
     reviews = read_imdb(resolve("imdb"), splits=("train",))
     sample_texts = reviews.texts[:5000]

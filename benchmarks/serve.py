@@ -69,8 +69,8 @@ def reviews(n: int, words: int = 230, seed: int = 0) -> list[str]:
 
 def train_models(root: Path) -> tuple[Path, Path]:
     """The default presets' architectures, one epoch on a little synthetic data (a minute at most)."""
-    from seqrnn.charlm import CharLanguageModel
-    from seqrnn.classifier import SentimentClassifier
+    from seqrnn.tasks.charlm import CharLanguageModel
+    from seqrnn.tasks.classifier import SentimentClassifier
 
     texts = reviews(128, seed=1)
     labels = np.array([int(sum(w in ("great", "wonderful", "loved", "superb", "good", "best") for w in t.split())

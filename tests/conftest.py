@@ -106,7 +106,7 @@ def small_cache(tmp_path, monkeypatch):
 def seqrnn_cli(capsys):
     """`seqrnn ARGS` run in this process (`cli.main`): a CompletedProcess with the exit status and
     what the command printed, as `run_seqrnn` gives it without starting a process."""
-    from seqrnn.cli import main
+    from seqrnn.cli.main import main
 
     def run(*args, stdin: str | bytes = b"") -> subprocess.CompletedProcess:
         capsys.readouterr()
@@ -134,7 +134,7 @@ def write_model_dir(path: Path, task: str) -> Path:
     """A complete (if meaningless) model directory of `task`, for tests of refusals."""
     import torch
 
-    from seqrnn.rundir import RunDir
+    from seqrnn.training.rundir import RunDir
 
     run = RunDir(path)
     run.path.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,8 @@ import shutil
 import pytest
 
 from seqrnn import memory
-from seqrnn.cli import main
-from seqrnn.rundir import RunDir
+from seqrnn.cli.main import main
+from seqrnn.training.rundir import RunDir
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 8

@@ -56,8 +56,8 @@ pytestmark = pytest.mark.slow
 def models(tmp_path_factory):
     """Small models trained for real, a few seconds, a little longer than the API tests' so that the
     screenshot shows a sensible label and text: root/sentiment and root/charlm."""
-    from seqrnn.charlm import CharLanguageModel
-    from seqrnn.classifier import SentimentClassifier
+    from seqrnn.tasks.charlm import CharLanguageModel
+    from seqrnn.tasks.classifier import SentimentClassifier
 
     root = tmp_path_factory.mktemp("browser")
     texts, labels = _reviews(256)

@@ -13,13 +13,13 @@ import torch
 
 from conftest import run_seqrnn as run_cli
 from conftest import write_model_dir
-from seqrnn.charlm import CharLanguageModel, char_metrics
+from seqrnn.tasks.charlm import CharLanguageModel, char_metrics
 from seqrnn.config import TrainingConfig
 from seqrnn.errors import SeqrnnError
-from seqrnn.models import CharRNN
-from seqrnn.rundir import RunDir, load_tensors
-from seqrnn.streams import StreamTask, stream_loss
-from seqrnn.train import Trainer
+from seqrnn.nn.models import CharRNN
+from seqrnn.training.rundir import RunDir, load_tensors
+from seqrnn.tasks.streams import StreamTask, stream_loss
+from seqrnn.training.trainer import Trainer
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 12
@@ -347,7 +347,7 @@ def _umask() -> int:
 
 
 def test_sampling_defaults_a_documented_seed_and_top_n_zero_is_no_cut(trained, seqrnn_cli):
-    from seqrnn.sampling import DEFAULT_SEED
+    from seqrnn.nn.sampling import DEFAULT_SEED
 
     lm, out = trained
     assert DEFAULT_SEED == 123 and lm.sample(60, "To be") == lm.sample(60, "To be", seed=123)
@@ -358,7 +358,7 @@ def test_sampling_defaults_a_documented_seed_and_top_n_zero_is_no_cut(trained, s
     result = seqrnn_cli("charlm", "sample", "--model", out, "--length", 60, "--start", "To be", "--seed", 4,
                      "--top-n", "none", "--device", "cpu", "--threads", 1)
     assert result.returncode == 0 and result.stdout == uncut + "\n", result.stderr
-    from seqrnn.cli import build_parser
+    from seqrnn.cli.main import build_parser
 
     parse = build_parser().parse_args
     assert [parse(["charlm", "sample", "--model", "m", "--top-n", word]).top_n for word in ("0", "none", "all", "3")] \

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from seqrnn import __version__
-from seqrnn.cli import build_parser, main
+from seqrnn.cli.main import build_parser, main
 
 COMMANDS = [[], ["classify", "train"], ["classify", "evaluate"], ["classify", "predict"], ["sentiment", "train"],
             ["charlm", "train"], ["charlm", "evaluate"], ["charlm", "sample"], ["lm", "train"], ["lm", "evaluate"],
@@ -79,7 +79,7 @@ def test_sentiment_is_the_book_name_of_classify():
 
 def test_library_parameter_names_become_the_command_flags(tmp_path, capsys):
     """The library names `text_column`; the command line says --text-column (one place: cli.flag_names)."""
-    from seqrnn.cli import flag_names
+    from seqrnn.cli.main import flag_names
 
     data = tmp_path / "c.csv"
     data.write_text("comment,score\nnice,1\nbad,0\n")

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from seqrnn import config
-from seqrnn.cli import build_parser
+from seqrnn.cli.main import build_parser
 from seqrnn.config import CHARLM_PRESETS, SENTIMENT_PRESETS, CharLMConfig, SentimentConfig, flat_fields
 from seqrnn.errors import SeqrnnError
 
@@ -83,8 +83,8 @@ def test_every_setting_is_an_estimator_parameter_and_a_train_flag(config_class, 
 
 
 def test_a_flag_overrides_the_preset_and_is_checked_by_the_same_rule(capsys):
-    from seqrnn.commands import estimator_params
-    from seqrnn.classifier import SentimentClassifier
+    from seqrnn.cli.commands import estimator_params
+    from seqrnn.tasks.classifier import SentimentClassifier
 
     args = build_parser().parse_args(["sentiment", "train", "--data", "x", "--out", "o", "--weight-decay", "0.01",
                                       "--no-bucket", "--max-vocab", "0", "--pooling", "max"])

@@ -13,13 +13,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqrnn import corpus
-from seqrnn.charlm import CharLanguageModel
+from seqrnn.data import corpus
+from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn.errors import Interrupted
-from seqrnn.models import CharRNN
-from seqrnn.preprocess import CharVocabulary, smallest_dtype
+from seqrnn.nn.models import CharRNN
+from seqrnn.text.preprocess import CharVocabulary, smallest_dtype
 from seqrnn.progress import Progress
-from seqrnn.streams import StreamTask, stream_loss
+from seqrnn.tasks.streams import StreamTask, stream_loss
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 12
@@ -119,7 +119,7 @@ def test_validation_reads_a_bounded_estimate_the_same_windows_every_time():
 
 
 def test_the_classifier_validates_on_a_fixed_sample_of_at_most_eval_batches(tmp_path):
-    from seqrnn.classifier import EncodedReviews, ReviewTask
+    from seqrnn.tasks.classifier import EncodedReviews, ReviewTask
 
     n = 1000
     val = EncodedReviews(np.arange(n * 3).reshape(n, 3), np.full(n, 3), np.arange(n) % 2, "right")
@@ -137,7 +137,7 @@ def _interrupt_self(*args, **kwargs):
 
 def test_ctrl_c_while_preparing_says_nothing_was_trained_and_leaves_nothing(tmp_path, small_cache, monkeypatch,
                                                                              capsys):
-    from seqrnn.cli import main
+    from seqrnn.cli.main import main
 
     path = tmp_path / "corpus.txt"
     path.write_text(TEXT, encoding="utf-8")
@@ -164,8 +164,8 @@ def test_ctrl_c_while_preparing_says_nothing_was_trained_and_leaves_nothing(tmp_
 
 def test_ctrl_c_during_validation_stops_between_batches_with_the_checkpoint(tmp_path):
     from seqrnn.config import TrainingConfig
-    from seqrnn.rundir import RunDir
-    from seqrnn.train import Trainer
+    from seqrnn.training.rundir import RunDir
+    from seqrnn.training.trainer import Trainer
 
     ids = np.random.default_rng(0).integers(0, 7, 4_001)
     task = StreamTask(ids, ids, 4, 10, torch.device("cpu"), metrics=lambda losses: {"loss": losses["forward"]},

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from seqrnn import datasets
-from seqrnn.datasets import (
+from seqrnn.data import datasets
+from seqrnn.data.datasets import (
     DATASETS,
     ENWIK8_SPLITS,
     Dataset,

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from conftest import run_seqrnn
-from seqrnn import distributed
-from seqrnn.distributed import Ranks
-from seqrnn.rundir import RunDir, load_tensors
+from seqrnn.training import distributed
+from seqrnn.training.distributed import Ranks
+from seqrnn.training.rundir import RunDir, load_tensors
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\n") * 20

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from seqrnn import explain
-from seqrnn.cli import main
+from seqrnn.nn import explain
+from seqrnn.cli.main import main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -98,7 +98,7 @@ def test_renders_headless_in_a_fresh_process(tmp_path):
     out = tmp_path / "g.png"
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["MPLBACKEND"] = "TkAgg"
-    code = ("import sys; from seqrnn.cli import main; rc = main(sys.argv[1:]); "
+    code = ("import sys; from seqrnn.cli.main import main; rc = main(sys.argv[1:]); "
             "assert 'matplotlib.pyplot' not in sys.modules; sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", code, "explain", "gradients", "--out", str(out), "--steps", "10"],
                           env=env, capture_output=True, text=True, timeout=120)

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from conftest import write_model_dir
-from seqrnn.charlm import CharLanguageModel
+from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn.errors import SeqrnnError
-from seqrnn.export import export_charlm_step, export_classifier, export_model
-from seqrnn.preprocess import encode_texts
-from seqrnn.classifier import SentimentClassifier, length_sorted_batches
+from seqrnn.serve.export import export_charlm_step, export_classifier, export_model
+from seqrnn.text.preprocess import encode_texts
+from seqrnn.tasks.classifier import SentimentClassifier, length_sorted_batches
 
 CUES = {"pos": ["great", "wonderful", "loved"], "neg": ["awful", "boring", "hated"], "mid": ["okay", "fine", "average"]}
 FILLER = ["the", "movie", "film", "plot", "actor", "was", "and", "a", "it", "story", "of", "scene", ".", ","]

@@ -17,12 +17,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqrnn import data as data_module
-from seqrnn import preprocess
-from seqrnn.classifier import TextClassifier
-from seqrnn.lm import WordLanguageModel
-from seqrnn.data import read_document_tokens, read_labelled, read_labelled_tokens, read_text
-from seqrnn.preprocess import TokenizedTexts, encode_flat, index_tokens, tokenize
+from seqrnn.data import sources as data_module
+from seqrnn.text import preprocess
+from seqrnn.tasks.classifier import TextClassifier
+from seqrnn.tasks.wordlm import WordLanguageModel
+from seqrnn.data.sources import read_document_tokens, read_labelled, read_labelled_tokens, read_text
+from seqrnn.text.preprocess import TokenizedTexts, encode_flat, index_tokens, tokenize
 
 
 def token_lists(tokens: TokenizedTexts) -> list[list[str]]:
@@ -150,7 +150,7 @@ def test_reading_shows_progress_off_a_terminal(tmp_path, monkeypatch, capsys):
 
 
 def test_ctrl_c_while_reading_a_labelled_file_says_nothing_was_trained(tmp_path, small_cache, monkeypatch, capsys):
-    from seqrnn.cli import main
+    from seqrnn.cli.main import main
 
     path = write_rows(tmp_path / "rows.jsonl", [f"review {i} , good" for i in range(400)], ["a", "b"] * 200, "jsonl")
     monkeypatch.setattr(data_module, "TOKENIZE_BATCH_CHARS", 100)
@@ -194,11 +194,11 @@ def test_documents_streamed_are_the_non_empty_lines_of_the_text(text, batch_char
 
 
 def test_a_word_model_from_a_file_read_as_tokens_trains_the_same_weights(tmp_path, monkeypatch):
-    import seqrnn.lm
+    import seqrnn.tasks.wordlm
 
     monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
     monkeypatch.setattr(data_module, "TOKENIZE_BATCH_CHARS", 300)
-    monkeypatch.setattr(seqrnn.lm, "_DOCUMENTS_PER_SLICE", 3)  # streams built a few documents at a time
+    monkeypatch.setattr(seqrnn.tasks.wordlm, "_DOCUMENTS_PER_SLICE", 3)  # streams built a few documents at a time
     rng = np.random.default_rng(2)
     words = ["the", "film", "was", "good", "bad", ",", ".", "and", "a", "plot"]
     lines = [" ".join(rng.choice(words, rng.integers(1, 25))) for _ in range(120)]
@@ -261,16 +261,16 @@ def test_a_hash_collision_while_streaming_reads_the_file_again_exactly(tmp_path,
 
 
 def test_a_word_model_validates_on_at_most_eval_batches(monkeypatch):
-    import seqrnn.lm
+    import seqrnn.tasks.wordlm
 
     made = []
 
-    class Recorded(seqrnn.lm.StreamTask):
+    class Recorded(seqrnn.tasks.wordlm.StreamTask):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(seqrnn.lm, "StreamTask", Recorded)
+    monkeypatch.setattr(seqrnn.tasks.wordlm, "StreamTask", Recorded)
     lines = [f"the film {i} was good , and the plot was bad ." for i in range(60)]
     options = dict(embed_size=8, hidden_size=8, batch_size=2, num_steps=3, epochs=1, threads=1, quiet=True)
     WordLanguageModel(eval_batches=2, **options).fit(lines)
@@ -279,7 +279,7 @@ def test_a_word_model_validates_on_at_most_eval_batches(monkeypatch):
 
 
 def test_word_streams_from_the_cache_are_memory_maps_and_train_the_same_weights(tmp_path, small_cache):
-    import seqrnn.lm
+    import seqrnn.tasks.wordlm
 
     rng = np.random.default_rng(3)
     words = ["the", "film", "was", "good", "bad", ",", "."]
@@ -289,7 +289,7 @@ def test_word_streams_from_the_cache_are_memory_maps_and_train_the_same_weights(
     (entry,) = [p for p in small_cache.iterdir() if p.name.startswith("words-")]
     assert sorted(p.name for p in entry.iterdir()) == ["meta.json", "train.bin", "val.bin"]
     flat = np.arange(1, 10, dtype=np.uint16)
-    train, val = seqrnn.lm.word_streams(flat, np.array([0, 4, 9]), np.array([1, 0]), np.array([], dtype=np.int64))
+    train, val = seqrnn.tasks.wordlm.word_streams(flat, np.array([0, 4, 9]), np.array([1, 0]), np.array([], dtype=np.int64))
     assert isinstance(train, np.memmap) and train.tolist() == [0, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4] and len(val) == 0
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("SEQRNN_NO_CACHE", "1")

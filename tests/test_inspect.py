@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import TINY_IMDB, write_tar
 
-from seqrnn.data import HAMLET_OFFSET
-from seqrnn.preprocess import tokenize
+from seqrnn.data.sources import HAMLET_OFFSET
+from seqrnn.text.preprocess import tokenize
 
 
 def last_json(result):
@@ -65,7 +65,7 @@ LABELLED = [("A great film, loved it.", "pos"), ("Dull.", "neg"), ("Superb actin
 
 
 def inspect_json(capsys, *args) -> dict:
-    from seqrnn.cli import main
+    from seqrnn.cli.main import main
 
     assert main(["data", "inspect", *map(str, args), "--json"]) == 0
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -107,7 +107,7 @@ def test_inspect_reads_every_labelled_form_train_reads(form, tmp_path, capsys):
 
 
 def test_inspect_table_shows_the_labels_and_points_out_a_rare_one(tmp_path, capsys):
-    from seqrnn.cli import main
+    from seqrnn.cli.main import main
 
     path = tmp_path / "spam.csv"
     path.write_text("text,label\n" + "buy now,spam\n" + "see you at noon,ham\n" * 12, encoding="utf-8")
@@ -121,7 +121,7 @@ def test_inspect_table_shows_the_labels_and_points_out_a_rare_one(tmp_path, caps
 
 
 def test_inspect_column_flags_are_for_files_with_columns(tmp_path, capsys):
-    from seqrnn.cli import main
+    from seqrnn.cli.main import main
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("To be, or not to be\n", encoding="utf-8")
@@ -187,8 +187,8 @@ def test_inspect_shared_hamlet(shared_data, seqrnn_cli):
 
 
 def test_inspect_text_reads_in_chunks_with_the_same_figures(tmp_path, monkeypatch):
-    from seqrnn import corpus
-    from seqrnn.inspect import inspect_text
+    from seqrnn.data import corpus
+    from seqrnn.data.describe import inspect_text
 
     text = "Ünïcödé 😀 line one\r\nline two, no end\rthird\nfourth" * 7
     path = tmp_path / "corpus.txt"

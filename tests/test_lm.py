@@ -12,13 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqrnn.errors import SeqrnnError
-from seqrnn.data import heldout_split
-from seqrnn.lm import SEPARATOR, WordLanguageModel, detokenize, document_stream, start_from_language_model, word_metrics
-from seqrnn.models import SentimentRNN, WordLM
-from seqrnn.preprocess import Vocabulary
-from seqrnn.rundir import RunDir, load_tensors
-from seqrnn.streams import StreamTask, stream_loss
-from seqrnn.classifier import SentimentClassifier
+from seqrnn.data.sources import heldout_split
+from seqrnn.tasks.wordlm import SEPARATOR, WordLanguageModel, detokenize, document_stream, start_from_language_model, word_metrics
+from seqrnn.nn.models import SentimentRNN, WordLM
+from seqrnn.text.preprocess import Vocabulary
+from seqrnn.training.rundir import RunDir, load_tensors
+from seqrnn.tasks.streams import StreamTask, stream_loss
+from seqrnn.tasks.classifier import SentimentClassifier
 
 POSITIVE = ["a wonderful film , loved it", "great acting and a great story", "superb , moving and funny",
             "the best film of the year", "i loved every minute of it"]
@@ -192,8 +192,8 @@ def test_cli_train_evaluate_sample_and_start_a_classifier(tmp_path, imdb_dir, se
 
 def test_encoder_lr_fraction_gives_the_encoder_its_own_learning_rate(tmp_path):
     from seqrnn.config import SentimentTrainingConfig
-    from seqrnn.rundir import RunDir
-    from seqrnn.train import Trainer, parameter_groups
+    from seqrnn.training.rundir import RunDir
+    from seqrnn.training.trainer import Trainer, parameter_groups
 
     model = SentimentRNN(30, embed_size=4, hidden_size=4)
     one = parameter_groups(model, SentimentTrainingConfig())
@@ -211,8 +211,8 @@ def test_encoder_lr_fraction_gives_the_encoder_its_own_learning_rate(tmp_path):
 
 def test_gradual_unfreezing_trains_the_head_first_then_the_encoder_from_the_top(tmp_path):
     from seqrnn.config import SentimentTrainingConfig
-    from seqrnn.rundir import RunDir
-    from seqrnn.train import Trainer
+    from seqrnn.training.rundir import RunDir
+    from seqrnn.training.trainer import Trainer
 
     torch.manual_seed(0)
     model = SentimentRNN(30, embed_size=4, hidden_size=4, num_layers=2, bidirectional=True, pooling="maxmean",
@@ -255,7 +255,7 @@ def test_gradual_unfreezing_trains_the_head_first_then_the_encoder_from_the_top(
 
 
 def test_a_sample_held_in_memory_has_a_bounded_length(tmp_path, seqrnn_cli):
-    from seqrnn.sampling import MAX_HELD_CHARS
+    from seqrnn.nn.sampling import MAX_HELD_CHARS
 
     lm = WordLanguageModel(embed_size=8, hidden_size=8, batch_size=2, num_steps=3, epochs=1, min_count=1,
                            threads=1, quiet=True).fit(TEXTS, LABELS, out_dir=tmp_path / "lm")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqrnn.models import CharRNN, RecurrentEncoder, SentimentRNN
+from seqrnn.nn.models import CharRNN, RecurrentEncoder, SentimentRNN
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from seqrnn.cli import main
-from seqrnn.predict_file import predict_file
+from seqrnn.cli.main import main
+from seqrnn.cli.predict_file import predict_file
 from test_sentiment import make_three_class
 
 

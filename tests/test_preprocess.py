@@ -1,4 +1,4 @@
-"""seqrnn.preprocess: tokenizer equivalence with the book, vocabularies, fixed-length encoding,
+"""seqrnn.text.preprocess: tokenizer equivalence with the book, vocabularies, fixed-length encoding,
 truncated-BPTT stream batching, and character-vocabulary identity across processes."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqrnn import preprocess as pp
+from seqrnn.text import preprocess as pp
 from seqrnn.errors import SeqrnnError
-from seqrnn.streams import reshape_stream
-from seqrnn.preprocess import (
+from seqrnn.tasks.streams import reshape_stream
+from seqrnn.text.preprocess import (
     CharVocabulary,
     Vocabulary,
     build_and_encode,
@@ -284,7 +284,7 @@ def test_char_vocabulary_fast_on_a_megabyte():
     assert time.perf_counter() - t < 1.0 and len(ids) == 1_000_000
 
 
-SCRIPT = ("import sys; from seqrnn.preprocess import CharVocabulary; t = open(sys.argv[1], encoding='utf-8').read(); "
+SCRIPT = ("import sys; from seqrnn.text.preprocess import CharVocabulary; t = open(sys.argv[1], encoding='utf-8').read(); "
           "print(repr(''.join(CharVocabulary.build(t).chars))); print(repr(''.join(list(set(t)))))")
 
 
@@ -349,7 +349,7 @@ def test_reshape_stream_too_short_names_the_parameters():
 
 def test_tokenize_many_real_reviews_equal_book(shared_data):
     """2,000 real reviews (with <br />, accents, curly quotes) through the engine and the book."""
-    from seqrnn.data import read_imdb
+    from seqrnn.data.sources import read_imdb
 
     reviews = read_imdb(shared_data / "aclImdb_train.tar.gz", splits=("train",))
     texts = reviews.texts[::12][:2000]

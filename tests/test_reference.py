@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from seqrnn import reference as R
+from seqrnn.nn import reference as R
 
 torch = pytest.importorskip("torch")
 

@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from seqrnn.errors import InvalidInputError
-from seqrnn.report import classification_summary, format_report, plot_confusion_matrix
+from seqrnn.tasks.report import classification_summary, format_report, plot_confusion_matrix
 
 CLASSES = np.array(["1-2", "3-4", "5"])  # as a model's classes_: NumPy strings
 

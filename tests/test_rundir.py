@@ -10,7 +10,7 @@ import torch
 
 from seqrnn import __version__
 from seqrnn.errors import SeqrnnError
-from seqrnn.rundir import RunDir
+from seqrnn.training.rundir import RunDir
 
 
 def _checkpoint(run: RunDir, value: float) -> None:
@@ -154,7 +154,7 @@ def test_only_rank_0_takes_the_lock_under_torchrun(tmp_path, monkeypatch):
 
 LOCK_HOLDER = """
 import sys, time
-from seqrnn.rundir import RunDir
+from seqrnn.training.rundir import RunDir
 RunDir(sys.argv[1]).start(resume=False)
 print("locked", flush=True)
 time.sleep(300)
@@ -168,7 +168,7 @@ def test_a_run_killed_with_sigkill_leaves_no_stuck_lock_and_the_cli_refuses_whil
     import subprocess
     import sys
 
-    from seqrnn.cli import main
+    from seqrnn.cli.main import main
 
     out = tmp_path / "run"
     (tmp_path / "text.txt").write_text("To be, or not to be, that is the question.\n" * 50, encoding="utf-8")

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from seqrnn.errors import SeqrnnError
-from seqrnn.models import CharRNN
-from seqrnn.sampling import DEFAULT_TOP_N, RecurrentStepper, check_sampling_options, effective_top_n, \
+from seqrnn.nn.models import CharRNN
+from seqrnn.nn.sampling import DEFAULT_TOP_N, RecurrentStepper, check_sampling_options, effective_top_n, \
     next_char_probabilities
 
 

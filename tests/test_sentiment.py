@@ -12,8 +12,8 @@ from sklearn.model_selection import cross_val_score
 
 from conftest import run_seqrnn as run_cli
 from conftest import write_model_dir
-from seqrnn.rundir import RunDir, load_tensors
-from seqrnn.classifier import SentimentClassifier
+from seqrnn.training.rundir import RunDir, load_tensors
+from seqrnn.tasks.classifier import SentimentClassifier
 
 POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "moving", "fun"]
 NEGATIVE = ["awful", "boring", "hated", "terrible", "dull", "waste", "poor"]
@@ -159,8 +159,8 @@ def test_a_class_that_the_held_out_texts_leave_short_is_named_with_them():
 
 
 def test_ten_texts_train_with_one_batch_of_all_of_them_and_a_warning(tmp_path, capsys):
-    from seqrnn.classifier import SmallDataWarning
-    from seqrnn.cli import main
+    from seqrnn.tasks.classifier import SmallDataWarning
+    from seqrnn.cli.main import main
 
     texts, labels = make_reviews(10, seed=2)
     labels[:2] = [0, 1]  # both classes, at least 2 of each after the held-out share
@@ -184,7 +184,7 @@ def test_ten_texts_train_with_one_batch_of_all_of_them_and_a_warning(tmp_path, c
 
 
 def test_the_held_out_split_is_stratified_and_keeps_a_five_percent_class():
-    from seqrnn.data import heldout_split
+    from seqrnn.data.sources import heldout_split
 
     labels = np.array(["common"] * 95 + ["rare"] * 5)
     for seed in range(20):
@@ -206,7 +206,7 @@ def test_a_classifier_validates_on_the_reviews_its_language_model_held_out(tmp_p
     """The classifier's stratified validation split is the language model's, when both are given
     the labels (`seqrnn lm train` passes them): no note about a mismatch. Without the labels, the
     language model holds out other reviews, and the note says so."""
-    from seqrnn.lm import WordLanguageModel
+    from seqrnn.tasks.wordlm import WordLanguageModel
 
     texts, labels = make_reviews(60, seed=4)
     labels[:50] = 0  # imbalanced: the stratified split differs from the plain shuffle's
@@ -226,7 +226,7 @@ def test_a_classifier_validates_on_the_reviews_its_language_model_held_out(tmp_p
 def test_balanced_class_weights_change_the_loss_as_scikit_learn_weighs_classes():
     from sklearn.utils.class_weight import compute_class_weight
 
-    from seqrnn.classifier import classification_loss
+    from seqrnn.tasks.classifier import classification_loss
 
     targets = torch.tensor([0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
     weights = torch.as_tensor(compute_class_weight("balanced", classes=np.arange(2), y=targets.numpy()))
@@ -247,8 +247,8 @@ def test_balanced_class_weights_change_the_loss_as_scikit_learn_weighs_classes()
 
 
 def test_class_weight_balanced_trains_with_the_weights_of_the_training_split(tmp_path, monkeypatch):
-    from seqrnn import classifier
-    from seqrnn.cli import main
+    from seqrnn.tasks import classifier
+    from seqrnn.cli.main import main
 
     seen = []
     original = classifier.ReviewTask.__init__
@@ -281,7 +281,7 @@ def test_class_weight_balanced_trains_with_the_weights_of_the_training_split(tmp
 
 
 def test_the_probability_beside_a_label_is_that_labels(trained):
-    from seqrnn.classifier import prediction_records
+    from seqrnn.tasks.classifier import prediction_records
 
     clf, _ = trained
     texts = ["awful boring waste of a film", "a great and wonderful film"]
@@ -297,7 +297,7 @@ def test_the_probability_beside_a_label_is_that_labels(trained):
 
 
 def test_command_line_errors_name_files_and_flags_never_x_or_y(trained, tmp_path, capsys):
-    from seqrnn.cli import main
+    from seqrnn.cli.main import main
 
     _, out = trained
     data = tmp_path / "test.csv"
@@ -348,7 +348,7 @@ def test_a_stopped_and_resumed_run_matches_an_uninterrupted_one(tmp_path):
 
 
 def test_the_default_embedding_starts_from_word_vectors_of_training_and_unlabelled_reviews():
-    from seqrnn.wordvectors import vectors_for_vocabulary
+    from seqrnn.text.wordvectors import vectors_for_vocabulary
 
     texts, labels = make_reviews(120)
     unlabelled, _ = make_reviews(60, seed=9)
@@ -406,7 +406,7 @@ def write_jsonl(path, texts, labels, text_key="body", label_key="stars"):
 
 
 def test_a_three_class_model_from_jsonl_trains_and_evaluates_through_the_cli_and_the_api(tmp_path, seqrnn_cli):
-    from seqrnn.data import read_labelled
+    from seqrnn.data.sources import read_labelled
 
     train = write_jsonl(tmp_path / "train.jsonl", *make_three_class(300))
     val = write_jsonl(tmp_path / "val.jsonl", *make_three_class(60, seed=1))
@@ -495,7 +495,7 @@ def test_a_binary_model_directory_written_before_classes_were_stored_still_loads
 
 
 def test_inference_device_and_threads_are_checked_with_one_line(trained, seqrnn_cli):
-    from seqrnn.distributed import resolve_device
+    from seqrnn.training.distributed import resolve_device
 
     _, out = trained
     assert resolve_device("cpu") == torch.device("cpu") and resolve_device("auto").type in ("cpu", "cuda")
@@ -539,7 +539,7 @@ def test_evaluate_reports_each_class_and_the_confusion_matrix_as_scikit_learn_co
 
 
 def test_evaluate_cli_prints_the_report_and_json_and_draws_the_matrix(three_class_model, tmp_path, capsys):
-    from seqrnn.cli import main
+    from seqrnn.cli.main import main
 
     clf, out = three_class_model
     texts, labels = make_three_class(60, seed=3)
@@ -563,7 +563,7 @@ def test_evaluate_cli_prints_the_report_and_json_and_draws_the_matrix(three_clas
 
 
 def test_a_model_that_answers_one_class_for_everything_is_pointed_out(trained, tmp_path, capsys):
-    from seqrnn.cli import main
+    from seqrnn.cli.main import main
 
     _, out = trained
     data = tmp_path / "negative.csv"

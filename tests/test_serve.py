@@ -33,12 +33,12 @@ with warnings.catch_warnings():  # starlette's notice about httpx vs httpx2 is n
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-from seqrnn.charlm import CharLanguageModel
+from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn import __version__
 from seqrnn.errors import SeqrnnError
-from seqrnn.sampling import DEFAULT_TOP_N, check_sampling_options, effective_top_n
-from seqrnn.classifier import SentimentClassifier
-from seqrnn.serve import ConnectionLimits, Limits, _frozen_stepper, _request_models, _sample, create_app
+from seqrnn.nn.sampling import DEFAULT_TOP_N, check_sampling_options, effective_top_n
+from seqrnn.tasks.classifier import SentimentClassifier
+from seqrnn.serve.app import ConnectionLimits, Limits, _frozen_stepper, _request_models, _sample, create_app
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 6

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from seqrnn.config import TrainingConfig
-from seqrnn.rundir import RunDir
+from seqrnn.training.rundir import RunDir
 from seqrnn.errors import Interrupted, InvalidInputError
-from seqrnn.runtime import torch_threads
-from seqrnn.train import ExplodingLoss, NonFiniteLoss, Trainer
+from seqrnn.training.runtime import torch_threads
+from seqrnn.training.trainer import ExplodingLoss, NonFiniteLoss, Trainer
 
 
 class ToyTask:

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqrnn import wordvectors
-from seqrnn.preprocess import Vocabulary, build_and_encode
-from seqrnn.wordvectors import cooccurrence_counts, ppmi, ppmi_vectors, vectors_for_vocabulary
+from seqrnn.text import wordvectors
+from seqrnn.text.preprocess import Vocabulary, build_and_encode
+from seqrnn.text.wordvectors import cooccurrence_counts, ppmi, ppmi_vectors, vectors_for_vocabulary
 
 
 def test_counts_weigh_pairs_by_distance_within_one_text_only():

@@ -24,15 +24,15 @@ __all__ = ["TextClassifier", "SentimentClassifier", "CharLanguageModel", "WordLa
 
 def __getattr__(name: str):
     if name in ("TextClassifier", "SentimentClassifier"):
-        from seqrnn.classifier import TextClassifier
+        from seqrnn.tasks.classifier import TextClassifier
 
         return TextClassifier
     if name == "CharLanguageModel":
-        from seqrnn.charlm import CharLanguageModel
+        from seqrnn.tasks.charlm import CharLanguageModel
 
         return CharLanguageModel
     if name == "WordLanguageModel":
-        from seqrnn.lm import WordLanguageModel
+        from seqrnn.tasks.wordlm import WordLanguageModel
 
         return WordLanguageModel
     raise AttributeError(f"module 'seqrnn' has no attribute {name!r}")

@@ -1,3 +1,3 @@
-from seqrnn.cli import main
+from seqrnn.cli.main import main
 
 raise SystemExit(main())

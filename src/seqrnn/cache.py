@@ -1,7 +1,7 @@
 """A cache of prepared data (parsed reviews, tokenized texts, word vectors), so that a repeated run
 skips work it has done before.
 
-Entries live in `datasets.cache_dir() / "prepared"` (`$SEQRNN_CACHE`, else the platform's user
+Entries live in `cache_dir() / "prepared"` (`$SEQRNN_CACHE`, else the platform's user
 cache) as `KIND-KEY.npz`, or, for arrays read through memory maps (token streams), as a folder
 `KIND-KEY/` of raw `.bin` files and a `meta.json` (`array_folder`). KEY is a SHA-256 of the input's content (a file's bytes, the texts
 themselves, token ids) and of a version string of the code that made the entry, so a changed input
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import numpy as np
+import platformdirs
 
 try:
     import fcntl
@@ -39,6 +40,7 @@ except ImportError:  # not a POSIX system: entries are not locked while built
 
 from seqrnn.fileio import atomic_write_bytes
 
+CACHE_ENV = "SEQRNN_CACHE"
 NO_CACHE_ENV = "SEQRNN_NO_CACHE"
 SUBDIR = "prepared"
 FORMAT = 1  # the layout of an entry file; part of every key
@@ -54,10 +56,16 @@ def enabled() -> bool:
     return os.environ.get(NO_CACHE_ENV, "") in ("", "0")
 
 
+def cache_dir() -> Path:
+    """Where downloads go: `$SEQRNN_CACHE`, else the platform's user cache for seqrnn."""
+    value = os.environ.get(CACHE_ENV)
+    if value:
+        return Path(os.path.abspath(os.path.expanduser(value)))
+    return Path(platformdirs.user_cache_dir("seqrnn"))
+
+
 def directory() -> Path:
     """The folder of the cache entries."""
-    from seqrnn.datasets import cache_dir
-
     return cache_dir() / SUBDIR
 
 

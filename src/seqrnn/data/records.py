@@ -1,6 +1,6 @@
 """Rows of CSV, TSV and JSONL files, read one at a time: the one reader behind training on your own
-labelled texts (`seqrnn.data.read_labelled`, `read_labelled_tokens`) and labelling a file
-(`seqrnn.predict_file`).
+labelled texts (`seqrnn.data.sources.read_labelled`, `read_labelled_tokens`) and labelling a file
+(`seqrnn.cli.predict_file`).
 
 A file is read line by line from its bytes, so memory does not grow with it, and `Lines.bytes`
 says how far the reading has come (for a progress bar). Every problem is a SeqrnnError of one line

@@ -41,10 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from seqrnn.cache import CACHE_ENV, cache_dir
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
 
 DATA_ENV = "SEQRNN_DATA"
-CACHE_ENV = "SEQRNN_CACHE"
 DOWNLOAD_URL_ENV = "SEQRNN_DOWNLOAD_URL"
 
 
@@ -156,16 +156,6 @@ def data_dir() -> Path | None:
     """The directory in `$SEQRNN_DATA` (made absolute), or None when unset or empty."""
     value = os.environ.get(DATA_ENV)
     return Path(os.path.abspath(os.path.expanduser(value))) if value else None
-
-
-def cache_dir() -> Path:
-    """Where downloads go: `$SEQRNN_CACHE`, else the platform's user cache for seqrnn."""
-    value = os.environ.get(CACHE_ENV)
-    if value:
-        return Path(os.path.abspath(os.path.expanduser(value)))
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("seqrnn"))
 
 
 def find_local(dataset: Dataset) -> Path | None:

@@ -38,14 +38,14 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from seqrnn import config as configs
-from seqrnn import distributed
+from seqrnn.training import distributed
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
-from seqrnn.rundir import RunDir
-from seqrnn.runtime import interrupts_raise, preserved_global_state, setup_runtime, torch_threads
-from seqrnn.train import Trainer
+from seqrnn.training.rundir import RunDir
+from seqrnn.training.runtime import interrupts_raise, preserved_global_state, setup_runtime, torch_threads
+from seqrnn.training.trainer import Trainer
 
 if TYPE_CHECKING:
-    from seqrnn.preprocess import TokenizedTexts
+    from seqrnn.text.preprocess import TokenizedTexts
 
 
 @dataclass

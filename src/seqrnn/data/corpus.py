@@ -32,7 +32,7 @@ import numpy as np
 
 from seqrnn import cache
 from seqrnn.errors import SeqrnnError
-from seqrnn.preprocess import CharVocabulary, smallest_dtype
+from seqrnn.text.preprocess import CharVocabulary, smallest_dtype
 from seqrnn.progress import Progress
 
 CHUNK_CHARS = 1 << 23  # characters decoded and encoded at a time: memory per chunk is ~20 bytes each
@@ -97,7 +97,7 @@ class TextSource:
 def _utf8_chunks(path: Path, size: int) -> Iterator[tuple[np.ndarray, int]]:
     """The file's characters as `data.read_text` reads them (universal newlines, no byte-order mark),
     one chunk at a time, with one-line errors for what is not UTF-8 text."""
-    from seqrnn.records import convert_hint
+    from seqrnn.data.records import convert_hint
 
     with open(path, "rb") as raw:
         head = raw.read(4)
@@ -326,8 +326,8 @@ def text_source(target: str, strip_gutenberg: bool = False) -> TextSource:
     way, and `tinyshakespeare`, read whole; `enwik8`, its bytes as characters, with its standard
     90/5/5 M split) or a UTF-8 file, streamed (read whole when `strip_gutenberg` asks for the
     Project Gutenberg markers to be found)."""
-    from seqrnn.data import read_corpus
-    from seqrnn.datasets import locate, named_splits
+    from seqrnn.data.sources import read_corpus
+    from seqrnn.data.datasets import locate, named_splits
 
     path, name = locate(target)
     splits = named_splits(name) if name else None

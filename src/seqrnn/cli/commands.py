@@ -45,7 +45,7 @@ def load_for_inference(estimator_class: type, args: Args):
     """`estimator_class.load(args.model)`, set to run where the command line asks: `--device`,
     `--threads` and, when the command has it, `--batch-size`. An unavailable device is a one-line
     error before any data is read."""
-    from seqrnn.distributed import resolve_device
+    from seqrnn.training.distributed import resolve_device
 
     estimator = estimator_class.load(args.model)
     resolve_device(args.device)
@@ -92,7 +92,7 @@ def warnings_as_notes() -> Iterator[None]:
 
 def sampling_seed(value: int | str | None) -> int | None:
     """The seed of a `sample` command's `--seed`: the library's default when not given, None for 'random'."""
-    from seqrnn.sampling import DEFAULT_SEED
+    from seqrnn.nn.sampling import DEFAULT_SEED
 
     return {None: DEFAULT_SEED, "random": None}.get(value, value)  # type: ignore[arg-type]
 
@@ -111,11 +111,11 @@ def print_samples(texts: str | list[str]) -> None:
 
 def classify_train(args: Args) -> int:
     """Train on what --data names; its labels are checked under the file's name (a CLI user has no `y`)."""
-    from seqrnn.checks import class_indices, training_classes
-    from seqrnn.classifier import TextClassifier
-    from seqrnn.data import read_labelled_data
+    from seqrnn.data.checks import class_indices, training_classes
+    from seqrnn.tasks.classifier import TextClassifier
+    from seqrnn.data.sources import read_labelled_data
 
-    from seqrnn.runtime import interrupts_raise
+    from seqrnn.training.runtime import interrupts_raise
 
     columns = dict(text_column=args.text_column, label_column=args.label_column)
     started = time.perf_counter()
@@ -138,13 +138,13 @@ def classify_train(args: Args) -> int:
 
 def classify_evaluate(args: Args) -> int:
     """The accuracy line, then the per-class report and the confusion matrix
-    (`seqrnn.report.format_report`), or with --json all of it as one JSON object; --plot draws the
+    (`seqrnn.tasks.report.format_report`), or with --json all of it as one JSON object; --plot draws the
     matrix. The labels are checked under the --data file's name."""
-    from seqrnn.checks import class_indices
-    from seqrnn.classifier import TextClassifier
-    from seqrnn.data import read_labelled_data
-    from seqrnn.explain import check_png_path
-    from seqrnn.report import format_report, plot_confusion_matrix
+    from seqrnn.data.checks import class_indices
+    from seqrnn.tasks.classifier import TextClassifier
+    from seqrnn.data.sources import read_labelled_data
+    from seqrnn.nn.explain import check_png_path
+    from seqrnn.tasks.report import format_report, plot_confusion_matrix
 
     if args.plot is not None:
         check_png_path(args.plot, "plot")
@@ -170,8 +170,8 @@ def classify_predict(args: Args) -> int:
     `classifier.prediction_records`), or with --json one object with every class's probability.
     Undecodable stdin bytes are replaced with U+FFFD. An empty input is refused before anything is
     printed: there is nothing to classify in it. With --data FILE, every row of the file is
-    labelled into --out (`seqrnn.predict_file`)."""
-    from seqrnn.classifier import TextClassifier, prediction_records
+    labelled into --out (`seqrnn.cli.predict_file`)."""
+    from seqrnn.tasks.classifier import TextClassifier, prediction_records
     from seqrnn.errors import SeqrnnError
 
     if args.data is not None or args.out is not None:
@@ -200,9 +200,9 @@ def _predict_file(args: Args) -> int:
     """`classify predict --data FILE --out FILE`: the file labelled row by row, a summary on stdout."""
     from pathlib import Path
 
-    from seqrnn.classifier import TextClassifier
+    from seqrnn.tasks.classifier import TextClassifier
     from seqrnn.errors import SeqrnnError
-    from seqrnn.predict_file import check_paths, describe_empty, predict_file
+    from seqrnn.cli.predict_file import check_paths, describe_empty, predict_file
 
     if args.data is None or args.out is None:
         raise SeqrnnError("label a file with both `data` FILE (the texts) and `out` FILE.csv|.jsonl (the predictions)")
@@ -226,9 +226,9 @@ def _predict_file(args: Args) -> int:
 
 
 def charlm_train(args: Args) -> int:
-    from seqrnn.charlm import CharLanguageModel
-    from seqrnn.corpus import text_source
-    from seqrnn.runtime import interrupts_raise
+    from seqrnn.tasks.charlm import CharLanguageModel
+    from seqrnn.data.corpus import text_source
+    from seqrnn.training.runtime import interrupts_raise
 
     with interrupts_raise("reading the data"):
         corpus = text_source(args.text, args.strip_gutenberg)
@@ -239,8 +239,8 @@ def charlm_train(args: Args) -> int:
 
 
 def charlm_evaluate(args: Args) -> int:
-    from seqrnn.charlm import CharLanguageModel
-    from seqrnn.corpus import text_source
+    from seqrnn.tasks.charlm import CharLanguageModel
+    from seqrnn.data.corpus import text_source
 
     lm = load_for_inference(CharLanguageModel, args)
     result = lm.evaluate(text_source(args.text))
@@ -252,9 +252,9 @@ def charlm_evaluate(args: Args) -> int:
 
 
 def charlm_sample(args: Args) -> int:
-    from seqrnn.charlm import CharLanguageModel
-    from seqrnn.runtime import torch_threads
-    from seqrnn.sampling import check_sampling_options, effective_top_n, sampler_bytes_per_stream
+    from seqrnn.tasks.charlm import CharLanguageModel
+    from seqrnn.training.runtime import torch_threads
+    from seqrnn.nn.sampling import check_sampling_options, effective_top_n, sampler_bytes_per_stream
 
     lm = load_for_inference(CharLanguageModel, args)
     # every refusal comes before the notes below, so that an error is the only line
@@ -292,9 +292,9 @@ def charlm_sample(args: Args) -> int:
 
 
 def lm_train(args: Args) -> int:
-    from seqrnn.data import read_documents
-    from seqrnn.runtime import interrupts_raise
-    from seqrnn.lm import WordLanguageModel
+    from seqrnn.data.sources import read_documents
+    from seqrnn.training.runtime import interrupts_raise
+    from seqrnn.tasks.wordlm import WordLanguageModel
 
     started = time.perf_counter()
     with interrupts_raise("reading the data"):
@@ -306,8 +306,8 @@ def lm_train(args: Args) -> int:
 
 
 def lm_evaluate(args: Args) -> int:
-    from seqrnn.data import read_documents
-    from seqrnn.lm import WordLanguageModel
+    from seqrnn.data.sources import read_documents
+    from seqrnn.tasks.wordlm import WordLanguageModel
 
     lm = load_for_inference(WordLanguageModel, args)
     labelled, unlabelled, _ = read_documents(args.data, args.split)
@@ -319,7 +319,7 @@ def lm_evaluate(args: Args) -> int:
 
 
 def lm_sample(args: Args) -> int:
-    from seqrnn.lm import WordLanguageModel
+    from seqrnn.tasks.wordlm import WordLanguageModel
 
     lm = load_for_inference(WordLanguageModel, args)
     print_samples(lm.sample(args.length, args.start, direction=args.direction, temperature=args.temperature,
@@ -333,7 +333,7 @@ def lm_sample(args: Args) -> int:
 
 def export(args: Args) -> int:
     """`seqrnn export --model DIR --format onnx --out FILE [--force]`: one line saying what was written."""
-    from seqrnn.export import export_model
+    from seqrnn.serve.export import export_model
 
     result = export_model(args.model, args.format, args.out, force=args.force)
     print(f"exported the {result['task']} model to {result['out']} ({result['format']}, "
@@ -343,18 +343,18 @@ def export(args: Args) -> int:
 
 
 def serve(args: Args) -> int:
-    from seqrnn.serve import serve_command
+    from seqrnn.serve.app import serve_command
 
     return serve_command(args)
 
 
 def data_inspect(args: Args) -> int:
     """Statistics of labelled texts (any form `classify train` reads), an IMDb dataset or a text
-    corpus (see `seqrnn.inspect`)."""
-    from seqrnn.data import imdb_format, labelled_format
-    from seqrnn.datasets import locate
+    corpus (see `seqrnn.data.describe`)."""
+    from seqrnn.data.sources import imdb_format, labelled_format
+    from seqrnn.data.datasets import locate
     from seqrnn.errors import SeqrnnError
-    from seqrnn.inspect import inspect_imdb, inspect_labelled, inspect_text
+    from seqrnn.data.describe import inspect_imdb, inspect_labelled, inspect_text
 
     path, name = locate(args.target)
     if name is None and labelled_format(path) is not None:
@@ -418,7 +418,7 @@ def _print_text(report: dict) -> None:
 
 def explain_gradients(args: Args) -> int:
     """`seqrnn explain gradients --out FILE.png [--steps N]`: draw the figure, print its table."""
-    from seqrnn.explain import check_png_path, format_table, gradient_curves, plot
+    from seqrnn.nn.explain import check_png_path, format_table, gradient_curves, plot
     from seqrnn.errors import SeqrnnError
 
     out = check_png_path(str(args.out))

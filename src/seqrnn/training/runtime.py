@@ -13,8 +13,8 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from seqrnn import distributed
-from seqrnn.distributed import Ranks
+from seqrnn.training import distributed
+from seqrnn.training.distributed import Ranks
 from seqrnn.errors import Interrupted
 
 

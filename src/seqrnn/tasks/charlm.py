@@ -2,7 +2,7 @@
 
 Training reads the corpus the book's way (`batch_size` parallel streams, windows of `num_steps`
 characters, targets shifted by one) and carries the hidden state from one window to the next,
-detached between windows (truncated BPTT, `seqrnn.streams`) and reset at every epoch. Validation
+detached between windows (truncated BPTT, `seqrnn.tasks.streams`) and reset at every epoch. Validation
 is the last `val_fraction` of the corpus.
 """
 
@@ -17,16 +17,16 @@ import numpy as np
 import torch
 
 from seqrnn.config import CHARLM_PRESETS, CharLMConfig
-from seqrnn.corpus import TextSource, as_source, char_streams, encode_chars
+from seqrnn.data.corpus import TextSource, as_source, char_streams, encode_chars
 from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
-from seqrnn.estimator import Prepared, RecurrentEstimator
+from seqrnn.tasks.base import Prepared, RecurrentEstimator
 from seqrnn.memory import activation_floats, require_model
-from seqrnn.models import CharRNN
-from seqrnn.preprocess import CharVocabulary
-from seqrnn.runtime import torch_threads
-from seqrnn.sampling import (DEFAULT_SEED, RecurrentStepper, check_sampling_options, effective_top_n, generate,
+from seqrnn.nn.models import CharRNN
+from seqrnn.text.preprocess import CharVocabulary
+from seqrnn.training.runtime import torch_threads
+from seqrnn.nn.sampling import (DEFAULT_SEED, RecurrentStepper, check_sampling_options, effective_top_n, generate,
                              sampler_bytes_per_stream)
-from seqrnn.streams import StreamTask, stream_loss
+from seqrnn.tasks.streams import StreamTask, stream_loss
 
 TASK = "charlm"
 
@@ -105,7 +105,7 @@ class CharLanguageModel(RecurrentEstimator):
         text : str, path or TextSource
             The corpus: one string, or a UTF-8 file (a `pathlib.Path`) read in chunks and encoded
             once into the prepared-data cache, so a corpus larger than memory trains too; a
-            `seqrnn.corpus.TextSource` also gives a fixed split (enwik8's).
+            `seqrnn.data.corpus.TextSource` also gives a fixed split (enwik8's).
         y : None
             Ignored (scikit-learn's signature).
         out_dir : str or Path, optional

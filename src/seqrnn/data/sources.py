@@ -34,9 +34,9 @@ import numpy as np
 
 from seqrnn import cache
 from seqrnn.errors import SeqrnnError
-from seqrnn.preprocess import TOKENIZER_VERSION, TokenizedTexts, tokenize_batches
+from seqrnn.text.preprocess import TOKENIZER_VERSION, TokenizedTexts, tokenize_batches
 from seqrnn.progress import Progress
-from seqrnn.records import LABEL_COLUMNS, TABLE_FORMATS, TEXT_COLUMNS, Lines, convert_hint, open_table, pick_column
+from seqrnn.data.records import LABEL_COLUMNS, TABLE_FORMATS, TEXT_COLUMNS, Lines, convert_hint, open_table, pick_column
 
 SPLITS = ("train", "test", "unsup")
 LABELS = {"neg": 0, "pos": 1, "unsup": -1}
@@ -375,7 +375,7 @@ class LabelledTexts:
     """Texts and their labels, in the order of the file (of the folder: by label, then file name).
 
     `texts` are strings (`read_labelled`) or, read for training at any size, token indices
-    (`read_labelled_tokens`: a `seqrnn.preprocess.TokenizedTexts`, which every estimator takes in
+    (`read_labelled_tokens`: a `seqrnn.text.preprocess.TokenizedTexts`, which every estimator takes in
     place of strings). `labels` holds integers (int64) when every label is one (a CSV's `0`/`1` too),
     else strings (or booleans from JSON); `source` is the file or folder read."""
 
@@ -407,7 +407,7 @@ def read_labelled(path: str | os.PathLike, text_column: str | None = None,
     """Labelled texts you bring: a CSV, TSV or JSONL file with a text and a label column, or a folder
     with one subfolder per label holding one text per file (the subfolder's name is the label).
 
-    The file is read one row at a time (`seqrnn.records`). To train on a large file, read it with
+    The file is read one row at a time (`seqrnn.data.records`). To train on a large file, read it with
     `read_labelled_tokens`, which keeps token indices instead of strings.
 
     Parameters
@@ -443,7 +443,7 @@ def read_labelled(path: str | os.PathLike, text_column: str | None = None,
 def read_labelled_tokens(path: str | os.PathLike, text_column: str | None = None,
                          label_column: str | None = None, *, quiet: bool = False) -> LabelledTexts:
     """`read_labelled`, with the texts tokenized the book's way as they are read
-    (`seqrnn.preprocess.Tokenizer`) and kept as token indices, never as strings: a file of any size
+    (`seqrnn.text.preprocess.Tokenizer`) and kept as token indices, never as strings: a file of any size
     takes about 4 bytes per token and the distinct words. Shows progress over the file's bytes unless
     `quiet`.
 
@@ -765,7 +765,7 @@ def read_corpus(path: Path, name: str | None, strip_gutenberg: bool = False) -> 
 
 def load_text(target: str, strip_gutenberg: bool = False) -> str:
     """A text file, or a named corpus (found or downloaded; see `read_corpus` for `hamlet`)."""
-    from seqrnn.datasets import locate
+    from seqrnn.data.datasets import locate
 
     path, name = locate(target)
     return read_corpus(path, name, strip_gutenberg)[0]
@@ -783,7 +783,7 @@ def read_labelled_data(target: str, split: str | None = None, text_column: str |
     is refused. IMDb (the name
     `imdb`, an aclImdb directory or archive) gives its `split` ('train', 'test' or 'all'; None:
     `default_split`), and with `with_unsup` the unlabelled reviews too."""
-    from seqrnn.datasets import resolve
+    from seqrnn.data.datasets import resolve
 
     path = Path(target)
     if path.exists() and labelled_format(path) is not None:
@@ -813,7 +813,7 @@ def read_documents(target: str, split: str | None = None) -> tuple:
     split's, all as 'labelled', without labels), or the non-empty lines of a text file (all
     'labelled', so that a share is held out; no labels), read as tokens (`read_document_tokens`). The labels are the ones a classifier
     trained on the same data reads, so that both hold out the same reviews (`heldout_split`)."""
-    from seqrnn.datasets import resolve
+    from seqrnn.data.datasets import resolve
 
     path = resolve(target)
     if imdb_format(path) is None:

@@ -1,6 +1,6 @@
 """The `seqrnn` command line: argument parsing and error reporting only.
 
-Each command hands its parsed arguments to its function in `seqrnn.commands`, which imports the
+Each command hands its parsed arguments to its function in `seqrnn.cli.commands`, which imports the
 library only when the command runs, so `seqrnn --help` stays instant. Every error a user can cause
 prints one line, `seqrnn: error: ...`, and exits 2 (1 for runtime failures); a traceback appears
 only with `--debug`. The library names its parameters in backquotes (`batch_size`); the error line
@@ -16,7 +16,9 @@ import shlex
 import sys
 from typing import Sequence
 
-from seqrnn import __version__, commands, config
+from seqrnn import __version__, config
+
+from seqrnn.cli import commands
 from seqrnn.errors import Interrupted, SeqrnnError
 
 
@@ -299,8 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.handler(args)
-        if "seqrnn.distributed" in sys.modules:  # under torchrun: leave the group together
-            sys.modules["seqrnn.distributed"].leave()
+        if "seqrnn.training.distributed" in sys.modules:  # under torchrun: leave the group together
+            sys.modules["seqrnn.training.distributed"].leave()
         return int(result or 0)
     except Interrupted as exc:
         if _is_main_process():
@@ -332,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_main_process() -> bool:
-    from seqrnn.distributed import from_environment  # torch is loaded by now: training was running
+    from seqrnn.training.distributed import from_environment  # torch is loaded by now: training was running
 
     return from_environment().is_main
 

@@ -93,7 +93,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
-from seqrnn.sampling import DEFAULT_TOP_N
+from seqrnn.nn.sampling import DEFAULT_TOP_N
 
 STREAM_CHUNK_CHARS = 256  # a streamed chunk ends after this many characters ...
 STREAM_CHUNK_SECONDS = 0.05  # ... or after this long, whichever comes first
@@ -161,11 +161,11 @@ def _load_models(sentiment_dir, charlm_dir):
         raise SeqrnnError("nothing to serve: give --sentiment DIR and/or --charlm DIR")
     clf = lm = None
     if sentiment_dir:
-        from seqrnn.classifier import SentimentClassifier
+        from seqrnn.tasks.classifier import SentimentClassifier
 
         clf = SentimentClassifier.load(sentiment_dir)
     if charlm_dir:
-        from seqrnn.charlm import CharLanguageModel
+        from seqrnn.tasks.charlm import CharLanguageModel
 
         lm = CharLanguageModel.load(charlm_dir)
     return clf, lm
@@ -173,7 +173,7 @@ def _load_models(sentiment_dir, charlm_dir):
 
 def _page_html() -> str:
     """The page at /, shipped as package data next to this module."""
-    page = importlib.resources.files("seqrnn").joinpath("static").joinpath("index.html")
+    page = importlib.resources.files("seqrnn.serve").joinpath("static").joinpath("index.html")
     try:
         return page.read_text(encoding="utf-8")
     except OSError as exc:
@@ -380,7 +380,7 @@ def _frozen_stepper(lm):
     (a write to it would raise instead of changing another generation's text)."""
     import numpy as np
 
-    from seqrnn.sampling import RecurrentStepper
+    from seqrnn.nn.sampling import RecurrentStepper
 
     stepper = RecurrentStepper(lm.model_)
     for value in vars(stepper).values():
@@ -481,7 +481,7 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     @app.post("/v1/sentiment")
     async def sentiment(request: SentimentRequest) -> dict:
         require("sentiment")
-        from seqrnn.classifier import prediction_records
+        from seqrnn.tasks.classifier import prediction_records
 
         return {"results": await workers.run("sentiment", prediction_records, request.texts)}
 

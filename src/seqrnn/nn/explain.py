@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqrnn import reference as R
+from seqrnn.nn import reference as R
 from seqrnn.errors import SeqrnnError
 
 RNN_SCALES = (0.5, 1.0, 2.0)  # recurrent weight scale w: below 1, at 1, above 1

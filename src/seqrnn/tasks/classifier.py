@@ -31,18 +31,18 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 
-from seqrnn.checks import check_labels, check_texts, class_indices, json_classes, training_classes
+from seqrnn.data.checks import check_labels, check_texts, class_indices, json_classes, training_classes
 from seqrnn.config import SENTIMENT_PRESETS, SentimentConfig
-from seqrnn.data import heldout_split
+from seqrnn.data.sources import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
-from seqrnn.estimator import Prepared, RecurrentEstimator
-from seqrnn.lm import pretrained_language_model, start_from_language_model
+from seqrnn.tasks.base import Prepared, RecurrentEstimator
+from seqrnn.tasks.wordlm import pretrained_language_model, start_from_language_model
 from seqrnn.memory import activation_floats, require, require_model
-from seqrnn.models import SentimentRNN
-from seqrnn.preprocess import (TokenizedTexts, Vocabulary, as_tokens, build_vocabulary, encode_texts,
+from seqrnn.nn.models import SentimentRNN
+from seqrnn.text.preprocess import (TokenizedTexts, Vocabulary, as_tokens, build_vocabulary, encode_texts,
                                 smallest_dtype)
 from seqrnn.progress import Progress
-from seqrnn.wordvectors import MAX_VECTOR_TEXTS, start_embedding
+from seqrnn.text.wordvectors import MAX_VECTOR_TEXTS, start_embedding
 
 TASK = "sentiment"
 PREDICT_BATCH = 256  # reviews per batch when validating, evaluating and predicting, unless eval_batch_size says
@@ -514,7 +514,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
     def evaluate(self, X, y) -> dict:
         """What the model gets right and wrong on labelled texts: accuracy and mean log-loss, each
         class's precision, recall, F1 and support, their macro and weighted averages, and the
-        confusion matrix (`seqrnn.report.classification_summary`, scikit-learn's figures).
+        confusion matrix (`seqrnn.tasks.report.classification_summary`, scikit-learn's figures).
 
         Parameters
         ----------
@@ -529,10 +529,10 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             `classes_` order), ``macro_avg``, ``weighted_avg``, ``confusion_matrix`` (rows: true
             class, columns: predicted) and ``warnings`` (sentences naming a class the model never
             predicted, or the one class it predicted for everything). All JSON values;
-            `seqrnn.report.format_report` lays them out as a table, `plot_confusion_matrix` draws
+            `seqrnn.tasks.report.format_report` lays them out as a table, `plot_confusion_matrix` draws
             the matrix.
         """
-        from seqrnn.report import classification_summary
+        from seqrnn.tasks.report import classification_summary
 
         self._check_fitted()
         labels = check_labels(y)

@@ -23,12 +23,14 @@ from typing import Any, Callable, Protocol
 import torch
 from tqdm import tqdm
 
-from seqrnn import distributed, progress
+from seqrnn import progress
+
+from seqrnn.training import distributed
 from seqrnn.config import TrainingConfig
-from seqrnn.distributed import Ranks
+from seqrnn.training.distributed import Ranks
 from seqrnn.errors import Interrupted, SeqrnnRuntimeError
-from seqrnn.rundir import RunDir, to_device
-from seqrnn.runtime import stop_signals_call
+from seqrnn.training.rundir import RunDir, to_device
+from seqrnn.training.runtime import stop_signals_call
 
 EXPLODING_FACTOR = 3.0  # char-rnn's rule: stop when the loss exceeds 3 times the untrained model's
 

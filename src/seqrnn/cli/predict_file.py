@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from seqrnn.errors import SeqrnnError
-from seqrnn.records import TABLE_FORMATS, TEXT_COLUMNS, Lines, open_table, pick_column
+from seqrnn.data.records import TABLE_FORMATS, TEXT_COLUMNS, Lines, open_table, pick_column
 
 INPUT_FORMATS = {**TABLE_FORMATS, ".txt": "txt"}
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -158,8 +158,8 @@ def predict_file(clf, data: str | os.PathLike, out: str | os.PathLike, *, text_c
     """Label every row of the file `data` with the trained classifier `clf` into the file `out`
     (see the module docstring for both files' forms). Returns how many rows were written and which
     got an empty prediction; nothing is written to `out` unless the whole file was predicted."""
-    from seqrnn.checks import json_classes
-    from seqrnn.classifier import prediction_records
+    from seqrnn.data.checks import json_classes
+    from seqrnn.tasks.classifier import prediction_records
     from seqrnn.fileio import atomic_file
     from seqrnn.progress import Progress
 

@@ -24,7 +24,7 @@ layer * num_directions + direction). Bias: PyTorch keeps two bias vectors per ga
 only their sum matters, so the reference keeps one (b_h, b_f, ...), except the GRU's b_hn, which
 sits inside the reset gate's product and is not interchangeable with b_xn.
 
-No plotting and no PyTorch here: `seqrnn.explain` draws the figures, the tests import torch.
+No plotting and no PyTorch here: `seqrnn.nn.explain` draws the figures, the tests import torch.
 """
 
 from __future__ import annotations

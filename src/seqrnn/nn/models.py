@@ -191,7 +191,7 @@ class CharRNN(nn.Module):
                 direction: str = "forward"):
         """Logits of shape (batch, steps, vocab) and the state after the last step; given `targets`
         (batch, steps), the mean loss (nats per character) in place of the logits, as the word
-        model's `forward` gives it (`seqrnn.streams`). A character model reads forward only."""
+        model's `forward` gives it (`seqrnn.tasks.streams`). A character model reads forward only."""
         if direction != "forward":
             raise ValueError(f"a character model reads forward only, not {direction!r}")
         out, state = self.encoder(tokens, state=state)

@@ -19,7 +19,7 @@ import sklearn
 from sklearn.utils.extmath import randomized_svd
 
 from seqrnn import cache
-from seqrnn.preprocess import TokenizedTexts, Vocabulary, as_tokens
+from seqrnn.text.preprocess import TokenizedTexts, Vocabulary, as_tokens
 
 if TYPE_CHECKING:
     import torch

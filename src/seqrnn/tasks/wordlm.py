@@ -29,16 +29,16 @@ import numpy as np
 import torch
 
 from seqrnn import cache
-from seqrnn.checks import check_labels, check_texts
+from seqrnn.data.checks import check_labels, check_texts
 from seqrnn.config import LM_PRESETS, LMConfig
-from seqrnn.data import heldout_split
+from seqrnn.data.sources import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
-from seqrnn.estimator import Prepared, RecurrentEstimator
-from seqrnn.models import WordLM
-from seqrnn.preprocess import TokenizedTexts, Vocabulary, as_tokens, smallest_dtype, tokenize
-from seqrnn.sampling import DEFAULT_SEED, check_sampling_options, sample_tokens
-from seqrnn.streams import StreamTask, stream_loss
-from seqrnn.wordvectors import MAX_VECTOR_TEXTS, start_embedding
+from seqrnn.tasks.base import Prepared, RecurrentEstimator
+from seqrnn.nn.models import WordLM
+from seqrnn.text.preprocess import TokenizedTexts, Vocabulary, as_tokens, smallest_dtype, tokenize
+from seqrnn.nn.sampling import DEFAULT_SEED, check_sampling_options, sample_tokens
+from seqrnn.tasks.streams import StreamTask, stream_loss
+from seqrnn.text.wordvectors import MAX_VECTOR_TEXTS, start_embedding
 
 TASK = "lm"
 SEPARATOR = Vocabulary.PAD  # starts every document in the stream

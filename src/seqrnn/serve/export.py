@@ -1,7 +1,7 @@
 """Trained models as ONNX graphs, to run without seqrnn or PyTorch (onnxruntime, or any ONNX runtime).
 
     seqrnn export --model runs/sentiment --format onnx --out sentiment.onnx
-    >>> from seqrnn.export import export_model
+    >>> from seqrnn.serve.export import export_model
     >>> export_model("runs/sentiment", "onnx", "sentiment.onnx")         # doctest: +SKIP
 
 Exporting needs the `onnx` package, running the graph a runtime: ``pip install 'seqrnn[export]'``
@@ -15,7 +15,7 @@ Inputs ``ids`` (int64, [batch, seq]) and ``lengths`` (int64, [batch]); output ``
 
 The graph starts from word ids; turning a text into ids is done beside it, exactly as seqrnn does:
 
-1. Tokenize (the book's tokenizer, `seqrnn.preprocess.tokenize`): put a space on either side of
+1. Tokenize (the book's tokenizer, `seqrnn.text.preprocess.tokenize`): put a space on either side of
    every ASCII punctuation character (Python's ``string.punctuation``), lower-case the text, split it
    on whitespace. In Python: ``for c in string.punctuation: text = text.replace(c, f" {c} ")``,
    then ``text.lower().split()``. ("Great, isn't it?" -> great , isn ' t it ?)
@@ -74,8 +74,8 @@ from torch import nn
 from seqrnn import __version__
 from seqrnn.errors import InvalidInputTypeError, SeqrnnError, SeqrnnRuntimeError
 from seqrnn.fileio import atomic_write_bytes, read_json
-from seqrnn.models import CharRNN, SentimentRNN
-from seqrnn.preprocess import PUNCTUATION, Vocabulary
+from seqrnn.nn.models import CharRNN, SentimentRNN
+from seqrnn.text.preprocess import PUNCTUATION, Vocabulary
 
 FORMATS = ("onnx",)
 OPSET = 17  # ONNX's opset: onnxruntime 1.14 and later run it
@@ -263,9 +263,9 @@ def export_model(directory: str | Path, fmt: str, out: str | Path, force: bool =
     dict
         ``{"task", "format", "out", "bytes", "inputs", "outputs"}`` describing what was written.
     """
-    from seqrnn.charlm import CharLanguageModel
-    from seqrnn.rundir import RunDir
-    from seqrnn.classifier import TextClassifier
+    from seqrnn.tasks.charlm import CharLanguageModel
+    from seqrnn.training.rundir import RunDir
+    from seqrnn.tasks.classifier import TextClassifier
 
     if fmt not in FORMATS:
         raise SeqrnnError(f"unknown export format {fmt!r}: the format is {', '.join(FORMATS)}")

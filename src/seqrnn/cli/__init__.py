@@ -1,0 +1,1 @@
+"""The command line: the parser, one function per command, file prediction."""

@@ -1,0 +1,1 @@
+"""Data: named datasets, files of rows, labelled texts, corpora, the held-out split."""

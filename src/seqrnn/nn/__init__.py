@@ -1,0 +1,1 @@
+"""Networks: input encoders, the recurrent body, heads; sampling; the NumPy reference cells."""

@@ -1,0 +1,1 @@
+"""Serving trained models: the HTTP service and ONNX export."""

@@ -1,0 +1,1 @@
+"""Tasks: the estimator base and one module per task."""

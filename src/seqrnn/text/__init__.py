@@ -1,0 +1,1 @@
+"""Text: the book's tokenizer, vocabularies, encoding, word vectors."""

@@ -1,0 +1,1 @@
+"""Training: the loop and its callbacks, torchrun, the runtime, the run directory."""
