@@ -315,7 +315,7 @@ def test_the_page_is_the_packaged_file_and_self_contained(client):
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     page = r.text
-    packaged = importlib.resources.files("seqrnn").joinpath("static").joinpath("index.html")
+    packaged = importlib.resources.files("seqrnn.serve").joinpath("static").joinpath("index.html")
     assert page == packaged.read_text(encoding="utf-8")
     controls = ('<textarea id="reviews"', 'id="classify"', 'id="start"', 'id="length"', 'id="temperature"',
                 'id="seed"', 'id="sample"', '"v1/info"', '"v1/sentiment"', '"v1/generate"')
@@ -330,8 +330,8 @@ def test_the_page_is_package_data():
     tomllib = pytest.importorskip("tomllib")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(os.path.join(root, "pyproject.toml"), "rb") as f:
-        patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["seqrnn"]
-    assert os.path.isfile(os.path.join(root, "src", "seqrnn", "static", "index.html"))
+        patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["seqrnn.serve"]
+    assert os.path.isfile(os.path.join(root, "src", "seqrnn", "serve", "static", "index.html"))
     assert any(fnmatch.fnmatch("static/index.html", pattern) for pattern in patterns)
 
 
