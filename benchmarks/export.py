@@ -55,7 +55,7 @@ def build_model_dir(preset: str, train_texts: list[str], directory: Path) -> Non
     import torch
 
     from seqrnn.nn.models import SentimentRNN
-    from seqrnn.text.preprocess import build_and_encode
+    from seqrnn.text.vocabulary import build_and_encode
     from seqrnn.tasks.classifier import SentimentClassifier
 
     clf = SentimentClassifier(preset)
@@ -72,7 +72,7 @@ def onnx_predictor(path: Path, clf, threads: int):
     """`predict_proba` through onnxruntime: (texts -> probabilities, encoded ids -> probabilities)."""
     import onnxruntime as ort
 
-    from seqrnn.text.preprocess import encode_texts
+    from seqrnn.text.vocabulary import encode_texts
     from seqrnn.tasks.classifier import PREDICT_BATCH, length_sorted_batches
 
     options = ort.SessionOptions()
@@ -101,7 +101,7 @@ def measure(preset: str, train_texts: list[str], texts: list[str], threads: list
     import torch
 
     from seqrnn.serve.export import export_model
-    from seqrnn.text.preprocess import encode_texts
+    from seqrnn.text.vocabulary import encode_texts
     from seqrnn.tasks.classifier import EncodedReviews, SentimentClassifier, predict_logits
     from seqrnn.training.trainer import torch_threads
 

@@ -68,7 +68,7 @@ def prediction_rate(model_dir: Path, texts: list[str]) -> float:
 
 def tokens_per_example(config: dict, texts: list[str]) -> float:
     """Mean recurrent steps per training review under the preset's padding (book: all seq_len)."""
-    from seqrnn.text.preprocess import index_tokens
+    from seqrnn.text.tokens import index_tokens
 
     seq_len = config["data"]["seq_len"]
     if config["data"]["pad"] == "left":

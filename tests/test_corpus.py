@@ -17,7 +17,7 @@ from seqrnn.data import corpus
 from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn.errors import Interrupted
 from seqrnn.nn.models import CharRNN
-from seqrnn.text.preprocess import CharVocabulary, smallest_dtype
+from seqrnn.text.vocabulary import CharVocabulary, smallest_dtype
 from seqrnn.progress import Progress
 from seqrnn.tasks.streams import StreamTask, stream_loss
 

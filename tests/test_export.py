@@ -15,7 +15,7 @@ from conftest import write_model_dir
 from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn.errors import SeqrnnError
 from seqrnn.serve.export import export_charlm_step, export_classifier, export_model
-from seqrnn.text.preprocess import encode_texts
+from seqrnn.text.vocabulary import encode_texts
 from seqrnn.tasks.classifier import SentimentClassifier, length_sorted_batches
 
 CUES = {"pos": ["great", "wonderful", "loved"], "neg": ["awful", "boring", "hated"], "mid": ["okay", "fine", "average"]}

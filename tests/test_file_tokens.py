@@ -18,11 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seqrnn.data import sources as data_module
-from seqrnn.text import preprocess
+from seqrnn.text import tokens as preprocess
+from seqrnn.text import vocabulary
 from seqrnn.tasks.classifier import TextClassifier
 from seqrnn.tasks.wordlm import WordLanguageModel
 from seqrnn.data.sources import read_document_tokens, read_labelled, read_labelled_tokens, read_text
-from seqrnn.text.preprocess import TokenizedTexts, encode_flat, index_tokens, tokenize
+from seqrnn.text.tokens import TokenizedTexts, index_tokens, tokenize
+from seqrnn.text.vocabulary import encode_flat
 
 
 def token_lists(tokens: TokenizedTexts) -> list[list[str]]:
@@ -71,7 +73,8 @@ def test_streamed_tokens_equal_the_texts_tokenized_at_once(monkeypatch, rows, ki
 def test_a_file_read_as_tokens_trains_the_same_weights_and_predicts_the_same(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQRNN_NO_CACHE", "1")
     monkeypatch.setattr(data_module, "TOKENIZE_BATCH_CHARS", 500)
-    monkeypatch.setattr(preprocess, "_ROWS_PER_SLICE", 7)  # counting and encoding a few texts at a time
+    for module in (preprocess, vocabulary):  # counting and encoding a few texts at a time
+        monkeypatch.setattr(module, "ROWS_PER_SLICE", 7)
     rng = np.random.default_rng(0)
     words = ["good", "great", "bad", "awful", "film", "plot", "the", "a", "and", ",", "."]
     labels = rng.choice(["neg", "pos", "meh"], 150).tolist()
@@ -100,7 +103,8 @@ def test_encoding_chosen_rows_a_slice_at_a_time_equals_encoding_all(monkeypatch,
     table = rng.permutation(50).astype(np.int64)
     whole, kept = encode_flat(flat, offsets, 5, truncate=truncate, pad=pad, table=table)
     rows = rng.permutation(23)[:17]
-    monkeypatch.setattr(preprocess, "_ROWS_PER_SLICE", 4)
+    for module in (preprocess, vocabulary):
+        monkeypatch.setattr(module, "ROWS_PER_SLICE", 4)
     part, part_kept = encode_flat(flat, offsets, 5, truncate=truncate, pad=pad, table=table, rows=rows,
                                   dtype=np.int32)
     assert part.dtype == np.int32
@@ -119,7 +123,8 @@ def test_encoding_chosen_rows_a_slice_at_a_time_equals_encoding_all(monkeypatch,
 def test_counts_take_concatenate_and_digest(monkeypatch):
     texts = ["The film, the END.", "", "film!", "A plot; the plot.", "end"]
     tokens = index_tokens(texts)
-    monkeypatch.setattr(preprocess, "_ROWS_PER_SLICE", 2)
+    for module in (preprocess, vocabulary):
+        monkeypatch.setattr(module, "ROWS_PER_SLICE", 2)
     for rows in ([0, 3], [4, 2, 1], np.array([True, False, True, True, False])):
         chosen = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else rows
         expected = {}

@@ -8,7 +8,7 @@ import pytest
 from conftest import TINY_IMDB, write_tar
 
 from seqrnn.data.sources import HAMLET_OFFSET
-from seqrnn.text.preprocess import tokenize
+from seqrnn.text.tokens import tokenize
 
 
 def last_json(result):

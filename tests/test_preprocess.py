@@ -1,4 +1,4 @@
-"""seqrnn.text.preprocess: tokenizer equivalence with the book, vocabularies, fixed-length encoding,
+"""seqrnn.text.tokens: tokenizer equivalence with the book, vocabularies, fixed-length encoding,
 truncated-BPTT stream batching, and character-vocabulary identity across processes."""
 
 from __future__ import annotations
@@ -15,18 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqrnn.text import preprocess as pp
+from seqrnn.text import tokens as pp
 from seqrnn.errors import SeqrnnError
 from seqrnn.tasks.streams import reshape_stream
-from seqrnn.text.preprocess import (
-    CharVocabulary,
-    Vocabulary,
-    build_and_encode,
-    encode_flat,
-    encode_texts,
-    index_tokens,
-    tokenize,
-)
+from seqrnn.text.tokens import index_tokens, tokenize
+from seqrnn.text.vocabulary import CharVocabulary, Vocabulary, build_and_encode, encode_flat, encode_texts
 
 punctuation = string.punctuation
 
@@ -284,7 +277,7 @@ def test_char_vocabulary_fast_on_a_megabyte():
     assert time.perf_counter() - t < 1.0 and len(ids) == 1_000_000
 
 
-SCRIPT = ("import sys; from seqrnn.text.preprocess import CharVocabulary; t = open(sys.argv[1], encoding='utf-8').read(); "
+SCRIPT = ("import sys; from seqrnn.text.vocabulary import CharVocabulary; t = open(sys.argv[1], encoding='utf-8').read(); "
           "print(repr(''.join(CharVocabulary.build(t).chars))); print(repr(''.join(list(set(t)))))")
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqrnn.text import wordvectors
-from seqrnn.text.preprocess import Vocabulary, build_and_encode
+from seqrnn.text.vocabulary import Vocabulary, build_and_encode
 from seqrnn.text.wordvectors import cooccurrence_counts, ppmi, ppmi_vectors, vectors_for_vocabulary
 
 

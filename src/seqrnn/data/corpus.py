@@ -32,7 +32,7 @@ import numpy as np
 
 from seqrnn import cache
 from seqrnn.errors import SeqrnnError
-from seqrnn.text.preprocess import CharVocabulary, smallest_dtype
+from seqrnn.text.vocabulary import CharVocabulary, smallest_dtype
 from seqrnn.progress import Progress
 
 CHUNK_CHARS = 1 << 23  # characters decoded and encoded at a time: memory per chunk is ~20 bytes each

@@ -31,7 +31,7 @@ def _stats(values: np.ndarray) -> dict:
 def inspect_imdb(path: Path) -> dict:
     """Counts and token statistics of an IMDb dataset."""
     from seqrnn.data.sources import read_imdb
-    from seqrnn.text.preprocess import index_tokens
+    from seqrnn.text.tokens import index_tokens
 
     t0 = time.perf_counter()
     reviews = read_imdb(path)

@@ -34,7 +34,7 @@ import numpy as np
 
 from seqrnn import cache
 from seqrnn.errors import SeqrnnError
-from seqrnn.text.preprocess import TOKENIZER_VERSION, TokenizedTexts, tokenize_batches
+from seqrnn.text.tokens import TOKENIZER_VERSION, TokenizedTexts, tokenize_batches
 from seqrnn.progress import Progress
 from seqrnn.data.records import LABEL_COLUMNS, TABLE_FORMATS, TEXT_COLUMNS, Lines, convert_hint, open_table, pick_column
 
@@ -375,7 +375,7 @@ class LabelledTexts:
     """Texts and their labels, in the order of the file (of the folder: by label, then file name).
 
     `texts` are strings (`read_labelled`) or, read for training at any size, token indices
-    (`read_labelled_tokens`: a `seqrnn.text.preprocess.TokenizedTexts`, which every estimator takes in
+    (`read_labelled_tokens`: a `seqrnn.text.tokens.TokenizedTexts`, which every estimator takes in
     place of strings). `labels` holds integers (int64) when every label is one (a CSV's `0`/`1` too),
     else strings (or booleans from JSON); `source` is the file or folder read."""
 
@@ -443,7 +443,7 @@ def read_labelled(path: str | os.PathLike, text_column: str | None = None,
 def read_labelled_tokens(path: str | os.PathLike, text_column: str | None = None,
                          label_column: str | None = None, *, quiet: bool = False) -> LabelledTexts:
     """`read_labelled`, with the texts tokenized the book's way as they are read
-    (`seqrnn.text.preprocess.Tokenizer`) and kept as token indices, never as strings: a file of any size
+    (`seqrnn.text.tokens.Tokenizer`) and kept as token indices, never as strings: a file of any size
     takes about 4 bytes per token and the distinct words. Shows progress over the file's bytes unless
     `quiet`.
 

@@ -15,7 +15,7 @@ Inputs ``ids`` (int64, [batch, seq]) and ``lengths`` (int64, [batch]); output ``
 
 The graph starts from word ids; turning a text into ids is done beside it, exactly as seqrnn does:
 
-1. Tokenize (the book's tokenizer, `seqrnn.text.preprocess.tokenize`): put a space on either side of
+1. Tokenize (the book's tokenizer, `seqrnn.text.tokens.tokenize`): put a space on either side of
    every ASCII punctuation character (Python's ``string.punctuation``), lower-case the text, split it
    on whitespace. In Python: ``for c in string.punctuation: text = text.replace(c, f" {c} ")``,
    then ``text.lower().split()``. ("Great, isn't it?" -> great , isn ' t it ?)
@@ -75,7 +75,8 @@ from seqrnn import __version__
 from seqrnn.errors import InvalidInputTypeError, SeqrnnError, SeqrnnRuntimeError
 from seqrnn.fileio import atomic_write_bytes, read_json
 from seqrnn.nn.models import CharRNN, SentimentRNN
-from seqrnn.text.preprocess import PUNCTUATION, Vocabulary
+from seqrnn.text.tokens import PUNCTUATION
+from seqrnn.text.vocabulary import Vocabulary
 
 FORMATS = ("onnx",)
 OPSET = 17  # ONNX's opset: onnxruntime 1.14 and later run it

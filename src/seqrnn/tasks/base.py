@@ -45,7 +45,7 @@ from seqrnn.training.runtime import interrupts_raise, preserved_global_state, se
 from seqrnn.training.trainer import Trainer
 
 if TYPE_CHECKING:
-    from seqrnn.text.preprocess import TokenizedTexts
+    from seqrnn.text.tokens import TokenizedTexts
 
 
 @dataclass

@@ -35,7 +35,8 @@ from seqrnn.data.sources import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
 from seqrnn.tasks.base import Prepared, RecurrentEstimator
 from seqrnn.nn.models import WordLM
-from seqrnn.text.preprocess import TokenizedTexts, Vocabulary, as_tokens, smallest_dtype, tokenize
+from seqrnn.text.tokens import TokenizedTexts, as_tokens, tokenize
+from seqrnn.text.vocabulary import Vocabulary, smallest_dtype
 from seqrnn.nn.sampling import DEFAULT_SEED, check_sampling_options, sample_tokens
 from seqrnn.tasks.streams import StreamTask, stream_loss
 from seqrnn.text.wordvectors import MAX_VECTOR_TEXTS, start_embedding

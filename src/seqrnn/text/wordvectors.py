@@ -19,7 +19,8 @@ import sklearn
 from sklearn.utils.extmath import randomized_svd
 
 from seqrnn import cache
-from seqrnn.text.preprocess import TokenizedTexts, Vocabulary, as_tokens
+from seqrnn.text.tokens import TokenizedTexts, as_tokens
+from seqrnn.text.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     import torch
