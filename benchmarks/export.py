@@ -155,7 +155,7 @@ def main() -> None:
     import torch
 
     import seqrnn
-    from seqrnn.data.sources import read_imdb
+    from seqrnn.data.imdb import read_imdb
     from seqrnn.data.datasets import resolve
 
     reviews = read_imdb(resolve("imdb"), splits=("train",))

@@ -28,7 +28,7 @@ from common import RESULTS  # noqa: E402
 
 def imbalanced_slices(n_train: int, n_test: int, positive: float, seed: int):
     """(train texts, labels, test texts, labels) from IMDb's training reviews, `positive` of each positive."""
-    from seqrnn.data.sources import read_imdb
+    from seqrnn.data.imdb import read_imdb
     from seqrnn.data.datasets import resolve
 
     reviews = read_imdb(resolve("imdb"), splits=("train",))

@@ -31,7 +31,7 @@ RANGES = {1: "1-2", 2: "1-2", 3: "3-4", 4: "3-4", 7: "7-8", 8: "7-8", 9: "9-10",
 
 def star_ranges(n_train: int, n_val: int, n_test: int, seed: int):
     """Three disjoint seeded samples of IMDb's training reviews, each (texts, star-range labels)."""
-    from seqrnn.data.sources import read_imdb
+    from seqrnn.data.imdb import read_imdb
     from seqrnn.data.datasets import resolve
 
     reviews = read_imdb(resolve("imdb"), splits=("train",))

@@ -11,7 +11,7 @@ straightforward: extract the archive to a temporary directory, one open() per re
   per-character join, Counter.update per review, a list comprehension per review for the ids and
   the book's per-row NumPy fill (no word vectors: the book has none). Run only with the book's
   settings (--min-count 1, --max-vocab 0, --pad left), whose matrix must equal seqrnn's.
-first run / repeated run: seqrnn.data.sources.read_imdb, seqrnn.text.vocabulary.build_and_encode and
+first run / repeated run: seqrnn.data.imdb.read_imdb, seqrnn.text.vocabulary.build_and_encode and
   seqrnn.text.wordvectors.vectors_for_vocabulary, twice, with SEQRNN_CACHE pointed at a new temporary
   directory (the user's cache is not touched).
 tokenizer: index_tokens (cache off) against a plain tokenizer, `tokenize` per text and a dict from

@@ -59,7 +59,7 @@ def build_corpus(path: Path, megabytes: int) -> None:
 def build_rows(path: Path, rows: int) -> None:
     """IMDb's labelled training reviews as JSONL rows {"text", "stars"} (star ranges), repeated."""
     sys.path.insert(0, str(ROOT / "src"))
-    from seqrnn.data.sources import read_imdb
+    from seqrnn.data.imdb import read_imdb
 
     reviews = read_imdb(DATA / "aclImdb_train.tar.gz", splits=("train",))
     keep = reviews.labels >= 0
@@ -82,7 +82,7 @@ def prepare(path: Path) -> tuple[float, float]:
 
 def prepare_rows(path: Path) -> tuple[float, float]:
     """Seconds and peak MB of reading and tokenizing a labelled file into the cache (a process of its own)."""
-    return _measured("from seqrnn.data.sources import read_labelled_tokens; "
+    return _measured("from seqrnn.data.labelled import read_labelled_tokens; "
                      "read_labelled_tokens(sys.argv[1], label_column='stars', quiet=True)", path)
 
 

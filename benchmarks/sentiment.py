@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=100, help="validate every N steps too")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    from seqrnn.data.sources import read_imdb
+    from seqrnn.data.imdb import read_imdb
     from seqrnn.data.datasets import resolve
 
     reviews = read_imdb(resolve("imdb"), splits=("train",))

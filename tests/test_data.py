@@ -1,4 +1,4 @@
-"""seqrnn.data.sources: the IMDb reader (directory, .tar.gz, CSV), text files, Gutenberg stripping, errors."""
+"""seqrnn.data: the IMDb reader (directory, .tar.gz, CSV), text files, Gutenberg stripping, errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from conftest import TINY_IMDB, write_imdb, write_tar
 
-from seqrnn.data.sources import HAMLET_OFFSET, Reviews, hamlet_cut, imdb_format, load_text, read_corpus, read_imdb, read_text
+from seqrnn.data.corpus import HAMLET_OFFSET, hamlet_cut, load_text, read_corpus, read_text
+from seqrnn.data.imdb import Reviews, imdb_format, read_imdb
 from seqrnn.errors import SeqrnnError
 
 ORDER = [("train", "neg"), ("train", "pos"), ("test", "neg"), ("test", "pos"), ("train", "unsup")]
@@ -155,13 +156,13 @@ def test_csv_like_movie_data(tmp_path):
 
 
 def forbid_parsing(monkeypatch):
-    import seqrnn.data.sources
+    import seqrnn.data.imdb
 
     def fail(*args):
         raise AssertionError("parsed although cached")
 
-    monkeypatch.setattr(seqrnn.data.sources, "_read_imdb_tar", fail)
-    monkeypatch.setattr(seqrnn.data.sources, "_read_csv", fail)
+    monkeypatch.setattr(seqrnn.data.imdb, "_read_imdb_tar", fail)
+    monkeypatch.setattr(seqrnn.data.imdb, "_read_csv", fail)
 
 
 def same_reviews(a: Reviews, b: Reviews) -> bool:
@@ -489,7 +490,7 @@ def test_cli_bad_input_is_one_line(case, imdb_tgz, tmp_path, seqrnn_cli):
 
 
 def test_labelled_csv_tsv_jsonl_and_folders(tmp_path, imdb_dir):
-    from seqrnn.data.sources import labelled_format, read_labelled
+    from seqrnn.data.labelled import labelled_format, read_labelled
 
     book = write_csv(tmp_path / "movie_data.csv", [("Great.", "positive"), ("Bad, bad.", "negative")])
     r = read_labelled(book)
@@ -514,7 +515,7 @@ def test_labelled_csv_tsv_jsonl_and_folders(tmp_path, imdb_dir):
 
 
 def test_bad_labelled_files_name_the_file_the_line_and_what_to_do(tmp_path):
-    from seqrnn.data.sources import read_labelled
+    from seqrnn.data.labelled import read_labelled
 
     cp1252 = tmp_path / "excel.csv"
     cp1252.write_bytes("review,sentiment\nfine,1\nCaf\u00e9 society,0\n".encode("cp1252"))
@@ -546,12 +547,12 @@ def test_bad_labelled_files_name_the_file_the_line_and_what_to_do(tmp_path):
 
 
 def test_labelled_files_come_back_from_the_cache(tmp_path, small_cache, monkeypatch):
-    import seqrnn.data.sources
-    from seqrnn.data.sources import read_labelled, read_labelled_tokens
+    import seqrnn.data.labelled
+    from seqrnn.data.labelled import read_labelled, read_labelled_tokens
 
     path = write_csv(tmp_path / "m.csv", [("Good, good.", "pos"), ("Bad.", "neg"), ("So good!", "pos")])
     fresh = read_labelled_tokens(path)
-    monkeypatch.setattr(seqrnn.data.sources, "_labelled_rows", lambda *a: (_ for _ in ()).throw(AssertionError("parsed")))
+    monkeypatch.setattr(seqrnn.data.labelled, "labelled_rows", lambda *a: (_ for _ in ()).throw(AssertionError("parsed")))
     again = read_labelled_tokens(path)
     assert isinstance(again.texts.ids, np.memmap)  # read back through a memory map
     for data in (fresh, again):

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import TINY_IMDB, write_tar
 
-from seqrnn.data.sources import HAMLET_OFFSET
+from seqrnn.data.corpus import HAMLET_OFFSET
 from seqrnn.text.tokens import tokenize
 
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqrnn.errors import SeqrnnError
-from seqrnn.data.sources import heldout_split
+from seqrnn.data.split import heldout_split
 from seqrnn.tasks.wordlm import SEPARATOR, WordLanguageModel, detokenize, document_stream, start_from_language_model, word_metrics
 from seqrnn.nn.models import SentimentRNN, WordLM
 from seqrnn.text.vocabulary import Vocabulary

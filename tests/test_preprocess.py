@@ -342,7 +342,7 @@ def test_reshape_stream_too_short_names_the_parameters():
 
 def test_tokenize_many_real_reviews_equal_book(shared_data):
     """2,000 real reviews (with <br />, accents, curly quotes) through the engine and the book."""
-    from seqrnn.data.sources import read_imdb
+    from seqrnn.data.imdb import read_imdb
 
     reviews = read_imdb(shared_data / "aclImdb_train.tar.gz", splits=("train",))
     texts = reviews.texts[::12][:2000]

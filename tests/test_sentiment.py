@@ -184,7 +184,7 @@ def test_ten_texts_train_with_one_batch_of_all_of_them_and_a_warning(tmp_path, c
 
 
 def test_the_held_out_split_is_stratified_and_keeps_a_five_percent_class():
-    from seqrnn.data.sources import heldout_split
+    from seqrnn.data.split import heldout_split
 
     labels = np.array(["common"] * 95 + ["rare"] * 5)
     for seed in range(20):
@@ -406,7 +406,7 @@ def write_jsonl(path, texts, labels, text_key="body", label_key="stars"):
 
 
 def test_a_three_class_model_from_jsonl_trains_and_evaluates_through_the_cli_and_the_api(tmp_path, seqrnn_cli):
-    from seqrnn.data.sources import read_labelled
+    from seqrnn.data.labelled import read_labelled
 
     train = write_jsonl(tmp_path / "train.jsonl", *make_three_class(300))
     val = write_jsonl(tmp_path / "val.jsonl", *make_three_class(60, seed=1))

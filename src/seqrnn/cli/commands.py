@@ -351,7 +351,8 @@ def serve(args: Args) -> int:
 def data_inspect(args: Args) -> int:
     """Statistics of labelled texts (any form `classify train` reads), an IMDb dataset or a text
     corpus (see `seqrnn.data.describe`)."""
-    from seqrnn.data.sources import imdb_format, labelled_format
+    from seqrnn.data.labelled import labelled_format
+    from seqrnn.data.imdb import imdb_format
     from seqrnn.data.datasets import locate
     from seqrnn.errors import SeqrnnError
     from seqrnn.data.describe import inspect_imdb, inspect_labelled, inspect_text

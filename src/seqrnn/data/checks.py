@@ -23,7 +23,7 @@ def check_texts(X: Any, name: str = "X", allow_empty: bool = False) -> "list[str
     """The texts of `X` as a list of strings, or a ValueError / TypeError naming the problem.
 
     `X` is a sequence of strings: a list, a tuple, a 1-D array or a pandas Series; texts already
-    tokenized (`seqrnn.text.tokens.TokenizedTexts`, e.g. from `seqrnn.data.sources.read_labelled_tokens`)
+    tokenized (`seqrnn.text.tokens.TokenizedTexts`, e.g. from `seqrnn.data.labelled.read_labelled_tokens`)
     come back as they are. Refused: a
     single string (it would be read as one text per character), a DataFrame or any 2-D array (name
     the column), missing values (None, NaN), anything that is not a string, and, unless

@@ -2,7 +2,7 @@
 memory map, so that memory does not grow with the corpus (nanoGPT's `prepare.py` -> `train.bin`).
 
 A `TextSource` is a corpus to read in chunks: a file (UTF-8 with universal newlines, as
-`data.read_text` reads it; or bytes as Latin-1 characters, as enwik8 is read) or a string already in
+`read_text` reads it; or bytes as Latin-1 characters, as enwik8 is read) or a string already in
 memory. `char_streams` reads it twice, chunk by chunk:
 
 1. the characters of the training part (the first `1 - val_fraction` of the corpus, or the named
@@ -17,6 +17,9 @@ and the code's version, so a second run maps them at once. Without a cache (off,
 to a temporary folder removed when the process ends; a source under `cache.MIN_INPUT_BYTES` is
 encoded in memory. The ids are the same as `CharVocabulary.build(train).encode(...)` gives for the
 whole text in memory; a test checks it across chunk boundaries.
+
+Whole files are read by `read_text` where a cut needs the whole text first: the Project Gutenberg
+header and footer (`strip_gutenberg`) and the book's cut of *Hamlet* (`hamlet_cut`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -31,9 +35,10 @@ from typing import Iterator
 import numpy as np
 
 from seqrnn import cache
+from seqrnn.data.records import convert_hint, decode_utf8
 from seqrnn.errors import SeqrnnError
-from seqrnn.text.vocabulary import CharVocabulary, smallest_dtype
 from seqrnn.progress import Progress
+from seqrnn.text.vocabulary import CharVocabulary, smallest_dtype
 
 CHUNK_CHARS = 1 << 23  # characters decoded and encoded at a time: memory per chunk is ~20 bytes each
 STREAMS_VERSION = "chars-1"  # part of the cache key: change it when the encoding changes
@@ -95,7 +100,7 @@ class TextSource:
 
 
 def _utf8_chunks(path: Path, size: int) -> Iterator[tuple[np.ndarray, int]]:
-    """The file's characters as `data.read_text` reads them (universal newlines, no byte-order mark),
+    """The file's characters as `read_text` reads them (universal newlines, no byte-order mark),
     one chunk at a time, with one-line errors for what is not UTF-8 text."""
     from seqrnn.data.records import convert_hint
 
@@ -326,7 +331,7 @@ def text_source(target: str, strip_gutenberg: bool = False) -> TextSource:
     way, and `tinyshakespeare`, read whole; `enwik8`, its bytes as characters, with its standard
     90/5/5 M split) or a UTF-8 file, streamed (read whole when `strip_gutenberg` asks for the
     Project Gutenberg markers to be found)."""
-    from seqrnn.data.sources import read_corpus
+
     from seqrnn.data.datasets import locate, named_splits
 
     path, name = locate(target)
@@ -354,3 +359,87 @@ def as_source(text: "str | os.PathLike | TextSource") -> TextSource:
     if isinstance(text, os.PathLike):
         return TextSource(path=Path(text))
     raise TypeError(f"expected the text (a str), a path or a TextSource, got {type(text).__name__}")
+
+
+HAMLET_OFFSET = 15858  # the book's cut of pg2265.txt: the play starts here
+
+
+def _read_utf8(path: Path) -> str:
+    """The file as text (universal newlines, like open(..., encoding='utf-8')), or a one-line error."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SeqrnnError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SeqrnnError(f"{path}: is a directory, expected a text file") from None
+    except OSError as exc:
+        raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise SeqrnnError(f"{path}: the file is empty")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise SeqrnnError(f"{path}: UTF-16 text, expected UTF-8; {convert_hint(path, 'utf-16')}")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise SeqrnnError(f"{path}: looks like a binary file (NUL byte at offset {nul}), expected UTF-8 text")
+    text = decode_utf8(data, str(path), path)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def read_text(path: str | os.PathLike, strip_gutenberg: bool = False) -> str:
+    """A UTF-8 text file; with `strip_gutenberg`, without the Project Gutenberg header and footer."""
+    path = Path(path)
+    text = _read_utf8(path)
+    return _strip_gutenberg(text, path) if strip_gutenberg else text
+
+
+# Modern files: "*** START OF THE PROJECT GUTENBERG EBOOK X ***" ... "*** END OF THE PROJECT ...".
+# Old files (pg2265, 1990s): a licence ending "*END*THE SMALL PRINT! FOR PUBLIC DOMAIN ETEXTS*...*END*",
+# and optionally "End of [the] Project Gutenberg Etext ..." after the text.
+_START = re.compile(r"^\*{3} ?START OF (THE|THIS) PROJECT GUTENBERG.*$|^\*END\*THE SMALL PRINT!.*$",
+                    re.IGNORECASE | re.MULTILINE)
+
+
+_END = re.compile(r"^\*{3} ?END OF (THE|THIS) PROJECT GUTENBERG.*$|^End of (the )?Project Gutenberg.*$",
+                  re.IGNORECASE | re.MULTILINE)
+
+
+def _strip_gutenberg(text: str, path: Path) -> str:
+    start = _START.search(text)
+    if start is None:
+        raise SeqrnnError(f"{path}: no Project Gutenberg header found ('*** START OF THE PROJECT GUTENBERG ...' "
+                          f"or '*END*THE SMALL PRINT!'); drop `strip_gutenberg`")
+    body_start = start.end()
+    end = _END.search(text, body_start)
+    body = text[body_start:end.start() if end else len(text)].strip("\n")
+    if not body.strip():
+        raise SeqrnnError(f"{path}: nothing left after removing the Project Gutenberg header and footer")
+    return body + "\n"
+
+
+def hamlet_cut(text: str) -> str:
+    """The book's cut of pg2265.txt: `text[15858:]`, where the play starts."""
+    if len(text) <= HAMLET_OFFSET:
+        raise SeqrnnError(f"text of {len(text)} characters is too short for the hamlet cut at {HAMLET_OFFSET}")
+    return text[HAMLET_OFFSET:]
+
+
+def read_corpus(path: Path, name: str | None, strip_gutenberg: bool = False) -> tuple[str, str | None]:
+    """The text of the corpus at `path` (`name`: the dataset name it was found by, or None) and the
+    cut applied to it: the named `hamlet` is cut the book's way, text[15858:], unless
+    `strip_gutenberg` asks for the Gutenberg markers to be used instead."""
+    text = read_text(path, strip_gutenberg=strip_gutenberg)
+    if name == "hamlet" and not strip_gutenberg:
+        return hamlet_cut(text), f"text[{HAMLET_OFFSET}:]"
+    return text, None
+
+
+def load_text(target: str, strip_gutenberg: bool = False) -> str:
+    """A text file, or a named corpus (found or downloaded; see `read_corpus` for `hamlet`)."""
+    from seqrnn.data.datasets import locate
+
+    path, name = locate(target)
+    return read_corpus(path, name, strip_gutenberg)[0]

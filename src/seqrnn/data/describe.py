@@ -1,12 +1,12 @@
 """What is in a dataset (`seqrnn data inspect PATH|NAME [--text-column C] [--label-column C] [--json]`).
 
 Labelled texts, read as `classify train` reads them (a CSV, TSV or JSONL file, or a folder with one
-subfolder per label; `seqrnn.data.sources.read_labelled`): the labels with their counts and shares, tokens
+subfolder per label; `seqrnn.data.labelled.read_labelled`): the labels with their counts and shares, tokens
 per text for each, and the vocabulary; a class far rarer than the largest is pointed out, with
 what to do about it. IMDb (an aclImdb directory or archive, or the name `imdb`): reviews per split
 and label, tokens per review (the book's tokenizer, as in training), the vocabulary size of the
 train split. Anything else is a text corpus: characters, distinct characters, lines; `hamlet` is
-reported after the book's cut, text[15858:] (`seqrnn.data.sources.read_corpus`).
+reported after the book's cut, text[15858:] (`seqrnn.data.corpus.read_corpus`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _stats(values: np.ndarray) -> dict:
 
 def inspect_imdb(path: Path) -> dict:
     """Counts and token statistics of an IMDb dataset."""
-    from seqrnn.data.sources import read_imdb
+    from seqrnn.data.imdb import read_imdb
     from seqrnn.text.tokens import index_tokens
 
     t0 = time.perf_counter()
@@ -67,9 +67,9 @@ IMBALANCED = 0.2  # a class with fewer texts than this share of the largest clas
 
 
 def inspect_labelled(path: Path, text_column: str | None = None, label_column: str | None = None) -> dict:
-    """Labels, their counts and token statistics of labelled texts (`seqrnn.data.sources.read_labelled`)."""
+    """Labels, their counts and token statistics of labelled texts (`seqrnn.data.labelled.read_labelled`)."""
     from seqrnn.data.checks import json_classes
-    from seqrnn.data.sources import labelled_format, read_labelled_tokens
+    from seqrnn.data.labelled import labelled_format, read_labelled_tokens
 
     t0 = time.perf_counter()
     data = read_labelled_tokens(path, text_column, label_column)  # read and tokenized in one pass
@@ -102,8 +102,7 @@ def inspect_text(path: Path, name: str | None = None, quiet: bool = False) -> di
     """Size, alphabet and lines of a text corpus (`name`: the dataset name it was found by), read in
     chunks as training reads it (`seqrnn.data.corpus.text_source`: enwik8's bytes as characters), so a
     corpus of any size takes bounded memory; progress is shown unless `quiet`."""
-    from seqrnn.data.corpus import text_source
-    from seqrnn.data.sources import HAMLET_OFFSET
+    from seqrnn.data.corpus import HAMLET_OFFSET, text_source
     from seqrnn.progress import Progress
 
     t0 = time.perf_counter()

@@ -1,5 +1,5 @@
 """Rows of CSV, TSV and JSONL files, read one at a time: the one reader behind training on your own
-labelled texts (`seqrnn.data.sources.read_labelled`, `read_labelled_tokens`) and labelling a file
+labelled texts (`seqrnn.data.labelled.read_labelled`, `read_labelled_tokens`) and labelling a file
 (`seqrnn.cli.predict_file`).
 
 A file is read line by line from its bytes, so memory does not grow with it, and `Lines.bytes`
@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from seqrnn.errors import SeqrnnError
+from seqrnn.progress import Progress
 
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 TEXT_COLUMNS = ("review", "text", "sentence", "content", "document")  # the default text column: the first present
@@ -149,3 +152,83 @@ def _delimited_records(path: Path, lines: Lines, delimiter: str) -> tuple[list[s
             raise SeqrnnError(f"{path}: line {lines.line}: malformed {name} ({exc})") from None
 
     return header, records()
+
+
+def decode_utf8(data: bytes, where: str, path: Path | None = None) -> str:
+    """`data` as UTF-8, or a one-line error naming where (`where`, the line, the byte and its offset)
+    and how to convert the file (`path`: the file to name in the command)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SeqrnnError(f"{where}: line {line}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
+                          f"{exc.start}); {convert_hint(path)}") from None
+
+
+@contextmanager
+def file_lines(path: Path, quiet: bool) -> Iterator[tuple[Lines, Progress]]:
+    """The lines of the file at `path` (`records.Lines`) and a progress bar over its bytes."""
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    with f, Progress(f"read {path.name}", os.fstat(f.fileno()).st_size, "B", quiet=quiet) as progress:
+        yield Lines(path, f), progress
+
+
+def labelled_rows(path: Path, kind: str, text_column: str | None, label_column: str | None,
+                   quiet: bool) -> Iterator[tuple[int, str, object]]:
+    """(line, text, label as written) of each row of a file, or (0, text, folder name) of each
+    file of a folder, read one at a time with progress."""
+    if kind == "folders":
+        yield from label_folder_rows(path, quiet)
+        return
+    with file_lines(path, quiet) as (lines, progress):
+        columns, records = open_table(path, kind, lines)
+        text_key = pick_column(path, columns, text_column, TEXT_COLUMNS, "text", "`text_column`")
+        label_key = pick_column(path, columns, label_column, LABEL_COLUMNS, "label", "`label_column`")
+        n = 0
+        for n, (line, row) in enumerate(records, 1):
+            if text_key not in row or label_key not in row:
+                raise SeqrnnError(f"{path}: line {line}: no {text_key if text_key not in row else label_key!r} field")
+            yield line, row_text(path, line, row[text_key]), row[label_key]
+            if n % 1024 == 0:
+                progress.update_to(lines.bytes)
+        if n == 0:
+            raise SeqrnnError(f"{path}: no rows, only a header" if kind != "jsonl" else f"{path}: no records")
+
+
+def row_text(path: Path, line: int, value) -> str:
+    if not isinstance(value, str):
+        problem = "no text (null)" if value is None else f"the text is a {type(value).__name__}, not a string"
+        raise SeqrnnError(f"{path}: line {line}: {problem}")
+    if not value.strip():
+        raise SeqrnnError(f"{path}: line {line}: empty text (there is nothing to learn from or classify; drop the row)")
+    return value
+
+
+def label_folder_rows(path: Path, quiet: bool) -> Iterator[tuple[int, str, str]]:
+    """FOLDER/LABEL/any-file: one text per file, labelled by its subfolder's name."""
+    subfolders = sorted((entry for entry in os.scandir(path) if entry.is_dir() and not entry.name.startswith(".")),
+                        key=lambda e: e.name)
+    n = 0
+    with Progress(f"read {path.name}", None, "texts", quiet=quiet) as progress:
+        for folder in subfolders:
+            files = sorted((e for e in os.scandir(folder.path) if e.is_file() and not e.name.startswith(".")),
+                           key=lambda e: e.name)
+            for entry in files:
+                try:
+                    with open(entry.path, "rb") as f:
+                        data = f.read()
+                except OSError as exc:
+                    raise SeqrnnError(f"{entry.path}: cannot read ({exc.strerror or exc})") from None
+                text = decode_utf8(data, entry.path, Path(entry.path))
+                if not text.strip():
+                    raise SeqrnnError(f"{entry.path}: empty text (there is nothing to learn from or classify; remove "
+                                      "the file)")
+                n += 1
+                progress.update(1)
+                yield 0, text, folder.name
+    if n == 0:
+        raise SeqrnnError(f"{path}: no texts found: expected one subfolder per label, each holding one text per "
+                          "file (FOLDER/LABEL/NAME.txt)")

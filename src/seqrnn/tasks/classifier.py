@@ -33,7 +33,7 @@ from sklearn.base import ClassifierMixin
 
 from seqrnn.data.checks import check_labels, check_texts, class_indices, json_classes, training_classes
 from seqrnn.config import SENTIMENT_PRESETS, SentimentConfig
-from seqrnn.data.sources import heldout_split
+from seqrnn.data.split import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
 from seqrnn.tasks.base import Prepared, RecurrentEstimator
 from seqrnn.tasks.wordlm import pretrained_language_model, start_from_language_model

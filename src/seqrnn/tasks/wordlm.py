@@ -31,7 +31,7 @@ import torch
 from seqrnn import cache
 from seqrnn.data.checks import check_labels, check_texts
 from seqrnn.config import LM_PRESETS, LMConfig
-from seqrnn.data.sources import heldout_split
+from seqrnn.data.split import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
 from seqrnn.tasks.base import Prepared, RecurrentEstimator
 from seqrnn.nn.models import WordLM

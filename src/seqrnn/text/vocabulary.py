@@ -16,10 +16,7 @@ import numpy as np
 from seqrnn.errors import SeqrnnError
 from seqrnn.text.tokens import ROWS_PER_SLICE, TokenizedTexts, as_tokens
 
-
 PAD_TOKEN = "<pad>"
-
-
 UNK_TOKEN = "<unk>"
 
 
