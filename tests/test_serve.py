@@ -33,12 +33,14 @@ with warnings.catch_warnings():  # starlette's notice about httpx vs httpx2 is n
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn import __version__
 from seqrnn.errors import SeqrnnError
 from seqrnn.nn.sampling import DEFAULT_TOP_N, check_sampling_options, effective_top_n
+from seqrnn.serve.app import _request_models, create_app
+from seqrnn.serve.limits import ConnectionLimits, Limits
+from seqrnn.serve.workers import frozen_stepper, sample
+from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn.tasks.classifier import SentimentClassifier
-from seqrnn.serve.app import ConnectionLimits, Limits, _frozen_stepper, _request_models, _sample, create_app
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 6
@@ -432,7 +434,7 @@ def test_generations_share_one_read_only_stepper_in_many_threads(models):
     """The server builds the NumPy sampler's step once per model; generations in many threads at once
     on it give the texts `sample` gives, and it cannot be written to."""
     lm = CharLanguageModel.load(models[1])
-    stepper = _frozen_stepper(lm)
+    stepper = frozen_stepper(lm)
     assert all(not a.flags.writeable for a in [*stepper.w_ih, *stepper.w_hh, stepper.w_out, stepper.b_out])
     with pytest.raises(ValueError, match="read-only"):
         stepper.w_out[0, 0] = 1.0
@@ -440,7 +442,7 @@ def test_generations_share_one_read_only_stepper_in_many_threads(models):
     asks = [GenerateRequest(start="To be", length=80, seed=seed, temperature=0.8, num_samples=1 + seed % 3)
             for seed in range(16)]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        texts = list(pool.map(lambda ask: _sample((lm, stepper), ask), asks))
+        texts = list(pool.map(lambda ask: sample((lm, stepper), ask), asks))
     for ask, got in zip(asks, texts):
         expected = lm.sample(80, "To be", temperature=0.8, seed=ask.seed, num_samples=ask.num_samples)
         assert got == ([expected] if isinstance(expected, str) else expected)

@@ -343,7 +343,7 @@ def export(args: Args) -> int:
 
 
 def serve(args: Args) -> int:
-    from seqrnn.serve.app import serve_command
+    from seqrnn.serve.server import serve_command
 
     return serve_command(args)
 

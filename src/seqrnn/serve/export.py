@@ -265,8 +265,8 @@ def export_model(directory: str | Path, fmt: str, out: str | Path, force: bool =
         ``{"task", "format", "out", "bytes", "inputs", "outputs"}`` describing what was written.
     """
     from seqrnn.tasks.charlm import CharLanguageModel
-    from seqrnn.training.rundir import RunDir
     from seqrnn.tasks.classifier import TextClassifier
+    from seqrnn.training.rundir import RunDir
 
     if fmt not in FORMATS:
         raise SeqrnnError(f"unknown export format {fmt!r}: the format is {', '.join(FORMATS)}")
