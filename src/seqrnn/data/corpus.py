@@ -35,6 +35,7 @@ from typing import Iterator
 import numpy as np
 
 from seqrnn import cache
+from seqrnn.data.datasets import locate, named_splits
 from seqrnn.data.records import convert_hint, decode_utf8
 from seqrnn.errors import SeqrnnError
 from seqrnn.progress import Progress
@@ -102,8 +103,6 @@ class TextSource:
 def _utf8_chunks(path: Path, size: int) -> Iterator[tuple[np.ndarray, int]]:
     """The file's characters as `read_text` reads them (universal newlines, no byte-order mark),
     one chunk at a time, with one-line errors for what is not UTF-8 text."""
-    from seqrnn.data.records import convert_hint
-
     with open(path, "rb") as raw:
         head = raw.read(4)
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -332,8 +331,6 @@ def text_source(target: str, strip_gutenberg: bool = False) -> TextSource:
     90/5/5 M split) or a UTF-8 file, streamed (read whole when `strip_gutenberg` asks for the
     Project Gutenberg markers to be found)."""
 
-    from seqrnn.data.datasets import locate, named_splits
-
     path, name = locate(target)
     splits = named_splits(name) if name else None
     if splits:
@@ -439,7 +436,5 @@ def read_corpus(path: Path, name: str | None, strip_gutenberg: bool = False) -> 
 
 def load_text(target: str, strip_gutenberg: bool = False) -> str:
     """A text file, or a named corpus (found or downloaded; see `read_corpus` for `hamlet`)."""
-    from seqrnn.data.datasets import locate
-
     path, name = locate(target)
     return read_corpus(path, name, strip_gutenberg)[0]

@@ -16,6 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from seqrnn.data.checks import json_classes
+from seqrnn.data.corpus import HAMLET_OFFSET, text_source
+from seqrnn.data.imdb import read_imdb
+from seqrnn.data.labelled import labelled_format, read_labelled_tokens
+from seqrnn.progress import Progress
+from seqrnn.text.tokens import index_tokens
+
 
 def _stats(values: np.ndarray) -> dict:
     if not len(values):
@@ -30,9 +37,6 @@ def _stats(values: np.ndarray) -> dict:
 
 def inspect_imdb(path: Path) -> dict:
     """Counts and token statistics of an IMDb dataset."""
-    from seqrnn.data.imdb import read_imdb
-    from seqrnn.text.tokens import index_tokens
-
     t0 = time.perf_counter()
     reviews = read_imdb(path)
     t1 = time.perf_counter()
@@ -68,9 +72,6 @@ IMBALANCED = 0.2  # a class with fewer texts than this share of the largest clas
 
 def inspect_labelled(path: Path, text_column: str | None = None, label_column: str | None = None) -> dict:
     """Labels, their counts and token statistics of labelled texts (`seqrnn.data.labelled.read_labelled`)."""
-    from seqrnn.data.checks import json_classes
-    from seqrnn.data.labelled import labelled_format, read_labelled_tokens
-
     t0 = time.perf_counter()
     data = read_labelled_tokens(path, text_column, label_column)  # read and tokenized in one pass
     tokens = data.texts
@@ -102,9 +103,6 @@ def inspect_text(path: Path, name: str | None = None, quiet: bool = False) -> di
     """Size, alphabet and lines of a text corpus (`name`: the dataset name it was found by), read in
     chunks as training reads it (`seqrnn.data.corpus.text_source`: enwik8's bytes as characters), so a
     corpus of any size takes bounded memory; progress is shown unless `quiet`."""
-    from seqrnn.data.corpus import HAMLET_OFFSET, text_source
-    from seqrnn.progress import Progress
-
     t0 = time.perf_counter()
     source = text_source(name or str(path))
     characters, lines, last = 0, 0, None

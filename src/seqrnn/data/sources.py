@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from seqrnn.data.datasets import resolve
 from seqrnn.data.imdb import imdb_format, read_imdb
 from seqrnn.data.labelled import labelled_format, read_document_tokens, read_labelled_tokens
 from seqrnn.errors import SeqrnnError
@@ -38,8 +39,6 @@ def read_labelled_data(target: str, split: str | None = None, text_column: str |
     is refused. IMDb (the name
     `imdb`, an aclImdb directory or archive) gives its `split` ('train', 'test' or 'all'; None:
     `default_split`), and with `with_unsup` the unlabelled reviews too."""
-    from seqrnn.data.datasets import resolve
-
     path = Path(target)
     if path.exists() and labelled_format(path) is not None:
         if split not in (None, "all"):
@@ -68,8 +67,6 @@ def read_documents(target: str, split: str | None = None) -> tuple:
     split's, all as 'labelled', without labels), or the non-empty lines of a text file (all
     'labelled', so that a share is held out; no labels), read as tokens (`read_document_tokens`). The labels are the ones a classifier
     trained on the same data reads, so that both hold out the same reviews (`heldout_split`)."""
-    from seqrnn.data.datasets import resolve
-
     path = resolve(target)
     if imdb_format(path) is None:
         return read_document_tokens(path), [], None

@@ -21,7 +21,15 @@ Why one pool of threads, each thread with its own classifier, is measured on the
 of the documentation (`benchmarks/serve.py`).
 """
 
+import asyncio
+import concurrent.futures
+import queue
+import threading
 from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from seqrnn.nn.sampling import RecurrentStepper
 
 STREAM_CHUNK_CHARS = 256  # a streamed chunk ends after this many characters ...
 STREAM_CHUNK_SECONDS = 0.05  # ... or after this long, whichever comes first
@@ -39,10 +47,6 @@ class Workers:
     """
 
     def __init__(self, kits: list[dict], max_queue: int):
-        import concurrent.futures
-        import queue
-        import threading
-
         self.kits, self.max_queue = list(kits), max_queue
         self._unclaimed = queue.SimpleQueue()
         for kit in self.kits:
@@ -66,8 +70,6 @@ class Workers:
     async def run(self, name: str, fn: Callable, *args, check: bool = True):
         """`fn(model, *args)` on one of the threads, `model` its kit's `name`: the result, or the
         exception. With `check`, a 503 first if the queue is full."""
-        import asyncio
-
         from fastapi import HTTPException
 
         with self._lock:
@@ -86,10 +88,6 @@ def frozen_stepper(lm):
     """The NumPy sampler's step for a character model (`sampling.RecurrentStepper`), built once and
     made read-only: generations share it, each with its own state, in as many threads as run them
     (a write to it would raise instead of changing another generation's text)."""
-    import numpy as np
-
-    from seqrnn.nn.sampling import RecurrentStepper
-
     stepper = RecurrentStepper(lm.model_)
     for value in vars(stepper).values():
         for array in value if isinstance(value, list) else [value]:

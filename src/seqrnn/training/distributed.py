@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import torch
 import torch.distributed as dist
 
-from seqrnn.errors import SeqrnnRuntimeError
+from seqrnn.errors import InvalidInputError, SeqrnnRuntimeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,8 +121,6 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     'auto' is CUDA when present (this rank's GPU), else the CPU; 'cuda' is this rank's GPU; any other
     torch device string ('cpu', 'cuda:1', 'mps', ...) is taken as it is.
     """
-    from seqrnn.errors import InvalidInputError
-
     name = str(name).strip().lower()
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"

@@ -13,9 +13,10 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from seqrnn.config import RunOptions
+from seqrnn.errors import Interrupted
 from seqrnn.training import distributed
 from seqrnn.training.distributed import Ranks
-from seqrnn.errors import Interrupted
 
 
 def setup_runtime(seed: int, threads: int | None = None, device: str = "auto") -> tuple[Ranks, torch.device]:
@@ -58,8 +59,6 @@ def torch_threads(threads: int | None) -> Iterator[None]:
     if threads is None:
         yield
         return
-    from seqrnn.config import RunOptions
-
     RunOptions(threads=threads)  # the range torch can honour (InvalidInputError otherwise)
     from threadpoolctl import threadpool_limits  # scikit-learn's dependency
 
