@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from seqrnn.config import CELLS as CELL_NAMES
-
 from seqrnn.nn.inputs import InputEncoder
 
 CELLS = dict(zip(CELL_NAMES, (nn.LSTM, nn.GRU, nn.RNN)))

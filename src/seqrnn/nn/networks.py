@@ -16,6 +16,9 @@ The text networks' weights are named `encoder.embedding.weight`, `encoder.forwar
 `encoder.backward_layers.{k}.*`, `head.weight` and `head.bias` (the word model's: `embedding.weight`,
 `forward_layers.{k}.*`, `forward_softmax.*`, and the same for `backward`), so one network can start
 another's layers, and the NumPy sampler and the ONNX export read them by name.
+
+The text networks and their encoder are also known as `SentimentRNN`, `CharRNN`, `WordLM` and
+`RecurrentEncoder`.
 """
 
 from __future__ import annotations
@@ -122,10 +125,20 @@ class SeriesClassifierNetwork(SequenceClassifierNetwork):
         Features per step.
     projection_size : int
         Width of the projection the body reads.
-    hidden_size, num_layers, cell, dropout, bidirectional
-        The recurrent body (`RecurrentBody`).
-    pooling, num_classes
-        The head (`SequenceClassifierNetwork`).
+    hidden_size : int
+        Units per layer and direction of the recurrent body.
+    num_layers : int
+        Recurrent layers.
+    cell : str
+        "lstm", "gru" or "rnn".
+    dropout : float
+        Drop probability after every recurrent layer.
+    bidirectional : bool
+        Whether a second stack reads each series backward.
+    pooling : str
+        How the head summarizes each series: "last", "max", "mean" or "maxmean".
+    num_classes : int
+        At least 2.
     """
 
     def __init__(self, channels: int, projection_size: int = 32, hidden_size: int = 64, num_layers: int = 1,
