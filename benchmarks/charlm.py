@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, plot_curves, run_training  # noqa: E402
-from seqrnn.nn.models import CharRNN
+from seqrnn.nn.networks import CharRNN
 from seqrnn.nn.sampling import generate
 
 

@@ -54,7 +54,7 @@ def build_model_dir(preset: str, train_texts: list[str], directory: Path) -> Non
     """A `preset`-shaped classifier with untrained weights, saved as `train` would save it."""
     import torch
 
-    from seqrnn.nn.models import SentimentRNN
+    from seqrnn.nn.networks import SentimentRNN
     from seqrnn.text.vocabulary import build_and_encode
     from seqrnn.tasks.classifier import SentimentClassifier
 

@@ -31,7 +31,7 @@ EMBED = 128
 
 
 def words_per_s(hidden: int, softmax: str, bf16: bool, steps: int, batch: int, window: int = 70) -> float:
-    from seqrnn.nn.models import WordLM
+    from seqrnn.nn.networks import WordLM
 
     torch.manual_seed(0)
     model = WordLM(VOCAB, embed_size=EMBED, hidden_size=hidden, direction="forward", softmax=softmax)

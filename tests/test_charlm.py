@@ -16,7 +16,7 @@ from conftest import write_model_dir
 from seqrnn.tasks.charlm import CharLanguageModel, char_metrics
 from seqrnn.config import TrainingConfig
 from seqrnn.errors import SeqrnnError
-from seqrnn.nn.models import CharRNN
+from seqrnn.nn.networks import CharRNN
 from seqrnn.training.rundir import RunDir, load_tensors
 from seqrnn.tasks.streams import StreamTask, stream_loss
 from seqrnn.training.trainer import Trainer

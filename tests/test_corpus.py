@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from seqrnn.data import corpus
 from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn.errors import Interrupted
-from seqrnn.nn.models import CharRNN
+from seqrnn.nn.networks import CharRNN
 from seqrnn.text.vocabulary import CharVocabulary, smallest_dtype
 from seqrnn.progress import Progress
 from seqrnn.tasks.streams import StreamTask, stream_loss

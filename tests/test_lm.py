@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from seqrnn.errors import SeqrnnError
 from seqrnn.data.split import heldout_split
 from seqrnn.tasks.wordlm import SEPARATOR, WordLanguageModel, detokenize, document_stream, start_from_language_model, word_metrics
-from seqrnn.nn.models import SentimentRNN, WordLM
+from seqrnn.nn.networks import SentimentRNN, WordLM
 from seqrnn.text.vocabulary import Vocabulary
 from seqrnn.training.rundir import RunDir, load_tensors
 from seqrnn.tasks.streams import StreamTask, stream_loss

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqrnn.errors import SeqrnnError
-from seqrnn.nn.models import CharRNN
+from seqrnn.nn.networks import CharRNN
 from seqrnn.nn.sampling import DEFAULT_TOP_N, RecurrentStepper, check_sampling_options, effective_top_n, \
     next_char_probabilities
 

@@ -1,5 +1,5 @@
 """Text generation: the sampling loop both language models share, the fast NumPy step of a trained
-`CharRNN`, and the sampling options every front end shares.
+`CharLanguageNetwork`, and the sampling options every front end shares.
 
 Generating one character at a time is dominated by per-call overhead, not arithmetic: a full
 PyTorch forward per character (the book's way) spends most of its time dispatching a dozen small
@@ -95,7 +95,7 @@ def _is_real(value) -> bool:
 
 
 class RecurrentStepper:
-    """One step of a trained CharRNN for a batch of streams, in NumPy (float32 by default).
+    """One step of a trained `CharLanguageNetwork` for a batch of streams, in NumPy (float32 by default).
 
     Both biases are folded into one, layer 0's input projection is a (vocab, gates) table, and for
     the LSTM the rows of the i, f, o gates are pre-scaled by 1/2 so that a single `tanh` over all
@@ -247,11 +247,11 @@ def next_char_probabilities(logits: np.ndarray, temperature: float = 1.0, top_n:
 def generate(model: torch.nn.Module | RecurrentStepper, start_ids: np.ndarray, length: int, *,
              temperature: float = 1.0, top_n: int | None = None, top_p: float | None = None, seed: int | None = None,
              num_samples: int = 1, precision: str = "float32") -> Iterator:
-    """Yield `length` steps of a trained `CharRNN`, each a sequence of `num_samples` sampled
+    """Yield `length` steps of a trained `CharLanguageNetwork`, each a sequence of `num_samples` sampled
     character ids (`sample_tokens`, on the NumPy `RecurrentStepper`).
 
     The start ids (at least one) prime the state; every stream reads the same start. `model` is a
-    CharRNN, or a `RecurrentStepper` built from one (then `precision` is the stepper's): a stepper
+    `CharLanguageNetwork`, or a `RecurrentStepper` built from one (then `precision` is the stepper's): a stepper
     is only read, so one can serve many generations, in several threads at once.
     """
     if len(start_ids) == 0:

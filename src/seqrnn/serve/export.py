@@ -74,7 +74,7 @@ from torch import nn
 from seqrnn import __version__
 from seqrnn.errors import InvalidInputTypeError, SeqrnnError, SeqrnnRuntimeError
 from seqrnn.fileio import atomic_write_bytes, read_json
-from seqrnn.nn.models import CharRNN, SentimentRNN
+from seqrnn.nn.networks import CharRNN, SentimentRNN
 from seqrnn.text.tokens import PUNCTUATION
 from seqrnn.text.vocabulary import Vocabulary
 

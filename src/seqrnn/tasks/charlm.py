@@ -21,7 +21,7 @@ from seqrnn.data.corpus import TextSource, as_source, char_streams, encode_chars
 from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
 from seqrnn.tasks.base import Prepared, RecurrentEstimator
 from seqrnn.memory import activation_floats, require_model
-from seqrnn.nn.models import CharRNN
+from seqrnn.nn.networks import CharRNN
 from seqrnn.text.vocabulary import CharVocabulary
 from seqrnn.training.runtime import torch_threads
 from seqrnn.nn.sampling import (DEFAULT_SEED, RecurrentStepper, check_sampling_options, effective_top_n, generate,

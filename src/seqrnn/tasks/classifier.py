@@ -38,7 +38,7 @@ from seqrnn.errors import InvalidInputError, SeqrnnError
 from seqrnn.tasks.base import Prepared, RecurrentEstimator
 from seqrnn.tasks.wordlm import pretrained_language_model, start_from_language_model
 from seqrnn.memory import activation_floats, require, require_model
-from seqrnn.nn.models import SentimentRNN
+from seqrnn.nn.networks import SentimentRNN
 from seqrnn.text.tokens import TokenizedTexts, as_tokens
 from seqrnn.text.vocabulary import Vocabulary, build_vocabulary, encode_texts, smallest_dtype
 from seqrnn.progress import Progress

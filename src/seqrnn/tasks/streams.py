@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from seqrnn.errors import SeqrnnError
-from seqrnn.nn.models import detach_state
+from seqrnn.nn.body import detach_state
 from seqrnn.progress import Progress
 
 Metrics = Callable[[dict[str, float]], dict[str, float]]

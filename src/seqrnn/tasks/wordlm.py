@@ -34,7 +34,7 @@ from seqrnn.config import LM_PRESETS, LMConfig
 from seqrnn.data.split import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
 from seqrnn.tasks.base import Prepared, RecurrentEstimator
-from seqrnn.nn.models import WordLM
+from seqrnn.nn.networks import WordLM
 from seqrnn.text.tokens import TokenizedTexts, as_tokens, tokenize
 from seqrnn.text.vocabulary import Vocabulary, smallest_dtype
 from seqrnn.nn.sampling import DEFAULT_SEED, check_sampling_options, sample_tokens
