@@ -286,7 +286,7 @@ def test_the_first_step_loss_is_checkpointed_and_resumed(tmp_path):
     assert RunDir(tmp_path).load_checkpoint()[1]["state"]["first_loss"] == first
     resumed = Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path), torch.device("cpu"))
     resumed.resume()
-    assert resumed.state.first_loss == first and not resumed.want_first_loss
+    assert resumed.state.first_loss == first and not resumed.exploding.want_first_loss
     resumed.fit()
     assert resumed.state.first_loss == first
 
