@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from seqrnn.config import TrainingConfig
-from seqrnn.training.rundir import RunDir
 from seqrnn.errors import Interrupted, InvalidInputError
 from seqrnn.training import callbacks, distributed
+from seqrnn.training.rundir import RunDir
 from seqrnn.training.runtime import torch_threads
 from seqrnn.training.trainer import ExplodingLoss, NonFiniteLoss, Trainer
 

@@ -26,10 +26,8 @@ import torch
 
 from seqrnn.config import TrainingConfig
 from seqrnn.errors import Interrupted
-from seqrnn.training import distributed
-from seqrnn.training.callbacks import (EXPLODING_FACTOR, Budget, Callback, Checkpoints, Diverged,  # noqa: F401
-                                       ExplodingLoss, ExplodingLossGuard, GradualUnfreezing, LossWindow,
-                                       MetricsLog, NonFiniteGuard, NonFiniteLoss, Progress, StopSignals)
+from seqrnn.training import callbacks, distributed
+from seqrnn.training.callbacks import EXPLODING_FACTOR, Diverged, ExplodingLoss, NonFiniteLoss  # noqa: F401
 from seqrnn.training.distributed import Ranks
 from seqrnn.training.rundir import RunDir, to_device
 
@@ -158,12 +156,13 @@ class Trainer:
         self.stop: str | None = None
         self.stop_signal: int | None = None
         self.record_due = False  # a train record at the next step, whatever log_every says (a plain line is due)
-        self.losses = LossWindow(device)
-        self.nonfinite = NonFiniteGuard(skip_nonfinite, device)
-        self.exploding = ExplodingLossGuard(log_every)
-        self.callbacks: list[Callback] = [
-            StopSignals(), Budget(max_minutes), Checkpoints(checkpoint_every), GradualUnfreezing(), self.nonfinite,
-            self.exploding, MetricsLog(log_every), Progress(ranks.is_main, quiet)]
+        self.losses = callbacks.LossWindow(device)
+        self.nonfinite = callbacks.NonFiniteGuard(skip_nonfinite, device)
+        self.exploding = callbacks.ExplodingLossGuard(log_every)
+        self.callbacks: list[callbacks.Callback] = [
+            callbacks.StopSignals(), callbacks.Budget(max_minutes), callbacks.Checkpoints(checkpoint_every),
+            callbacks.GradualUnfreezing(), self.nonfinite, self.exploding, callbacks.MetricsLog(log_every),
+            callbacks.Progress(ranks.is_main, quiet)]
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.started
