@@ -1,4 +1,5 @@
-"""The shared training loop on a toy task: budget accounting, checkpoints, signals, divergence, progress."""
+"""The shared training loop on a toy task: budget accounting, checkpoints, signals, divergence, progress,
+and its parts (callbacks) on their hooks."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 import torch
 
 from seqrnn.config import TrainingConfig
-from seqrnn.training.rundir import RunDir
 from seqrnn.errors import Interrupted, InvalidInputError
+from seqrnn.training import callbacks, distributed
+from seqrnn.training.rundir import RunDir
 from seqrnn.training.runtime import torch_threads
 from seqrnn.training.trainer import ExplodingLoss, NonFiniteLoss, Trainer
 
@@ -286,9 +288,138 @@ def test_the_first_step_loss_is_checkpointed_and_resumed(tmp_path):
     assert RunDir(tmp_path).load_checkpoint()[1]["state"]["first_loss"] == first
     resumed = Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path), torch.device("cpu"))
     resumed.resume()
-    assert resumed.state.first_loss == first and not resumed.want_first_loss
+    assert resumed.state.first_loss == first and not resumed.exploding.want_first_loss
     resumed.fit()
     assert resumed.state.first_loss == first
+
+
+# --- the loop's parts -------------------------------------------------------------------------------
+
+
+class Recorder(callbacks.Callback):
+    """A part that notes every hook it receives, with the step."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattribute__(self, name):
+        if name.startswith("on_") or name == "vote":
+            real = object.__getattribute__(self, name)
+
+            def noted(trainer, *args):
+                self.calls.append((name, trainer.state.step))
+                return real(trainer, *args)
+
+            return noted
+        return object.__getattribute__(self, name)
+
+
+def test_a_part_added_to_the_trainer_gets_its_hooks_in_the_loops_order(tmp_path):
+    config = TrainingConfig(epochs=1, lr=0.1, eval_every=2)
+    trainer = Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path), torch.device("cpu"), log_every=2)
+    recorder = Recorder()
+    trainer.callbacks.append(recorder)
+    trainer.fit()
+    expected = [("on_fit_start", 0)]
+    for step in range(1, 6):  # records at steps 2, 4 (log_every) and 5 (the epoch's end); validations at 2, 4, 5
+        expected += [("on_step_begin", step - 1), ("on_backward_end", step - 1), ("on_before_update", step)]
+        expected += [("on_record", step)] if step in (2, 4, 5) else []
+        expected += [("on_step_end", step), ("vote", step)]  # no vote (None): no on_agreed
+        expected += [("on_validation_end", step)] if step in (2, 4) else []
+    expected += [("on_validation_end", 5), ("on_epoch_end", 5), ("on_fit_end", 5)]
+    assert recorder.calls == expected
+
+
+def test_the_decisions_every_rank_shares_take_one_any_of_per_step(tmp_path, monkeypatch):
+    shared = []
+    real = distributed.any_of
+
+    def counting(flags, ranks):
+        if len(flags) > 1:  # the guards' own checks ask one flag
+            shared.append(list(flags))
+        return real(flags, ranks)
+
+    monkeypatch.setattr(distributed, "any_of", counting)
+    config = TrainingConfig(epochs=2, lr=0.1)
+    Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path / "a"), torch.device("cpu")).fit()
+    assert len(shared) == 10 and all(len(flags) == 4 for flags in shared)  # signal, budget, checkpoint, plain line
+
+    class Voter(callbacks.Callback):
+        def __init__(self):
+            self.answers = []
+
+        def vote(self, trainer):
+            return trainer.state.step == 3
+
+        def on_agreed(self, trainer, agreed):
+            self.answers.append(agreed)
+
+    shared.clear()
+    trainer = Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path / "b"), torch.device("cpu"))
+    voter = Voter()
+    trainer.callbacks.append(voter)
+    trainer.fit()
+    assert len(shared) == 10 and all(len(flags) == 5 for flags in shared)  # the same collective, one flag more
+    assert voter.answers == [step == 3 for step in range(1, 11)]
+
+
+def test_the_budget_stops_the_loop_where_it_is_spent_with_a_validation_and_a_checkpoint(tmp_path):
+    class Clock(callbacks.Callback):
+        def on_step_end(self, trainer, loss, examples):
+            if trainer.state.step == 3:
+                trainer.started -= 3600  # an hour passes during step 3
+
+    config = TrainingConfig(epochs=2, lr=0.1)
+    trainer = Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path), torch.device("cpu"), max_minutes=30)
+    trainer.callbacks.append(Clock())
+    summary = trainer.fit()
+    assert summary["stopped"] == "budget" and summary["step"] == 3 and summary["epoch"] == 0
+    assert [r["step"] for r in RunDir(tmp_path).metrics() if r["type"] == "val"] == [3]
+    assert RunDir(tmp_path).load_checkpoint()[1]["state"]["step"] == 3
+
+    budget = callbacks.Budget(None)  # no budget: it never asks to stop
+    trainer.started -= 10**9
+    assert budget.vote(trainer) is False and callbacks.Budget(1.0).vote(trainer) is True
+    trainer.stop = "signal"
+    callbacks.Budget(1.0).on_agreed(trainer, True)
+    assert trainer.stop == "signal"  # a signal's stop stays one
+
+
+def test_a_part_can_skip_an_update_and_the_step_still_counts(tmp_path):
+    class SkipSecond(callbacks.Callback):
+        def __init__(self):
+            self.changed = {}
+
+        def on_step_begin(self, trainer):
+            self.before = [p.detach().clone() for p in trainer.model.parameters()]
+
+        def on_before_update(self, trainer, loss, norm):
+            return trainer.state.step == 2
+
+        def on_step_end(self, trainer, loss, examples):
+            after = list(trainer.model.parameters())
+            self.changed[trainer.state.step] = any(not torch.equal(a, b) for a, b in zip(self.before, after))
+            self.examples = getattr(self, "examples", []) + [examples]
+
+    torch.manual_seed(0)
+    trainer = Trainer(torch.nn.Linear(1, 1), ToyTask(), TrainingConfig(epochs=1, lr=0.1), RunDir(tmp_path),
+                      torch.device("cpu"))
+    part = SkipSecond()
+    trainer.callbacks.append(part)
+    assert trainer.fit()["step"] == 5
+    assert part.changed == {1: True, 2: False, 3: True, 4: True, 5: True} and part.examples == [8, 0, 8, 8, 8]
+
+
+def test_the_loss_window_joins_the_previous_record_when_it_is_short():
+    window = callbacks.LossWindow(torch.device("cpu"))
+    for loss in (1.0, 2.0, 3.0):
+        window.add(torch.tensor(loss), 4)
+    assert float(window.recent_loss(2)) == 2.0 and window.recent_steps(2) == 3  # no record before
+    window.close()
+    window.add(torch.tensor(10.0), 4)
+    assert float(window.mean_loss()) == 10.0 and window.examples == 4
+    assert float(window.recent_loss(2)) == 4.0 and window.recent_steps(2) == 4  # (1 + 2 + 3 + 10) / 4
+    assert float(window.recent_loss(1)) == 10.0 and window.recent_steps(1) == 1
 
 
 def test_torch_threads_refuses_a_count_torch_cannot_create():

@@ -2,13 +2,15 @@
 
 A task supplies its batches (deterministic for a given epoch and index, so a run can stop anywhere
 and resume bit-for-bit), its loss, an optional state carried from batch to batch (the char model's
-hidden state across truncated-BPTT windows) and its validation. The `Trainer` owns everything else:
+hidden state across truncated-BPTT windows) and its validation. The `Trainer` runs the loop itself:
 AdamW, the learning-rate schedule, clipping by global norm, validation and best-model selection,
-the wall-clock budget, checkpoints (at every epoch's end, every `checkpoint_every` minutes, and on
-SIGINT/SIGTERM), the guards against divergence (a non-finite or exploding loss), metrics, the
-progress bar, and several processes under torchrun (a lost process stops the others with one line
-saying how to continue). Its progress is one value, `TrainerState`, which is exactly what a
-checkpoint holds besides the weights, the optimizer, the schedule and the random generators.
+the checkpoint's content, and several processes under torchrun (a lost process stops the others
+with one line saying how to continue). Everything around it is a part on the loop's hooks
+(`seqrnn.training.callbacks`): the wall-clock budget, checkpoints (at every epoch's end, every
+`checkpoint_every` minutes, and on SIGINT/SIGTERM), gradual unfreezing, the guards against
+divergence (a non-finite or exploding loss), metrics and progress. Its progress is one value,
+`TrainerState`, which is exactly what a checkpoint holds besides the weights, the optimizer, the
+schedule and the random generators.
 """
 
 from __future__ import annotations
@@ -21,18 +23,13 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable, Protocol
 
 import torch
-from tqdm import tqdm
 
-from seqrnn import progress
-
-from seqrnn.training import distributed
 from seqrnn.config import TrainingConfig
+from seqrnn.errors import Interrupted
+from seqrnn.training import callbacks, distributed
+from seqrnn.training.callbacks import EXPLODING_FACTOR, Diverged, ExplodingLoss, NonFiniteLoss  # noqa: F401
 from seqrnn.training.distributed import Ranks
-from seqrnn.errors import Interrupted, SeqrnnRuntimeError
 from seqrnn.training.rundir import RunDir, to_device
-from seqrnn.training.runtime import stop_signals_call
-
-EXPLODING_FACTOR = 3.0  # char-rnn's rule: stop when the loss exceeds 3 times the untrained model's
 
 
 class Task(Protocol):
@@ -69,18 +66,6 @@ class TrainerState:
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-class Diverged(SeqrnnRuntimeError):
-    """Training diverged: it stopped, and the best model so far was kept."""
-
-
-class NonFiniteLoss(Diverged):
-    """Training diverged: the loss or the gradient norm is NaN or infinite."""
-
-
-class ExplodingLoss(Diverged):
-    """Training diverged: the loss grew past `EXPLODING_FACTOR` times the untrained model's."""
 
 
 def lr_factor(step: int, total_steps: int, training: TrainingConfig) -> float:
@@ -140,6 +125,11 @@ class Trainer:
     notebook's `!`) one plain line per validation and one at least every `progress.PLAIN_LINE_EVERY_S`
     seconds, e.g. `epoch 2 step 704 3.1 min train loss 0.2410 val loss 0.2290 val accuracy 0.9112
     (best)`, the train loss being the mean since the previous line. `quiet` silences both.
+
+    `callbacks` are the loop's parts (`seqrnn.training.callbacks`), whose hooks run in this order;
+    append a `Callback` before `fit` to add one. The parts share a few attributes: `stop` (None, or
+    why the loop stops: 'budget', 'signal'), `stop_signal`, `record_due`, `losses` (the losses since
+    the last train record), `checkpoint_step` (the step of the last checkpoint written or read).
     """
 
     def __init__(self, model: torch.nn.Module, task: Task, training: TrainingConfig, run: RunDir,
@@ -153,15 +143,6 @@ class Trainer:
             with distributed.peer_failures(ranks):  # it broadcasts rank 0's weights
                 self.trained_model = torch.nn.parallel.DistributedDataParallel(
                     model, device_ids=[device.index] if device.type == "cuda" else None)
-        self.budget_s = max_minutes * 60 if max_minutes else None
-        self.checkpoint_every_s = checkpoint_every * 60 if checkpoint_every else None
-        self.log_every = log_every
-        self.show_bar = not quiet and ranks.is_main and sys.stderr.isatty()
-        self.plain_lines = not quiet and ranks.is_main and not sys.stderr.isatty()
-        self.last_line = time.perf_counter()
-        self.line_due = False  # a plain line is due at the next step (agreed by every rank in `_decide`)
-        self.line_loss = [0.0, 0]  # the training loss summed over the steps since the last plain line, and steps
-        self.skip_nonfinite = skip_nonfinite
         self.steps_per_epoch = task.batches_per_epoch()
         self.total_steps = training.epochs * self.steps_per_epoch
         self.optimizer = torch.optim.AdamW(parameter_groups(model, training, self.steps_per_epoch), lr=training.lr,
@@ -171,24 +152,163 @@ class Trainer:
         self.state = TrainerState()
         self.started = time.perf_counter() - prepared_s  # this invocation's clock
         self.elapsed_before = 0.0  # time spent by the earlier invocations of a resumed run
-        self.last_checkpoint = time.perf_counter()
-        self.checkpoint_step: int | None = None  # the step of the last checkpoint written or read
+        self.checkpoint_step: int | None = None
+        self.stop: str | None = None
         self.stop_signal: int | None = None
-        self.first_nonfinite = torch.full((), -1, dtype=torch.long, device=device)  # step, or -1
-        self.want_first_loss = True  # record the next step's loss as the run's first (`TrainerState.first_loss`)
-        self.first_loss: torch.Tensor | None = None  # recorded on the device, read at the next log
-        self.window: _Window | None = None  # the losses since the last log record (`fit`)
-        self.previous: tuple[torch.Tensor, int] | None = None  # the last record's loss sum and steps
+        self.record_due = False  # a train record at the next step, whatever log_every says (a plain line is due)
+        self.losses = callbacks.LossWindow(device)
+        self.nonfinite = callbacks.NonFiniteGuard(skip_nonfinite, device)
+        self.exploding = callbacks.ExplodingLossGuard(log_every)
+        self.callbacks: list[callbacks.Callback] = [
+            callbacks.StopSignals(), callbacks.Budget(max_minutes), callbacks.Checkpoints(checkpoint_every),
+            callbacks.GradualUnfreezing(), self.nonfinite, self.exploding, callbacks.MetricsLog(log_every),
+            callbacks.Progress(ranks.is_main, quiet)]
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.started
+
+    def epoch_number(self) -> int:
+        """The 1-based epoch the current step belongs to (the same in train and val records)."""
+        return self.state.epoch + (1 if self.state.index else 0)
+
+    def notify(self, hook: str, *args: Any) -> list[Any]:
+        """Call `hook` of every part, in order, with this trainer and `args`; their answers."""
+        return [getattr(callback, hook)(self, *args) for callback in self.callbacks]
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def fit(self) -> dict[str, Any]:
+        """Run until `training.epochs` are done, the budget is spent or a stop signal arrives;
+        returns a summary. A signal writes the checkpoint, then raises `Interrupted`."""
+        state, training = self.state, self.training
+        self.stop = None
+        self.trained_model.train()
+        try:
+            self.notify("on_fit_start")
+            while state.epoch < training.epochs and self.stop is None:
+                while state.index < self.steps_per_epoch and self.stop is None:
+                    loss, examples = self.train_step(self.task.batch(state.epoch, state.index))
+                    self.notify("on_step_end", loss, examples)
+                    self._agree()
+                    if self.stop is None and training.eval_every and state.step % training.eval_every == 0 \
+                            and state.index < self.steps_per_epoch:  # an epoch's end validates anyway
+                        self.validate()
+                if self.stop is None:  # the state is reset at the start of every epoch
+                    state.epoch, state.index, state.carry = state.epoch + 1, 0, None
+                if self.stop != "signal":
+                    self.validate()
+                self.notify("on_epoch_end")
+        except (RuntimeError, distributed.PeerLost) as exc:  # DDP's all-reduce in backward, or a collective
+            if not distributed.is_peer_failure(exc, self.ranks):
+                raise
+            raise distributed.PeerLost(self.ranks, f" at step {state.step}",
+                                       f"training stopped, {self._how_to_continue()}") from None
+        finally:
+            self.notify("on_fit_end")
+        if self.stop == "signal":
+            raise Interrupted(self.stop_signal or signal.SIGINT, state.step, self.run.path / RunDir.CHECKPOINT)
+        return {"stopped": self.stop or "done", "epoch": state.epoch, "step": state.step,
+                "elapsed_s": round(self.elapsed(), 3), "best": state.best}
+
+    def train_step(self, batch: Any) -> tuple[torch.Tensor, int]:
+        """One optimizer step on this rank's rows of `batch`; the loss comes back detached, on the
+        device. A part may skip the update (`Callback.on_before_update`: a non-finite batch with
+        `skip_nonfinite`): the step still counts, the carried state starts afresh, and the loss
+        comes back as 0 with no examples."""
+        self.notify("on_step_begin")
+        loss, carry, examples = self._share_loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.notify("on_backward_end", loss)
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.training.grad_clip or math.inf)
+        self.state.index += 1
+        self.state.step += 1
+        if any(self.notify("on_before_update", loss, norm)):
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scheduler.step()
+            self.state.carry = None  # the carried state may hold the non-finite values too
+            return torch.zeros((), device=self.device), 0
+        self.optimizer.step()
+        self.scheduler.step()
+        self.state.carry = carry
+        return loss.detach(), examples
+
+    def _share_loss(self, batch: Any) -> tuple[torch.Tensor, Any, int]:
+        """The task's loss on this rank's share of the global batch, weighted by the share's size so
+        that the average DistributedDataParallel takes is the global batch's mean loss (one process:
+        weight 1). A rank whose share is empty runs one row at weight 0, to take part in the
+        gradient all-reduce."""
+        if not self.ranks.distributed:
+            return self.task.loss(self.trained_model, batch, self.state.carry)
+        rows = distributed.batch_rows(batch)
+        start, stop = distributed.share(rows, self.ranks)
+        part = distributed.take_rows(batch, start, stop) if stop > start else distributed.take_rows(batch, 0, 1)
+        loss, carry, examples = self.task.loss(self.trained_model, part, self.state.carry)
+        weight = (stop - start) * self.ranks.world_size / rows
+        return loss * weight, carry, examples if stop > start else 0
+
+    def _agree(self) -> None:
+        """The decisions every rank takes together (stop for a signal or the budget, a checkpoint
+        due, a plain line due): each part's `vote` on this rank, agreed with one `distributed.any_of`
+        per step, and the answers given back in `on_agreed`."""
+        voters = [(callback, vote) for callback, vote in zip(self.callbacks, self.notify("vote")) if vote is not None]
+        agreed = distributed.any_of([vote for _, vote in voters], self.ranks)
+        for (callback, _), answer in zip(voters, agreed):
+            callback.on_agreed(self, answer)
+
+    def check_diverged(self) -> None:
+        """Stop with a one-line error if training has diverged (a non-finite step, an exploding loss)."""
+        self.nonfinite.check(self)
+        self.exploding.check(self)
+
+    def validate(self) -> None:
+        """Validate on rank 0, keep the weights if they are the best so far, and tell the parts
+        (the record, the plain line). A stop signal meanwhile abandons the validation between two
+        batches, logs nothing and stops the loop (`stop` is 'signal')."""
+        self.check_diverged()
+        result, started = None, time.perf_counter()
+        if self.ranks.is_main:
+            self.model.eval()
+            try:
+                with torch.no_grad():
+                    result = self.task.validate(self.model, on_batch=self._abandon_on_signal)
+            except _Abandoned:
+                result = None
+            self.model.train()
+        result = distributed.broadcast(result, self.ranks)
+        if result is None:
+            self.stop = "signal"
+            return
+        metric, mode = self.task.monitor
+        best, value = self.state.best, result[metric]
+        improved = math.isfinite(value) and (
+            best is None or (value < best[metric] if mode == "min" else value > best[metric]))
+        record = {"type": "val", "epoch": self.epoch_number(), "step": self.state.step,
+                  "elapsed_s": round(self.elapsed(), 3), "val_s": round(time.perf_counter() - started, 3), **result}
+        if improved:
+            self.state.best = {**result, "epoch": record["epoch"], "step": record["step"],
+                               "elapsed_s": record["elapsed_s"]}
+            if self.ranks.is_main:
+                self.run.save_best(self.model.state_dict(), self.state.best)
+        self.notify("on_validation_end", result, record, improved)
+
+    def _abandon_on_signal(self) -> None:
+        if self.stop_signal is not None:
+            raise _Abandoned
+
+    def _how_to_continue(self) -> str:
+        """After a lost process: the checkpoint to resume from, or that there is none yet."""
+        if self.checkpoint_step is None:
+            return "no checkpoint was written yet: start the run again"
+        # rank 0 writes it: another rank cannot know whether a lost rank 0 finished writing the last one
+        which = f"step {self.checkpoint_step}" + ("" if self.ranks.is_main else " at the latest")
+        return f"continue with --resume from the last checkpoint in {self.run.path / RunDir.CHECKPOINT} ({which})"
 
     # --- checkpoints ---------------------------------------------------------------------------
 
     def save_checkpoint(self) -> None:
         """Write the checkpoint (rank 0), after checking that training has not diverged."""
-        self.check_finite()
-        self.check_exploding()
+        self.check_diverged()
         self.state.elapsed_s = self.elapsed()
         rng = {"torch": distributed.gather(torch.get_rng_state(), self.ranks)}
         if self.device.type == "cuda":
@@ -199,7 +319,6 @@ class Trainer:
             self.run.save_checkpoint(self.model.state_dict(), {
                 "state": state, "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": rng, "world_size": self.ranks.world_size})
-        self.last_checkpoint = time.perf_counter()
         self.checkpoint_step = self.state.step
 
     def resume(self) -> None:
@@ -226,312 +345,13 @@ class Trainer:
         self.elapsed_before = self.state.elapsed_s
         self.checkpoint_step = self.state.step
         # a checkpoint from before the reference was kept has none: the exploding-loss guard is off
-        self.want_first_loss = self.state.first_loss is None and self.state.step == 0
+        self.exploding.want_first_loss = self.state.first_loss is None and self.state.step == 0
         if self.ranks.is_main:
             self.run.truncate_metrics(self.state.step)  # what came after the checkpoint is redone
-
-    # --- the loop ------------------------------------------------------------------------------
-
-    def train_step(self, batch: Any) -> tuple[torch.Tensor, int]:
-        """One optimizer step on this rank's rows of `batch`; the loss comes back detached, on the
-        device. A non-finite loss or gradient norm is remembered without a device sync (checked at
-        the next log, validation or checkpoint), unless `skip_nonfinite` asks to skip such batches
-        (`state.skipped` counts them over the whole run)."""
-        # gradual unfreezing: the groups whose start step has not come (a checkpoint from before it has no "start")
-        frozen = [p for g in self.optimizer.param_groups if self.state.step < g.get("start", 0) for p in g["params"]]
-        if not self.ranks.distributed:  # no gradient through what does not train yet (DDP needs them all)
-            self.model.requires_grad_(True)
-            for p in frozen:
-                p.requires_grad_(False)
-        loss, carry, examples = self._share_loss(batch)
-        if self.want_first_loss:  # the untrained model's loss: the exploding-loss guard's reference
-            self.first_loss, self.want_first_loss = loss.detach().float().clone(), False
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        for p in frozen:  # AdamW leaves a parameter without a gradient as it is, moments included
-            p.grad = None
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.training.grad_clip or math.inf)
-        finite = torch.isfinite(loss.detach()) & torch.isfinite(norm)
-        self.state.index += 1
-        self.state.step += 1
-        # skipping needs the answer now: one sync per step, only when asked for (as AMP's GradScaler)
-        if self.skip_nonfinite and distributed.any_of([not bool(finite)], self.ranks)[0]:
-            self.state.skipped += 1
-            if self.state.skipped > self.skip_nonfinite:
-                self.first_nonfinite.fill_(self.state.step)
-                self.check_finite()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scheduler.step()
-            self.state.carry = None  # the carried state may hold the non-finite values too
-            return torch.zeros((), device=self.device), 0
-        self.first_nonfinite.masked_fill_((self.first_nonfinite < 0) & ~finite, self.state.step)
-        self.optimizer.step()
-        self.scheduler.step()
-        self.state.carry = carry
-        return loss.detach(), examples
-
-    def _share_loss(self, batch: Any) -> tuple[torch.Tensor, Any, int]:
-        """The task's loss on this rank's share of the global batch, weighted by the share's size so
-        that the average DistributedDataParallel takes is the global batch's mean loss (one process:
-        weight 1). A rank whose share is empty runs one row at weight 0, to take part in the
-        gradient all-reduce."""
-        if not self.ranks.distributed:
-            return self.task.loss(self.trained_model, batch, self.state.carry)
-        rows = distributed.batch_rows(batch)
-        start, stop = distributed.share(rows, self.ranks)
-        part = distributed.take_rows(batch, start, stop) if stop > start else distributed.take_rows(batch, 0, 1)
-        loss, carry, examples = self.task.loss(self.trained_model, part, self.state.carry)
-        weight = (stop - start) * self.ranks.world_size / rows
-        return loss * weight, carry, examples if stop > start else 0
-
-    def check_finite(self) -> None:
-        """Stop with a one-line error if a step has had a non-finite loss or gradient norm."""
-        bad = int(self.first_nonfinite)
-        if not distributed.any_of([bad >= 0], self.ranks)[0]:
-            return
-        where = (f"the last good checkpoint is {self.run.path / RunDir.CHECKPOINT} (step {self.checkpoint_step}): "
-                 f"resume with --skip-nonfinite N to skip such batches, or start again with a lower learning rate"
-                 if self.checkpoint_step is not None else "no checkpoint was written before it")
-        raise NonFiniteLoss(f"the loss or gradient became NaN or infinite at step {bad if bad >= 0 else '?'} "
-                            f"(a too high learning rate?); training stopped, {where}")
-
-    def check_exploding(self) -> None:
-        """Stop with a one-line error if the loss since the last log record has exploded (one
-        all-reduce under torchrun); nothing to do right after a record, which checked it."""
-        if self.window is None or not self.window.steps:
-            return
-        values = [self._recent_loss(self.window)] + ([self.first_loss] if self.first_loss is not None else [])
-        reduced = distributed.mean(torch.stack(values), self.ranks).tolist()
-        if len(reduced) > 1:
-            self._set_first_loss(reduced[1])
-        self._raise_if_exploded(reduced[0], self._recent_steps(self.window))
-
-    def _recent_loss(self, window: "_Window") -> torch.Tensor:
-        """The mean loss over the window, and the previous record's steps too when the window holds
-        fewer than `log_every` (a short window at an epoch's end is noisy)."""
-        if self.previous is None or window.steps >= self.log_every:
-            return window.mean_loss()
-        loss_sum, steps = self.previous
-        return (loss_sum + window.loss_sum) / max(1, steps + window.steps)
-
-    def _recent_steps(self, window: "_Window") -> int:
-        return window.steps if self.previous is None or window.steps >= self.log_every \
-            else window.steps + self.previous[1]
-
-    def _set_first_loss(self, value: float) -> None:
-        """Keep the first step's loss (averaged over the ranks) as the reference, if it is usable;
-        otherwise (a skipped non-finite batch) the next step's is recorded instead."""
-        self.first_loss = None
-        if math.isfinite(value) and value > 0:
-            self.state.first_loss = value
-        else:
-            self.want_first_loss = True
-
-    def _raise_if_exploded(self, recent: float, steps: int) -> None:
-        first = self.state.first_loss
-        if first is None or not recent > EXPLODING_FACTOR * first:
-            return
-        steps = min(self.state.step, steps)
-        where = (f"the last checkpoint is {self.run.path / RunDir.CHECKPOINT} (step {self.checkpoint_step})"
-                 if self.checkpoint_step is not None else "no checkpoint was written before it")
-        best = f"; the best model so far stays in {self.run.path / RunDir.WEIGHTS}" if self.state.best else ""
-        raise ExplodingLoss(f"the training loss exploded at step {self.state.step}: {recent:.4g} on average over "
-                            f"steps {self.state.step - steps + 1}-{self.state.step}, more than "
-                            f"{EXPLODING_FACTOR:g} times the first step's {first:.4g} (a too high learning rate?); "
-                            f"training stopped, start again with a lower --lr ({where}){best}")
-
-    def validate(self) -> bool:
-        """Validate on rank 0, log, and keep the weights if they are the best so far. False when a stop
-        signal arrived meanwhile: the validation is abandoned between two batches, nothing is logged."""
-        self.check_finite()
-        self.check_exploding()
-        result, started = None, time.perf_counter()
-        if self.ranks.is_main:
-            self.model.eval()
-            try:
-                with torch.no_grad():
-                    result = self.task.validate(self.model, on_batch=self._abandon_on_signal)
-            except _Abandoned:
-                result = None
-            self.model.train()
-        result = distributed.broadcast(result, self.ranks)
-        if result is None:
-            return False
-        metric, mode = self.task.monitor
-        best, value = self.state.best, result[metric]
-        improved = math.isfinite(value) and (
-            best is None or (value < best[metric] if mode == "min" else value > best[metric]))
-        record = {"type": "val", "epoch": self.epoch_number(), "step": self.state.step,
-                  "elapsed_s": round(self.elapsed(), 3), "val_s": round(time.perf_counter() - started, 3), **result}
-        if improved:
-            self.state.best = {**result, "epoch": record["epoch"], "step": record["step"],
-                               "elapsed_s": record["elapsed_s"]}
-            if self.ranks.is_main:
-                self.run.save_best(self.model.state_dict(), self.state.best)
-        if self.ranks.is_main:
-            self.run.append_metrics(record)
-        values = " ".join(f"val {k} {v:.4f}" for k, v in result.items())
-        self.plain_line(f"{values}{' (best)' if improved else ''}")
-        return True
-
-    def _abandon_on_signal(self) -> None:
-        if self.stop_signal is not None:
-            raise _Abandoned
-
-    def plain_line(self, what: str) -> None:
-        """Off a terminal (and not quiet): one line, `epoch E step S M.M min train loss L <what>`,
-        with the mean training loss since the previous line."""
-        if not self.plain_lines:
-            return
-        total, steps = self.line_loss
-        train = f" train loss {total / steps:.4f}" if steps else ""
-        print(f"epoch {self.epoch_number()} step {self.state.step} {self.elapsed() / 60:.1f} min{train} {what}".rstrip(),
-              file=sys.stderr, flush=True)
-        self.line_loss, self.last_line = [0.0, 0], time.perf_counter()
-
-    def epoch_number(self) -> int:
-        """The 1-based epoch the current step belongs to (the same in train and val records)."""
-        return self.state.epoch + (1 if self.state.index else 0)
-
-    def fit(self) -> dict[str, Any]:
-        """Run until `training.epochs` are done, the budget is spent or a stop signal arrives;
-        returns a summary. A signal writes the checkpoint, then raises `Interrupted`."""
-        state, training = self.state, self.training
-        stopped = "done"
-        bar = tqdm(total=self.total_steps, initial=state.step, unit="batch", dynamic_ncols=True, file=sys.stderr,
-                   disable=not self.show_bar, desc="train")
-        window = self.window = _Window(self.device)
-        self.previous = None
-        self.trained_model.train()
-        try:
-            with self._stop_signals():
-                while state.epoch < training.epochs and stopped == "done":
-                    while state.index < self.steps_per_epoch:
-                        loss, examples = self.train_step(self.task.batch(state.epoch, state.index))
-                        window.add(loss, examples)
-                        if state.step % self.log_every == 0 or state.index == self.steps_per_epoch or self.line_due:
-                            record = self.log(window)
-                            bar.set_postfix(loss=f"{record['loss']:.4f}", ex_s=f"{record['examples_per_s']:,.0f}",
-                                            epoch=record["epoch"])
-                            if time.perf_counter() - self.last_line >= progress.PLAIN_LINE_EVERY_S \
-                                    and state.index < self.steps_per_epoch:  # an epoch's end has its val line
-                                self.plain_line(f"({record['examples_per_s']:,.0f} examples/s)")
-                        bar.update(1)
-                        stopped = self._decide()
-                        if stopped != "done":
-                            break
-                        if training.eval_every and state.step % training.eval_every == 0 \
-                                and state.index < self.steps_per_epoch and not self.validate():
-                            stopped = "signal"
-                            break
-                    if stopped == "done":  # the state is reset at the start of every epoch
-                        state.epoch, state.index, state.carry = state.epoch + 1, 0, None
-                    if stopped != "signal" and not self.validate():
-                        stopped = "signal"
-                    self.save_checkpoint()
-        except (RuntimeError, distributed.PeerLost) as exc:  # DDP's all-reduce in backward, or a collective
-            if not distributed.is_peer_failure(exc, self.ranks):
-                raise
-            raise distributed.PeerLost(self.ranks, f" at step {state.step}",
-                                       f"training stopped, {self._how_to_continue()}") from None
-        finally:
-            bar.close()
-            self.model.requires_grad_(True)  # gradual unfreezing may have stopped short of the last group
-        if stopped == "signal":
-            raise Interrupted(self.stop_signal or signal.SIGINT, state.step, self.run.path / RunDir.CHECKPOINT)
-        return {"stopped": stopped, "epoch": state.epoch, "step": state.step, "elapsed_s": round(self.elapsed(), 3),
-                "best": state.best}
-
-    def _how_to_continue(self) -> str:
-        """After a lost process: the checkpoint to resume from, or that there is none yet."""
-        if self.checkpoint_step is None:
-            return "no checkpoint was written yet: start the run again"
-        # rank 0 writes it: another rank cannot know whether a lost rank 0 finished writing the last one
-        which = f"step {self.checkpoint_step}" + ("" if self.ranks.is_main else " at the latest")
-        return f"continue with --resume from the last checkpoint in {self.run.path / RunDir.CHECKPOINT} ({which})"
-
-    def _decide(self) -> str:
-        """'done' to go on, or why to stop ('budget', 'signal'); writes a checkpoint when one is due.
-        Under torchrun every rank takes the same decision."""
-        now = time.perf_counter()
-        budget = self.budget_s is not None and now - self.started >= self.budget_s
-        due = self.checkpoint_every_s is not None and now - self.last_checkpoint >= self.checkpoint_every_s
-        line = self.plain_lines and now - self.last_line >= progress.PLAIN_LINE_EVERY_S  # rank 0's clock decides
-        signalled, budget, due, self.line_due = distributed.any_of(
-            [self.stop_signal is not None, budget, due, line], self.ranks)
-        if signalled:
-            self.stop_signal = self.stop_signal or signal.SIGINT
-            return "signal"
-        if budget:
-            return "budget"
-        if due and self.state.index < self.steps_per_epoch:  # an epoch's end writes one anyway
-            self.save_checkpoint()
-        return "done"
-
-    def _stop_signals(self):
-        """SIGINT/SIGTERM ask the loop to stop after the current step (with a checkpoint); a second
-        one stops at once."""
-
-        def handle(signum, frame):
-            if self.stop_signal is not None:
-                raise Interrupted(signum, self.state.step, None)
-            self.stop_signal = signum
-            if self.ranks.is_main:
-                print(f"\nseqrnn: {signal.Signals(signum).name}: stopping after this step, writing the checkpoint "
-                      "(again to stop at once)", file=sys.stderr, flush=True)
-
-        return stop_signals_call(handle)
-
-    def log(self, window: "_Window") -> dict[str, Any]:
-        """Write the mean training loss since the last record, over all ranks (one device sync and,
-        under torchrun, one all-reduce per record), then check that it has not exploded."""
-        self.check_finite()
-        values = [window.mean_loss(), torch.tensor(float(window.examples), device=self.device),
-                  self._recent_loss(window)] + ([self.first_loss] if self.first_loss is not None else [])
-        reduced = distributed.mean(torch.stack(values), self.ranks).tolist()
-        loss, examples, recent = reduced[:3]
-        if len(reduced) > 3:
-            self._set_first_loss(reduced[3])
-        record = {"type": "train", "epoch": self.epoch_number(), "step": self.state.step, "loss": loss,
-                  "lr": self.scheduler.get_last_lr()[0],
-                  "examples_per_s": round(examples * self.ranks.world_size / window.seconds(), 1),
-                  "elapsed_s": round(self.elapsed(), 3)}
-        if self.ranks.is_main:
-            self.run.append_metrics(record)
-        if math.isfinite(loss):
-            self.line_loss = [self.line_loss[0] + loss * window.steps, self.line_loss[1] + window.steps]
-        recent_steps = self._recent_steps(window)
-        self.previous = (window.loss_sum, window.steps)
-        window.reset()
-        self._raise_if_exploded(recent, recent_steps)
-        return record
 
 
 class _Abandoned(Exception):
     """A validation stopped between two batches by a stop signal."""
-
-
-class _Window:
-    """Losses summed on the device between two log records, and the examples seen."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.reset()
-
-    def reset(self) -> None:
-        self.loss_sum = torch.zeros((), device=self.device)
-        self.steps, self.examples, self.started = 0, 0, time.perf_counter()
-
-    def add(self, loss: torch.Tensor, examples: int) -> None:
-        self.loss_sum += loss.float()
-        self.steps += 1
-        self.examples += examples
-
-    def mean_loss(self) -> torch.Tensor:
-        return self.loss_sum / max(1, self.steps)
-
-    def seconds(self) -> float:
-        return max(1e-9, time.perf_counter() - self.started)
 
 
 def _note(message: str, ranks: Ranks) -> None:
