@@ -94,11 +94,12 @@ from typing import Annotated, Any
 
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
 from seqrnn.nn.sampling import DEFAULT_TOP_N
+from seqrnn.tasks import registry
 
 STREAM_CHUNK_CHARS = 256  # a streamed chunk ends after this many characters ...
 STREAM_CHUNK_SECONDS = 0.05  # ... or after this long, whichever comes first
-# each model: what it is called, and the `seqrnn serve` flag that loads it
-_MODELS = {"sentiment": ("sentiment model", "--sentiment"), "charlm": ("character language model", "--charlm")}
+# each model served: what it is called, and the `seqrnn serve` flag that loads it (the task registry's)
+_MODELS = {task.name: (task.description, task.serve_option) for task in registry.TASKS.values() if task.serve_option}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,18 +158,11 @@ def _require_fastapi():
 
 
 def _load_models(sentiment_dir, charlm_dir):
-    if not sentiment_dir and not charlm_dir:
-        raise SeqrnnError("nothing to serve: give --sentiment DIR and/or --charlm DIR")
-    clf = lm = None
-    if sentiment_dir:
-        from seqrnn.tasks.classifier import SentimentClassifier
-
-        clf = SentimentClassifier.load(sentiment_dir)
-    if charlm_dir:
-        from seqrnn.tasks.charlm import CharLanguageModel
-
-        lm = CharLanguageModel.load(charlm_dir)
-    return clf, lm
+    """(classifier, character model) from their directories (None where not given), by the task registry."""
+    directories = {"sentiment": sentiment_dir, "charlm": charlm_dir}
+    if not any(directories.values()):
+        raise SeqrnnError(f"nothing to serve: give {' and/or '.join(_MODELS[name][1] + ' DIR' for name in directories)}")
+    return tuple(registry.get(name).load(directory) if directory else None for name, directory in directories.items())
 
 
 def _page_html() -> str:
