@@ -161,7 +161,8 @@ def _load_models(sentiment_dir, charlm_dir):
     """(classifier, character model) from their directories (None where not given), by the task registry."""
     directories = {"sentiment": sentiment_dir, "charlm": charlm_dir}
     if not any(directories.values()):
-        raise SeqrnnError(f"nothing to serve: give {' and/or '.join(_MODELS[name][1] + ' DIR' for name in directories)}")
+        options = " and/or ".join(f"{_MODELS[name][1]} DIR" for name in directories)
+        raise SeqrnnError(f"nothing to serve: give {options}")
     return tuple(registry.get(name).load(directory) if directory else None for name, directory in directories.items())
 
 
