@@ -8,7 +8,8 @@ resume) -> the task's batches (refusing what would not fit in memory) -> the net
 starting weights -> the shared `Trainer`. A
 task module fills in four small hooks: `_prepare` (data -> `Prepared`), `_start_weights`, `_task`
 and, for facts learnt from the data besides the configuration, `_model_extras`/`_facts`/
-`_restore_facts`/`_check_resume`.
+`_restore_facts`/`_check_resume`. Shared by every task: `_require_training_memory` (the refusal of a
+model and batch that would not fit) and `vector_texts` (what word vectors are counted over).
 
 A subclass names its `task`, its `config_class`, `model_class`, `vocab_class` and `presets`, and gets an `__init__` whose
 keyword parameters are `preset`, every setting of the configuration (None = the preset's value)
