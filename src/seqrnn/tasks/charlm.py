@@ -131,7 +131,8 @@ class CharLanguageModel(StreamEstimator):
         # the text itself is read through a memory map; each token of a batch keeps its logits over the characters
         self._require_training_memory(config, len(prepared.vocab), device, "num_steps",
                                       floats_per_token=len(prepared.vocab))
-        task = self._stream_task(prepared, config, device, metrics=char_metrics)
+        task = StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
+                          metrics=char_metrics, **self._stream_options())
         if len(prepared.val) < 2:  # after the batch shape's check: a tiny text is named for that first
             raise SeqrnnError(f"the held-out part ({prepared.description['val_chars']} characters, "
                               f"{len(prepared.val)} known) is too short to validate on: raise `val_fraction`, or set "

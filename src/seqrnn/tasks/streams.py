@@ -7,8 +7,8 @@ rows read in parallel, each continuing where the row above stopped (`reshape_str
 window to the next, detached between windows (truncated BPTT), and starts from zero at every
 epoch. A model with a backward direction reads the same stream reversed.
 
-`StreamEstimator` is the base of both language models' estimators: it builds their `StreamTask`
-and decides, by one rule, how many rows of a stream are evaluated at once.
+`StreamEstimator` is the base of both language models' estimators: it gives their `StreamTask` its
+run options and decides, by one rule, how many rows of a stream are evaluated at once.
 
 Both language models take `model(tokens, targets=..., direction=..., state=...)` and return the
 mean loss (nats per token) with the state after the window: the one call the task and the loss
@@ -28,7 +28,7 @@ import torch
 from seqrnn.errors import SeqrnnError
 from seqrnn.nn.models import detach_state
 from seqrnn.progress import Progress
-from seqrnn.tasks.base import Prepared, RecurrentEstimator
+from seqrnn.tasks.base import RecurrentEstimator
 
 Metrics = Callable[[dict[str, float]], dict[str, float]]
 
@@ -174,8 +174,7 @@ class StreamEstimator(RecurrentEstimator):
         choice)."""
         return self.run_options().eval_batch_size or self.default_eval_rows
 
-    def _stream_task(self, prepared: Prepared, config, device: torch.device, **options) -> StreamTask:
-        """The `StreamTask` over the prepared streams (`options`: its `directions` and `metrics`)."""
-        return StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
-                          eval_rows=self._eval_rows(), eval_batches=self.run_options().eval_batches, unit=self.unit,
-                          **options)
+    def _stream_options(self) -> dict:
+        """The `StreamTask` keywords that come from the run options and the model: `eval_rows`,
+        `eval_batches` and `unit`."""
+        return {"eval_rows": self._eval_rows(), "eval_batches": self.run_options().eval_batches, "unit": self.unit}

@@ -205,8 +205,9 @@ class WordLanguageModel(StreamEstimator):
             start_embedding(model.embedding, prepared.embedding_texts, prepared.vocab, config.training.seed)
 
     def _task(self, prepared: Prepared, config: LMConfig, device: torch.device) -> StreamTask:
-        return self._stream_task(prepared, config, device, directions=WordLM.directions_of(config.model.direction),
-                                 metrics=word_metrics)
+        return StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
+                          directions=WordLM.directions_of(config.model.direction), metrics=word_metrics,
+                          **self._stream_options())
 
     # --- using a trained model ------------------------------------------------------------------
 
