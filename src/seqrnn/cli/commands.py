@@ -318,7 +318,6 @@ def lm_evaluate(args: Args) -> int:
 
 
 def lm_sample(args: Args) -> int:
-
     lm = load_for_inference(args)
     print_samples(lm.sample(args.length, args.start, direction=args.direction, temperature=args.temperature,
                             top_n=args.top_n, top_p=args.top_p, seed=sampling_seed(args.seed),

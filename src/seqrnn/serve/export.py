@@ -247,7 +247,6 @@ def export_charlm_step(lm, path: str | Path) -> Path:
 GRAPHS = {"classifier": export_classifier, "char_step": export_charlm_step}
 
 
-
 def export_model(directory: str | Path, fmt: str, out: str | Path, force: bool = False) -> dict[str, Any]:
     """Export the model in a model directory (a task whose registry entry names a graph in `GRAPHS`:
     a text classifier or a character language model).
