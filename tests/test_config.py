@@ -9,11 +9,11 @@ import pytest
 
 from seqrnn import config
 from seqrnn.cli.main import build_parser
-from seqrnn.config import CHARLM_PRESETS, SENTIMENT_PRESETS, CharLMConfig, SentimentConfig, flat_fields
+from seqrnn.config import CHARLM_PRESETS, CLASSIFIER_PRESETS, CharLMConfig, ClassifierConfig, flat_fields
 from seqrnn.errors import SeqrnnError
 
 TASKS = [(CharLMConfig, CHARLM_PRESETS, "charlm", "CharLanguageModel"),
-         (SentimentConfig, SENTIMENT_PRESETS, "sentiment", "SentimentClassifier")]
+         (ClassifierConfig, CLASSIFIER_PRESETS, "sentiment", "SentimentClassifier")]
 
 
 def test_the_book_presets_are_the_chapter_configuration():
@@ -21,7 +21,7 @@ def test_the_book_presets_are_the_chapter_configuration():
     assert (char.model.hidden_size, char.model.embed_size, char.model.dropout, char.training.batch_size,
             char.data.num_steps, char.training.lr, char.training.grad_clip, char.training.epochs) == \
         (128, 0, 0.5, 64, 100, 1e-3, 5.0, 100)
-    sent = SENTIMENT_PRESETS["book"]
+    sent = CLASSIFIER_PRESETS["book"]
     assert (sent.data.seq_len, sent.model.embed_size, sent.model.hidden_size, sent.model.num_layers,
             sent.model.dropout, sent.training.batch_size, sent.training.lr, sent.training.epochs) == \
         (200, 256, 128, 1, 0.5, 100, 1e-3, 40)
@@ -48,7 +48,7 @@ def test_presets_round_trip_through_config_json(config_class, presets, _task, _n
 ])
 def test_bad_values_are_refused_in_parameter_names(overrides, message):
     with pytest.raises(SeqrnnError, match=message):
-        SENTIMENT_PRESETS["default"].replace(**overrides)
+        CLASSIFIER_PRESETS["default"].replace(**overrides)
 
 
 def test_a_bad_config_json_is_refused_with_one_line():
@@ -83,15 +83,27 @@ def test_every_setting_is_an_estimator_parameter_and_a_train_flag(config_class, 
 
 
 def test_a_flag_overrides_the_preset_and_is_checked_by_the_same_rule(capsys):
-    from seqrnn.cli.commands import estimator_params
+    import time
+
+    from seqrnn.cli.commands import train_params
     from seqrnn.tasks.classifier import SentimentClassifier
 
     args = build_parser().parse_args(["sentiment", "train", "--data", "x", "--out", "o", "--weight-decay", "0.01",
                                       "--no-bucket", "--max-vocab", "0", "--pooling", "max"])
-    clf = SentimentClassifier(args.preset, **estimator_params(SentimentClassifier, args))
+    clf = SentimentClassifier(args.preset, **train_params(SentimentClassifier, args, time.perf_counter()))
     resolved = clf.resolved_config()
     assert resolved.training.weight_decay == 0.01 and resolved.data.bucket is False
     assert resolved.model.pooling == "max" and resolved.data.max_vocab == 0  # 0 = no limit
     with pytest.raises(SystemExit):
         build_parser().parse_args(["sentiment", "train", "--data", "x", "--out", "o", "--lr", "nan"])
     assert "--lr: must be a finite number" in capsys.readouterr().err
+
+
+def test_the_classifier_configuration_answers_to_its_sentiment_names_too():
+    """Users' code and saved settings name the classifier's configuration by the book's sentiment names."""
+    assert config.SentimentConfig is ClassifierConfig and config.SENTIMENT_PRESETS is CLASSIFIER_PRESETS
+    assert config.SentimentModelConfig is config.ClassifierModelConfig
+    assert config.ReviewDataConfig is config.TextDataConfig
+    assert config.SentimentTrainingConfig is config.ClassifierTrainingConfig
+    assert ClassifierConfig.part_classes() == {"model": config.ClassifierModelConfig, "data": config.TextDataConfig,
+                                               "training": config.ClassifierTrainingConfig}

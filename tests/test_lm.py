@@ -4,6 +4,7 @@ CLI, and a classifier started from them."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -11,14 +12,22 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqrnn.errors import SeqrnnError
 from seqrnn.data.split import heldout_split
-from seqrnn.tasks.wordlm import SEPARATOR, WordLanguageModel, detokenize, document_stream, start_from_language_model, word_metrics
+from seqrnn.errors import SeqrnnError
 from seqrnn.nn.networks import SentimentRNN, WordLM
+from seqrnn.tasks.classifier import SentimentClassifier
+from seqrnn.tasks.streams import StreamTask, stream_loss
+from seqrnn.tasks.wordlm import (
+    SEPARATOR,
+    HeldOutWarning,
+    WordLanguageModel,
+    detokenize,
+    document_stream,
+    start_from_language_model,
+    word_metrics,
+)
 from seqrnn.text.vocabulary import Vocabulary
 from seqrnn.training.rundir import RunDir, load_tensors
-from seqrnn.tasks.streams import StreamTask, stream_loss
-from seqrnn.tasks.classifier import SentimentClassifier
 
 POSITIVE = ["a wonderful film , loved it", "great acting and a great story", "superb , moving and funny",
             "the best film of the year", "i loved every minute of it"]
@@ -150,13 +159,15 @@ def test_a_classifier_starts_from_the_language_model(trained):
         assert all(torch.equal(a, b) for a, b in zip(mine.parameters(), theirs.parameters()))
 
 
-def test_fit_init_from_uses_the_language_models_vocabulary_and_sizes(trained, tmp_path, capsys):
+def test_fit_init_from_uses_the_language_models_vocabulary_and_sizes(trained, tmp_path):
     lm, out = trained
     common = dict(preset="default", embed_size=8, hidden_size=16, epochs=1, batch_size=8, threads=1, init_from=str(out))
-    clf = SentimentClassifier(**common, seed=1).fit(TEXTS, LABELS)
-    assert clf.vocab_ == lm.vocab_ and "note:" not in capsys.readouterr().err
-    SentimentClassifier(**common, seed=2).fit(TEXTS, LABELS)
-    assert "did not hold out exactly" in capsys.readouterr().err  # another seed validates on other reviews
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HeldOutWarning)
+        clf = SentimentClassifier(**common, seed=1).fit(TEXTS, LABELS)
+    assert clf.vocab_ == lm.vocab_
+    with pytest.warns(HeldOutWarning, match="did not hold out exactly"):  # another seed validates on other reviews
+        SentimentClassifier(**common, seed=2).fit(TEXTS, LABELS)
     with pytest.raises(SeqrnnError, match="give --hidden-size 16"):
         SentimentClassifier(**{**common, "hidden_size": 32}).fit(TEXTS, LABELS)
 

@@ -202,11 +202,13 @@ def test_the_held_out_split_is_stratified_and_keeps_a_five_percent_class():
     assert len(held) == 2 and sorted(np.array(list("aabbbac"))[held].tolist()) == ["a", "b"]
 
 
-def test_a_classifier_validates_on_the_reviews_its_language_model_held_out(tmp_path, capsys):
+def test_a_classifier_validates_on_the_reviews_its_language_model_held_out(tmp_path):
     """The classifier's stratified validation split is the language model's, when both are given
     the labels (`seqrnn lm train` passes them): no note about a mismatch. Without the labels, the
-    language model holds out other reviews, and the note says so."""
-    from seqrnn.tasks.wordlm import WordLanguageModel
+    language model holds out other reviews, and a warning says so (a note on the command line)."""
+    import warnings
+
+    from seqrnn.tasks.wordlm import HeldOutWarning, WordLanguageModel
 
     texts, labels = make_reviews(60, seed=4)
     labels[:50] = 0  # imbalanced: the stratified split differs from the plain shuffle's
@@ -216,11 +218,11 @@ def test_a_classifier_validates_on_the_reviews_its_language_model_held_out(tmp_p
                         val_fraction=0.2, seed=5)
     WordLanguageModel(**lm_settings).fit(texts, labels, out_dir=tmp_path / "with")
     WordLanguageModel(**lm_settings).fit(texts, out_dir=tmp_path / "without")
-    capsys.readouterr()
-    SentimentClassifier(**clf_settings, init_from=str(tmp_path / "with")).fit(texts, labels)
-    assert "note:" not in capsys.readouterr().err
-    SentimentClassifier(**clf_settings, init_from=str(tmp_path / "without")).fit(texts, labels)
-    assert "did not hold out exactly this classifier's validation reviews" in capsys.readouterr().err
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HeldOutWarning)
+        SentimentClassifier(**clf_settings, init_from=str(tmp_path / "with")).fit(texts, labels)
+    with pytest.warns(HeldOutWarning, match="did not hold out exactly this classifier's validation reviews"):
+        SentimentClassifier(**clf_settings, init_from=str(tmp_path / "without")).fit(texts, labels)
 
 
 def test_balanced_class_weights_change_the_loss_as_scikit_learn_weighs_classes():

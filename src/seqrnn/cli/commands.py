@@ -24,30 +24,33 @@ Args = argparse.Namespace
 # --- shared by the commands -------------------------------------------------------------------------
 
 
-def estimator_params(estimator_class: type, args: Args) -> dict[str, Any]:
-    """The estimator's parameters given on a `train` command line (flags left out take the preset's)."""
-    names = inspect.signature(estimator_class).parameters
-    return {name: getattr(args, name) for name in names
-            if name != "preset" and getattr(args, name, None) is not None}
-
-
 def train_params(estimator_class: type, args: Args, started: float) -> dict[str, Any]:
-    """`estimator_params` of a `train` command that read its data before `fit` (from `started`, a
-    `time.perf_counter()`): --max-minutes bounds the whole command, so the minutes spent reading are
-    taken from it (at least a second is left to train)."""
-    params = estimator_params(estimator_class, args)
+    """The estimator's parameters given on a `train` command line (flags left out take the preset's),
+    run options included. --max-minutes bounds the whole command, so the minutes spent reading the
+    data since `started` (a `time.perf_counter()`) are taken from it (at least a second is left to
+    train)."""
+    names = inspect.signature(estimator_class).parameters
+    params = {name: getattr(args, name) for name in names if name != "preset" and getattr(args, name, None) is not None}
     if params.get("max_minutes") is not None:
         params["max_minutes"] = max(params["max_minutes"] - (time.perf_counter() - started) / 60, 1 / 60)
     return params
 
 
-def load_for_inference(estimator_class: type, args: Args):
-    """`estimator_class.load(args.model)`, set to run where the command line asks: `--device`,
-    `--threads` and, when the command has it, `--batch-size`. An unavailable device is a one-line
-    error before any data is read."""
+def task_estimator(args: Args) -> type:
+    """The estimator class of the task whose command runs (`seqrnn classify ...`: the classifier),
+    from the task registry (`seqrnn.tasks.registry`), imported now."""
+    from seqrnn.tasks import registry
+
+    return registry.for_command(args.task).estimator_class()
+
+
+def load_for_inference(args: Args):
+    """The command's task's estimator loaded from `--model`, set to run where the command line asks:
+    `--device`, `--threads` and, when the command has it, `--batch-size`. An unavailable device is a
+    one-line error before any data is read."""
     from seqrnn.training.distributed import resolve_device
 
-    estimator = estimator_class.load(args.model)
+    estimator = task_estimator(args).load(args.model)
     resolve_device(args.device)
     estimator.set_params(device=args.device, threads=args.threads,
                          eval_batch_size=getattr(args, "eval_batch_size", None))
@@ -75,8 +78,9 @@ def print_json_or(result: dict, args: Args, line: str) -> None:
 
 @contextlib.contextmanager
 def warnings_as_notes() -> Iterator[None]:
-    """The library's own warnings (`SmallDataWarning`, ...), which a Python user gets as warnings, as
-    `note: ...` lines on stderr; other libraries' warnings are shown as usual."""
+    """The library's own warnings (`SmallDataWarning`, `HeldOutWarning`, ...), which a Python user
+    gets as warnings, as `note: ...` lines on stderr; other libraries' warnings are shown as usual.
+    Every command runs inside it (`main`): the library tells its users things one way, warnings."""
     with warnings.catch_warnings():
         shown = warnings.showwarning
 
@@ -112,7 +116,6 @@ def print_samples(texts: str | list[str]) -> None:
 def classify_train(args: Args) -> int:
     """Train on what --data names; its labels are checked under the file's name (a CLI user has no `y`)."""
     from seqrnn.data.checks import class_indices, training_classes
-    from seqrnn.tasks.classifier import TextClassifier
     from seqrnn.data.sources import read_labelled_data
 
     from seqrnn.training.runtime import interrupts_raise
@@ -127,11 +130,11 @@ def classify_train(args: Args) -> int:
             val_texts, val_labels, _ = read_labelled_data(args.val_data, **columns)
             class_indices(val_labels, classes, name=args.val_data, unknown_to=f"that {args.data} does not have")
             val = {"X_val": val_texts, "y_val": val_labels}
-    clf = TextClassifier(args.preset, **train_params(TextClassifier, args, started))
+    estimator_class = task_estimator(args)
+    clf = estimator_class(args.preset, **train_params(estimator_class, args, started))
     # --limit N also keeps only the first N unlabelled reviews (small runs stay small)
-    with warnings_as_notes():
-        clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume,
-                source=args.data, **val)
+    clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume, source=args.data,
+            **val)
     print_summary(clf, args.out, "accuracy {accuracy:.4f}, macro-F1 {macro_f1:.4f}")
     return 0
 
@@ -141,14 +144,13 @@ def classify_evaluate(args: Args) -> int:
     (`seqrnn.tasks.report.format_report`), or with --json all of it as one JSON object; --plot draws the
     matrix. The labels are checked under the --data file's name."""
     from seqrnn.data.checks import class_indices
-    from seqrnn.tasks.classifier import TextClassifier
     from seqrnn.data.sources import read_labelled_data
     from seqrnn.nn.explain import check_png_path
     from seqrnn.tasks.report import format_report, plot_confusion_matrix
 
     if args.plot is not None:
         check_png_path(args.plot, "plot")
-    clf = load_for_inference(TextClassifier, args)
+    clf = load_for_inference(args)
     texts, labels, _ = read_labelled_data(args.data, args.split, args.text_column, args.label_column)
     class_indices(labels, clf.classes_, name=args.data)
     result = clf.evaluate(texts, labels)
@@ -171,7 +173,7 @@ def classify_predict(args: Args) -> int:
     Undecodable stdin bytes are replaced with U+FFFD. An empty input is refused before anything is
     printed: there is nothing to classify in it. With --data FILE, every row of the file is
     labelled into --out (`seqrnn.cli.predict_file`)."""
-    from seqrnn.tasks.classifier import TextClassifier, prediction_records
+    from seqrnn.tasks.classifier import prediction_records
     from seqrnn.errors import SeqrnnError
 
     if args.data is not None or args.out is not None:
@@ -179,7 +181,7 @@ def classify_predict(args: Args) -> int:
     for given in ("text_column", "id_column", "force"):
         if getattr(args, given):
             raise SeqrnnError(f"`{given}` applies to a file of texts: give it with `data` FILE and `out` FILE")
-    clf = load_for_inference(TextClassifier, args)
+    clf = load_for_inference(args)
     if args.texts:
         texts, where = args.texts, "TEXT argument"
     else:
@@ -200,7 +202,6 @@ def _predict_file(args: Args) -> int:
     """`classify predict --data FILE --out FILE`: the file labelled row by row, a summary on stdout."""
     from pathlib import Path
 
-    from seqrnn.tasks.classifier import TextClassifier
     from seqrnn.errors import SeqrnnError
     from seqrnn.cli.predict_file import check_paths, describe_empty, predict_file
 
@@ -212,7 +213,7 @@ def _predict_file(args: Args) -> int:
         raise SeqrnnError("`json` is for TEXT arguments and stdin; with `data`, the suffix of `out` chooses the "
                           "format (.csv, .tsv or .jsonl)")
     check_paths(Path(args.data), Path(args.out), args.force)  # before the model is loaded
-    clf = load_for_inference(TextClassifier, args)
+    clf = load_for_inference(args)
     outcome = predict_file(clf, args.data, args.out, text_column=args.text_column, id_column=args.id_column,
                            force=args.force)
     if outcome.empty:
@@ -226,23 +227,23 @@ def _predict_file(args: Args) -> int:
 
 
 def charlm_train(args: Args) -> int:
-    from seqrnn.tasks.charlm import CharLanguageModel
     from seqrnn.data.corpus import text_source
     from seqrnn.training.runtime import interrupts_raise
 
+    started = time.perf_counter()
     with interrupts_raise("reading the data"):
         corpus = text_source(args.text, args.strip_gutenberg)
-    lm = CharLanguageModel(args.preset, **estimator_params(CharLanguageModel, args))
+    estimator_class = task_estimator(args)
+    lm = estimator_class(args.preset, **train_params(estimator_class, args, started))
     lm.fit(corpus, out_dir=args.out, resume=args.resume, source=args.text)
     print_summary(lm, args.out, "loss {loss:.4f} nats/char ({bits_per_char:.4f} bits/char)")
     return 0
 
 
 def charlm_evaluate(args: Args) -> int:
-    from seqrnn.tasks.charlm import CharLanguageModel
     from seqrnn.data.corpus import text_source
 
-    lm = load_for_inference(CharLanguageModel, args)
+    lm = load_for_inference(args)
     result = lm.evaluate(text_source(args.text))
     if result["n_unknown"]:
         print(f"note: {result['n_unknown']} characters outside the model's alphabet were skipped", file=sys.stderr)
@@ -252,11 +253,10 @@ def charlm_evaluate(args: Args) -> int:
 
 
 def charlm_sample(args: Args) -> int:
-    from seqrnn.tasks.charlm import CharLanguageModel
     from seqrnn.training.runtime import torch_threads
     from seqrnn.nn.sampling import check_sampling_options, effective_top_n, sampler_bytes_per_stream
 
-    lm = load_for_inference(CharLanguageModel, args)
+    lm = load_for_inference(args)
     # every refusal comes before the notes below, so that an error is the only line
     check_sampling_options(length=args.length, temperature=args.temperature, top_n=args.top_n, top_p=args.top_p,
                            num_samples=args.num_samples, held=not (args.stream and args.num_samples == 1),
@@ -294,12 +294,12 @@ def charlm_sample(args: Args) -> int:
 def lm_train(args: Args) -> int:
     from seqrnn.data.sources import read_documents
     from seqrnn.training.runtime import interrupts_raise
-    from seqrnn.tasks.wordlm import WordLanguageModel
 
     started = time.perf_counter()
     with interrupts_raise("reading the data"):
         labelled, unlabelled, labels = read_documents(args.data)  # labels: held out as a classifier's split is
-    lm = WordLanguageModel(args.preset, **train_params(WordLanguageModel, args, started))
+    estimator_class = task_estimator(args)
+    lm = estimator_class(args.preset, **train_params(estimator_class, args, started))
     lm.fit(labelled, labels, unlabelled=unlabelled, out_dir=args.out, resume=args.resume, source=args.data)
     print_summary(lm, args.out, "perplexity {perplexity:.1f}")
     return 0
@@ -307,9 +307,8 @@ def lm_train(args: Args) -> int:
 
 def lm_evaluate(args: Args) -> int:
     from seqrnn.data.sources import read_documents
-    from seqrnn.tasks.wordlm import WordLanguageModel
 
-    lm = load_for_inference(WordLanguageModel, args)
+    lm = load_for_inference(args)
     labelled, unlabelled, _ = read_documents(args.data, args.split)
     result = lm.evaluate(labelled + unlabelled if unlabelled else labelled)
     per = ", ".join(f"{d} {math.exp(result[f'{d}_loss']):.1f}" for d in lm.model_.directions)
@@ -319,9 +318,7 @@ def lm_evaluate(args: Args) -> int:
 
 
 def lm_sample(args: Args) -> int:
-    from seqrnn.tasks.wordlm import WordLanguageModel
-
-    lm = load_for_inference(WordLanguageModel, args)
+    lm = load_for_inference(args)
     print_samples(lm.sample(args.length, args.start, direction=args.direction, temperature=args.temperature,
                             top_n=args.top_n, top_p=args.top_p, seed=sampling_seed(args.seed),
                             num_samples=args.num_samples))

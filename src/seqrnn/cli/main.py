@@ -85,9 +85,13 @@ def _add_labelled_data_flags(p: argparse.ArgumentParser) -> None:
                         "target)")
 
 
-def _add_train_flags(p: argparse.ArgumentParser, config_class: type, presets) -> None:
-    """`train` flags: the run's directory and preset, then one flag per setting of the task's
-    configuration and of the run options (all derived from `seqrnn.config`)."""
+def _add_train_flags(p: argparse.ArgumentParser, command: str) -> None:
+    """`train` flags: the run's directory and preset, then one flag per setting of the configuration
+    of the command's task (`seqrnn.tasks.registry`) and of the run options (`seqrnn.config`)."""
+    from seqrnn.tasks import registry  # light: the estimators are imported when a command runs
+
+    task = registry.for_command(command)
+    config_class, presets = task.config_class(), task.preset_configs()
     p.add_argument("--out", required=True, help="model directory to write (created if missing)")
     p.add_argument("--preset", choices=list(presets), default="default",
                    help="book: the chapter's exact configuration; default: the best measured for a 2-core CPU"
@@ -115,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validate on these labelled texts (any --data form; IMDb: its test split) instead of "
                         "holding out --val-fraction of --data")
     _add_labelled_data_flags(p)
-    _add_train_flags(p, config.SentimentConfig, config.SENTIMENT_PRESETS)
+    _add_train_flags(p, "classify")
     p.set_defaults(handler=commands.classify_train)
     p = sent_cmds.add_parser("evaluate", help="accuracy, per-class precision, recall and F1, and the confusion matrix "
                              "of a trained classifier on labelled texts")
@@ -159,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = char_cmds.add_parser("train", help="train a character-level language model")
     p.add_argument("--text", required=True, help="UTF-8 text file, or 'hamlet' / 'tinyshakespeare'")
     p.add_argument("--strip-gutenberg", action="store_true", help="remove a Project Gutenberg header and footer")
-    _add_train_flags(p, config.CharLMConfig, config.CHARLM_PRESETS)
+    _add_train_flags(p, "charlm")
     p.set_defaults(handler=commands.charlm_train)
     p = char_cmds.add_parser("evaluate", help="loss and bits per character on a text")
     p.add_argument("--model", required=True)
@@ -192,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = lm_cmds.add_parser("train", help="train word-level language models on reviews or any text")
     p.add_argument("--data", required=True, help="aclImdb directory, .tar.gz, 'imdb' (training and unlabelled "
                    "reviews), or a UTF-8 text file (one document per line)")
-    _add_train_flags(p, config.LMConfig, config.LM_PRESETS)
+    _add_train_flags(p, "lm")
     p.set_defaults(handler=commands.lm_train)
     p = lm_cmds.add_parser("evaluate", help="perplexity of a trained language model on documents")
     p.add_argument("--model", required=True, help="model directory written by `lm train`")
@@ -300,7 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result = args.handler(args)
+        with commands.warnings_as_notes():
+            result = args.handler(args)
         if "seqrnn.training.distributed" in sys.modules:  # under torchrun: leave the group together
             sys.modules["seqrnn.training.distributed"].leave()
         return int(result or 0)

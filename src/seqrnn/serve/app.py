@@ -38,9 +38,10 @@ from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
 from seqrnn.nn.sampling import DEFAULT_TOP_N
 from seqrnn.serve.limits import BodyLimit, ConnectionLimits, Limits, error_response
 from seqrnn.serve.workers import STREAM_CHUNK_CHARS, STREAM_CHUNK_SECONDS, Workers, frozen_stepper, generation, sample
+from seqrnn.tasks import registry
 
-# each model: what it is called, and the `seqrnn serve` flag that loads it
-MODELS = {"sentiment": ("sentiment model", "--sentiment"), "charlm": ("character language model", "--charlm")}
+# each model served: what it is called, and the `seqrnn serve` flag that loads it (the task registry's)
+MODELS = {task.name: (task.description, task.serve_option) for task in registry.TASKS.values() if task.serve_option}
 
 
 def require_fastapi():
@@ -53,18 +54,12 @@ def require_fastapi():
 
 
 def _load_models(sentiment_dir, charlm_dir):
-    if not sentiment_dir and not charlm_dir:
-        raise SeqrnnError("nothing to serve: give --sentiment DIR and/or --charlm DIR")
-    clf = lm = None
-    if sentiment_dir:
-        from seqrnn.tasks.classifier import SentimentClassifier
-
-        clf = SentimentClassifier.load(sentiment_dir)
-    if charlm_dir:
-        from seqrnn.tasks.charlm import CharLanguageModel
-
-        lm = CharLanguageModel.load(charlm_dir)
-    return clf, lm
+    """(classifier, character model) from their directories (None where not given), by the task registry."""
+    directories = {"sentiment": sentiment_dir, "charlm": charlm_dir}
+    if not any(directories.values()):
+        options = " and/or ".join(f"{MODELS[name][1]} DIR" for name in directories)
+        raise SeqrnnError(f"nothing to serve: give {options}")
+    return tuple(registry.get(name).load(directory) if directory else None for name, directory in directories.items())
 
 
 def _page_html() -> str:

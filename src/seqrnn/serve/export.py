@@ -244,9 +244,13 @@ def export_charlm_step(lm, path: str | Path) -> Path:
 
 # --- a model directory ------------------------------------------------------------------------------
 
+# the graph each form names (a task's `export` in `seqrnn.tasks.registry`)
+GRAPHS = {"classifier": export_classifier, "char_step": export_charlm_step}
+
 
 def export_model(directory: str | Path, fmt: str, out: str | Path, force: bool = False) -> dict[str, Any]:
-    """Export the model in a model directory (a text classifier or a character language model).
+    """Export the model in a model directory (a task whose registry entry names a graph in `GRAPHS`:
+    a text classifier or a character language model).
 
     Parameters
     ----------
@@ -264,8 +268,7 @@ def export_model(directory: str | Path, fmt: str, out: str | Path, force: bool =
     dict
         ``{"task", "format", "out", "bytes", "inputs", "outputs"}`` describing what was written.
     """
-    from seqrnn.tasks.charlm import CharLanguageModel
-    from seqrnn.tasks.classifier import TextClassifier
+    from seqrnn.tasks import registry
     from seqrnn.training.rundir import RunDir
 
     if fmt not in FORMATS:
@@ -281,13 +284,12 @@ def export_model(directory: str | Path, fmt: str, out: str | Path, force: bool =
         raise SeqrnnError(f"{directory}: no such model directory")
     saved = read_json(directory / RunDir.CONFIG)
     task = saved.get("task") if isinstance(saved, dict) else None
-    exporters = {TextClassifier.task: (TextClassifier, export_classifier),
-                 CharLanguageModel.task: (CharLanguageModel, export_charlm_step)}
-    if task not in exporters:
+    exportable = {name: entry for name, entry in registry.TASKS.items() if entry.export in GRAPHS}
+    if task not in exportable:
         raise SeqrnnError(f"{directory}: holds a {task or 'unknown'} model; export takes "
-                          f"{' and '.join(exporters)} models")
-    estimator_class, exporter = exporters[task]
-    exporter(estimator_class.load(directory), out)
+                          f"{' and '.join(exportable)} models")
+    entry = exportable[task]
+    GRAPHS[entry.export](entry.load(directory), out)
     model = _onnx().load(str(out), load_external_data=False)
     return {"task": task, "format": fmt, "out": str(out), "bytes": out.stat().st_size,
             "inputs": [i.name for i in model.graph.input], "outputs": [o.name for o in model.graph.output]}

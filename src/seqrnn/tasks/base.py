@@ -8,7 +8,8 @@ resume) -> the task's batches (refusing what would not fit in memory) -> the net
 starting weights -> the shared `Trainer`. A
 task module fills in four small hooks: `_prepare` (data -> `Prepared`), `_start_weights`, `_task`
 and, for facts learnt from the data besides the configuration, `_model_extras`/`_facts`/
-`_restore_facts`/`_check_resume`.
+`_restore_facts`/`_check_resume`. Shared by every task: `_require_training_memory` (the refusal of a
+model and batch that would not fit) and `vector_texts` (what word vectors are counted over).
 
 A subclass names its `task`, its `config_class`, `model_class`, `vocab_class` and `presets`, and gets an `__init__` whose
 keyword parameters are `preset`, every setting of the configuration (None = the preset's value)
@@ -33,13 +34,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
+import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from seqrnn import config as configs
-from seqrnn.training import distributed
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
+from seqrnn.memory import activation_floats, require_model
+from seqrnn.training import distributed
 from seqrnn.training.rundir import RunDir
 from seqrnn.training.runtime import interrupts_raise, preserved_global_state, setup_runtime, torch_threads
 from seqrnn.training.trainer import Trainer
@@ -59,6 +62,23 @@ class Prepared:
     description: dict[str, Any] = field(default_factory=dict)
     embedding_texts: "Sequence[str] | TokenizedTexts" = ()  # what word vectors are counted over (`embed_init="ppmi"`)
     start: Any = None  # a trained model the weights start from (the classifier's `init_from`)
+
+
+def vector_texts(tokens: "TokenizedTexts", rows: np.ndarray, more: "Sequence[str] | TokenizedTexts" = ()
+                 ) -> "TokenizedTexts":
+    """What word vectors are counted over (`embed_init="ppmi"`, `Prepared.embedding_texts`): the
+    training texts `rows` of `tokens`, then the texts `more` (unlabelled ones), in that order,
+    `wordvectors.MAX_VECTOR_TEXTS` at most; never a held-out text."""
+    from seqrnn.text.tokens import TokenizedTexts, as_tokens
+    from seqrnn.text.wordvectors import MAX_VECTOR_TEXTS
+
+    counted = rows[:MAX_VECTOR_TEXTS]
+    room = MAX_VECTOR_TEXTS - len(counted)
+    if isinstance(more, TokenizedTexts):
+        more = more.take(np.arange(min(len(more), room)))
+    else:
+        more = as_tokens(list(more)[:room])
+    return TokenizedTexts.concatenate([tokens.take(counted), more])
 
 
 class NotTrainedError(SeqrnnError, NotFittedError):
@@ -87,11 +107,13 @@ def _estimator_init(config_class: type) -> Callable:
 
 
 class RecurrentEstimator(BaseEstimator):
-    """Base of SentimentClassifier and CharLanguageModel: parameters, fit skeleton, save and load.
+    """Base of every task's estimator: parameters, fit skeleton, save and load.
 
-    Subclasses set `task`, `config_class` and `presets`, and may override the three hooks that
-    carry facts learnt from the data besides the configuration (the classifier's classes):
-    `_model_extras`, `_facts` and `_restore_facts`.
+    Subclasses set `task`, `config_class`, `model_class`, `vocab_class` and `presets`, fill in
+    `_prepare` and `_task` (and `_start_weights` when the weights start from something learnt), and
+    may override the three hooks that carry facts learnt from the data besides the configuration
+    (the classifier's classes): `_model_extras`, `_facts` and `_restore_facts`. The per-run options
+    reach every hook one way, checked: `run_options()`.
     """
 
     task: str = ""
@@ -139,7 +161,7 @@ class RecurrentEstimator(BaseEstimator):
                 if not resume:
                     self.dataset_ = {"source": source, **prepared.description}
                 task = self._task(prepared, config, device)  # before the model: it refuses what cannot fit
-                model = self.model_class(len(prepared.vocab), **config.to_dict()["model"], **self._model_extras())
+                model = self._new_model(len(prepared.vocab), config)
                 if not resume:
                     self._start_weights(model, prepared, config)
             self.model_ = self._train(model, task, run, device, config, prepared.vocab, resume, started,
@@ -160,6 +182,26 @@ class RecurrentEstimator(BaseEstimator):
         """The `train.Task` that gives the training loop its batches, loss and validation; it also
         refuses, naming the setting, a model or batch that would not fit in the device's memory."""
         raise NotImplementedError
+
+    def _new_model(self, vocab_size: int, config: configs.TaskConfig) -> torch.nn.Module:
+        """The task's network for a vocabulary of `vocab_size`: the `model` settings and `_model_extras`."""
+        return self.model_class(vocab_size, **config.to_dict()["model"], **self._model_extras())
+
+    def _require_training_memory(self, config: configs.TaskConfig, vocab_size: int, device: torch.device,
+                                 steps: str, floats_per_token: int = 0) -> None:
+        """Refuse, naming the option, a configuration whose model and batch need more memory than
+        `device` has (`seqrnn.memory`), for `_task`. One batch is `batch_size` x the data setting
+        `steps` tokens ("seq_len", "num_steps"), each keeping its embedding, the recurrent stack's
+        gates and `floats_per_token` more floats (a one-hot input: the vocabulary) for the backward
+        pass."""
+        m, batch, length = config.model, config.training.batch_size, getattr(config.data, steps)
+        directions = 2 if getattr(m, "bidirectional", False) else 1
+        per_token = floats_per_token + m.embed_size + activation_floats(m.cell, m.hidden_size, m.num_layers,
+                                                                        directions)
+        require_model(lambda: self._new_model(vocab_size, config),
+                      {"hidden_size": m.hidden_size, "num_layers": m.num_layers, "embed_size": m.embed_size}, device,
+                      [(f"batch_size {batch} x {steps} {length} (one batch's activations)",
+                        batch * length * per_token * 4, f"lower batch_size or {steps}")])
 
     def _check_resume(self, saved: dict[str, Any], run: RunDir) -> None:
         """Refuse to resume the run whose config.json is `saved` with different facts of the data."""
@@ -262,8 +304,9 @@ class RecurrentEstimator(BaseEstimator):
         CUDA when present), in eval mode and without autograd, with torch's and the BLAS's threads
         set to the `threads` parameter for the duration (None: left as they are)."""
         self._check_fitted()
-        device = distributed.resolve_device(self.device)
-        with torch_threads(self.threads), torch.no_grad():
+        options = self.run_options()
+        device = distributed.resolve_device(options.device)
+        with torch_threads(options.threads), torch.no_grad():
             self.model_.to(device).eval()
             yield device
 
@@ -318,7 +361,7 @@ class RecurrentEstimator(BaseEstimator):
         except SeqrnnError as exc:
             raise SeqrnnError(f"{directory}: {exc}") from None
         try:
-            model = cls.model_class(len(vocab), **config.to_dict()["model"], **estimator._model_extras())
+            model = estimator._new_model(len(vocab), config)
             model.load_state_dict(weights)
         except (RuntimeError, TypeError, KeyError) as exc:
             raise SeqrnnError(f"{directory}: weights do not match config.json and vocab.json "

@@ -19,14 +19,19 @@ import torch
 from seqrnn.config import CHARLM_PRESETS, CharLMConfig
 from seqrnn.data.corpus import TextSource, as_source, char_streams, encode_chars
 from seqrnn.errors import InvalidInputError, InvalidInputTypeError, SeqrnnError
-from seqrnn.tasks.base import Prepared, RecurrentEstimator
-from seqrnn.memory import activation_floats, require_model
 from seqrnn.nn.networks import CharRNN
+from seqrnn.nn.sampling import (
+    DEFAULT_SEED,
+    RecurrentStepper,
+    check_sampling_options,
+    effective_top_n,
+    generate,
+    sampler_bytes_per_stream,
+)
+from seqrnn.tasks.base import Prepared
+from seqrnn.tasks.streams import StreamEstimator, StreamTask, stream_loss
 from seqrnn.text.vocabulary import CharVocabulary
 from seqrnn.training.runtime import torch_threads
-from seqrnn.nn.sampling import (DEFAULT_SEED, RecurrentStepper, check_sampling_options, effective_top_n, generate,
-                             sampler_bytes_per_stream)
-from seqrnn.tasks.streams import StreamTask, stream_loss
 
 TASK = "charlm"
 
@@ -37,18 +42,7 @@ def char_metrics(losses: dict[str, float]) -> dict[str, float]:
     return {"loss": loss, "bits_per_char": loss / math.log(2)}
 
 
-def _require_training_memory(config: CharLMConfig, vocab_size: int, device: torch.device) -> None:
-    """Refuse, naming the option, a configuration whose model and batch need more memory than
-    `device` has (`seqrnn.memory`); the text itself is read through a memory map."""
-    m, batch, steps = config.model, config.training.batch_size, config.data.num_steps
-    per_token = vocab_size + m.embed_size + activation_floats(m.cell, m.hidden_size, m.num_layers)
-    require_model(lambda: CharRNN(vocab_size, **config.to_dict()["model"]),
-                  {"hidden_size": m.hidden_size, "num_layers": m.num_layers, "embed_size": m.embed_size}, device,
-                  [(f"batch_size {batch} x num_steps {steps} (one batch's activations)", batch * steps * per_token * 4,
-                    "lower batch_size or num_steps")])
-
-
-class CharLanguageModel(RecurrentEstimator):
+class CharLanguageModel(StreamEstimator):
     """A character-level recurrent language model (many-to-many) with scikit-learn's conventions.
 
     It learns a text one character at a time, as the book's CharRNN learns *Hamlet*, then writes
@@ -91,6 +85,7 @@ class CharLanguageModel(RecurrentEstimator):
     """
 
     task = TASK
+    unit = "characters"
     config_class = CharLMConfig
     model_class = CharRNN
     vocab_class = CharVocabulary
@@ -131,7 +126,7 @@ class CharLanguageModel(RecurrentEstimator):
 
     def _prepare(self, corpus: TextSource, config: CharLMConfig, vocab: CharVocabulary | None) -> Prepared:
         settings = config.data
-        streams = char_streams(corpus, settings.val_fraction, settings.limit, vocab, quiet=self.quiet)
+        streams = char_streams(corpus, settings.val_fraction, settings.limit, vocab, quiet=self.run_options().quiet)
         val = streams.val
         if not settings.val_fraction and not corpus.splits:  # no held-out text: select on the training text itself
             val = streams.train
@@ -139,11 +134,11 @@ class CharLanguageModel(RecurrentEstimator):
                         {"train_chars": streams.train_chars, "val_chars": streams.val_chars})
 
     def _task(self, prepared: Prepared, config: CharLMConfig, device: torch.device) -> StreamTask:
-        _require_training_memory(config, len(prepared.vocab), device)
-        options = self.run_options()
+        # the text itself is read through a memory map; each token of a batch keeps its logits over the characters
+        self._require_training_memory(config, len(prepared.vocab), device, "num_steps",
+                                      floats_per_token=len(prepared.vocab))
         task = StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
-                          metrics=char_metrics, eval_rows=options.eval_batch_size, eval_batches=options.eval_batches,
-                          unit="characters")
+                          metrics=char_metrics, **self._stream_options())
         if len(prepared.val) < 2:  # after the batch shape's check: a tiny text is named for that first
             raise SeqrnnError(f"the held-out part ({prepared.description['val_chars']} characters, "
                               f"{len(prepared.val)} known) is too short to validate on: raise `val_fraction`, or set "
@@ -237,7 +232,7 @@ class CharLanguageModel(RecurrentEstimator):
         check_sampling_options(length=length, temperature=temperature, top_n=top_n, top_p=top_p,
                                num_samples=num_samples, held=True)
         pieces = [[] for _ in range(num_samples)]
-        with torch_threads(self.threads):
+        with torch_threads(self.run_options().threads):
             for step in self.sample_stream(length, start, top_n=top_n, top_p=top_p, temperature=temperature,
                                            seed=seed, num_samples=num_samples, ignore_unknown=ignore_unknown):
                 for piece, char in zip(pieces, step):
@@ -271,10 +266,11 @@ class CharLanguageModel(RecurrentEstimator):
         except TypeError:
             raise InvalidInputTypeError(f"text must be one string, a path or a TextSource, got "
                                         f"{type(text).__name__}") from None
-        ids, _, n_unknown = encode_chars(corpus, self.vocab_, "test" if corpus.splits else None, quiet=self.quiet)
+        quiet = self.run_options().quiet
+        ids, _, n_unknown = encode_chars(corpus, self.vocab_, "test" if corpus.splits else None, quiet=quiet)
         if len(ids) < 2:
             raise InvalidInputError(f"nothing to evaluate: the text has {len(ids)} character(s) the model knows, "
                                     "at least 2 are needed (the first is only read)")
         with self._inference() as device:
-            loss, n = stream_loss(self.model_, ids, device, rows=self.run_options().eval_batch_size, quiet=self.quiet)
+            loss, n = stream_loss(self.model_, ids, device, rows=self._eval_rows(), quiet=quiet)
         return {"loss": loss, "bits_per_char": loss / math.log(2), "n_chars": n, "n_unknown": n_unknown}

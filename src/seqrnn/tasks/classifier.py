@@ -20,7 +20,7 @@ name in config.json stays "sentiment", so model directories read the same under 
 
 from __future__ import annotations
 
-import math
+import functools
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,77 +31,32 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 
+from seqrnn.config import CLASSIFIER_PRESETS, ClassifierConfig
 from seqrnn.data.checks import check_labels, check_texts, class_indices, json_classes, training_classes
-from seqrnn.config import SENTIMENT_PRESETS, SentimentConfig
 from seqrnn.data.split import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
-from seqrnn.tasks.base import Prepared, RecurrentEstimator
-from seqrnn.tasks.wordlm import pretrained_language_model, start_from_language_model
-from seqrnn.memory import activation_floats, require, require_model
+from seqrnn.memory import require
 from seqrnn.nn.networks import SentimentRNN
+from seqrnn.tasks.base import Prepared, RecurrentEstimator, vector_texts
+from seqrnn.tasks.sequence import PREDICT_BATCH, EncodedSequences, SequenceTask, length_sorted_batches, predict_outputs
+from seqrnn.tasks.wordlm import pretrained_language_model, start_from_language_model
 from seqrnn.text.tokens import TokenizedTexts, as_tokens
 from seqrnn.text.vocabulary import Vocabulary, build_vocabulary, encode_texts, smallest_dtype
-from seqrnn.progress import Progress
-from seqrnn.text.wordvectors import MAX_VECTOR_TEXTS, start_embedding
+from seqrnn.text.wordvectors import start_embedding
 
 TASK = "sentiment"
-PREDICT_BATCH = 256  # reviews per batch when validating, evaluating and predicting, unless eval_batch_size says
 IMDB_CLASSES = [0, 1]  # negative, positive: the classes of a model directory that names none
+
+# the sequence pieces under the names a classifier gives them (reviews, logits)
+EncodedReviews = EncodedSequences
+predict_logits = predict_outputs
+__all__ = ["TextClassifier", "SentimentClassifier", "ClassificationTask", "ReviewTask", "EncodedReviews",
+           "EncodedSequences", "length_sorted_batches", "predict_logits", "PREDICT_BATCH", "classification_loss",
+           "classification_metrics", "probabilities", "predicted_indices", "logit_metrics", "macro_f1",
+           "prediction_records", "saved_classes", "SmallDataWarning", "TASK"]
 
 
 # --- the model's outputs ----------------------------------------------------------------------------
-
-
-class EncodedReviews:
-    """Token ids (n, seq_len; the smallest unsigned type of the vocabulary, 2 bytes for up to 65,536
-    words; int64 per batch), true lengths and class indices, padded on the
-    side the model expects."""
-
-    def __init__(self, ids: np.ndarray, lengths: np.ndarray, targets: np.ndarray | None, pad: str):
-        self.ids, self.lengths, self.targets, self.pad = ids, lengths, targets, pad
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def subset(self, index: np.ndarray) -> "EncodedReviews":
-        return EncodedReviews(self.ids[index], self.lengths[index],
-                              None if self.targets is None else self.targets[index], self.pad)
-
-    def rows(self, index: np.ndarray, device: torch.device):
-        """A batch: ids trimmed to its longest review (right padding), lengths, class indices."""
-        ids = self.ids[index]
-        lengths = np.maximum(self.lengths[index], 1)  # a review with no words is one padding token
-        if self.pad == "right":
-            ids = ids[:, : lengths.max()]
-            lengths_t = torch.as_tensor(lengths, device=device)
-        else:  # the book's form: the whole left-padded row, the last step is the last token
-            lengths_t = None
-        targets = None if self.targets is None else torch.as_tensor(self.targets[index], device=device)
-        return torch.as_tensor(ids.astype(np.int64), device=device), lengths_t, targets
-
-
-def length_sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Row indices in batches of `batch_size`, shortest rows first (less padding per batch)."""
-    order = np.argsort(lengths, kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def predict_logits(model: SentimentRNN, data: EncodedReviews, device: torch.device,
-                   batch_size: int | None = None, on_batch=None, quiet: bool = True) -> np.ndarray:
-    """Logits for every review (none dropped), computed in batches of similar length: shape (n,) for
-    two classes, (n, classes) for more. `on_batch` is called after each batch (it may raise to
-    stop); progress is shown unless `quiet`."""
-    out = np.empty((len(data),) if model.num_classes == 2 else (len(data), model.num_classes), dtype=np.float32)
-    model.eval()
-    batches = length_sorted_batches(data.lengths, batch_size or PREDICT_BATCH)
-    with torch.no_grad(), Progress("predict", len(data), "text", quiet=quiet) as progress:
-        for index in batches:
-            ids, lengths, _ = data.rows(index, device)
-            out[index] = model(ids, lengths).float().cpu().numpy()
-            progress.update(len(index))
-            if on_batch is not None:
-                on_batch()
-    return out
 
 
 def classification_loss(logits: torch.Tensor, targets: torch.Tensor,
@@ -149,73 +104,34 @@ def macro_f1(logits: np.ndarray, targets: np.ndarray) -> float:
     return float(f1_score(targets, predicted_indices(logits), labels=np.arange(k), average="macro", zero_division=0))
 
 
-class ReviewTask:
-    """Mini-batches of reviews for the shared training loop; bucketed by length when asked; the
-    loss weighted by class when `class_weight` (one weight per class) is given.
+def classification_metrics(logits: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """The held-out figures of a classifier: loss, accuracy and macro-F1."""
+    return {**logit_metrics(logits, targets), "macro_f1": macro_f1(logits, targets)}
 
-    Validation gives the loss, accuracy and macro-F1; the best weights are those of the best
-    accuracy, or, with class weights, of the best macro-F1: weighting the classes asks every class
-    to count the same, and accuracy would pick the weights that favour the largest class again."""
 
-    def __init__(self, train: EncodedReviews, val: EncodedReviews, batch_size: int, bucket: bool, seed: int,
+class ClassificationTask(SequenceTask):
+    """The classifier's `SequenceTask`: the classification loss, weighted by class when
+    `class_weight` (one weight per class) is given, and `classification_metrics`.
+
+    The best weights are those of the best accuracy, or, with class weights, of the best macro-F1:
+    weighting the classes asks every class to count the same, and accuracy would pick the weights
+    that favour the largest class again."""
+
+    def __init__(self, train: EncodedSequences, val: EncodedSequences, batch_size: int, bucket: bool, seed: int,
                  device: torch.device, eval_batch_size: int | None = None, eval_batches: int | None = None,
                  class_weight: np.ndarray | None = None):
-        self.train, self.batch_size, self.bucket, self.seed, self.device = train, batch_size, bucket, seed, device
-        self.eval_batch_size = eval_batch_size or PREDICT_BATCH
-        most = (eval_batches or 0) * batch_size
-        # validation reads at most `eval_batches` training batches' worth of held-out texts: the same seeded
-        # sample every time
-        self.val = val.subset(np.sort(np.random.default_rng([seed, 2]).permutation(len(val))[:most])) \
-            if most and len(val) > most else val
         self.class_weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32,
                                                                                device=device)
-        self.monitor = ("accuracy", "max") if class_weight is None else ("macro_f1", "max")
-        self._epoch, self._batches = None, []
+        super().__init__(train, val, batch_size, bucket, seed, device, eval_batch_size, eval_batches,
+                         loss=functools.partial(classification_loss, class_weight=self.class_weight),
+                         metrics=classification_metrics,
+                         monitor=("accuracy", "max") if class_weight is None else ("macro_f1", "max"))
 
-    def batches_per_epoch(self) -> int:
-        return math.ceil(len(self.train) / self.batch_size)
 
-    def _epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        """A seeded shuffle per epoch; with bucketing, batches of similar length in shuffled order."""
-        rng = np.random.default_rng([self.seed, epoch])
-        order = rng.permutation(len(self.train))
-        if not self.bucket:
-            return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        chunk = self.batch_size * 50
-        batches = []
-        for start in range(0, len(order), chunk):
-            part = order[start : start + chunk]
-            part = part[np.argsort(self.train.lengths[part], kind="stable")]
-            batches += [part[i : i + self.batch_size] for i in range(0, len(part), self.batch_size)]
-        return [batches[i] for i in rng.permutation(len(batches))]
-
-    def batch(self, epoch: int, index: int):
-        if epoch != self._epoch:
-            self._epoch, self._batches = epoch, self._epoch_batches(epoch)
-        return self.train.rows(self._batches[index], self.device)
-
-    def loss(self, model, batch, carry):
-        ids, lengths, targets = batch
-        return classification_loss(model(ids, lengths), targets, self.class_weight), None, len(ids)
-
-    def validate(self, model, on_batch=None) -> dict[str, float]:
-        logits = predict_logits(model, self.val, self.device, self.eval_batch_size, on_batch=on_batch)
-        return {**logit_metrics(logits, self.val.targets), "macro_f1": macro_f1(logits, self.val.targets)}
+ReviewTask = ClassificationTask  # the same class under its reviews name
 
 
 # --- the estimator ------------------------------------------------------------------------------------
-
-
-def _require_training_memory(config: SentimentConfig, vocab_size: int, num_classes: int, device) -> None:
-    """Refuse, naming the option, a configuration whose model and batch need more memory than
-    `device` has (`seqrnn.memory`)."""
-    m, batch, seq_len = config.model, config.training.batch_size, config.data.seq_len
-    directions = 2 if m.bidirectional else 1
-    per_token = m.embed_size + activation_floats(m.cell, m.hidden_size, m.num_layers, directions)
-    require_model(lambda: SentimentRNN(vocab_size, **config.to_dict()["model"], num_classes=num_classes),
-                  {"hidden_size": m.hidden_size, "num_layers": m.num_layers, "embed_size": m.embed_size}, device,
-                  [(f"batch_size {batch} x seq_len {seq_len} (one batch's activations)",
-                    batch * seq_len * per_token * 4, "lower batch_size or seq_len")])
 
 
 @dataclass
@@ -249,12 +165,12 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         unlabelled texts, bidirectional LSTM 128, max+mean pooling, 400 tokens right-padded and
         bucketed by length, batch 64, AdamW 2e-3 with a cosine schedule, 6 epochs.
     **settings
-        Every field of `seqrnn.config.SentimentConfig` (model: `cell`, `num_layers`, `hidden_size`,
+        Every field of `seqrnn.config.ClassifierConfig` (model: `cell`, `num_layers`, `hidden_size`,
         `dropout`, `embed_size`, `embed_dropout`, `bidirectional`, `pooling`; data: `seq_len`,
         `pad`, `bucket`, `min_count`, `max_vocab`, `val_fraction`, `limit`; training: `epochs`,
         `batch_size`, `lr`, `weight_decay`, `grad_clip`, `schedule`, `warmup_steps`,
         `final_lr_fraction`, `eval_every`, `seed`, `embed_init`). None (the default) takes the
-        preset's value; `help(seqrnn.config.SentimentConfig)` and `seqrnn classify train --help`
+        preset's value; `help(seqrnn.config.ClassifierConfig)` and `seqrnn classify train --help`
         describe each, with both presets' values.
     max_minutes, checkpoint_every, skip_nonfinite, threads, device, quiet, eval_batch_size
         How a call runs (`seqrnn.config.RunOptions`), not part of the model: the training budget,
@@ -271,7 +187,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         The network with the best weights by validation accuracy.
     vocab_ : Vocabulary
         The words of the training texts (ids from 2; 0 is padding, 1 unknown).
-    config_ : SentimentConfig
+    config_ : ClassifierConfig
         The configuration trained with; a loaded model's `get_params()` returns it too.
     summary_ : dict
         How training ended (after `fit`): steps, seconds, why it stopped, the best validation.
@@ -284,10 +200,10 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
     """
 
     task = TASK
-    config_class = SentimentConfig
+    config_class = ClassifierConfig
     model_class = SentimentRNN
     vocab_class = Vocabulary
-    presets = SENTIMENT_PRESETS
+    presets = CLASSIFIER_PRESETS
 
     def fit(self, X, y, *, X_val=None, y_val=None, unlabelled=(), out_dir: str | Path | None = None,
             resume: bool = False, source: str | None = None) -> "TextClassifier":
@@ -348,7 +264,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             raise InvalidInputError(f"cannot resume with the classes {json_classes(self.classes_)}: the run in "
                                     f"{run.path} was started with {classes}")
 
-    def _prepare(self, data: LabelledData, config: SentimentConfig, vocab: Vocabulary | None) -> Prepared:
+    def _prepare(self, data: LabelledData, config: ClassifierConfig, vocab: Vocabulary | None) -> Prepared:
         settings, training = config.data, config.training
         tokens = as_tokens(data.texts)
         # the seeded shuffle, stratified by class, held-out texts first (`data.heldout_split`: a language
@@ -377,10 +293,10 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         if vocab is None:  # the words of the training texts only
             vocab = build_vocabulary(tokens, kept, settings.min_count, settings.max_vocab or None)
 
-        def encoded(source: TokenizedTexts, rows: np.ndarray, targets: np.ndarray) -> EncodedReviews:
+        def encoded(source: TokenizedTexts, rows: np.ndarray, targets: np.ndarray) -> EncodedSequences:
             ids, lengths = encode_texts(source, vocab, settings.seq_len, pad=settings.pad,
                                         dtype=smallest_dtype(len(vocab)), rows=rows)
-            return EncodedReviews(ids, lengths, targets, settings.pad)
+            return EncodedSequences(ids, lengths, targets, settings.pad)
 
         train = encoded(tokens, kept, data.targets[kept])
         val = encoded(val_tokens, val_rows, val_targets) if len(val_rows) else train  # none: select on training
@@ -388,10 +304,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
                        "unlabelled_reviews": len(data.unlabelled)}
         embedding_texts = ()
         if training.embed_init == "ppmi" and pretrained is None:
-            # word vectors are counted over the training texts, then the unlabelled ones: MAX_VECTOR_TEXTS at most
-            counted = kept[:MAX_VECTOR_TEXTS]
-            embedding_texts = TokenizedTexts.concatenate(
-                [tokens.take(counted), as_tokens(data.unlabelled[: MAX_VECTOR_TEXTS - len(counted)])])
+            embedding_texts = vector_texts(tokens, kept, data.unlabelled)
         return Prepared(vocab, train, val, description, start=pretrained, embedding_texts=embedding_texts)
 
     def _check_class_counts(self, targets: np.ndarray, held_out: int, limited: bool) -> None:
@@ -412,14 +325,14 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         raise InvalidInputError(what + (f" (after {' and '.join(after)})" if after else "")
                                 + "; every class needs at least 2 to learn from: add texts of it, or drop it")
 
-    def _start_weights(self, model: SentimentRNN, prepared: Prepared, config: SentimentConfig) -> None:
+    def _start_weights(self, model: SentimentRNN, prepared: Prepared, config: ClassifierConfig) -> None:
         if prepared.start is not None:
             start_from_language_model(model, prepared.start.model_)
         elif config.training.embed_init == "ppmi":
             start_embedding(model.encoder.embedding, prepared.embedding_texts, prepared.vocab, config.training.seed)
 
-    def _task(self, prepared: Prepared, config: SentimentConfig, device: torch.device) -> ReviewTask:
-        _require_training_memory(config, len(prepared.vocab), len(self.classes_), device)
+    def _task(self, prepared: Prepared, config: ClassifierConfig, device: torch.device) -> ClassificationTask:
+        self._require_training_memory(config, len(prepared.vocab), device, "seq_len")
         weights = None
         if config.training.class_weight == "balanced":
             from sklearn.utils.class_weight import compute_class_weight
@@ -429,8 +342,8 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         # fewer texts than a batch: one batch of all of them (`_prepare` warned)
         batch_size = min(config.training.batch_size, len(prepared.train))
         options = self.run_options()
-        return ReviewTask(prepared.train, prepared.val, batch_size, config.data.bucket, config.training.seed, device,
-                          options.eval_batch_size, options.eval_batches, weights)
+        return ClassificationTask(prepared.train, prepared.val, batch_size, config.data.bucket, config.training.seed,
+                                  device, options.eval_batch_size, options.eval_batches, weights)
 
     # --- what a classifier carries besides its configuration -------------------------------------
 
@@ -461,8 +374,8 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             ids, lengths = encode_texts(texts, self.vocab_, data.seq_len, pad=data.pad,
                                         dtype=smallest_dtype(len(self.vocab_)))
             options = self.run_options()
-            return predict_logits(self.model_, EncodedReviews(ids, lengths, None, data.pad), device,
-                                  options.eval_batch_size, quiet=not progress or options.quiet)
+            return predict_outputs(self.model_, EncodedSequences(ids, lengths, None, data.pad), device,
+                                   options.eval_batch_size, quiet=not progress or options.quiet)
 
     def decision_function(self, X) -> np.ndarray:
         """The model's logits for each text.

@@ -7,6 +7,9 @@ rows read in parallel, each continuing where the row above stopped (`reshape_str
 window to the next, detached between windows (truncated BPTT), and starts from zero at every
 epoch. A model with a backward direction reads the same stream reversed.
 
+`StreamEstimator` is the base of both language models' estimators: it gives their `StreamTask` its
+run options and decides, by one rule, how many rows of a stream are evaluated at once.
+
 Both language models take `model(tokens, targets=..., direction=..., state=...)` and return the
 mean loss (nats per token) with the state after the window: the one call the task and the loss
 make, so DistributedDataParallel sees every training step through `forward`.
@@ -25,6 +28,7 @@ import torch
 from seqrnn.errors import SeqrnnError
 from seqrnn.nn.body import detach_state
 from seqrnn.progress import Progress
+from seqrnn.tasks.base import RecurrentEstimator
 
 Metrics = Callable[[dict[str, float]], dict[str, float]]
 
@@ -155,3 +159,22 @@ class StreamTask:
         return self.metrics({d: stream_loss(model, self.val_ids, self.device, d, self.eval_rows,
                                             max_tokens=self.eval_tokens, on_batch=on_batch)[0]
                              for d in self.directions})
+
+
+class StreamEstimator(RecurrentEstimator):
+    """An estimator whose task is a language model over one token stream (its `data` settings
+    have `num_steps`); `unit` names its tokens in messages."""
+
+    unit = "tokens"
+    default_eval_rows: int | None = None  # rows of a stream evaluated at once without `eval_batch_size`
+
+    def _eval_rows(self) -> int | None:
+        """Rows of a stream evaluated at once, in validation and in `evaluate` alike: the
+        `eval_batch_size` run option, else the model's `default_eval_rows` (None: `stream_loss`'s
+        choice)."""
+        return self.run_options().eval_batch_size or self.default_eval_rows
+
+    def _stream_options(self) -> dict:
+        """The `StreamTask` keywords that come from the run options and the model: `eval_rows`,
+        `eval_batches` and `unit`."""
+        return {"eval_rows": self._eval_rows(), "eval_batches": self.run_options().eval_batches, "unit": self.unit}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-import sys
+import warnings
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -29,17 +29,17 @@ import numpy as np
 import torch
 
 from seqrnn import cache
-from seqrnn.data.checks import check_labels, check_texts
 from seqrnn.config import LM_PRESETS, LMConfig
+from seqrnn.data.checks import check_labels, check_texts
 from seqrnn.data.split import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
-from seqrnn.tasks.base import Prepared, RecurrentEstimator
 from seqrnn.nn.networks import WordLM
+from seqrnn.nn.sampling import DEFAULT_SEED, check_sampling_options, sample_tokens
+from seqrnn.tasks.base import Prepared, vector_texts
+from seqrnn.tasks.streams import StreamEstimator, StreamTask, stream_loss
 from seqrnn.text.tokens import TokenizedTexts, as_tokens, tokenize
 from seqrnn.text.vocabulary import Vocabulary, smallest_dtype
-from seqrnn.nn.sampling import DEFAULT_SEED, check_sampling_options, sample_tokens
-from seqrnn.tasks.streams import StreamTask, stream_loss
-from seqrnn.text.wordvectors import MAX_VECTOR_TEXTS, start_embedding
+from seqrnn.text.wordvectors import start_embedding
 
 TASK = "lm"
 SEPARATOR = Vocabulary.PAD  # starts every document in the stream
@@ -105,7 +105,7 @@ def language_model_metrics(model: WordLM, ids: np.ndarray, device: torch.device,
     return word_metrics({d: stream_loss(model, ids, device, d, rows)[0] for d in model.directions})
 
 
-class WordLanguageModel(RecurrentEstimator):
+class WordLanguageModel(StreamEstimator):
     """A word-level recurrent language model (forward, backward or both) with scikit-learn
     estimator conventions; its directory starts a `SentimentClassifier` (`init_from`).
 
@@ -129,6 +129,8 @@ class WordLanguageModel(RecurrentEstimator):
     """
 
     task = TASK
+    unit = "words"
+    default_eval_rows = 32
     config_class = LMConfig
     model_class = WordLM
     vocab_class = Vocabulary
@@ -196,9 +198,7 @@ class WordLanguageModel(RecurrentEstimator):
                        "heldout_tokens_digest": tokens.digest(val_index)}
         embedding_texts = ()
         if training.embed_init == "ppmi":  # counted over the first training documents, unshuffled
-            counted = train_index[:MAX_VECTOR_TEXTS]
-            embedding_texts = TokenizedTexts.concatenate(
-                [tokens.take(counted), extra.take(np.arange(min(len(extra), MAX_VECTOR_TEXTS - len(counted))))])
+            embedding_texts = vector_texts(tokens, train_index, extra)
         return Prepared(vocab, train_ids, val_ids, description, embedding_texts=embedding_texts)
 
     def _start_weights(self, model: WordLM, prepared: Prepared, config: LMConfig) -> None:
@@ -208,7 +208,7 @@ class WordLanguageModel(RecurrentEstimator):
     def _task(self, prepared: Prepared, config: LMConfig, device: torch.device) -> StreamTask:
         return StreamTask(prepared.train, prepared.val, config.training.batch_size, config.data.num_steps, device,
                           directions=WordLM.directions_of(config.model.direction), metrics=word_metrics,
-                          eval_rows=32, eval_batches=self.run_options().eval_batches, unit="words")
+                          **self._stream_options())
 
     # --- using a trained model ------------------------------------------------------------------
 
@@ -222,7 +222,7 @@ class WordLanguageModel(RecurrentEstimator):
         if len(ids) < 2:
             raise SeqrnnError("nothing to evaluate: no words in the documents")
         with self._inference() as device:
-            result = language_model_metrics(self.model_, ids, device, self.eval_batch_size or 32)
+            result = language_model_metrics(self.model_, ids, device, self._eval_rows())
         return {**result, "n_words": int(len(ids) - 1),
                 "n_unknown": int((flat == Vocabulary.UNK).sum())}
 
@@ -288,8 +288,9 @@ def detokenize(words: Sequence[str]) -> str:
 
 def pretrained_language_model(directory: str | Path, config, heldout_digest: str) -> WordLanguageModel:
     """The language model in `directory`, checked to fit a classifier of `config` (same cell,
-    embedding and hidden sizes); a note when it was trained on reviews this classifier validates on
-    (`heldout_digest`: `TokenizedTexts.digest` of the classifier's validation texts)."""
+    embedding and hidden sizes); a `HeldOutWarning` when it may have trained on reviews this
+    classifier validates on (`heldout_digest`: `TokenizedTexts.digest` of the classifier's
+    validation texts)."""
     lm = WordLanguageModel.load(directory)
     mine, theirs = config.model, lm.config_.model
     for name in ("cell", "embed_size", "hidden_size"):
@@ -298,13 +299,17 @@ def pretrained_language_model(directory: str | Path, config, heldout_digest: str
                               f"classifier {name}={getattr(mine, name)!r}: give --{name.replace('_', '-')} "
                               f"{getattr(theirs, name)}")
     if "heldout_tokens_digest" not in lm.dataset_:
-        print(f"note: the language model in {directory} does not record which reviews it held out, so it cannot be "
-              "checked against this classifier's validation reviews", file=sys.stderr)
+        warnings.warn(f"the language model in {directory} does not record which reviews it held out, so it cannot "
+                      "be checked against this classifier's validation reviews", HeldOutWarning, stacklevel=5)
     elif lm.dataset_["heldout_tokens_digest"] != heldout_digest:
-        print(f"note: the language model in {directory} did not hold out exactly this classifier's validation "
-              "reviews (train both with the same --seed, --val-fraction and --limit), so the validation "
-              "accuracy may be optimistic", file=sys.stderr)
+        warnings.warn(f"the language model in {directory} did not hold out exactly this classifier's validation "
+                      "reviews (train both with the same --seed, --val-fraction and --limit), so the validation "
+                      "accuracy may be optimistic", HeldOutWarning, stacklevel=5)
     return lm
+
+
+class HeldOutWarning(UserWarning):
+    """A classifier starts from a language model that may have trained on its validation texts."""
 
 
 def start_from_language_model(classifier: torch.nn.Module, lm: WordLM) -> list[str]:
