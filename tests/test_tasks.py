@@ -168,7 +168,7 @@ def test_the_built_in_tasks_are_registered_under_the_names_their_model_directori
 def test_the_server_lists_and_loads_its_models_from_the_registry():
     from seqrnn.serve import app
 
-    assert app._MODELS == {"sentiment": ("sentiment model", "--sentiment"),
+    assert app.MODELS == {"sentiment": ("sentiment model", "--sentiment"),
                            "charlm": ("character language model", "--charlm")}
     with pytest.raises(SeqrnnError, match="nothing to serve: give --sentiment DIR and/or --charlm DIR"):
         app._load_models(None, None)
