@@ -17,12 +17,15 @@ $(STAMP): pyproject.toml requirements.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
+# the tests that need no process of their own run on both cores (pytest-xdist); then those that start
+# processes and servers (marked slow), one at a time
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow" -n 2
+	$(BIN)/python -m pytest -q -m slow
 
 # everything but the tests that start a process or a server (marked slow): for quick checks while editing
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n 2
 
 # refresh docs/serve.png: the page of `seqrnn serve` in use, drawn by headless Chromium
 screenshot: $(STAMP)
