@@ -16,7 +16,7 @@ from seqrnn.errors import Interrupted, InvalidInputError
 from seqrnn.training import callbacks, distributed
 from seqrnn.training.rundir import RunDir
 from seqrnn.training.runtime import torch_threads
-from seqrnn.training.trainer import ExplodingLoss, NonFiniteLoss, Trainer
+from seqrnn.training.trainer import ExplodingLoss, NonFiniteLoss, ResumeWarning, Trainer
 
 
 class ToyTask:
@@ -172,7 +172,7 @@ def test_a_signal_finishes_the_step_writes_the_checkpoint_and_resume_is_exact(tm
     assert steps == sorted(set(steps)) == list(range(1, 11))  # each step once after the resume
 
 
-def test_a_checkpoint_written_on_cuda_resumes_on_the_cpu_with_a_note(tmp_path, capsys):
+def test_a_checkpoint_written_on_cuda_resumes_on_the_cpu_with_a_note(tmp_path):
     config = TrainingConfig(epochs=2, lr=0.1)
     trainer = Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path), torch.device("cpu"),
                       max_minutes=1e-9)
@@ -181,8 +181,8 @@ def test_a_checkpoint_written_on_cuda_resumes_on_the_cpu_with_a_note(tmp_path, c
     saved["rng"]["cuda"] = [torch.zeros(16, dtype=torch.uint8)]  # what a CUDA run adds (tensors are saved on the CPU)
     RunDir(tmp_path).save_checkpoint(weights, {k: v for k, v in saved.items() if k != "format"})
     resumed = Trainer(torch.nn.Linear(1, 1), ToyTask(), config, RunDir(tmp_path), torch.device("cpu"))
-    resumed.resume()
-    assert "written on CUDA" in capsys.readouterr().err
+    with pytest.warns(ResumeWarning, match="written on CUDA"):
+        resumed.resume()
     assert resumed.fit()["step"] == 10
 
 

@@ -40,3 +40,8 @@ class Interrupted(SeqrnnError):
             return
         where = f"the checkpoint is in {checkpoint}" if checkpoint is not None else "stopped at once, no new checkpoint"
         super().__init__(f"interrupted by {name} at step {step}; {where}")
+
+
+class SeqrnnWarning(UserWarning):
+    """Something the library tells its user (a note): a warning in Python, a `note: ...` line on the
+    command line. Every note of seqrnn is one of these."""

@@ -34,7 +34,7 @@ from sklearn.base import ClassifierMixin
 from seqrnn.config import CLASSIFIER_PRESETS, ClassifierConfig
 from seqrnn.data.checks import check_labels, check_texts, class_indices, json_classes, training_classes
 from seqrnn.data.split import heldout_split
-from seqrnn.errors import InvalidInputError, SeqrnnError
+from seqrnn.errors import InvalidInputError, SeqrnnError, SeqrnnWarning
 from seqrnn.memory import require
 from seqrnn.nn.networks import SentimentRNN
 from seqrnn.tasks.base import Prepared, RecurrentEstimator, vector_texts
@@ -464,7 +464,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
 SentimentClassifier = TextClassifier  # the book's name for it
 
 
-class SmallDataWarning(UserWarning):
+class SmallDataWarning(SeqrnnWarning):
     """Fewer training texts than one batch: `fit` trains on one batch of all of them."""
 
 

@@ -32,7 +32,7 @@ from seqrnn import cache
 from seqrnn.config import LM_PRESETS, LMConfig
 from seqrnn.data.checks import check_labels, check_texts
 from seqrnn.data.split import heldout_split
-from seqrnn.errors import InvalidInputError, SeqrnnError
+from seqrnn.errors import InvalidInputError, SeqrnnError, SeqrnnWarning
 from seqrnn.nn.networks import WordLM
 from seqrnn.nn.sampling import DEFAULT_SEED, check_sampling_options, sample_tokens
 from seqrnn.tasks.base import Prepared, vector_texts
@@ -308,7 +308,7 @@ def pretrained_language_model(directory: str | Path, config, heldout_digest: str
     return lm
 
 
-class HeldOutWarning(UserWarning):
+class HeldOutWarning(SeqrnnWarning):
     """A classifier starts from a language model that may have trained on its validation texts."""
 
 

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import math
 import signal
-import sys
 import time
+import warnings
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Protocol
 
 import torch
 
 from seqrnn.config import TrainingConfig
-from seqrnn.errors import Interrupted
+from seqrnn.errors import Interrupted, SeqrnnWarning
 from seqrnn.training import callbacks, distributed
 from seqrnn.training.callbacks import EXPLODING_FACTOR, Diverged, ExplodingLoss, NonFiniteLoss  # noqa: F401
 from seqrnn.training.distributed import Ranks
@@ -354,6 +354,11 @@ class _Abandoned(Exception):
     """A validation stopped between two batches by a stop signal."""
 
 
+class ResumeWarning(SeqrnnWarning):
+    """A resumed run cannot continue exactly as it would have (another number of processes, or
+    another kind of device)."""
+
+
 def _note(message: str, ranks: Ranks) -> None:
     if ranks.is_main:
-        print(f"note: {message}", file=sys.stderr)
+        warnings.warn(message, ResumeWarning, stacklevel=3)
