@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 from seqrnn import config  # noqa: E402
 
 TASKS = {
-    "classify": (config.SentimentConfig, config.SENTIMENT_PRESETS),
+    "classify": (config.ClassifierConfig, config.CLASSIFIER_PRESETS),
     "charlm": (config.CharLMConfig, config.CHARLM_PRESETS),
     "lm": (config.LMConfig, config.LM_PRESETS),
 }

@@ -1,5 +1,5 @@
 """The commands of the `seqrnn` console script: each reads what its flags name, calls the library,
-and prints. `cli.py` builds the parser and hands each command its parsed arguments.
+and prints. `cli.main` builds the parser and hands each command its parsed arguments.
 
 The library is imported inside each command, so that `seqrnn --help` (which imports this module)
 stays instant.
