@@ -428,3 +428,36 @@ def test_torch_threads_refuses_a_count_torch_cannot_create():
         with torch_threads(100000):
             pass
     assert torch.get_num_threads() == before
+
+
+def test_tensorboard_curves_read_back_with_the_expected_tags_and_a_resume_drops_what_it_redoes(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from seqrnn import CharLanguageModel
+
+    text = "to be or not to be, that is the question. " * 20
+    params = dict(hidden_size=8, embed_size=4, num_steps=10, batch_size=4, threads=1, quiet=True, tensorboard=True)
+    CharLanguageModel(**params, epochs=1).fit(text, out_dir=tmp_path / "run")
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload()
+    assert {"train/loss", "train/lr", "train/examples_per_s", "val/loss", "val/bits_per_char"} <= set(
+        events.Tags()["scalars"])
+    val = [e.value for e in events.Scalars("val/loss")]
+    metrics = [r["loss"] for r in RunDir(tmp_path / "run").metrics() if r["type"] == "val"]
+    assert val == pytest.approx(metrics)
+    CharLanguageModel(**params, epochs=2).fit(text, out_dir=tmp_path / "run", resume=True)
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload()
+    steps = [e.step for e in events.Scalars("val/loss")]
+    assert steps == sorted(set(steps)) and len(steps) == 2  # each validation once, after the resume too
+
+
+def test_tensorboard_without_the_package_is_one_line_before_any_work(tmp_path, monkeypatch):
+    import importlib.util
+
+    from seqrnn import CharLanguageModel
+    from seqrnn.errors import SeqrnnError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    with pytest.raises(SeqrnnError, match=r"pip install 'seqrnn\[tensorboard\]'"):
+        CharLanguageModel(epochs=1, tensorboard=True).fit("abc " * 50, out_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "config.json").exists()

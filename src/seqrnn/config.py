@@ -298,6 +298,8 @@ class RunOptions(_Checked):
     device: str = option("auto", "where to train and predict: auto (CUDA when present), cpu, cuda, cuda:N, mps or "
                          "another torch device")
     quiet: bool = option(False, "print no progress while training (neither the bar nor the plain lines)")
+    tensorboard: bool = option(False, "also write the curves as TensorBoard event files into DIR/tensorboard/ "
+                               "(tensorboard --logdir DIR; needs pip install 'seqrnn[tensorboard]')")
     eval_batch_size: int | None = option(None, "examples per batch when validating, evaluating and predicting "
                                          "(default: 256 reviews; for text, up to 64 rows of the stream)", at_least=1)
     eval_batches: int = option(40, "validation during training reads at most N training batches' worth of the "

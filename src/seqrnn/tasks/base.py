@@ -27,6 +27,7 @@ configuration it was trained with, so `clone(loaded)` trains the same model agai
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import inspect
 import tempfile
 import time
@@ -260,7 +261,8 @@ class RecurrentEstimator(BaseEstimator):
         distributed.barrier(ranks)
         trainer = Trainer(model, task, config.training, run, device, ranks=ranks, max_minutes=options.max_minutes,
                           checkpoint_every=options.checkpoint_every, skip_nonfinite=options.skip_nonfinite,
-                          prepared_s=time.perf_counter() - started, quiet=options.quiet)
+                          prepared_s=time.perf_counter() - started, quiet=options.quiet,
+                          tensorboard=options.tensorboard)
         if resume:
             trainer.resume()
         self.summary_ = trainer.fit()
@@ -278,6 +280,8 @@ class RecurrentEstimator(BaseEstimator):
         """Seeds, threads, this process's rank (`ranks_`, under torchrun) and device. Call it inside
         `_run_directory`, which gives the process-wide settings back afterwards."""
         options = self.run_options()
+        if options.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            raise SeqrnnError("--tensorboard needs the tensorboard package: pip install 'seqrnn[tensorboard]'")
         self.ranks_, device = setup_runtime(config.training.seed, options.threads, options.device)
         return device
 

@@ -436,3 +436,40 @@ class LossWindow:
 
     def seconds(self) -> float:
         return max(1e-9, time.perf_counter() - self.started)
+
+
+class TensorBoard(Callback):
+    """Writes the run's curves as TensorBoard event files into `DIR/tensorboard/` (rank 0): per train
+    record `train/loss`, `train/lr` and `train/examples_per_s`, per validation `val/<metric>`, each at
+    its step. A resumed run drops what was written after its checkpoint, as metrics.jsonl does, so
+    `tensorboard --logdir models/` shows every run once, side by side. Needs the `tensorboard`
+    package (`pip install 'seqrnn[tensorboard]'`)."""
+
+    FOLDER = "tensorboard"
+
+    def __init__(self) -> None:
+        self.writer = None
+
+    def on_fit_start(self, trainer) -> None:
+        if not trainer.ranks.is_main:
+            return
+        from torch.utils.tensorboard import SummaryWriter  # the optional extra: imported only when asked for
+
+        resumed = trainer.state.step > 0
+        self.writer = SummaryWriter(log_dir=str(trainer.run.path / self.FOLDER),
+                                    purge_step=trainer.state.step + 1 if resumed else None)
+
+    def on_record(self, trainer, record: dict[str, Any], steps: int) -> None:
+        if self.writer is not None:
+            for name in ("loss", "lr", "examples_per_s"):
+                self.writer.add_scalar(f"train/{name}", record[name], record["step"])
+
+    def on_validation_end(self, trainer, result: dict[str, float], record: dict[str, Any], improved: bool) -> None:
+        if self.writer is not None:
+            for name, value in result.items():
+                self.writer.add_scalar(f"val/{name}", value, record["step"])
+
+    def on_fit_end(self, trainer) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

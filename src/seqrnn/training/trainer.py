@@ -135,7 +135,7 @@ class Trainer:
     def __init__(self, model: torch.nn.Module, task: Task, training: TrainingConfig, run: RunDir,
                  device: torch.device, *, ranks: Ranks = Ranks(), max_minutes: float | None = None,
                  checkpoint_every: float | None = None, skip_nonfinite: int = 0, prepared_s: float = 0.0,
-                 log_every: int = 20, quiet: bool = False):
+                 log_every: int = 20, quiet: bool = False, tensorboard: bool = False):
         self.model, self.task, self.training, self.run, self.device = model.to(device), task, training, run, device
         self.ranks = ranks
         self.trained_model = model
@@ -162,7 +162,7 @@ class Trainer:
         self.callbacks: list[callbacks.Callback] = [
             callbacks.StopSignals(), callbacks.Budget(max_minutes), callbacks.Checkpoints(checkpoint_every),
             callbacks.GradualUnfreezing(), self.nonfinite, self.exploding, callbacks.MetricsLog(log_every),
-            callbacks.Progress(ranks.is_main, quiet)]
+            callbacks.Progress(ranks.is_main, quiet)] + ([callbacks.TensorBoard()] if tensorboard else [])
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.started
