@@ -33,6 +33,7 @@ see `seqrnn.cache`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -526,7 +527,8 @@ def fetch_series(dataset: SeriesDataset, *, url: str | None = None, progressbar:
             f"{CACHE_ENV} to a writable directory, or {_how_to_supply_series(dataset)}") from exc
     finally:
         logger.removeFilter(hide_hash_advice)
-        archive.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # an unwritable cache has been reported already
+            archive.unlink(missing_ok=True)
     return folder
 
 

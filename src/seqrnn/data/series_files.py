@@ -41,7 +41,7 @@ SERIES_COLUMNS = ("series_id", "series", "case_id", "unique_id")  # what makes a
 TIME_COLUMNS = ("time", "timestamp", "timepoint", "date", "ds")
 MISSING = frozenset({"", "?", "nan", "na", "null"})  # compared without regard to case
 _INTEGER = re.compile(r"\s*[+-]?\d{1,18}\s*")
-_FLOAT32_MAX = float(np.finfo(DTYPE).max)
+_FLOAT32_LIMIT = float(2**128 - 2**103)  # the smallest magnitude that float32 rounds to infinity
 
 
 def series_format(path: str | os.PathLike) -> str | None:
@@ -158,7 +158,7 @@ def _wide_row(path: Path, line: int, cells: list[str], columns: list[int], heade
     kept = cells[:end]
     try:
         row = np.array([c if c.strip().lower() not in MISSING else "nan" for c in kept], dtype=np.float64)
-        if np.isfinite(row[~np.isnan(row)]).all() and not (np.abs(row) > _FLOAT32_MAX).any():
+        if np.isfinite(row[~np.isnan(row)]).all() and not (np.abs(row) >= _FLOAT32_LIMIT).any():
             return row[None, :].astype(DTYPE)
     except ValueError:
         pass
@@ -179,7 +179,7 @@ def _number(cell: str, at: str) -> float:
                           "empty)") from None
     if not np.isfinite(number):
         raise SeqrnnError(f"{at}: an infinite value ({written}); only finite numbers and missing values are read")
-    if abs(number) > _FLOAT32_MAX:
+    if abs(number) >= _FLOAT32_LIMIT:
         raise SeqrnnError(f"{at}: {written} is beyond float32's range")
     return number
 
@@ -294,8 +294,8 @@ def read_long(path: str | os.PathLike, *, series_column: str | None = None, time
 
 def _read_table(path: Path, kind: str | None):
     """(the table, the line or row number of each of its rows, 'line' or 'row'): a CSV or TSV read
-    as text (blank lines dropped; a row's line counted from a header on line 1, one line a row), a
-    Parquet file with its columns' types."""
+    one row at a time as text (UTF-8 checked, blank lines skipped, every row as many fields as the
+    header), a Parquet file with its columns' types."""
     import pandas as pd
 
     if kind == "parquet":
@@ -311,22 +311,35 @@ def _read_table(path: Path, kind: str | None):
         return table, np.arange(1, len(table) + 1), "row"
     if kind not in ("csv", "tsv"):
         raise SeqrnnError(f"{path}: a long table is a CSV, TSV or Parquet file")
-    try:
-        table = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=str, keep_default_na=False,
-                            skip_blank_lines=False, encoding="utf-8")
-    except pd.errors.EmptyDataError:
-        raise SeqrnnError(f"{path}: the file is empty") from None
-    except pd.errors.ParserError as exc:
-        raise SeqrnnError(f"{path}: malformed {kind.upper()} ({_first_line(exc)})") from None
-    except UnicodeDecodeError as exc:
-        raise SeqrnnError(f"{path}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x}); save it as UTF-8") from None
-    except OSError as exc:
-        raise SeqrnnError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    blank = np.ones(len(table), dtype=bool)
-    for column in table.columns:
-        blank &= (table[column].fillna("").str.strip() == "").to_numpy()
-    lines = np.flatnonzero(~blank) + 2
-    return table[~blank].reset_index(drop=True), lines, "line"
+    name = "TSV" if kind == "tsv" else "CSV"
+    with file_lines(path, quiet=True) as (lines, _):
+        reader = csv.reader(lines, delimiter="\t" if kind == "tsv" else ",", strict=True)
+        try:
+            header = next(reader, None)
+            if header is None or (not header and lines.blank):
+                raise SeqrnnError(f"{path}: the file is empty")
+            if len(set(header)) != len(header):
+                twice = next(c for c in header if header.count(c) > 1)
+                raise SeqrnnError(f"{path}: line 1: the column {twice!r} appears twice")
+            cells: list[list[str]] = [[] for _ in header]
+            numbers: list[int] = []
+            while True:
+                start = lines.line + 1
+                row = next(reader, None)
+                if row is None:
+                    break
+                if not row or not "".join(row).strip():
+                    continue
+                if len(row) != len(header):
+                    raise SeqrnnError(f"{path}: line {start}: {len(row)} fields, expected {len(header)} as in the "
+                                      "header")
+                for column, value in zip(cells, row):
+                    column.append(value)
+                numbers.append(start)
+        except csv.Error as exc:
+            raise SeqrnnError(f"{path}: line {lines.line}: malformed {name} ({exc})") from None
+    table = pd.DataFrame({key: pd.Series(column, dtype=object) for key, column in zip(header, cells)})
+    return table, np.array(numbers, dtype=np.int64), "line"
 
 
 def _optional_column(path: Path, columns: list[str], given: str | None, defaults: tuple[str, ...]) -> str | None:
@@ -361,7 +374,7 @@ def _numeric_column(column, at) -> np.ndarray:
         if bad.any():
             row = int(np.argmax(bad))
             _number(str(column.iloc[row]), at(row))
-    bad = ~np.isfinite(values) & ~np.isnan(values) | (np.abs(np.nan_to_num(values)) > _FLOAT32_MAX)
+    bad = ~np.isfinite(values) & ~np.isnan(values) | (np.abs(np.nan_to_num(values)) >= _FLOAT32_LIMIT)
     if bad.any():
         row = int(np.argmax(bad))
         _number(str(values[row]), at(row))
@@ -369,25 +382,31 @@ def _numeric_column(column, at) -> np.ndarray:
 
 
 def _time_key(column, at) -> np.ndarray:
-    """The time column as numbers that sort as the times do: numbers, or dates as nanoseconds."""
+    """The time column as numbers that sort as the times do: numbers, or dates as nanoseconds (UTC
+    for dates with a time zone)."""
     import pandas as pd
 
     blank = _blank(column)
     if blank.any():
         raise SeqrnnError(f"{at(int(np.argmax(blank)))}: no time")
     if pd.api.types.is_datetime64_any_dtype(column):
-        return column.to_numpy().astype("datetime64[ns]").astype(np.int64).astype(np.float64)
+        return _nanoseconds(column)
     if pd.api.types.is_numeric_dtype(column):
         return column.to_numpy(dtype=np.float64)
     numbers = pd.to_numeric(column, errors="coerce")
-    if not numbers.isna().any():
+    if numbers.notna().all():
         return numbers.to_numpy(dtype=np.float64)
-    try:
-        dates = pd.to_datetime(column, format="mixed")
-    except (ValueError, TypeError):
-        dates = pd.to_datetime(column, format="mixed", errors="coerce")
-        row = int(np.argmax(dates.isna().to_numpy()))
-        raise SeqrnnError(f"{at(row)}: {str(column.iloc[row])!r:.60} is neither a number nor a date") from None
+    mixed = {"format": "mixed"} if int(pd.__version__.split(".")[0]) >= 2 else {}
+    dates = pd.to_datetime(column, errors="coerce", utc=True, **mixed)
+    if dates.notna().all():
+        return _nanoseconds(dates)
+    neither = (numbers.isna() & dates.isna()).to_numpy()
+    row = int(np.argmax(neither if neither.any() else dates.isna().to_numpy()))
+    problem = "is neither a number nor a date" if neither.any() else "is a number among dates"
+    raise SeqrnnError(f"{at(row)}: {str(column.iloc[row])!r:.60} {problem}")
+
+
+def _nanoseconds(dates) -> np.ndarray:
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
     return dates.to_numpy().astype("datetime64[ns]").astype(np.int64).astype(np.float64)

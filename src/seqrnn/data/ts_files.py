@@ -35,7 +35,7 @@ _TAGS = ("problemname", "timestamps", "missing", "univariate", "dimensions", "di
          "serieslength", "classlabel", "targetlabel", "data")
 _BOOLEAN_TAGS = ("timestamps", "missing", "univariate", "equallength")
 _INTEGER = re.compile(r"[+-]?\d+")
-_FLOAT32_MAX = float(np.finfo(DTYPE).max)
+_FLOAT32_LIMIT = float(2**128 - 2**103)  # the smallest magnitude that float32 rounds to infinity
 
 
 def read_ts(path: str | os.PathLike, *, quiet: bool = True) -> SeriesCollection:
@@ -171,7 +171,7 @@ def _channel(where: str, part: str, start: int, channel: int, header: dict) -> n
         values = np.array([cell if cell.strip() not in MISSING else "nan" for cell in cells], dtype=np.float64)
     except ValueError:
         values = None
-    if values is not None and np.isfinite(values).all() and not (np.abs(values) > _FLOAT32_MAX).any():
+    if values is not None and np.isfinite(values).all() and not (np.abs(values) >= _FLOAT32_LIMIT).any():
         return values
     column = start
     for k, cell in enumerate(cells):  # find the first bad value, for its column
@@ -189,7 +189,7 @@ def _channel(where: str, part: str, start: int, channel: int, header: dict) -> n
             raise SeqrnnError(f"{at}: {shown:.60} is not a number (a missing value is written ?)") from None
         if not np.isfinite(number):
             raise SeqrnnError(f"{at}: an infinite value ({written}); only finite numbers and ? (missing) are read")
-        if abs(number) > _FLOAT32_MAX:
+        if abs(number) >= _FLOAT32_LIMIT:
             raise SeqrnnError(f"{at}: {written} is beyond float32's range")
     return values
 
