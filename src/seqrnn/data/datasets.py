@@ -27,6 +27,14 @@ its CRC-32 checked by `zipfile` and its size by `Dataset.size`, and renamed into
 so the cache never holds a partial `enwik8`. `resolve("enwik8")` is the path of that raw file (100
 MB of bytes); `named_splits("enwik8")` gives its standard train/val/test byte ranges.
 
+Numeric series sets of the UCR/UEA archive (`gunpoint`, `italypowerdemand`, `basicmotions`,
+`japanesevowels`: `SERIES_DATASETS`) come as two `.ts` files each, `STEM_TRAIN.ts` and
+`STEM_TEST.ts`, looked up by `locate_series(name, split)` in `$SEQRNN_DATA/series/`, then the
+cache's `series/` folder, then downloaded as the archive's zip. The archive publishes no hash of its
+zips, so the members are what is verified: each is extracted into a temporary file in the cache and
+its SHA-256 compared with the pinned one before both are renamed into place; the zip is deleted,
+and on any failure nothing is left.
+
 The cache folder also holds prepared data (parsed reviews, tokens, word vectors) under `prepared/`;
 see `seqrnn.cache`.
 """
