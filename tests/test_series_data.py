@@ -209,6 +209,22 @@ def test_long_without_time_column_keeps_file_order(tmp_path):
     np.testing.assert_array_equal(data.values[0], [[5, 7]])
 
 
+def test_parquet_with_dates_and_integer_ids(tmp_path):
+    frame = pd.DataFrame({"unit": [7, 7, 3, 3], "at": pd.to_datetime(
+        ["2024-01-01 00:00:00.000000002", "2024-01-01 00:00:00.000000001", "2024-01-02", "2024-01-01"],
+        utc=True, format="mixed"),
+        "x": [1.0, 2.0, 3.0, np.nan], "label": [5, 5, 6, 6]})
+    frame.to_parquet(tmp_path / "l.parquet")
+    data = read_series(tmp_path / "l.parquet", series_column="unit", time_column="at")
+    assert data.labels.dtype == np.int64 and data.labels.tolist() == [5, 6]
+    np.testing.assert_array_equal(data.values[0], [[2, 1]])  # a nanosecond apart, in time order
+    np.testing.assert_array_equal(data.values[1], [[np.nan, 3]])
+    frame.loc[3, "label"] = 9
+    frame.to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(SeqrnnError, match=r"bad.parquet: row \d, column 4 \(label\): series 3 has label"):
+        read_series(tmp_path / "bad.parquet", series_column="unit", time_column="at")
+
+
 def test_parquet_without_pyarrow_says_what_to_install(tmp_path, monkeypatch):
     path = write_long(SeriesCollection([np.ones((1, 2), np.float32)], np.array([1])), tmp_path / "l.parquet")
     monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)

@@ -249,6 +249,7 @@ def read_long(path: str | os.PathLike, *, series_column: str | None = None, time
         raise SeqrnnError(f"{path}: no value columns beside {', '.join(sorted(used))}")
     if table.empty:
         raise SeqrnnError(f"{path}: no rows, only a header")
+
     def at(row: int, column: str) -> str:
         return f"{path}: {unit} {numbers[row]}, column {columns.index(column) + 1} ({column})"
 
@@ -257,6 +258,7 @@ def read_long(path: str | os.PathLike, *, series_column: str | None = None, time
     if empty_id.any():
         raise SeqrnnError(f"{at(int(np.argmax(empty_id)), series_key)}: no series id")
     codes, uniques = pd.factorize(ids, sort=False)
+    names = np.asarray(uniques).tolist()  # the series ids as Python values, for messages
     values = np.empty((len(table), len(value_keys)), dtype=np.float64)
     for j, key in enumerate(value_keys):
         values[:, j] = _numeric_column(table[key], lambda row, key=key: at(row, key))
@@ -266,7 +268,7 @@ def read_long(path: str | os.PathLike, *, series_column: str | None = None, time
         same = (codes[order][1:] == codes[order][:-1]) & (times[order][1:] == times[order][:-1])
         if same.any():
             row = int(order[1:][np.argmax(same)])
-            raise SeqrnnError(f"{at(row, time_key)}: series {uniques[codes[row]]!r} has two rows at time "
+            raise SeqrnnError(f"{at(row, time_key)}: series {names[codes[row]]!r} has two rows at time "
                               f"{table[time_key].iloc[row]!r}")
     else:
         order = np.argsort(codes, kind="stable")
@@ -284,7 +286,7 @@ def read_long(path: str | os.PathLike, *, series_column: str | None = None, time
             changed = np.flatnonzero(text[rows] != text[rows[0]])
             if len(changed):
                 row = int(rows[changed[0]])
-                raise SeqrnnError(f"{at(row, label_key)}: series {uniques[codes[row]]!r} has label {text[row]!r} "
+                raise SeqrnnError(f"{at(row, label_key)}: series {names[codes[row]]!r} has label {text[row]!r} "
                                   f"here but {text[rows[0]]!r} at {unit} {numbers[rows[0]]}: a series has one "
                                   "label")
         first = [rows[0] for rows in groups]
@@ -382,8 +384,8 @@ def _numeric_column(column, at) -> np.ndarray:
 
 
 def _time_key(column, at) -> np.ndarray:
-    """The time column as numbers that sort as the times do: numbers, or dates as nanoseconds (UTC
-    for dates with a time zone)."""
+    """The time column as numbers that sort as the times do: numbers (float64), or dates as int64
+    nanoseconds (UTC for dates with a time zone)."""
     import pandas as pd
 
     blank = _blank(column)
@@ -409,7 +411,7 @@ def _time_key(column, at) -> np.ndarray:
 def _nanoseconds(dates) -> np.ndarray:
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
-    return dates.to_numpy().astype("datetime64[ns]").astype(np.int64).astype(np.float64)
+    return dates.to_numpy().astype("datetime64[ns]").astype(np.int64)
 
 
 # --- NumPy ------------------------------------------------------------------------------------------
