@@ -282,13 +282,13 @@ def read_long(path: str | os.PathLike, *, series_column: str | None = None, time
         if blank.any():
             raise SeqrnnError(f"{at(int(np.argmax(blank)), label_key)}: no label")
         text = raw.astype(str).str.strip().to_numpy()
-        for rows in groups:
-            changed = np.flatnonzero(text[rows] != text[rows[0]])
-            if len(changed):
-                row = int(rows[changed[0]])
-                raise SeqrnnError(f"{at(row, label_key)}: series {names[codes[row]]!r} has label {text[row]!r} "
-                                  f"here but {text[rows[0]]!r} at {unit} {numbers[rows[0]]}: a series has one "
-                                  "label")
+        ordered = text[order]
+        changed = (codes[order][1:] == codes[order][:-1]) & (ordered[1:] != ordered[:-1])
+        if changed.any():
+            k = int(np.argmax(changed))
+            row, before = int(order[k + 1]), int(order[k])
+            raise SeqrnnError(f"{at(row, label_key)}: series {names[codes[row]]!r} has label {text[row]!r} here but "
+                              f"{text[before]!r} at {unit} {numbers[before]}: a series has one label")
         first = [rows[0] for rows in groups]
         labels = raw.to_numpy()[first] if pd.api.types.is_integer_dtype(raw) else _labels(text[first])
     return SeriesCollection(series, labels)

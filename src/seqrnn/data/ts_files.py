@@ -82,10 +82,10 @@ def _header_line(path: Path, number: int, line: str, header: dict) -> bool:
     where = f"{path}: line {number}"
     if not line.startswith("@"):
         raise SeqrnnError(f"{where}: data before @data (a .ts file holds its header, then @data, then the cases)")
-    tag, _, rest = line[1:].partition(" ")
-    tag, words = tag.lower(), rest.split()
+    written, *words = line[1:].split() or [""]
+    tag, rest = written.lower(), line[1:].strip()[len(written):].strip()
     if tag not in _TAGS:
-        raise SeqrnnError(f"{where}: unknown header tag @{line[1:].split()[0] if line[1:].split() else ''} (known: "
+        raise SeqrnnError(f"{where}: unknown header tag @{written} (known: "
                           "@problemName, @timeStamps, @missing, @univariate, @dimensions, @equalLength, @seriesLength, "
                           "@classLabel, @data)")
     if tag == "data":
