@@ -346,8 +346,21 @@ def serve(args: Args) -> int:
 
 
 def data_inspect(args: Args) -> int:
-    """Statistics of labelled texts (any form `classify train` reads), an IMDb dataset or a text
-    corpus (see `seqrnn.data.describe`)."""
+    """Statistics of labelled texts (any form `classify train` reads), an IMDb dataset, a text
+    corpus or numeric series (see `seqrnn.data.describe`)."""
+    if _inspects_series(args):
+        report, printer = _inspect_series(args), _print_series
+    else:
+        report, printer = _inspect_texts(args)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=True))
+    else:
+        printer(report)
+    return 0
+
+
+def _inspect_texts(args: Args):
+    """(the report, its printer) of labelled texts, IMDb or a text corpus."""
     from seqrnn.data.labelled import labelled_format
     from seqrnn.data.imdb import imdb_format
     from seqrnn.data.datasets import locate
@@ -363,11 +376,84 @@ def data_inspect(args: Args) -> int:
         report, printer = inspect_imdb(path), _print_imdb
     else:
         report, printer = inspect_text(path, name), _print_text
-    if args.json:
-        print(json.dumps(report, ensure_ascii=True))
+    return report, printer
+
+
+_SERIES_FLAGS = ("series_column", "time_column", "value_columns")
+
+
+def _inspects_series(args: Args) -> bool:
+    """Whether `data inspect` reads numeric series: a series set's name, a .ts, .npz or Parquet file,
+    or a CSV or TSV with `--input series` or a flag of long tables."""
+    from pathlib import Path
+
+    from seqrnn.data.datasets import is_series_dataset_name
+    from seqrnn.data.series_files import series_format
+    from seqrnn.errors import SeqrnnError
+
+    path = Path(args.target)
+    flagged = getattr(args, "input", None) == "series" or any(getattr(args, f, None) for f in _SERIES_FLAGS)
+    if not path.exists():
+        named = is_series_dataset_name(args.target)
+        if series_format(path) in ("ts", "npz", "parquet"):
+            raise SeqrnnError(f"{args.target}: no such file")
+        if flagged and not named:
+            raise SeqrnnError(f"no such file or series set: {args.target}")
+        return named
+    kind = series_format(path) if path.is_file() else None
+    if flagged and kind is None:
+        raise SeqrnnError(f"{args.target}: numeric series are read from .ts, CSV, TSV, Parquet and .npz files")
+    if getattr(args, "input", None) == "text" and kind in ("ts", "npz", "parquet"):
+        raise SeqrnnError(f"{args.target}: a .{kind} file holds numeric series, not texts")
+    return flagged or kind in ("ts", "npz", "parquet")
+
+
+def _inspect_series(args: Args) -> dict:
+    from pathlib import Path
+
+    from seqrnn.data.describe import inspect_series
+    from seqrnn.errors import SeqrnnError
+
+    if args.text_column:
+        raise SeqrnnError(f"{args.target}: `text_column` applies to texts, not numeric series")
+    options = {key: getattr(args, key, None) for key in _SERIES_FLAGS + ("label_column",)}
+    named = not Path(args.target).exists()
+    given = next((f"--{key.replace('_', '-')}" for key, value in options.items() if value), None)
+    if named and given:
+        raise SeqrnnError(f"{args.target}: {given} applies to series files, not to a named series set")
+    return inspect_series(args.target) if named else inspect_series(args.target, **options)
+
+
+def _print_series(report: dict) -> None:
+    if report["name"]:
+        print(f"series set '{report['name']}' (the archive's official split)")
+        for split, part in report["splits"].items():
+            print(f"\n{split}: {part['path']}")
+            _print_series_part(part)
     else:
-        printer(report)
-    return 0
+        kind = {"ts": "UCR/UEA .ts", "csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "npz": "NumPy .npz"}
+        print(f"series: {report['path']} ({kind.get(report['format'], report['format'])})")
+        _print_series_part(report)
+    print(f"seconds: {report['seconds']:.2f}")
+
+
+def _print_series_part(part: dict) -> None:
+    n = part["lengths"]
+    lengths = (f"{n['max']:,} time points each" if n["equal"] else
+               f"{n['min']:,} to {n['max']:,} time points (median {n['median']:,.0f}): unequal lengths")
+    print(f"cases     {part['cases']:>10,}")
+    print(f"channels  {part['channels']:>10,}")
+    print(f"lengths   {lengths}")
+    missing = part["missing"]
+    print(f"missing   {missing['count']:>10,} values ({missing['share']:.2%})")
+    if not part["labelled"]:
+        print("labels    none")
+        return
+    width = max([len("label")] + [len(str(entry["label"])) for entry in part["classes"]])
+    print(f"{len(part['classes'])} classes:")
+    print(f"  {'label':<{width}} {'cases':>8} {'share':>7}")
+    for entry in part["classes"]:
+        print(f"  {str(entry['label']):<{width}} {entry['cases']:>8,} {entry['share']:>7.1%}")
 
 
 def _print_imdb(report: dict) -> None:

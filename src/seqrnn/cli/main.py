@@ -259,12 +259,25 @@ def build_parser() -> argparse.ArgumentParser:
     # data
     data = tasks.add_parser("data", help="look at datasets")
     data_cmds = data.add_subparsers(dest="command", metavar="ACTION", required=True)
-    p = data_cmds.add_parser("inspect", help="labels and counts of labelled texts; statistics of IMDb or a text corpus")
+    p = data_cmds.add_parser("inspect", help="labels and counts of labelled texts or series; statistics of IMDb or a "
+                                             "text corpus")
     p.add_argument("target", metavar="PATH|NAME",
                    help="labelled texts as `classify train` reads them (a CSV, TSV or JSONL file, a folder with one "
                         "subfolder per label), an IMDb directory or archive, a text file, or imdb / hamlet / "
-                        "tinyshakespeare / enwik8")
+                        "tinyshakespeare / enwik8; numeric series: a .ts, .npz or Parquet file, a CSV or TSV with "
+                        "--input series, or gunpoint / italypowerdemand / basicmotions / japanesevowels")
     _add_labelled_data_flags(p)
+    p.add_argument("--input", choices=("text", "series"),
+                   help="read a CSV or TSV as texts or as numeric series (default: texts; .ts, .npz and Parquet "
+                        "files are series)")
+    p.add_argument("--series-column", metavar="NAME",
+                   help="series: the series id column of a long table (default: series_id, else series, case_id, "
+                        "unique_id; none: a wide table, one series a row)")
+    p.add_argument("--time-column", metavar="NAME",
+                   help="series: the column that orders each series' rows (default: time, else timestamp, timepoint, "
+                        "date, ds; none: the file's order)")
+    p.add_argument("--value-columns", metavar="NAME,NAME",
+                   help="series: the value columns, one per channel (default: every other column)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(handler=commands.data_inspect)
 

@@ -27,12 +27,21 @@ its CRC-32 checked by `zipfile` and its size by `Dataset.size`, and renamed into
 so the cache never holds a partial `enwik8`. `resolve("enwik8")` is the path of that raw file (100
 MB of bytes); `named_splits("enwik8")` gives its standard train/val/test byte ranges.
 
+Numeric series sets of the UCR/UEA archive (`gunpoint`, `italypowerdemand`, `basicmotions`,
+`japanesevowels`: `SERIES_DATASETS`) come as two `.ts` files each, `STEM_TRAIN.ts` and
+`STEM_TEST.ts`, looked up by `locate_series(name, split)` in `$SEQRNN_DATA/series/`, then the
+cache's `series/` folder, then downloaded as the archive's zip. The archive publishes no hash of its
+zips, so the members are what is verified: each is extracted into a temporary file in the cache and
+its SHA-256 compared with the pinned one before both are renamed into place; the zip is deleted,
+and on any failure nothing is left.
+
 The cache folder also holds prepared data (parsed reviews, tokens, word vectors) under `prepared/`;
 see `seqrnn.cache`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -170,7 +179,7 @@ def find_local(dataset: Dataset) -> Path | None:
     return None
 
 
-def download_url(dataset: Dataset) -> str:
+def download_url(dataset: Dataset | SeriesDataset) -> str:
     """The dataset's address, or the same file name under `$SEQRNN_DOWNLOAD_URL` if that is set."""
     base = os.environ.get(DOWNLOAD_URL_ENV)
     if not base:
@@ -408,3 +417,185 @@ def _describe(exc: Exception) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --- named series sets (the UCR/UEA time-series classification archive) ---------------------------
+
+SERIES_SUBDIR = "series"  # named series sets live in `$SEQRNN_DATA/series/` and the cache's `series/`
+SERIES_SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class SeriesDataset:
+    """A named set of labelled series from the UCR/UEA archive, in the archive's official split:
+    `STEM_TRAIN.ts` and `STEM_TEST.ts`. `url` is the archive's zip holding both; `train_sha256` and
+    `test_sha256` are the SHA-256 of the two `.ts` files (the zip's own hash is not published, so
+    the members are what is checked)."""
+
+    name: str
+    stem: str
+    url: str
+    train_sha256: str
+    test_sha256: str
+
+    def filename(self, split: str) -> str:
+        """`STEM_TRAIN.ts` or `STEM_TEST.ts`."""
+        return f"{self.stem}_{split.upper()}.ts"
+
+    def sha256(self, split: str) -> str:
+        return self.train_sha256 if split == "train" else self.test_sha256
+
+
+_ARCHIVE = "https://www.timeseriesclassification.com/aeon-toolkit"
+
+# The hashes are those of the archive's files as kept in the shared data folder of the workplace
+# these sets were checked in (GunPoint 50/150 cases of 150 steps; ItalyPowerDemand 67/1029 of 24;
+# BasicMotions 40/40 of 6 channels x 100; JapaneseVowels 270/370 of 12 channels x 7 to 29). Should
+# the archive re-release a file, the download is refused and the error says how to supply it.
+SERIES_DATASETS: dict[str, SeriesDataset] = {
+    d.name: d
+    for d in (
+        SeriesDataset("gunpoint", "GunPoint", f"{_ARCHIVE}/GunPoint.zip",
+                      "f842401779fd9800d247d8b33121a1a4643710a19b24917dbdd9a060ca8630d5",
+                      "79332750788a6227b325b96bd0d70130c8eb707b9731f8d7dec62b7a7d36017e"),
+        SeriesDataset("italypowerdemand", "ItalyPowerDemand", f"{_ARCHIVE}/ItalyPowerDemand.zip",
+                      "341269cb7e6cef96846b30e774580beec79addb93848ba360145219115a74b7c",
+                      "26122451f87dd0387ef90b18bc8a86c041371b8a1c068004922b939971247144"),
+        SeriesDataset("basicmotions", "BasicMotions", f"{_ARCHIVE}/BasicMotions.zip",
+                      "8dc43cc6306cb679c888c01e26f91772ac4441a916da43bac8b79734a538b9d6",
+                      "79213102bc6fca1a398ad98ce1185dff0208fa3d1465e687f48288946b0ff8dc"),
+        SeriesDataset("japanesevowels", "JapaneseVowels", f"{_ARCHIVE}/JapaneseVowels.zip",
+                      "68a430eabd919cc77f40b1f5f3bc0dcafacc1486bca9260785aeb7d262cc78cd",
+                      "b3d41d6a0ca3bcad3afb9ca7d4365382aa51341e2e58bae2a574babdda5b9462"),
+    )
+}
+
+
+def is_series_dataset_name(s: object) -> bool:
+    """True if `s` names a known series set (exact, lower case)."""
+    return isinstance(s, str) and s in SERIES_DATASETS
+
+
+def locate_series(name: str, split: str, *, download: bool = True) -> Path:
+    """The path of the `.ts` file of series set `name`'s `split` ('train' or 'test').
+
+    Looked for as `$SEQRNN_DATA/series/STEM_SPLIT.ts`, then in the cache's `series/` folder, then
+    downloaded: the archive's zip is fetched into the cache, both its `.ts` members are streamed into
+    temporary files there and checked by SHA-256 (`SeriesDataset.sha256`), then renamed into place
+    together, and the zip is deleted. On any failure (network, HTTP, a damaged zip, a missing member,
+    a hash mismatch, Ctrl-C) nothing is left in the cache, and one line says where it looked and how
+    to supply the files. A file found on disk is used as it is.
+    """
+    if not is_series_dataset_name(name):
+        raise SeqrnnError(f"no such series set: {name!r} (known: {', '.join(SERIES_DATASETS)})")
+    if split not in SERIES_SPLITS:
+        raise SeqrnnError(f"series set {name!r} has the splits train and test, not {split!r}")
+    dataset = SERIES_DATASETS[name]
+    data = data_dir()
+    for directory in (data, cache_dir()):
+        if directory is not None and (directory / SERIES_SUBDIR / dataset.filename(split)).is_file():
+            return directory / SERIES_SUBDIR / dataset.filename(split)
+    if not download:
+        raise SeqrnnError(_series_not_found(dataset, split, "downloading is off"))
+    fetch_series(dataset)
+    return cache_dir() / SERIES_SUBDIR / dataset.filename(split)
+
+
+def fetch_series(dataset: SeriesDataset, *, url: str | None = None, progressbar: bool | None = None) -> Path:
+    """Download `dataset`'s zip (`url`, default `download_url(dataset)`) and extract its two `.ts`
+    files into the cache's `series/` folder, each checked by SHA-256; the folder. See `locate_series`."""
+    import logging
+
+    import pooch
+    import requests
+
+    url = url or download_url(dataset)
+    if progressbar is None:
+        progressbar = sys.stderr.isatty()
+    folder = cache_dir() / SERIES_SUBDIR
+    archive = folder / f".{dataset.stem}.zip.download"
+
+    def hide_hash_advice(record: logging.LogRecord) -> bool:  # pooch's advice to pin the zip's hash
+        return not str(record.msg).startswith("SHA256 hash of downloaded file")
+
+    logger = pooch.get_logger()
+    logger.addFilter(hide_hash_advice)
+    try:
+        pooch.retrieve(url, known_hash=None, fname=archive.name, path=folder, progressbar=progressbar)
+        _extract_series(dataset, archive, folder)
+    except requests.exceptions.RequestException as exc:
+        raise SeqrnnError(_series_not_found(dataset, None, f"the download from {url} failed: "
+                                            f"{_describe(exc)}")) from exc
+    except ValueError as exc:  # an unusable URL
+        raise SeqrnnError(_series_not_found(dataset, None, f"cannot download from {url}: "
+                                            f"{_first_line(exc)}")) from exc
+    except OSError as exc:
+        raise SeqrnnRuntimeError(
+            f"cannot save series set {dataset.name} into the cache {folder}: {_first_line(exc)}; set "
+            f"{CACHE_ENV} to a writable directory, or {_how_to_supply_series(dataset)}") from exc
+    finally:
+        logger.removeFilter(hide_hash_advice)
+        with contextlib.suppress(OSError):  # an unwritable cache has been reported already
+            archive.unlink(missing_ok=True)
+    return folder
+
+
+def _extract_series(dataset: SeriesDataset, archive: Path, folder: Path) -> None:
+    """Extract both `.ts` members of `archive` (found by name in any folder of the zip) into `folder`,
+    each through a temporary file checked by SHA-256; both renamed into place only when both pass."""
+    import hashlib
+    import zipfile
+    import zlib
+
+    def refuse(reason: str) -> SeqrnnError:
+        return SeqrnnError(f"series set {dataset.name}: the archive downloaded from {download_url(dataset)} "
+                           f"{reason}, so nothing was saved; {_how_to_supply_series(dataset)}")
+
+    temporaries: list[Path] = []
+    try:
+        try:
+            zf = zipfile.ZipFile(archive)
+        except zipfile.BadZipFile as exc:
+            raise refuse(f"is not a zip archive ({_first_line(exc)})") from exc
+        with zf:
+            members = {Path(info.filename).name.lower(): info for info in zf.infolist() if not info.is_dir()}
+            for split in SERIES_SPLITS:
+                wanted = dataset.filename(split)
+                info = members.get(wanted.lower())
+                if info is None:
+                    held = ", ".join(zf.namelist()[:5]) or "nothing"
+                    raise refuse(f"has no member {wanted} (it holds {held})")
+                fd, name = tempfile.mkstemp(dir=folder, prefix=f".{wanted}.", suffix=".part")
+                temporaries.append(Path(name))
+                digest = hashlib.sha256()
+                try:
+                    with os.fdopen(fd, "wb") as out, zf.open(info) as src:
+                        while chunk := src.read(1 << 20):
+                            digest.update(chunk)
+                            out.write(chunk)
+                        out.flush()
+                        os.fsync(out.fileno())
+                except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+                    raise refuse(f"is damaged ({_first_line(exc)})") from exc
+                if digest.hexdigest() != dataset.sha256(split):
+                    raise refuse(f"holds a {wanted} with SHA-256 {digest.hexdigest()}, expected "
+                                 f"{dataset.sha256(split)} (corrupted, or changed upstream)")
+        for split, tmp in zip(SERIES_SPLITS, temporaries):
+            os.replace(tmp, folder / dataset.filename(split))
+    finally:
+        for tmp in temporaries:
+            tmp.unlink(missing_ok=True)
+
+
+def _series_not_found(dataset: SeriesDataset, split: str | None, reason: str) -> str:
+    data = data_dir()
+    names = dataset.filename(split) if split else f"{dataset.filename('train')} and {dataset.filename('test')}"
+    where = f"${DATA_ENV}/{SERIES_SUBDIR} ({data / SERIES_SUBDIR})" if data is not None else f"${DATA_ENV} (not set)"
+    return (f"series set '{dataset.name}' not found: looked for {names} in {where} and the "
+            f"cache ({cache_dir() / SERIES_SUBDIR}), and {reason}; {_how_to_supply_series(dataset)}")
+
+
+def _how_to_supply_series(dataset: SeriesDataset) -> str:
+    return (f"download {dataset.url}, put {dataset.filename('train')} and {dataset.filename('test')} into "
+            f"DIR/{SERIES_SUBDIR}/ and set {DATA_ENV} to DIR, or pass a .ts file's path instead of "
+            f"'{dataset.name}'")

@@ -7,6 +7,10 @@ what to do about it. IMDb (an aclImdb directory or archive, or the name `imdb`):
 and label, tokens per review (the book's tokenizer, as in training), the vocabulary size of the
 train split. Anything else is a text corpus: characters, distinct characters, lines; `hamlet` is
 reported after the book's cut, text[15858:] (`seqrnn.data.corpus.read_corpus`).
+
+Numeric series (a `.ts`, `.npz` or Parquet file, a CSV or TSV read as series, or a named series set
+such as `gunpoint`, reported split by split): cases, channels, lengths, classes with their counts
+and the missing values (`inspect_series`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from seqrnn.data.checks import json_classes
 from seqrnn.data.corpus import HAMLET_OFFSET, text_source
 from seqrnn.data.imdb import read_imdb
 from seqrnn.data.labelled import labelled_format, read_labelled_tokens
+from seqrnn.data.series import SeriesCollection
 from seqrnn.progress import Progress
 from seqrnn.text.tokens import index_tokens
 
@@ -126,3 +131,45 @@ def inspect_text(path: Path, name: str | None = None, quiet: bool = False) -> di
         "lines": lines + (0 if last == 10 or characters == 0 else 1),
         "seconds": round(time.perf_counter() - t0, 3),
     }
+
+
+def series_report(data: SeriesCollection) -> dict:
+    """Cases, channels, lengths (min, median, max, whether equal), classes with counts and shares, and
+    missing values (count and share of all values) of `data`."""
+    lengths = data.lengths
+    values = int(lengths.sum()) * data.n_channels
+    missing = sum(int(np.isnan(v).sum()) for v in data.values)
+    classes = []
+    if data.labels is not None and len(data):
+        found, counts = np.unique(data.labels, return_counts=True)
+        for value, count in zip(json_classes(found), counts.tolist()):
+            classes.append({"label": value, "cases": int(count), "share": round(count / len(data), 4)})
+    return {
+        "cases": len(data),
+        "channels": data.n_channels,
+        "lengths": {"min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max()),
+                    "equal": data.equal_length},
+        "labelled": data.labels is not None,
+        "classes": classes,
+        "missing": {"count": missing, "share": round(missing / values, 6) if values else 0.0},
+    }
+
+
+def inspect_series(target: str | Path, **options) -> dict:
+    """`series_report` of a series file (`seqrnn.data.series_files.read_series`, with `options`), or
+    of each split of a named series set (`splits`: train, then test)."""
+    from seqrnn.data.datasets import is_series_dataset_name, locate_series
+    from seqrnn.data.series_files import read_series, read_ts, series_format
+
+    t0 = time.perf_counter()
+    path = Path(target)
+    if not path.exists() and is_series_dataset_name(str(target)):
+        splits = {}
+        for split in ("train", "test"):
+            found = locate_series(str(target), split)
+            splits[split] = {"path": str(found), **series_report(read_ts(found))}
+        return {"kind": "series", "name": str(target), "splits": splits,
+                "seconds": round(time.perf_counter() - t0, 3)}
+    report = series_report(read_series(path, **options))
+    return {"kind": "series", "name": None, "path": str(path), "format": series_format(path), **report,
+            "seconds": round(time.perf_counter() - t0, 3)}

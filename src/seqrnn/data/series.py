@@ -4,7 +4,9 @@ series, of equal or unequal lengths, NaN where a value is missing, with a label 
 `as_series` takes what a Python user brings (aeon's conventions: a 3-D array `(n_cases, n_channels,
 n_timepoints)`, a list of 2-D `(n_channels, n_timepoints)` arrays when lengths differ; also a 2-D
 array or a list of 1-D arrays, read as univariate series) and checks it; `SeriesCollection` is what
-every reader of series files gives and every series task takes.
+every reader of series files gives (`seqrnn.data.series_files.read_series`: `.ts`, wide and long
+CSV/TSV, Parquet, `.npz`; the archive's named sets through `read_named_series`) and every series
+task takes.
 """
 
 from __future__ import annotations
