@@ -46,3 +46,14 @@ def test_a_saved_word_model_scores_as_it_did(release):
     scores = lm.evaluate(TEXTS)
     for key, value in expected["wordlm_evaluate"].items():
         assert scores[key] == pytest.approx(value, abs=1e-4), key
+
+
+@pytest.mark.parametrize("cls, name", [(TextClassifier, "classifier"), (CharLanguageModel, "charlm"),
+                                       (WordLanguageModel, "wordlm")])
+def test_loading_leaves_torchs_random_state_alone(cls, name):
+    import torch
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state().clone()
+    cls.load(RELEASES[-1] / name)
+    assert torch.equal(torch.get_rng_state(), before)

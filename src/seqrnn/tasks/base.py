@@ -354,7 +354,8 @@ class RecurrentEstimator(BaseEstimator):
         Returns
         -------
         estimator
-            Fitted, on the CPU, ready to predict (or sample and evaluate).
+            Fitted, on the CPU, ready to predict (or sample and evaluate). Loading leaves torch's
+            random state and thread count as they were.
         """
         config_dict, vocab_dict, weights = RunDir(directory).load_model(cls.task)
         estimator = cls()
@@ -365,7 +366,9 @@ class RecurrentEstimator(BaseEstimator):
         except SeqrnnError as exc:
             raise SeqrnnError(f"{directory}: {exc}") from None
         try:
-            model = estimator._new_model(len(vocab), config)
+            # building the network draws its initial weights: not from the caller's random stream
+            with torch.random.fork_rng(devices=[]):
+                model = estimator._new_model(len(vocab), config)
             model.load_state_dict(weights)
         except (RuntimeError, TypeError, KeyError) as exc:
             raise SeqrnnError(f"{directory}: weights do not match config.json and vocab.json "
