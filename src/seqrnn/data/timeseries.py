@@ -1,0 +1,699 @@
+"""Series to forecast, as one long table: `TimeSeriesTable` holds many series, each regular at one
+frequency, with a target and optional known covariates; `as_table` makes one from what a Python
+user brings (pandas Series and DataFrames, NumPy arrays, lists of these) and checks it.
+
+Rules every table obeys (`check_table` enforces them, one line naming the series and the row):
+
+- the frame's columns are `series` (str), `time` (datetime64[ns], or int64 steps when `freq` is
+  ""), `target` (float64), then the covariates (float64), in that order;
+- each series is one contiguous block of rows, the series in the order they first appeared in the
+  input (`series_ids()`), each block sorted by time;
+- times are unique within a series and regular: each one step of `freq` after the one before; a
+  time stamp missing inside a series (a gap) is an error, and so is a missing (NaN) target or
+  covariate, unless `fill="interpolate"`: then the gaps get rows, missing values inside a series
+  are interpolated linearly, and missing targets at a series' start or end are cut off (missing
+  covariates at the ends take the nearest value);
+- values are finite; every series has at least one observed value.
+
+Frequencies are pandas offset aliases: "YS" (yearly, January), "QS" (quarters starting in January,
+April, July and October), "MS", "ME", "W-SUN" (weekly, the day of the week named), "D", "h",
+"min", "s", multiples such as "2h" or "15min", or "" for integer steps 0, 1, 2, ...
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from seqrnn.errors import InvalidInputError
+
+FILL_RULES = (None, "interpolate")
+_DAY = pd.Timedelta(days=1)
+_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+# names users write for a period, read as the period's first instant (how periods are parsed here)
+_LEGACY = {"M": "MS", "Q": "QS", "A": "YS", "Y": "YS", "AS": "YS", "H": "h", "T": "min", "S": "s", "W": "W-SUN",
+           "MONTHLY": "MS", "QUARTERLY": "QS", "YEARLY": "YS", "WEEKLY": "W-SUN", "DAILY": "D", "HOURLY": "h"}
+
+
+class IrregularTimesError(InvalidInputError):
+    """Time stamps that are not regular: `position` is the index of the first offending stamp (in
+    the times given), so a reader can name that stamp's row in its file."""
+
+    def __init__(self, message: str, position: int):
+        super().__init__(message)
+        self.position = position
+
+
+@dataclass
+class TimeSeriesTable:
+    """Many series in one long table, each regular at `freq`.
+
+    `frame` has the columns `series` (str), `time` (datetime64[ns]; int64 steps when `freq` is
+    ""), `target` (float64), then the covariate columns (float64); each series' rows are one block,
+    the blocks in the order the series first appeared, each sorted by time. `covariates` names the
+    known covariate columns (may be empty). `horizon` is the horizon the source names (a Monash
+    `.tsf` file's `@horizon`), or None; `source` says where the table was read from (for messages).
+    """
+
+    frame: pd.DataFrame
+    freq: str
+    covariates: list[str] = field(default_factory=list)
+    horizon: int | None = None
+    source: str | None = None
+
+    def series_ids(self) -> list[str]:
+        """The series' names, in order of first appearance."""
+        return [str(s) for s in pd.unique(self.frame["series"])]
+
+    def lengths(self) -> dict[str, int]:
+        """The number of time steps of each series."""
+        counts = self.frame.groupby("series", sort=False).size()
+        return {str(k): int(v) for k, v in counts.items()}
+
+    def groups(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        """Each series' name and rows (`time`, `target`, covariates), in order of first appearance."""
+        for key, rows in self.frame.groupby("series", sort=False):
+            yield str(key), rows
+
+    def __len__(self) -> int:
+        return int(self.frame["series"].nunique())
+
+    @property
+    def n_series(self) -> int:
+        return len(self)
+
+    def series(self, series_id: str) -> pd.DataFrame:
+        """The rows of one series (`KeyError` if there is none of that name)."""
+        rows = self.frame[self.frame["series"] == series_id]
+        if rows.empty:
+            raise KeyError(series_id)
+        return rows
+
+    def values(self) -> list[np.ndarray]:
+        """Each series' target as a float64 array, in order of first appearance."""
+        return [rows["target"].to_numpy(dtype=np.float64) for _, rows in self.groups()]
+
+    def starts(self) -> dict[str, Any]:
+        return {k: rows["time"].iloc[0] for k, rows in self.groups()}
+
+    def ends(self) -> dict[str, Any]:
+        return {k: rows["time"].iloc[-1] for k, rows in self.groups()}
+
+
+# --- frequencies -------------------------------------------------------------------------------
+
+
+def normalize_freq(freq: str) -> str:
+    """`freq` as the table's canonical alias ("QS" rather than "QS-JAN", "MS" for "M", ...); a
+    one-line error for a name pandas does not know."""
+    if not isinstance(freq, str):
+        raise InvalidInputError(f"freq must be a pandas offset alias such as 'MS' or 'D', not {type(freq).__name__}")
+    text = freq.strip()
+    if text == "":
+        return ""
+    text = _LEGACY.get(text.upper(), text) if text.upper() in _LEGACY else text
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            offset = pd.tseries.frequencies.to_offset(text)
+    except (ValueError, TypeError):
+        raise InvalidInputError(f"unknown frequency {freq!r}: give a pandas offset alias such as 'YS', 'QS', "
+                                "'MS', 'W-SUN', 'D' or 'h', or '' for integer steps") from None
+    name = offset.freqstr
+    for long, short in (("QS-JAN", "QS"), ("YS-JAN", "YS"), ("QE-DEC", "QE"), ("YE-DEC", "YE")):
+        if name.endswith(long) and (name[: -len(long)] == "" or name[: -len(long)].isdigit()):
+            name = name[: -len(long)] + short
+    return name
+
+
+def _offset(freq: str):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pd.tseries.frequencies.to_offset(freq)
+
+
+def seasonal_period(freq: str) -> int:
+    """The usual season length at `freq`: 12 monthly, 4 quarterly, 52 weekly, 7 daily, 24 hourly,
+    a day of steps for minutes (48 half-hourly, 144 every 10 minutes), 60 for seconds, and 1 for
+    yearly data, integer steps and multiples that do not divide their cycle."""
+    freq = normalize_freq(freq)
+    if freq == "":
+        return 1
+    offset = _offset(freq)
+    n = max(int(offset.n), 1)
+    base = re.sub(r"^\d+", "", freq).split("-")[0]
+    cycle = {"MS": 12, "ME": 12, "BMS": 12, "BME": 12, "SMS": 24, "SME": 24, "QS": 4, "QE": 4, "BQS": 4, "BQE": 4,
+             "W": 52, "D": 7, "B": 5, "C": 5, "h": 24, "bh": 8, "min": 1440, "s": 60, "ms": 1000}.get(base, 1)
+    if base in ("YS", "YE", "BYS", "BYE"):
+        return 1
+    return cycle // n if cycle % n == 0 and cycle // n > 1 else 1
+
+
+def future_times(last: Any, freq: str, horizon: int) -> pd.DatetimeIndex | np.ndarray:
+    """The `horizon` time stamps after `last` at `freq` (a `DatetimeIndex`; an int64 array of
+    steps when `freq` is "")."""
+    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
+        raise InvalidInputError(f"horizon must be a positive integer, not {horizon!r}")
+    freq = normalize_freq(freq)
+    if freq == "":
+        if isinstance(last, bool) or not isinstance(last, (numbers.Integral, np.integer)):
+            raise InvalidInputError(f"with integer steps (freq '') the last time must be an integer, not {last!r}")
+        return np.arange(int(last) + 1, int(last) + 1 + int(horizon), dtype=np.int64)
+    stamp = pd.Timestamp(last)
+    first = stamp + _offset(freq)
+    return pd.date_range(first, periods=int(horizon), freq=freq).astype("datetime64[ns]")
+
+
+def _step_alias(a: pd.Timestamp, b: pd.Timestamp) -> str | None:
+    """The frequency one step from `a` to `b` looks like, or None."""
+    delta = b - a
+    if delta <= pd.Timedelta(0):
+        return None
+    midnight = a == a.normalize() and b == b.normalize()
+    months = (b.year - a.year) * 12 + b.month - a.month
+    if midnight and months > 0 and a.day == 1 and b.day == 1:
+        return _calendar("S", months, a.month)
+    if midnight and months > 0 and a.is_month_end and b.is_month_end:
+        return _calendar("E", months, a.month)
+    if delta % (7 * _DAY) == pd.Timedelta(0) and midnight:
+        k = delta // (7 * _DAY)
+        return f"{'' if k == 1 else k}W-{_WEEKDAYS[a.weekday()]}"
+    for unit, alias in ((_DAY, "D"), (pd.Timedelta(hours=1), "h"), (pd.Timedelta(minutes=1), "min"),
+                        (pd.Timedelta(seconds=1), "s")):
+        if delta % unit == pd.Timedelta(0):
+            k = delta // unit
+            return f"{'' if k == 1 else k}{alias}"
+    return None
+
+
+def _calendar(edge: str, months: int, month: int) -> str:
+    if months == 12:
+        return normalize_freq(f"Y{edge}-{_MONTHS[month - 1 if edge == 'S' else month - 1]}")
+    if months == 3:
+        anchor = (month - 1) % 3 if edge == "S" else (month - 1) % 3 + 9
+        return normalize_freq(f"Q{edge}-{_MONTHS[anchor]}")
+    if months % 12 == 0:
+        return normalize_freq(f"{months // 12}Y{edge}-{_MONTHS[month - 1]}")
+    return normalize_freq(f"{months}M{edge}")
+
+
+def _as_times(times: Any) -> pd.DatetimeIndex | np.ndarray:
+    """Time stamps as a `DatetimeIndex` (ns), or an int64 array for integer steps."""
+    if isinstance(times, (pd.PeriodIndex, pd.Series)) and isinstance(getattr(times, "dtype", None), pd.PeriodDtype):
+        return pd.PeriodIndex(times).to_timestamp(how="start").astype("datetime64[ns]")
+    if isinstance(times, pd.DatetimeIndex):
+        index = times
+    else:
+        array = np.asarray(times)
+        if array.dtype.kind in "iu":
+            return array.astype(np.int64)
+        if array.dtype.kind == "f" and array.size and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+            return array.astype(np.int64)
+        try:
+            index = pd.DatetimeIndex(times)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"time stamps must be dates, times or integer steps: {_first_line(exc)}") from None
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    return index.astype("datetime64[ns]")
+
+
+def _order_problem(times: pd.DatetimeIndex | np.ndarray) -> tuple[int, str] | None:
+    """The first stamp that repeats or goes back in time, and what it does."""
+    values = np.asarray(times).view(np.int64) if isinstance(times, pd.DatetimeIndex) else np.asarray(times)
+    if len(values) < 2:
+        return None
+    step = np.diff(values)
+    bad = np.flatnonzero(step <= 0)
+    if bad.size == 0:
+        return None
+    i = int(bad[0]) + 1
+    return i, "repeats the time stamp before it" if step[i - 1] == 0 else "comes before the time stamp above it"
+
+
+def _steps_ok(times: pd.DatetimeIndex | np.ndarray, freq: str) -> np.ndarray:
+    """For each stamp after the first, whether it is one step of `freq` after the one before."""
+    if freq == "":
+        return np.diff(np.asarray(times, dtype=np.int64)) == 1
+    offset = _offset(freq)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        following = times[:-1] + offset
+    return np.asarray(following == times[1:])
+
+
+def _show(stamp: Any, freq: str | None = None) -> str:
+    if isinstance(stamp, (int, np.integer)):
+        return str(int(stamp))
+    stamp = pd.Timestamp(stamp)
+    if stamp == stamp.normalize():
+        return stamp.strftime("%Y-%m-%d")
+    return stamp.isoformat(sep=" ")
+
+
+def infer_freq(times: Any) -> str:
+    """The frequency of regular time stamps (see the module for the aliases); "" for integer steps
+    0, 1, 2, ... An `IrregularTimesError` (one line) names the first stamp that repeats, goes back,
+    or is not one step after the one before (`position` is its index)."""
+    times = _as_times(times)
+    problem = _order_problem(times)
+    if problem is not None:
+        i, what = problem
+        raise IrregularTimesError(f"time stamp {i} ({_show(times[i])}) {what}", i)
+    if isinstance(times, np.ndarray):
+        ok = _steps_ok(times, "")
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0]) + 1
+            raise IrregularTimesError(f"time step {i} ({times[i]}) does not follow {times[i - 1]} by 1: integer "
+                                      "steps must be consecutive", i)
+        return ""
+    if len(times) < 2:
+        raise InvalidInputError("one time stamp alone does not show a frequency: give freq")
+    n = len(times) - 1
+    probes = sorted({0, min(1, n - 1), n // 2, n - 1})
+    candidates = [c for c in dict.fromkeys(_step_alias(times[i], times[i + 1]) for i in probes) if c is not None]
+    best, best_ok = None, None
+    for candidate in candidates:
+        ok = _steps_ok(times, candidate)
+        if best_ok is None or ok.sum() > best_ok.sum():
+            best, best_ok = candidate, ok
+        if ok.all():
+            break
+    if best is None:
+        raise IrregularTimesError(f"time stamps {_show(times[0])}, {_show(times[1])}, ... follow no frequency", 1)
+    if not best_ok.all():
+        i = int(np.flatnonzero(~best_ok)[0]) + 1
+        raise IrregularTimesError(f"time stamp {i} ({_show(times[i])}) is not one step of {best} "
+                                  f"({describe_freq(best)}) after {_show(times[i - 1])}", i)
+    return best
+
+
+def describe_freq(freq: str) -> str:
+    """`freq` in words: 'monthly', 'quarterly', 'integer steps', ..."""
+    freq = normalize_freq(freq)
+    if freq == "":
+        return "integer steps"
+    match = re.match(r"^(\d*)([A-Za-z]+)", freq)
+    count, base = (match.group(1), match.group(2)) if match else ("", freq)
+    words = {"YS": "yearly", "YE": "yearly", "QS": "quarterly", "QE": "quarterly", "MS": "monthly", "ME": "monthly",
+             "W": "weekly", "D": "daily", "B": "business-daily", "h": "hourly", "min": "every minute",
+             "s": "every second"}
+    unit = {"YS": "years", "YE": "years", "QS": "quarters", "QE": "quarters", "MS": "months", "ME": "months",
+            "W": "weeks", "D": "days", "B": "business days", "h": "hours", "min": "minutes", "s": "seconds"}
+    if count and int(count) > 1:
+        return f"every {count} {unit.get(base, base)}"
+    return words.get(base, freq)
+
+
+def check_times(times: Any, freq: str | None, *, name: str = "y") -> tuple[pd.DatetimeIndex | np.ndarray, str]:
+    """`times` converted and checked to be regular at `freq` (inferred when None): the times and the
+    frequency. An `IrregularTimesError` names the first stamp out of step."""
+    times = _as_times(times)
+    if freq is None:
+        return times, infer_freq(times)
+    freq = normalize_freq(freq)
+    problem = _order_problem(times)
+    if problem is not None:
+        i, what = problem
+        raise IrregularTimesError(f"{name}: time stamp {i} ({_show(times[i])}) {what}", i)
+    if freq == "" and not isinstance(times, np.ndarray):
+        raise InvalidInputError(f"{name}: freq '' means integer steps, but the times are dates")
+    if freq != "" and isinstance(times, np.ndarray):
+        raise InvalidInputError(f"{name}: the times are integer steps, but freq {freq!r} needs dates")
+    if freq != "" and len(times) and not _offset(freq).is_on_offset(times[0]):
+        raise IrregularTimesError(f"{name}: time stamp 0 ({_show(times[0])}) is not on a step of {freq} "
+                                  f"({describe_freq(freq)})", 0)
+    ok = _steps_ok(times, freq)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0]) + 1
+        raise IrregularTimesError(f"{name}: time stamp {i} ({_show(times[i])}) is not one step of {freq} "
+                                  f"({describe_freq(freq)}) after {_show(times[i - 1])}", i)
+    return times, freq
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --- making tables -----------------------------------------------------------------------------
+
+
+def as_table(y: Any, *, freq: str | None = None, covariates: Any = None, fill: str | None = None) -> TimeSeriesTable:
+    """`y` as a checked `TimeSeriesTable`.
+
+    Parameters
+    ----------
+    y
+        A pandas Series (one series) or DataFrame (one series a column) with a `DatetimeIndex` or
+        `PeriodIndex` (an integer index: integer steps); a long DataFrame with the columns `series`,
+        `time` and `target` (and an ordinary index); a NumPy 1-D array (one series) or 2-D array
+        (one series a column), on integer steps 0, 1, ...; a list of any of these; or a
+        `TimeSeriesTable` (returned checked). Series are named by their pandas name or column, else
+        by their position ("0", "1", ...).
+    freq : str, optional
+        The frequency (a pandas offset alias, or "" for integer steps); default: read from the
+        time stamps.
+    covariates
+        Known covariates: a DataFrame indexed by time whose columns apply to every series (it must
+        cover each series' times); a dict of such DataFrames by series name; a list of them, one
+        per series; for a long DataFrame or a `TimeSeriesTable`, the names of its covariate columns.
+    fill : None or 'interpolate'
+        None: a gap or a missing value is an error. 'interpolate': see the module.
+    """
+    if fill not in FILL_RULES:
+        raise InvalidInputError(f"fill must be None or 'interpolate', not {fill!r}")
+    if isinstance(y, TimeSeriesTable):
+        names = list(y.covariates) if covariates is None else _names(covariates)
+        table = _from_long(y.frame, names, freq if freq is not None else (y.freq or ""), fill, "y")
+        table.horizon, table.source = y.horizon, y.source
+        return table
+    if isinstance(y, pd.DataFrame) and _is_long(y):
+        return _from_long(y, [] if covariates is None else _names(covariates), freq, fill, "y")
+    pieces = _pieces(y)
+    if not pieces:
+        raise InvalidInputError("y holds no series")
+    names = [p[0] for p in pieces]
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise InvalidInputError(f"y: two series are named {name!r}: series names must be unique")
+        seen.add(name)
+    covs = _covariates_for(covariates, names)
+    frames = []
+    for (name, index, values), cov in zip(pieces, covs):
+        frame = pd.DataFrame({"series": name, "time": _as_times(index), "target": values})
+        if cov is not None:
+            frame = _join_covariates(frame, cov, name)
+        frames.append(frame)
+    cov_names = [c for c in frames[0].columns if c not in ("series", "time", "target")]
+    for name, frame in zip(names, frames):
+        got = [c for c in frame.columns if c not in ("series", "time", "target")]
+        if got != cov_names:
+            raise InvalidInputError(f"series {name!r} has the covariates {got} where the first has {cov_names}")
+    return _from_long(pd.concat(frames, ignore_index=True), cov_names, freq, fill, "y")
+
+
+def _names(covariates: Any) -> list[str]:
+    if isinstance(covariates, str):
+        return [covariates]
+    if isinstance(covariates, Sequence) and all(isinstance(c, str) for c in covariates):
+        return list(covariates)
+    raise InvalidInputError("covariates of a long table must be column names")
+
+
+def _is_long(frame: pd.DataFrame) -> bool:
+    return (not isinstance(frame.index, (pd.DatetimeIndex, pd.PeriodIndex))
+            and {"series", "time", "target"} <= {str(c) for c in frame.columns})
+
+
+def _pieces(y: Any, position: int | None = None) -> list[tuple[str, Any, np.ndarray]]:
+    """(name, times, values) for each series in `y`."""
+    default = "0" if position is None else str(position)
+    if isinstance(y, pd.Series):
+        name = default if y.name is None else str(y.name)
+        return [(name, _index_times(y.index, name), _numbers(y.to_numpy(), name))]
+    if isinstance(y, pd.DataFrame):
+        if isinstance(y.index, pd.MultiIndex):
+            raise InvalidInputError("y: a DataFrame with a MultiIndex is not read; give a long table with the "
+                                    "columns series, time and target")
+        out = []
+        for j, column in enumerate(y.columns):
+            name = str(column)
+            out.append((name, _index_times(y.index, name), _numbers(y.iloc[:, j].to_numpy(), name)))
+        return out
+    if isinstance(y, np.ndarray) and y.dtype != object:
+        if y.ndim == 1:
+            return [(default, np.arange(len(y), dtype=np.int64), _numbers(y, default))]
+        if y.ndim == 2:
+            return [(str(j) if position is None else f"{position}.{j}", np.arange(y.shape[0], dtype=np.int64),
+                     _numbers(y[:, j], str(j))) for j in range(y.shape[1])]
+        raise InvalidInputError(f"y must be a 1-D or 2-D array (time steps × series), got a {y.ndim}-D array")
+    if isinstance(y, (list, tuple)):
+        if y and all(isinstance(v, numbers.Number) or v is None for v in y):
+            return _pieces(np.asarray([np.nan if v is None else v for v in y], dtype=np.float64), position)
+        if position is not None:
+            raise InvalidInputError(f"y[{position}] is a nested list: give a Series, DataFrame or array per item")
+        out = []
+        for i, item in enumerate(y):
+            out.extend(_pieces(item, i))
+        return out
+    raise InvalidInputError("y must be a pandas Series or DataFrame, a NumPy array, a list of these or a "
+                            f"TimeSeriesTable, not {type(y).__name__}")
+
+
+def _index_times(index: pd.Index, name: str) -> Any:
+    if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex)):
+        return index
+    if pd.api.types.is_integer_dtype(index.dtype):
+        return index.to_numpy(dtype=np.int64)
+    raise InvalidInputError(f"series {name!r}: the index must be a DatetimeIndex, a PeriodIndex or integer steps, "
+                            f"not {type(index).__name__} of {index.dtype}")
+
+
+def _numbers(values: Any, name: str) -> np.ndarray:
+    try:
+        return np.asarray(pd.to_numeric(pd.Series(values), errors="raise"), dtype=np.float64)
+    except (TypeError, ValueError):
+        for i, v in enumerate(values):
+            try:
+                float(v)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"series {name!r}: value {i} ({v!r}) is not a number") from None
+        raise InvalidInputError(f"series {name!r}: the values are not numbers") from None
+
+
+def _covariates_for(covariates: Any, names: list[str]) -> list[pd.DataFrame | None]:
+    if covariates is None:
+        return [None] * len(names)
+    if isinstance(covariates, pd.DataFrame):
+        return [covariates] * len(names)
+    if isinstance(covariates, Mapping):
+        missing = [n for n in names if n not in covariates]
+        if missing:
+            raise InvalidInputError(f"covariates: none given for series {missing[0]!r}")
+        return [_cov_frame(covariates[n], n) for n in names]
+    if isinstance(covariates, (list, tuple)) and not all(isinstance(c, str) for c in covariates):
+        if len(covariates) != len(names):
+            raise InvalidInputError(f"covariates: {len(covariates)} given for {len(names)} series")
+        return [_cov_frame(c, n) for c, n in zip(covariates, names)]
+    raise InvalidInputError("covariates must be a DataFrame indexed by time, a dict of them by series name or a "
+                            "list of them, one per series")
+
+
+def _cov_frame(value: Any, name: str) -> pd.DataFrame:
+    if isinstance(value, pd.Series):
+        return value.to_frame()
+    if isinstance(value, pd.DataFrame):
+        return value
+    raise InvalidInputError(f"covariates of series {name!r} must be a DataFrame indexed by time")
+
+
+def _join_covariates(frame: pd.DataFrame, cov: pd.DataFrame, name: str) -> pd.DataFrame:
+    clash = [c for c in cov.columns if str(c) in ("series", "time", "target")]
+    if clash:
+        raise InvalidInputError(f"covariates: a column may not be named {clash[0]!r}")
+    index = _as_times(_index_times(cov.index, f"covariates of {name}"))
+    values = pd.DataFrame({str(c): _numbers(cov.iloc[:, j].to_numpy(), f"covariate {c}")
+                           for j, c in enumerate(cov.columns)})
+    values.index = index
+    if values.index.has_duplicates:
+        raise InvalidInputError(f"covariates of series {name!r}: a time stamp repeats")
+    missing = ~pd.Index(frame["time"]).isin(values.index)
+    if missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        raise InvalidInputError(f"covariates of series {name!r} have no row for time stamp "
+                                f"{_show(frame['time'].iloc[i])}")
+    joined = values.reindex(pd.Index(frame["time"]))
+    for column in joined.columns:
+        frame[column] = joined[column].to_numpy(dtype=np.float64)
+    return frame
+
+
+def _from_long(frame: pd.DataFrame, covariates: list[str], freq: str | None, fill: str | None,
+               name: str) -> TimeSeriesTable:
+    missing = [c for c in ["series", "time", "target", *covariates] if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"{name}: no column {missing[0]!r}")
+    if len(set(covariates)) != len(covariates) or set(covariates) & {"series", "time", "target"}:
+        raise InvalidInputError(f"{name}: covariate names must be unique and not series, time or target")
+    out = pd.DataFrame({"series": frame["series"].astype(str).to_numpy(dtype=object)})
+    out["time"] = _as_times(frame["time"].to_numpy() if not isinstance(frame["time"].dtype, pd.PeriodDtype)
+                            else pd.PeriodIndex(frame["time"]))
+    out["target"] = _numbers(frame["target"].to_numpy(), "target")
+    for c in covariates:
+        out[c] = _numbers(frame[c].to_numpy(), c)
+    return build_table(out, covariates, freq, fill, name=name)
+
+
+def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fill: str | None, *,
+                name: str = "y", row_of=None) -> TimeSeriesTable:
+    """The checked table of a long frame (`series`, `time`, `target`, covariates; any order of
+    rows, each series' rows kept together in the order its first row appears). `row_of(i)` names
+    the frame's row `i` in messages (default: "row i"). Readers use this directly."""
+    row_of = row_of or (lambda i: f"row {i}")
+    frame = frame.reset_index(drop=True)
+    for column in ["target", *covariates]:
+        values = frame[column].to_numpy(dtype=np.float64)
+        bad = np.isinf(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InvalidInputError(f"{name}: {row_of(i)}, column {column}: an infinite value")
+    order = pd.unique(frame["series"])
+    rank = pd.Series(np.arange(len(order)), index=order)
+    frame["_row"] = np.arange(len(frame))
+    frame["_rank"] = rank.reindex(frame["series"]).to_numpy()
+    frame = frame.sort_values(["_rank", "time"], kind="stable")
+    times_all = frame["time"]
+    if not (pd.api.types.is_datetime64_any_dtype(times_all) or pd.api.types.is_integer_dtype(times_all)):
+        raise InvalidInputError(f"{name}: times must be dates or integer steps")
+    is_steps = pd.api.types.is_integer_dtype(times_all)
+    if freq is not None:
+        freq = normalize_freq(freq)
+        if freq == "" and not is_steps:
+            raise InvalidInputError(f"{name}: freq '' means integer steps, but the times are dates")
+        if freq != "" and is_steps:
+            raise InvalidInputError(f"{name}: the times are integer steps, but freq {freq!r} needs dates")
+    pieces = []
+    found: dict[str, str] = {}
+    for key, rows in frame.groupby("_rank", sort=True):
+        series = str(rows["series"].iloc[0])
+        times = pd.DatetimeIndex(rows["time"]).astype("datetime64[ns]") if not is_steps \
+            else rows["time"].to_numpy(dtype=np.int64)
+        problem = _order_problem(times)
+        if problem is not None:
+            i, what = problem
+            raise InvalidInputError(f"{name}: {row_of(int(rows['_row'].iloc[i]))}: series {series!r}, time "
+                                    f"{_show(times[i])} {_repeat_words(what)}")
+        if freq is None and len(rows) > 1:
+            series_freq = _infer_with_gaps(times, fill)
+            if series_freq is None:
+                raise IrregularTimesError(f"{name}: series {series!r}: its time stamps follow no frequency; give freq",
+                                          0)
+            found[series] = series_freq
+        pieces.append((series, rows, times))
+    if freq is None:
+        kinds = dict.fromkeys(found.values())
+        if not found:
+            if is_steps:
+                freq = ""
+            else:
+                raise InvalidInputError(f"{name}: every series has one time stamp: the frequency cannot be read; "
+                                        "give freq")
+        elif len(kinds) > 1:
+            first, other = list(kinds)[:2]
+            a = next(s for s, f in found.items() if f == first)
+            b = next(s for s, f in found.items() if f == other)
+            raise InvalidInputError(f"{name}: series {a!r} is {first} ({describe_freq(first)}) but series {b!r} is "
+                                    f"{other} ({describe_freq(other)}): one frequency for all, or give freq")
+        else:
+            freq = next(iter(kinds))
+    blocks = [_regular(series, rows, times, freq, covariates, fill, name, row_of) for series, rows, times in pieces]
+    out = pd.concat(blocks, ignore_index=True) if blocks else frame.iloc[:0]
+    out = out[["series", "time", "target", *covariates]].reset_index(drop=True)
+    out["series"] = out["series"].astype(str)
+    if is_steps:
+        out["time"] = out["time"].astype(np.int64)
+    else:
+        out["time"] = out["time"].astype("datetime64[ns]")
+    for column in ["target", *covariates]:
+        out[column] = out[column].astype(np.float64)
+    if out.empty:
+        raise InvalidInputError(f"{name}: no series with an observed value")
+    return TimeSeriesTable(out, freq, list(covariates))
+
+
+def _repeat_words(what: str) -> str:
+    return "repeats" if what.startswith("repeats") else "comes before the time above it (rows must be in time order)"
+
+
+def _infer_with_gaps(times, fill):
+    """The frequency of one series' times, allowing gaps: of the step shapes seen, the one that puts
+    every stamp on its grid, then that most steps follow, then the shortest. The gaps themselves are
+    named (or filled) by `_regular`."""
+    if isinstance(times, np.ndarray):
+        return ""
+    try:
+        return infer_freq(times)
+    except IrregularTimesError:
+        pass
+    n = len(times) - 1
+    probes = sorted(set(range(min(n, 64))) | {n // 2, n - 1})
+    best, best_score = None, None
+    for c in dict.fromkeys(_step_alias(times[i], times[i + 1]) for i in probes):
+        if c is None:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            grid = pd.date_range(times[0], times[-1], freq=c)
+            span = (times[0] + _offset(c)) - times[0]
+        score = (bool(pd.Index(times).isin(grid).all()), int(_steps_ok(times, c).sum()), -span)
+        if best_score is None or score > best_score:
+            best, best_score = c, score
+    return best
+
+
+def _regular(series, rows, times, freq, covariates, fill, name, row_of) -> pd.DataFrame:
+    """One series' rows, checked regular at `freq` and complete (or filled)."""
+    rows = rows.copy()
+    if freq == "":
+        full = np.arange(times[0], times[-1] + 1, dtype=np.int64)
+        if not isinstance(times, np.ndarray):
+            raise InvalidInputError(f"{name}: series {series!r}: freq '' means integer steps, but the times are dates")
+    else:
+        offset = _offset(freq)
+        if not offset.is_on_offset(times[0]):
+            raise InvalidInputError(f"{name}: {row_of(int(rows['_row'].iloc[0]))}: series {series!r}, time "
+                                    f"{_show(times[0])} is not on a step of {freq} ({describe_freq(freq)})")
+        full = pd.date_range(times[0], times[-1], freq=freq).astype("datetime64[ns]")
+    inside = pd.Index(times).isin(full)
+    if not inside.all():
+        i = int(np.flatnonzero(~inside)[0])
+        raise InvalidInputError(f"{name}: {row_of(int(rows['_row'].iloc[i]))}: series {series!r}, time "
+                                f"{_show(times[i])} is not on a step of {freq or 'integer steps'} "
+                                f"({describe_freq(freq)}) from {_show(times[0])}")
+    if len(full) != len(times):
+        if fill != "interpolate":
+            there = pd.Index(full).isin(times)
+            gap = int(np.flatnonzero(~there)[0])
+            after = int(rows["_row"].iloc[gap - 1])
+            raise InvalidInputError(f"{name}: {row_of(after)}: series {series!r} has a gap after "
+                                    f"{_show(full[gap - 1])}: no row for {_show(full[gap])} (give fill='interpolate' "
+                                    "to fill gaps)")
+        rows = rows.set_index(pd.Index(times)).reindex(pd.Index(full))
+        rows["series"] = series
+        rows["_row"] = rows["_row"].ffill()
+        rows = rows.rename_axis("time_").reset_index()
+        rows["time"] = rows["time_"]
+        rows = rows.drop(columns="time_")
+    for column in ["target", *covariates]:
+        values = rows[column].to_numpy(dtype=np.float64)
+        bad = np.isnan(values)
+        if not bad.any():
+            continue
+        if fill != "interpolate":
+            i = int(np.flatnonzero(bad)[0])
+            raise InvalidInputError(f"{name}: {row_of(int(rows['_row'].iloc[i]))}, column {column}: series "
+                                    f"{series!r} misses a value at {_show(rows['time'].iloc[i])} (give "
+                                    "fill='interpolate' to fill missing values)")
+        if bad.all():
+            if column == "target":
+                raise InvalidInputError(f"{name}: series {series!r} has no observed value")
+            raise InvalidInputError(f"{name}: series {series!r}: covariate {column} has no value")
+        if column == "target":
+            observed = np.flatnonzero(~bad)
+            rows = rows.iloc[observed[0]: observed[-1] + 1].copy()
+            values = rows[column].to_numpy(dtype=np.float64)
+        rows[column] = pd.Series(values).interpolate(limit_direction="both").to_numpy()
+    for column in covariates:
+        values = rows[column].to_numpy(dtype=np.float64)
+        if np.isnan(values).any():
+            rows[column] = pd.Series(values).interpolate(limit_direction="both").to_numpy()
+    return rows
