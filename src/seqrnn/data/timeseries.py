@@ -133,7 +133,8 @@ def normalize_freq(freq: str) -> str:
     return name
 
 
-def _offset(freq: str):
+def freq_offset(freq: str):
+    """The pandas offset of an alias (its warnings about deprecated names silenced)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pd.tseries.frequencies.to_offset(freq)
@@ -146,7 +147,7 @@ def seasonal_period(freq: str) -> int:
     freq = normalize_freq(freq)
     if freq == "":
         return 1
-    offset = _offset(freq)
+    offset = freq_offset(freq)
     n = max(int(offset.n), 1)
     base = re.sub(r"^\d+", "", freq).split("-")[0]
     cycle = {"MS": 12, "ME": 12, "BMS": 12, "BME": 12, "SMS": 24, "SME": 24, "QS": 4, "QE": 4, "BQS": 4, "BQE": 4,
@@ -167,7 +168,7 @@ def future_times(last: Any, freq: str, horizon: int) -> pd.DatetimeIndex | np.nd
             raise InvalidInputError(f"with integer steps (freq '') the last time must be an integer, not {last!r}")
         return np.arange(int(last) + 1, int(last) + 1 + int(horizon), dtype=np.int64)
     stamp = pd.Timestamp(last)
-    first = stamp + _offset(freq)
+    first = stamp + freq_offset(freq)
     return pd.date_range(first, periods=int(horizon), freq=freq).astype("datetime64[ns]")
 
 
@@ -242,7 +243,7 @@ def _steps_ok(times: pd.DatetimeIndex | np.ndarray, freq: str) -> np.ndarray:
     """For each stamp after the first, whether it is one step of `freq` after the one before."""
     if freq == "":
         return np.diff(np.asarray(times, dtype=np.int64)) == 1
-    offset = _offset(freq)
+    offset = freq_offset(freq)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         following = times[:-1] + offset
@@ -327,7 +328,7 @@ def check_times(times: Any, freq: str | None, *, name: str = "y") -> tuple[pd.Da
         raise InvalidInputError(f"{name}: freq '' means integer steps, but the times are dates")
     if freq != "" and isinstance(times, np.ndarray):
         raise InvalidInputError(f"{name}: the times are integer steps, but freq {freq!r} needs dates")
-    if freq != "" and len(times) and not _offset(freq).is_on_offset(times[0]):
+    if freq != "" and len(times) and not freq_offset(freq).is_on_offset(times[0]):
         raise IrregularTimesError(f"{name}: time stamp 0 ({_show(times[0])}) is not on a step of {freq} "
                                   f"({describe_freq(freq)})", 0)
     ok = _steps_ok(times, freq)
@@ -534,23 +535,24 @@ def _from_long(frame: pd.DataFrame, covariates: list[str], freq: str | None, fil
 
 
 def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fill: str | None, *,
-                name: str = "y", row_of=None) -> TimeSeriesTable:
-    """The checked table of a long frame (`series`, `time`, `target`, covariates; any order of
-    rows, each series' rows kept together in the order its first row appears). `row_of(i)` names
-    the frame's row `i` in messages (default: "row i"). Readers use this directly."""
-    row_of = row_of or (lambda i: f"row {i}")
+                name: str = "y", where=None, sort_times: bool = True) -> TimeSeriesTable:
+    """The checked table of a long frame (`series`, `time`, `target`, covariates): each series'
+    rows are gathered in the order its first row appears. `sort_times`: sort each series' rows by
+    time (else a time that goes back is an error). `where(i, column)` names the frame's row `i` and
+    a column in messages (default: "row i, column c"). Readers use this directly."""
+    where = where or (lambda i, column: f"row {i}, column {column}")
     frame = frame.reset_index(drop=True)
     for column in ["target", *covariates]:
         values = frame[column].to_numpy(dtype=np.float64)
         bad = np.isinf(values)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InvalidInputError(f"{name}: {row_of(i)}, column {column}: an infinite value")
+            raise InvalidInputError(f"{name}: {where(i, column)}: an infinite value")
     order = pd.unique(frame["series"])
     rank = pd.Series(np.arange(len(order)), index=order)
     frame["_row"] = np.arange(len(frame))
     frame["_rank"] = rank.reindex(frame["series"]).to_numpy()
-    frame = frame.sort_values(["_rank", "time"], kind="stable")
+    frame = frame.sort_values(["_rank", "time"] if sort_times else ["_rank"], kind="stable")
     times_all = frame["time"]
     if not (pd.api.types.is_datetime64_any_dtype(times_all) or pd.api.types.is_integer_dtype(times_all)):
         raise InvalidInputError(f"{name}: times must be dates or integer steps")
@@ -570,7 +572,7 @@ def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fi
         problem = _order_problem(times)
         if problem is not None:
             i, what = problem
-            raise InvalidInputError(f"{name}: {row_of(int(rows['_row'].iloc[i]))}: series {series!r}, time "
+            raise InvalidInputError(f"{name}: {where(int(rows['_row'].iloc[i]), 'time')}: series {series!r}, time "
                                     f"{_show(times[i])} {_repeat_words(what)}")
         if freq is None and len(rows) > 1:
             series_freq = _infer_with_gaps(times, fill)
@@ -595,7 +597,7 @@ def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fi
                                     f"{other} ({describe_freq(other)}): one frequency for all, or give freq")
         else:
             freq = next(iter(kinds))
-    blocks = [_regular(series, rows, times, freq, covariates, fill, name, row_of) for series, rows, times in pieces]
+    blocks = [_regular(series, rows, times, freq, covariates, fill, name, where) for series, rows, times in pieces]
     out = pd.concat(blocks, ignore_index=True) if blocks else frame.iloc[:0]
     out = out[["series", "time", "target", *covariates]].reset_index(drop=True)
     out["series"] = out["series"].astype(str)
@@ -633,14 +635,14 @@ def _infer_with_gaps(times, fill):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             grid = pd.date_range(times[0], times[-1], freq=c)
-            span = (times[0] + _offset(c)) - times[0]
+            span = (times[0] + freq_offset(c)) - times[0]
         score = (bool(pd.Index(times).isin(grid).all()), int(_steps_ok(times, c).sum()), -span)
         if best_score is None or score > best_score:
             best, best_score = c, score
     return best
 
 
-def _regular(series, rows, times, freq, covariates, fill, name, row_of) -> pd.DataFrame:
+def _regular(series, rows, times, freq, covariates, fill, name, where) -> pd.DataFrame:
     """One series' rows, checked regular at `freq` and complete (or filled)."""
     rows = rows.copy()
     if freq == "":
@@ -648,15 +650,15 @@ def _regular(series, rows, times, freq, covariates, fill, name, row_of) -> pd.Da
         if not isinstance(times, np.ndarray):
             raise InvalidInputError(f"{name}: series {series!r}: freq '' means integer steps, but the times are dates")
     else:
-        offset = _offset(freq)
+        offset = freq_offset(freq)
         if not offset.is_on_offset(times[0]):
-            raise InvalidInputError(f"{name}: {row_of(int(rows['_row'].iloc[0]))}: series {series!r}, time "
+            raise InvalidInputError(f"{name}: {where(int(rows['_row'].iloc[0]), 'time')}: series {series!r}, time "
                                     f"{_show(times[0])} is not on a step of {freq} ({describe_freq(freq)})")
         full = pd.date_range(times[0], times[-1], freq=freq).astype("datetime64[ns]")
     inside = pd.Index(times).isin(full)
     if not inside.all():
         i = int(np.flatnonzero(~inside)[0])
-        raise InvalidInputError(f"{name}: {row_of(int(rows['_row'].iloc[i]))}: series {series!r}, time "
+        raise InvalidInputError(f"{name}: {where(int(rows['_row'].iloc[i]), 'time')}: series {series!r}, time "
                                 f"{_show(times[i])} is not on a step of {freq or 'integer steps'} "
                                 f"({describe_freq(freq)}) from {_show(times[0])}")
     if len(full) != len(times):
@@ -664,12 +666,12 @@ def _regular(series, rows, times, freq, covariates, fill, name, row_of) -> pd.Da
             there = pd.Index(full).isin(times)
             gap = int(np.flatnonzero(~there)[0])
             after = int(rows["_row"].iloc[gap - 1])
-            raise InvalidInputError(f"{name}: {row_of(after)}: series {series!r} has a gap after "
+            raise InvalidInputError(f"{name}: {where(after, 'time')}: series {series!r} has a gap after "
                                     f"{_show(full[gap - 1])}: no row for {_show(full[gap])} (give fill='interpolate' "
                                     "to fill gaps)")
         rows = rows.set_index(pd.Index(times)).reindex(pd.Index(full))
         rows["series"] = series
-        rows["_row"] = rows["_row"].ffill()
+        rows["_row"] = rows["_row"].ffill().astype(np.int64)
         rows = rows.rename_axis("time_").reset_index()
         rows["time"] = rows["time_"]
         rows = rows.drop(columns="time_")
@@ -680,7 +682,7 @@ def _regular(series, rows, times, freq, covariates, fill, name, row_of) -> pd.Da
             continue
         if fill != "interpolate":
             i = int(np.flatnonzero(bad)[0])
-            raise InvalidInputError(f"{name}: {row_of(int(rows['_row'].iloc[i]))}, column {column}: series "
+            raise InvalidInputError(f"{name}: {where(int(rows['_row'].iloc[i]), column)}: series "
                                     f"{series!r} misses a value at {_show(rows['time'].iloc[i])} (give "
                                     "fill='interpolate' to fill missing values)")
         if bad.all():
