@@ -40,16 +40,25 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from seqrnn.data.datasets import FORECAST_DATASETS, is_forecast_dataset_name, locate_forecast
+from seqrnn.data.datasets import (
+    FORECAST_DATASETS,
+    is_forecast_dataset_name,
+    locate_forecast,
+)
 from seqrnn.data.records import pick_column
 from seqrnn.data.series_files import _blank, _numeric_column, _read_table
-from seqrnn.data.timeseries import FILL_RULES, TimeSeriesTable, build_table, normalize_freq
+from seqrnn.data.timeseries import (
+    FILL_RULES,
+    TimeSeriesTable,
+    build_table,
+    normalize_freq,
+)
 from seqrnn.errors import InvalidInputError, SeqrnnError
 
 FORECAST_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
@@ -195,9 +204,7 @@ def _targets(path: Path, columns: list[str], target, used: list[str], cov_keys: 
         rest = [c for c in columns if c not in used and c not in cov_keys]
         if found is not None:
             keys = [found]
-        elif series_key is None and rest:
-            keys = rest
-        elif len(rest) == 1:
+        elif series_key is None and rest or len(rest) == 1:
             keys = rest
         elif not rest:
             raise SeqrnnError(f"{path}: no target column beside {', '.join(used + cov_keys)}")

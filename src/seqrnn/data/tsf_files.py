@@ -34,7 +34,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqrnn.data.timeseries import TimeSeriesTable, build_table, freq_offset, normalize_freq
+from seqrnn.data.timeseries import (
+    TimeSeriesTable,
+    build_table,
+    freq_offset,
+    normalize_freq,
+)
 from seqrnn.errors import InvalidInputError, SeqrnnError
 
 MONASH_FREQUENCIES = {"yearly": "YS", "quarterly": "QS", "monthly": "MS", "weekly": "W", "daily": "D",
@@ -224,7 +229,7 @@ def _frequency(path: Path, text: str | None, start: pd.Timestamp) -> str:
     if base is None:
         raise SeqrnnError(f"{path}: unknown @frequency {text!r} (known: {', '.join(MONASH_FREQUENCIES)}, N_minutes, "
                           "N_seconds, ...): give freq")
-    end = start.is_month_end and not start.day == 1
+    end = start.is_month_end and start.day != 1
     if base == "YS":
         base = f"YE-{_MONTHS[start.month - 1]}" if end else f"YS-{_MONTHS[start.month - 1]}"
     elif base == "QS":
