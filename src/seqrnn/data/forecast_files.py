@@ -346,7 +346,7 @@ def write_forecast_file(table: TimeSeriesTable, path: str | os.PathLike) -> Path
 # --- what a command names ----------------------------------------------------------------------------
 
 
-def read_forecast_data(target: str | os.PathLike, *, download: bool = True, **options) -> TimeSeriesTable:
+def read_forecast_data(target: str | os.PathLike, /, *, download: bool = True, **options) -> TimeSeriesTable:
     """The series a command names: a file (`read_forecast_file`, with `options`), or a forecasting
     dataset's name (`airline`, `shampoo`, `uschange`), read with its known columns and frequency;
     `options` given for a dataset replace those (`target="Consumption"` reads one series of

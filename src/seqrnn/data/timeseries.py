@@ -76,6 +76,8 @@ class TimeSeriesTable:
     the blocks in the order the series first appeared, each sorted by time. `covariates` names the
     known covariate columns (may be empty). `horizon` is the horizon the source names (a Monash
     `.tsf` file's `@horizon`), or None; `source` says where the table was read from (for messages).
+    `filled` counts what `fill="interpolate"` did: `gaps` (time steps without a row), `target` and
+    `covariates` (values interpolated, gaps included), `cut` (missing targets cut off the ends).
     """
 
     frame: pd.DataFrame
@@ -83,6 +85,7 @@ class TimeSeriesTable:
     covariates: list[str] = field(default_factory=list)
     horizon: int | None = None
     source: str | None = None
+    filled: dict[str, int] = field(default_factory=dict)
 
     def series_ids(self) -> list[str]:
         """The series' names, in order of first appearance."""
@@ -376,7 +379,9 @@ def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fi
                                     f"{other} ({describe_freq(other)}): one frequency for all, or give freq")
         else:
             freq = next(iter(kinds))
-    blocks = [_regular(series, rows, times, freq, covariates, fill, name, where) for series, rows, times in pieces]
+    counts = {"gaps": 0, "target": 0, "cut": 0, "covariates": 0}
+    blocks = [_regular(series, rows, times, freq, covariates, fill, name, where, counts)
+              for series, rows, times in pieces]
     out = pd.concat(blocks, ignore_index=True) if blocks else frame.iloc[:0]
     out = out[["series", "time", "target", *covariates]].reset_index(drop=True)
     out["series"] = out["series"].astype(str)
@@ -388,7 +393,7 @@ def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fi
         out[column] = out[column].astype(np.float64)
     if out.empty:
         raise InvalidInputError(f"{name}: no series with an observed value")
-    return TimeSeriesTable(out, freq, list(covariates))
+    return TimeSeriesTable(out, freq, list(covariates), filled=counts)
 
 
 def _repeat_words(what: str) -> str:
@@ -421,7 +426,7 @@ def _infer_with_gaps(times, fill):
     return best
 
 
-def _regular(series, rows, times, freq, covariates, fill, name, where) -> pd.DataFrame:
+def _regular(series, rows, times, freq, covariates, fill, name, where, counts) -> pd.DataFrame:
     """One series' rows, checked regular at `freq` and complete (or filled)."""
     rows = rows.copy()
     if freq == "":
@@ -448,6 +453,7 @@ def _regular(series, rows, times, freq, covariates, fill, name, where) -> pd.Dat
             raise InvalidInputError(f"{name}: {where(after, 'time')}: series {series!r} has a gap after "
                                     f"{_show(full[gap - 1])}: no row for {_show(full[gap])} (give fill='interpolate' "
                                     "to fill gaps)")
+        counts["gaps"] += len(full) - len(times)
         rows = rows.set_index(pd.Index(times)).reindex(pd.Index(full))
         rows["series"] = series
         rows["_row"] = rows["_row"].ffill().astype(np.int64)
@@ -470,11 +476,9 @@ def _regular(series, rows, times, freq, covariates, fill, name, where) -> pd.Dat
             raise InvalidInputError(f"{name}: series {series!r}: covariate {column} has no value")
         if column == "target":
             observed = np.flatnonzero(~bad)
+            counts["cut"] += len(rows) - (observed[-1] + 1 - observed[0])
             rows = rows.iloc[observed[0]: observed[-1] + 1].copy()
             values = rows[column].to_numpy(dtype=np.float64)
+        counts["target" if column == "target" else "covariates"] += int(np.isnan(values).sum())
         rows[column] = pd.Series(values).interpolate(limit_direction="both").to_numpy()
-    for column in covariates:
-        values = rows[column].to_numpy(dtype=np.float64)
-        if np.isnan(values).any():
-            rows[column] = pd.Series(values).interpolate(limit_direction="both").to_numpy()
     return rows
