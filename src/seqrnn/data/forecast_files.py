@@ -253,7 +253,7 @@ def parse_times(column: pd.Series, at, freq: str | None = None) -> pd.DatetimeIn
     text = column.astype(str).str.strip()
     first = text.iloc[0]
     if _WHOLE.match(first):
-        return _whole(_all(text, _WHOLE, at, "a whole number (integer steps)").astype(np.int64), freq, at)
+        return _whole(_all(text, _WHOLE, at, "a whole number (integer steps)")[:, 0].astype(np.int64), freq, at)
     for pattern, build, what in ((_QUARTER, lambda y, q: (y, 3 * q - 2), "a quarter such as 1970 Q1"),
                                  (_QUARTER_FIRST, lambda q, y: (y, 3 * q - 2), "a quarter such as Q1 1970"),
                                  (_MONTH, lambda y, m: (y, m), "a month such as 1949-01")):

@@ -24,6 +24,7 @@ April, July and October), "MS", "ME", "W-SUN" (weekly, the day of the week named
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -372,12 +373,14 @@ def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fi
                 raise InvalidInputError(f"{name}: every series has one time stamp: the frequency cannot be read; "
                                         "give freq")
         elif len(kinds) > 1:
+            freq = _common_freq(list(kinds), [times for _, _, times in pieces])
+        if freq is None and len(kinds) > 1:
             first, other = list(kinds)[:2]
             a = next(s for s, f in found.items() if f == first)
             b = next(s for s, f in found.items() if f == other)
             raise InvalidInputError(f"{name}: series {a!r} is {first} ({describe_freq(first)}) but series {b!r} is "
                                     f"{other} ({describe_freq(other)}): one frequency for all, or give freq")
-        else:
+        elif freq is None:
             freq = next(iter(kinds))
     counts = {"gaps": 0, "target": 0, "cut": 0, "covariates": 0}
     blocks = [_regular(series, rows, times, freq, covariates, fill, name, where, counts)
@@ -398,6 +401,23 @@ def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fi
 
 def _repeat_words(what: str) -> str:
     return "repeats" if what.startswith("repeats") else "comes before the time above it (rows must be in time order)"
+
+
+def _common_freq(kinds: list[str], all_times: list) -> str | None:
+    """Of the frequencies series were read at, the shortest whose grid holds every series' times
+    (series with gaps look coarser than they are: "2D" beside "D"), or None. Only multiples of one
+    unit are merged: a monthly series is not read as a daily one with gaps."""
+    def span(c: str):
+        return (pd.Timestamp("2000-01-01") + freq_offset(c)) - pd.Timestamp("2000-01-01")
+
+    if len({re.sub(r"^\d+", "", c) for c in kinds}) > 1:
+        return None
+    for c in sorted(kinds, key=span):
+        offset = freq_offset(c)
+        if all(offset.is_on_offset(t[0]) and pd.Index(t).isin(pd.date_range(t[0], t[-1], freq=c)).all()
+               for t in all_times):
+            return c
+    return None
 
 
 def _infer_with_gaps(times, fill):
@@ -453,14 +473,15 @@ def _regular(series, rows, times, freq, covariates, fill, name, where, counts) -
             raise InvalidInputError(f"{name}: {where(after, 'time')}: series {series!r} has a gap after "
                                     f"{_show(full[gap - 1])}: no row for {_show(full[gap])} (give fill='interpolate' "
                                     "to fill gaps)")
-        counts["gaps"] += len(full) - len(times)
+        counts["gaps"] += int(len(full) - len(times))
         rows = rows.set_index(pd.Index(times)).reindex(pd.Index(full))
         rows["series"] = series
         rows["_row"] = rows["_row"].ffill().astype(np.int64)
         rows = rows.rename_axis("time_").reset_index()
         rows["time"] = rows["time_"]
         rows = rows.drop(columns="time_")
-    for column in ["target", *covariates]:
+    missing_covariates, keep = [], slice(None)
+    for column in [*covariates, "target"]:
         values = rows[column].to_numpy(dtype=np.float64)
         bad = np.isnan(values)
         if not bad.any():
@@ -476,9 +497,13 @@ def _regular(series, rows, times, freq, covariates, fill, name, where, counts) -
             raise InvalidInputError(f"{name}: series {series!r}: covariate {column} has no value")
         if column == "target":
             observed = np.flatnonzero(~bad)
-            counts["cut"] += len(rows) - (observed[-1] + 1 - observed[0])
-            rows = rows.iloc[observed[0]: observed[-1] + 1].copy()
+            keep = slice(observed[0], observed[-1] + 1)
+            counts["cut"] += int(len(rows) - (observed[-1] + 1 - observed[0]))
+            counts["target"] += int(bad[keep].sum())
+            rows = rows.iloc[keep].copy()
             values = rows[column].to_numpy(dtype=np.float64)
-        counts["target" if column == "target" else "covariates"] += int(np.isnan(values).sum())
+        else:
+            missing_covariates.append(bad)
         rows[column] = pd.Series(values).interpolate(limit_direction="both").to_numpy()
+    counts["covariates"] += sum(int(missing[keep].sum()) for missing in missing_covariates)
     return rows
