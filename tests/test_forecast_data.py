@@ -1,12 +1,31 @@
 """Series to forecast: `TimeSeriesTable`, `as_table`, frequencies read from time stamps, the season
-of each frequency and the time stamps after a series; bad input is one line."""
+of each frequency and the time stamps after a series; files (CSV, TSV, Parquet, Monash .tsf) read
+back what was written; bad input is one line naming the file, line and column; the shared files
+and the named datasets (a checked download from a local server on 127.0.0.1); `seqrnn data inspect`."""
 
 from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_datasets import Server, closed_port_url
 
+from seqrnn.data import datasets
+from seqrnn.data.datasets import FORECAST_DATASETS, locate_forecast
+from seqrnn.data.forecast_files import (
+    read_forecast_data,
+    read_forecast_file,
+    write_forecast_file,
+)
 from seqrnn.data.timeseries import (
     IrregularTimesError,
     TimeSeriesTable,
@@ -15,7 +34,8 @@ from seqrnn.data.timeseries import (
     infer_freq,
     seasonal_period,
 )
-from seqrnn.errors import InvalidInputError
+from seqrnn.data.tsf_files import write_tsf
+from seqrnn.errors import InvalidInputError, SeqrnnError
 
 FREQS = [("YS", 1), ("QS", 4), ("MS", 12), ("ME", 12), ("W-SUN", 52), ("W-WED", 52), ("D", 7), ("h", 24),
          ("30min", 48), ("QE", 4), ("YE", 1)]
@@ -65,7 +85,7 @@ def test_as_table_from_pandas_numpy_and_lists():
     assert steps.freq == "" and steps.series_ids() == ["0", "1", "2"] and steps.frame["time"].dtype == np.int64
     both = as_table([np.arange(3.0), np.arange(5.0)])
     assert both.lengths() == {"0": 3, "1": 5}
-    assert as_table(table) .frame.equals(table.frame)
+    assert as_table(table).frame.equals(table.frame)
 
 
 def test_covariates_and_fill():
@@ -102,23 +122,6 @@ def test_bad_inputs_are_one_line():
 
 
 # --- files: round trips ---------------------------------------------------------------------------
-
-import dataclasses  # noqa: E402
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from test_datasets import Server, closed_port_url  # noqa: E402
-
-from seqrnn.data import datasets  # noqa: E402
-from seqrnn.data.datasets import FORECAST_DATASETS, locate_forecast  # noqa: E402
-from seqrnn.data.forecast_files import read_forecast_data, read_forecast_file, write_forecast_file  # noqa: E402
-from seqrnn.data.tsf_files import read_tsf, write_tsf  # noqa: E402
-from seqrnn.errors import SeqrnnError  # noqa: E402
 
 STARTS = {"YS": pd.Timestamp("1970-01-01"), "QS": pd.Timestamp("1970-04-01"), "MS": pd.Timestamp("1949-01-01"),
           "W-SUN": pd.Timestamp("2020-01-05"), "D": pd.Timestamp("2020-02-27"), "h": pd.Timestamp("2020-03-01 22:00"),
@@ -165,7 +168,7 @@ def test_tables_written_as_tsf_read_back(table, horizon):
     table.horizon = horizon
     with tempfile.TemporaryDirectory() as folder:
         path = write_tsf(table, Path(folder) / "t.tsf")
-        got = read_forecast_file(path) if table.freq != "W-SUN" else read_tsf(path)
+        got = read_forecast_file(path)
     pd.testing.assert_frame_equal(got.frame, table.frame)
     assert (got.freq, got.horizon) == (table.freq, horizon)
 
