@@ -346,6 +346,10 @@ def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fi
             raise InvalidInputError(f"{name}: freq '' means integer steps, but the times are dates")
         if freq != "" and is_steps:
             raise InvalidInputError(f"{name}: the times are integer steps, but freq {freq!r} needs dates")
+    fast = _regular_at_once(frame, covariates, freq, is_steps)
+    if fast is not None:
+        out, freq = fast
+        return TimeSeriesTable(out, freq, list(covariates), filled={"gaps": 0, "target": 0, "cut": 0, "covariates": 0})
     pieces = []
     found: dict[str, str] = {}
     for key, rows in frame.groupby("_rank", sort=True):
@@ -397,6 +401,56 @@ def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fi
     if out.empty:
         raise InvalidInputError(f"{name}: no series with an observed value")
     return TimeSeriesTable(out, freq, list(covariates), filled=counts)
+
+
+def _regular_at_once(frame: pd.DataFrame, covariates: list[str], freq: str | None, is_steps: bool):
+    """(the table's frame, the frequency) when every series is already regular and complete, checked
+    for all series at once; None when any is not (or the frequency cannot be guessed from the first
+    series), for the series-by-series path to name the problem or fill it."""
+    codes = frame["_rank"].to_numpy()
+    if is_steps:
+        times = frame["time"].to_numpy(dtype=np.int64)
+    else:
+        times = pd.DatetimeIndex(frame["time"]).astype("datetime64[ns]")
+    if any(np.isnan(frame[c].to_numpy(dtype=np.float64)).any() for c in ["target", *covariates]):
+        return None
+    same = codes[1:] == codes[:-1]
+    if freq is None:
+        if is_steps:
+            freq = ""
+        else:
+            ends = np.flatnonzero(~same)
+            first_end = int(ends[0]) + 1 if len(ends) else len(times)
+            if first_end < 2:
+                return None
+            try:
+                freq = infer_freq(times[:first_end])
+            except InvalidInputError:
+                return None
+    if freq == "":
+        if not is_steps:
+            return None
+        ok = np.diff(times) == 1
+    else:
+        if is_steps:
+            return None
+        offset = freq_offset(freq)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ok = np.asarray(times[:-1] + offset == times[1:])
+        starts = times[np.r_[True, ~same]]
+        if not all(offset.is_on_offset(t) for t in starts):
+            return None
+    if not ok[same].all():
+        return None
+    out = pd.DataFrame({"series": frame["series"].astype(str).to_numpy(dtype=object), "time": times,
+                        "target": frame["target"].to_numpy(dtype=np.float64)})
+    for c in covariates:
+        out[c] = frame[c].to_numpy(dtype=np.float64)
+    out["series"] = out["series"].astype(str)
+    if out.empty:
+        return None
+    return out.reset_index(drop=True), freq
 
 
 def _repeat_words(what: str) -> str:
