@@ -455,3 +455,56 @@ def test_inspect_errors_are_one_line(args, expected, tmp_path, monkeypatch, seqr
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("seqrnn: error:") and expected in lines[0], result.stderr
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=tables(), seed=st.integers(0, 2**16), drop=st.integers(0, 3))
+def test_rows_in_any_order_and_gaps_filled(table, seed, drop):
+    """A long frame's rows in any order give the same table; a gap is an error, or filled."""
+    frame = table.frame.sample(frac=1.0, random_state=seed)
+    order = list(dict.fromkeys(frame["series"]))
+    got = as_table(frame, freq=table.freq, covariates=table.covariates)
+    expected = pd.concat([rows for _, rows in sorted(table.groups(), key=lambda g: order.index(g[0]))],
+                         ignore_index=True)
+    pd.testing.assert_frame_equal(got.frame, expected)
+    inside = [i for name, rows in table.groups() for i in rows.index[1:-1]]
+    if not inside:
+        return
+    gappy = table.frame.drop(index=inside[drop % len(inside)])
+    with pytest.raises(InvalidInputError, match="has a gap after"):
+        as_table(gappy, freq=table.freq, covariates=table.covariates)
+    filled = as_table(gappy, freq=table.freq, covariates=table.covariates, fill="interpolate")
+    assert filled.lengths() == table.lengths() and filled.filled["gaps"] == 1
+    assert (filled.frame["time"].to_numpy() == table.frame["time"].to_numpy()).all()
+
+
+@pytest.mark.parametrize("word,start,freq,season", [
+    ("yearly", "1990-01-01", "YS", 1), ("yearly", "1990-12-31", "YE", 1), ("quarterly", "1990-10-01", "QS", 4),
+    ("monthly", "1990-01-31", "ME", 12), ("weekly", "1990-01-03", "W-WED", 52), ("daily", "1990-01-03", "D", 7),
+    ("hourly", "1990-01-03 05-00-00", "h", 24), ("half_hourly", "1990-01-03 05-30-00", "30min", 48),
+    ("10_minutes", "1990-01-03 05-10-00", "10min", 144), ("4_seconds", "1990-01-03 05-10-04", "4s", 15),
+])
+def test_tsf_frequencies(word, start, freq, season, tmp_path):
+    path = tmp_path / "f.tsf"
+    path.write_text(f"@attribute series_name string\n@attribute start_timestamp date\n@frequency {word}\n@data\n"
+                    f"a:{start}:1,2,3\n")
+    table = read_forecast_file(path)
+    assert table.freq == freq and seasonal_period(freq) == season
+    stamp = pd.Timestamp(start[:10] + " " + start[11:].replace("-", ":") if len(start) > 10 else start)
+    assert table.frame["time"].iloc[0] == stamp
+    again = write_tsf(table, tmp_path / "g.tsf")
+    pd.testing.assert_frame_equal(read_forecast_file(again).frame, table.frame)
+
+
+def test_series_at_different_frequencies_and_dict_covariates():
+    monthly = pd.Series([1.0, 2, 3], index=pd.period_range("2000-01", periods=3, freq="M"), name="m")
+    daily = pd.Series([1.0, 2, 3], index=pd.date_range("2000-01-01", periods=3, freq="D"), name="d")
+    with pytest.raises(InvalidInputError, match="series 'm' is MS .monthly. but series 'd' is D .daily."):
+        as_table([monthly, daily])
+    other = monthly.rename("n")
+    cov = {"m": pd.DataFrame({"x": [0.0, 1, 2]}, index=monthly.index), "n": pd.DataFrame({"x": [5.0, 6, 7]},
+                                                                                         index=monthly.index)}
+    table = as_table([monthly, other], covariates=cov)
+    assert table.covariates == ["x"] and table.frame["x"].tolist() == [0.0, 1, 2, 5, 6, 7]
+    with pytest.raises(InvalidInputError, match="two series are named 'm'"):
+        as_table([monthly, monthly])
