@@ -508,3 +508,11 @@ def test_series_at_different_frequencies_and_dict_covariates():
     assert table.covariates == ["x"] and table.frame["x"].tolist() == [0.0, 1, 2, 5, 6, 7]
     with pytest.raises(InvalidInputError, match="two series are named 'm'"):
         as_table([monthly, monthly])
+
+
+def test_parquet_with_a_dates_index(tmp_path):
+    path = tmp_path / "i.parquet"
+    frame = pd.DataFrame({"a": [1.0, 2, 3], "b": [4.0, 5, 6]}, index=pd.date_range("2020-01-01", periods=3, freq="h"))
+    frame.to_parquet(path)
+    table = read_forecast_file(path)
+    assert table.series_ids() == ["a", "b"] and table.freq == "h"

@@ -10,7 +10,7 @@ names of the forecasting datasets (`airline`, `shampoo`, `uschange`).
 
 A table has a **time column** (`time_column`; default: the first of `time`, `timestamp`, `date`,
 `datetime`, `ds`, `period`, `quarter`, `month`, `week`, `day`, `hour`, `year` present, matched
-without regard to case), an optional **series id column** (`series_column`; default: the first of
+without regard to case; else a Parquet file's one column of dates, its index included), an optional **series id column** (`series_column`; default: the first of
 `series_id`, `series`, `unique_id`, `item_id`, `case_id` present) for many series in one long file,
 the **target** (`target`), and **known covariates** (`covariates`: only the columns named; other
 columns are not read). A column with an empty name (or `Unnamed: 0`) is a row number that pandas
@@ -130,10 +130,15 @@ def read_forecast_file(path: str | os.PathLike, *, time_column: str | None = Non
 
         return read_tsf(path, freq=freq, fill=fill)
     table, numbers, unit = _read_table(path, kind)
+    if not isinstance(table.index, pd.RangeIndex):  # pandas wrote its index into the Parquet file
+        table = table.reset_index()
     columns = [str(c) for c in table.columns]
     table.columns = columns
     skipped = {c for c in columns if not c.strip() or re.fullmatch(r"Unnamed: \d+", c)}
     named = [c for c in columns if c not in skipped]
+    dated = [c for c in named if pd.api.types.is_datetime64_any_dtype(table[c])]
+    if time_column is None and _default(named, TIME_NAMES) is None and len(dated) == 1:
+        time_column = dated[0]  # the one column of dates (a Parquet file's)
     time_key = pick_column(path, named, time_column, TIME_NAMES, "time", "`time_column` (--time-column)")
     series_key = (pick_column(path, named, series_column, (), "series id", "`series_column`")
                   if series_column is not None else _default(named, SERIES_NAMES))
