@@ -10,8 +10,9 @@ names of the forecasting datasets (`airline`, `shampoo`, `uschange`).
 
 A table has a **time column** (`time_column`; default: the first of `time`, `timestamp`, `date`,
 `datetime`, `ds`, `period`, `quarter`, `month`, `week`, `day`, `hour`, `year` present, matched
-without regard to case; else a Parquet file's one column of dates, its index included), an optional **series id column** (`series_column`; default: the first of
-`series_id`, `series`, `unique_id`, `item_id`, `case_id` present) for many series in one long file,
+without regard to case; else a Parquet file's one column of dates, its index included), an
+optional **series id column** (`series_column`; default: the first of `series_id`, `series`,
+`unique_id`, `item_id`, `case_id` present) for many series in one long file,
 the **target** (`target`), and **known covariates** (`covariates`: only the columns named; other
 columns are not read). A column with an empty name (or `Unnamed: 0`) is a row number that pandas
 wrote, and is skipped.
