@@ -182,7 +182,8 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     app = FastAPI(title="seqrnn", version=__version__, lifespan=lifespan,
                   description="Sentiment classification and character-level text generation with recurrent networks.")
     app.state.sentiment, app.state.charlm, app.state.limits, app.state.workers = clf, lm, limits, workers
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, timeout=connection_limits.body_timeout)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, timeout=connection_limits.body_timeout,
+                       max_requests=connection_limits.limit_concurrency)
 
     @app.exception_handler(SeqrnnError)
     async def _seqrnn_error(request, exc: SeqrnnError):
