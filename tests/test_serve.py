@@ -589,37 +589,94 @@ def test_idle_keep_alive_connections_are_closed(slow_server):
     assert seconds is not None and KEEP_ALIVE_S - 0.1 <= seconds <= KEEP_ALIVE_S + 3 and received == b""
 
 
+def _is_open(sock: socket.socket) -> bool:
+    """True while the server has neither closed the connection nor answered on it."""
+    sock.settimeout(0.01)
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+        return False
+    except socket.timeout:
+        return True
+    except OSError:
+        return False
+
+
 @pytest.mark.slow
-def test_open_connections_are_bounded(slow_server):
-    """LIMIT_CONCURRENCY open connections: a request gets uvicorn's 503; beyond MAX_CONNECTIONS a new
-    connection gets a 503 and is closed before it sends anything. Once they go, requests pass again."""
+def test_idle_connections_do_not_count_and_give_way_at_the_cap(slow_server):
+    """Open connections that sent nothing never refuse a request: with more of them than
+    --limit-concurrency, a request is answered; at --max-connections a new connection takes the place
+    of the one idle the longest. Only when every connection is busy (here: half a request each) is a
+    new one sent a 503 and closed before it sends anything."""
     port, _ = slow_server
     time.sleep(0.3)  # the connections of the tests before are gone
-    idle = [_connect(port) for _ in range(LIMIT_CONCURRENCY - 1)]
+    idle = [_connect(port) for _ in range(LIMIT_CONCURRENCY + 5)]
     try:
-        with _connect(port) as sock:  # the LIMIT_CONCURRENCY-th connection
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            seconds, received = _until_closed(sock)
-        assert received.startswith(b"HTTP/1.1 503 "), received[:200]
-        assert seconds is not None and seconds < HEADER_S  # answered at once, not timed out
-
+        assert _get(port) == 200  # more idle connections than --limit-concurrency: not counted
         idle += [_connect(port) for _ in range(MAX_CONNECTIONS - len(idle))]
-        refused = [_connect(port) for _ in range(5)]  # beyond MAX_CONNECTIONS
-        for sock in refused:
-            seconds, received = _until_closed(sock)
-            sock.close()
-            assert seconds is not None and seconds < HEADER_S, seconds
-            head, _, body = received.partition(b"\r\n\r\n")
-            assert head.startswith(b"HTTP/1.1 503 ") and "too many open connections" in json.loads(body)["error"]
-        for sock in idle[-5:]:  # while those within the bound were kept open
-            sock.settimeout(0.01)
-            with pytest.raises(socket.timeout):
-                sock.recv(1)
+        time.sleep(0.1)
+        assert all(_is_open(sock) for sock in idle)
+        assert _get(port) == 200  # one more: the oldest idle one makes room
+        time.sleep(0.1)
+        assert not _is_open(idle[0]) and _is_open(idle[-1])
     finally:
         for sock in idle:
             sock.close()
     time.sleep(0.3)
+    busy = [_connect(port) for _ in range(MAX_CONNECTIONS)]
+    try:
+        for sock in busy:  # half a request each: none idle (the header timeout closes them after HEADER_S)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        time.sleep(0.1)
+        with _connect(port) as sock:
+            seconds, received = _until_closed(sock)
+        assert seconds is not None and seconds < HEADER_S, seconds
+        head, _, body = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503 ") and "too many open connections" in json.loads(body)["error"]
+    finally:
+        for sock in busy:
+            sock.close()
+    time.sleep(0.3)
     assert _get(port) == 200
+
+
+def test_requests_being_answered_are_bounded_not_connections(models):
+    """--limit-concurrency counts requests whose body has arrived: one more is a JSON 503 with
+    Retry-After, and the connection stays usable."""
+    app = create_app(sentiment_dir=models[0], limits=Limits(max_concurrency=1, max_queue=8),
+                     connection_limits=ConnectionLimits(limit_concurrency=1))
+    real, entered, release = app.state.sentiment.predict_proba, threading.Event(), threading.Event()
+
+    def slow(texts):
+        entered.set()
+        release.wait(10)
+        return real(texts)
+
+    app.state.sentiment.predict_proba = slow
+    with TestClient(app) as c:
+        first = {}
+        worker = threading.Thread(target=lambda: first.update(r=c.post("/v1/sentiment", json={"texts": ["a"]})))
+        worker.start()
+        try:
+            assert entered.wait(10)
+            busy = c.get("/healthz")
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+            assert "answering 1 requests" in busy.json()["error"] and "connection" not in busy.headers
+        finally:
+            release.set()
+            worker.join(10)
+        assert first["r"].status_code == 200
+        assert c.get("/healthz").status_code == 200
+
+
+def test_the_connection_budget_follows_the_open_file_limit():
+    resource = pytest.importorskip("resource")
+    from seqrnn.serve.limits import FD_RESERVE, connection_budget
+
+    budget = connection_budget()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft == hard or hard == resource.RLIM_INFINITY  # raised as far as allowed
+    assert budget == soft - FD_RESERVE - soft // 10 >= 16
+    assert ConnectionLimits().max_connections is None  # the default: that budget
 
 
 @pytest.mark.slow
@@ -647,7 +704,7 @@ def test_a_client_that_reads_nothing_is_cut_off(slow_server):
 def test_connection_limits_are_checked(tmp_path):
     assert ConnectionLimits().header_timeout == 10 and ConnectionLimits().body_timeout == 30
     for field, value in [("header_timeout", 0), ("body_timeout", -1.0), ("keep_alive_timeout", math.inf),
-                         ("limit_concurrency", 0), ("max_connections", 2.5)]:
+                         ("limit_concurrency", 0), ("max_connections", 2.5), ("max_connections", 0)]:
         with pytest.raises(SeqrnnError, match=ConnectionLimits.FLAGS[field]):
             ConnectionLimits(**{field: value})
     r = subprocess.run([sys.executable, "-m", "seqrnn", "serve", "--charlm", str(tmp_path), "--timeout-body", "0"],
