@@ -306,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with commands.warnings_as_notes():
+        with commands.warnings_as_notes(debug=args.debug):
             result = args.handler(args)
         if "seqrnn.training.distributed" in sys.modules:  # under torchrun: leave the group together
             sys.modules["seqrnn.training.distributed"].leave()
