@@ -228,7 +228,7 @@ def test_nan_and_infinity_are_422(client, field, value):
 
 SAMPLING_VALUES = {
     "length": [1, 2, 300, 0, -1],
-    "temperature": [0.0, 0.5, 1.0, 7.0, -0.5, -1e-9, math.nan, math.inf, -math.inf],
+    "temperature": [0.0, 1e-6, 0.5, 1.0, 7.0, 1e-320, 1e-7, 5e-324, -0.5, -1e-9, math.nan, math.inf, -math.inf],
     "top_n": [None, 1, 5, 1000, 0, -3],
     "top_p": [None, 1e-9, 0.5, 1.0, 0.0, -0.1, 1.0000001, 1.5, math.nan, math.inf],
     "num_samples": [1, 4, 0, -2],
@@ -254,6 +254,93 @@ def test_the_request_model_agrees_with_check_sampling_options(field, value):
     assert api_ok == shared_ok, (field, value, message)
     if not shared_ok:
         assert message.startswith(f"{field} must be ") and "\n" not in message
+
+
+# Every field and limit of every endpoint, and the status the serving page promises for it: 422 for a
+# field out of range (LIMITS: 8 texts of 500 characters, 50 start characters, 300 generated, 4 samples),
+# 400 for input the model rejects, 404 for a model not loaded or a route that does not exist, 413 for a
+# body over 20,000 bytes, and 200 at each bound. 408 and 503 come from slow clients and full queues:
+# tested below (a real server, and `test_a_full_queue_is_503`, `test_requests_being_answered_...`).
+GOOD_GENERATE = {"start": "To be", "length": 5}
+STATUS_TABLE = [
+    # (path, JSON body, status, a fragment of the one-line error)
+    ("/v1/sentiment", {"texts": ["fine"]}, 200, None),
+    ("/v1/sentiment", {"texts": ["x"] * 8}, 200, None),
+    ("/v1/sentiment", {"texts": ["x" * 500]}, 200, None),
+    ("/v1/sentiment", {}, 422, "texts"),
+    ("/v1/sentiment", {"texts": None}, 422, "texts"),
+    ("/v1/sentiment", {"texts": []}, 422, "texts"),
+    ("/v1/sentiment", {"texts": "one review"}, 422, "texts"),
+    ("/v1/sentiment", {"texts": ["x"] * 9}, 422, "texts"),
+    ("/v1/sentiment", {"texts": ["x" * 501]}, 422, "texts.0"),
+    ("/v1/sentiment", {"texts": ["ok", 3]}, 422, "texts.1"),
+    ("/v1/sentiment", {"texts": [["nested"]]}, 422, "texts.0"),
+    ("/v1/sentiment", {"texts": ["ok"], "extra": 1}, 422, "extra"),
+    ("/v1/sentiment", ["not", "an", "object"], 422, "body"),
+    ("/v1/sentiment", {"texts": [""]}, 400, "empty text"),
+    ("/v1/sentiment", {"texts": ["fine", " \n"]}, 400, "empty text"),
+    ("/v1/generate", {}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "length": 300}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "start": "T" * 50}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": 0}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": 1e-6}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "top_n": 0, "top_p": 1.0}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "top_k": 3}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "seed": 2**64 - 1}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "num_samples": 4}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "stream": True}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "start": ""}, 422, "start"),
+    ("/v1/generate", {**GOOD_GENERATE, "start": "T" * 51}, 422, "start"),
+    ("/v1/generate", {**GOOD_GENERATE, "start": 5}, 422, "start"),
+    ("/v1/generate", {**GOOD_GENERATE, "length": 0}, 422, "length"),
+    ("/v1/generate", {**GOOD_GENERATE, "length": 301}, 422, "length"),
+    ("/v1/generate", {**GOOD_GENERATE, "length": 2.5}, 422, "length"),
+    ("/v1/generate", {**GOOD_GENERATE, "length": "ten"}, 422, "length"),
+    ("/v1/generate", {**GOOD_GENERATE, "top_n": -1}, 422, "top_n"),
+    ("/v1/generate", {**GOOD_GENERATE, "top_k": -1}, 422, "top_k"),  # the name the client sent
+    ("/v1/generate", {**GOOD_GENERATE, "top_p": 0}, 422, "top_p"),
+    ("/v1/generate", {**GOOD_GENERATE, "top_p": 1.5}, 422, "top_p"),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": -1}, 422, "temperature"),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": 1e-320}, 422, "temperature"),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": 5e-324}, 422, "temperature"),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": 1e-7}, 422, "temperature"),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": 1e400}, 422, "temperature"),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": "hot"}, 422, "temperature"),
+    ("/v1/generate", {**GOOD_GENERATE, "seed": -1}, 422, "seed"),
+    ("/v1/generate", {**GOOD_GENERATE, "seed": 2**64}, 422, "seed"),
+    ("/v1/generate", {**GOOD_GENERATE, "num_samples": 0}, 422, "num_samples"),
+    ("/v1/generate", {**GOOD_GENERATE, "num_samples": 5}, 422, "num_samples"),
+    ("/v1/generate", {**GOOD_GENERATE, "ignore_unknown": "maybe"}, 422, "ignore_unknown"),
+    ("/v1/generate", {**GOOD_GENERATE, "stream": "yes please"}, 422, "stream"),
+    ("/v1/generate", {**GOOD_GENERATE, "stream": True, "num_samples": 2}, 422, "num_samples 1"),
+    ("/v1/generate", {**GOOD_GENERATE, "lenght": 10}, 422, "lenght"),
+    ("/v1/generate", {**GOOD_GENERATE, "start": "Zebra\u20ac"}, 400, "never saw"),
+    ("/v1/generate", {**GOOD_GENERATE, "start": "Zebra\u20ac", "stream": True}, 400, "never saw"),
+    ("/v1/generate", {**GOOD_GENERATE, "start": "\u20ac\u20ac", "ignore_unknown": True}, 400, "at least one"),
+    ("/v1/sentiment", {"texts": ["w" * 499] * 50}, 413, "20000 bytes"),
+    ("/v1/generate", {"start": "T" * 30_000}, 413, "20000 bytes"),
+    ("/no/such/route", {}, 404, "Not Found"),
+]
+
+
+@pytest.mark.parametrize("path, body, status, fragment", STATUS_TABLE,
+                         ids=[f"{path}-{status}-{i}" for i, (path, _, status, _) in enumerate(STATUS_TABLE)])
+def test_status_codes_match_the_serving_page(client, path, body, status, fragment):
+    r = client.post(path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == status, r.text[:300]
+    if status != 200:
+        assert r.headers["content-type"].startswith("application/json")
+        payload = r.json()
+        assert fragment in payload["error"] and "\n" not in payload["error"], payload
+        assert "detail" in payload
+
+
+def test_a_model_not_loaded_is_404_on_each_route(models):
+    with TestClient(create_app(sentiment_dir=models[0], limits=LIMITS)) as c:
+        assert c.post("/v1/generate", json=GOOD_GENERATE).status_code == 404
+        assert c.post("/v1/generate", json={"length": 0}).status_code == 422  # the fields first
+    with TestClient(create_app(charlm_dir=models[1], limits=LIMITS)) as c:
+        assert c.post("/v1/sentiment", json={"texts": ["fine"]}).status_code == 404
 
 
 def test_a_body_that_is_not_json_is_422(client):
