@@ -81,25 +81,27 @@ class ConnectionLimits:
 
 
 FD_RESERVE = 64  # file descriptors kept for what is not a connection: the models' files, logs, threads
+MAX_OPEN_FILES = 65_536  # the soft limit is raised at most this far: connections beyond it cost memory (~7 KB each)
 
 
 def connection_budget(reserve: int = FD_RESERVE) -> int:
     """How many connections one server process can hold: its limit on open files (`RLIMIT_NOFILE`),
-    the soft limit raised to the hard one first, less a `reserve` (and a tenth) for everything else."""
+    the soft limit raised toward the hard one first (up to `MAX_OPEN_FILES`), less a `reserve` and a
+    tenth for everything else."""
     try:
         import resource
     except ImportError:  # not a POSIX system
         return 1000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    wanted = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_OPEN_FILES)
+    if soft == resource.RLIM_INFINITY or soft > wanted:
+        soft = max(wanted, MAX_OPEN_FILES if soft == resource.RLIM_INFINITY else min(soft, MAX_OPEN_FILES))
+    elif soft < wanted:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
             soft = wanted
         except (OSError, ValueError):
             pass
-    if soft == resource.RLIM_INFINITY:
-        soft = 1 << 20
     return max(16, soft - reserve - soft // 10)
 
 
