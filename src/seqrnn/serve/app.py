@@ -17,8 +17,9 @@ Endpoints (all JSON unless noted):
 
 Errors are JSON `{"error": "one line", "detail": ...}`: 400 bad input the model rejects (start
 characters it never saw), 404 a model not loaded, 408 a request too slow to arrive, 413 body too
-large, 422 a field out of range (`detail` holds pydantic's list), 503 too many requests waiting or
-connections open.
+large, 422 a field out of range, whatever the sampler would refuse included (`detail` holds
+pydantic's list), 503 too many model calls waiting, too many requests being answered, or every
+connection busy (idle connections never count).
 
 Models are loaded once, in `create_app`. Texts longer than `Limits.max_text_chars` are refused
 (422), never silently truncated.
