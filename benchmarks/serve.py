@@ -427,7 +427,7 @@ def main() -> None:
     try:  # this process holds the idle sockets: as many open files as allowed
         import resource
 
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     except (ImportError, OSError, ValueError):
         pass

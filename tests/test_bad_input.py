@@ -169,8 +169,8 @@ CASES = [
      "dataset 'enwik8' not found"),
     # output paths: checked before any work, the user's path named, never a temporary file's
     ("predict-out-read-only", ["sentiment", "predict", "--model", "{sentiment}", "--data", "{good.csv}", "--out",
-                               "{read-only}/p.csv"], 2, "--out {read-only}/p.csv: the directory {read-only} is not "
-                                                        "writable"),
+                               "{read-only}/p.csv"], 2,
+     "--out {read-only}/p.csv: the directory {read-only} is not writable"),
     ("predict-out-under-a-file", ["sentiment", "predict", "--model", "{sentiment}", "--data", "{good.csv}", "--out",
                                   "{good.csv}/p.csv"], 2, "{good.csv} is a file, not a directory"),
     ("predict-out-a-directory", ["sentiment", "predict", "--model", "{sentiment}", "--data", "{good.csv}", "--out",
