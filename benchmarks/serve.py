@@ -13,7 +13,11 @@ scenario is bounded by a number of requests and by seconds (whichever comes firs
 - sentiment, 64 reviews a request, at concurrency 1, 8 and 32 (`--batch-requests` each, default 100);
 - streaming generation, `--streams` at once (default 4), 4 each, `--stream-length` characters;
 - mixed, at concurrency 32 (`--mixed-requests`, default 1000): single reviews, seeded generations
-  of 100 characters and seeded streams of 300, side by side.
+  of 100 characters and seeded streams of 300, side by side;
+- 1 review at concurrency 8, and the mix, again while `--idle-sockets` connections (default 1000)
+  are held open and silent: a thread opens them before the load and opens a new one for each the
+  server closes (its header timeout), as a client holding the server's connections would. The row
+  says how many were held at the end and how many the server closed meanwhile.
 
 For each: requests/s, p50 and p99 latency (streams: time to the first characters and characters/s),
 errors (5xx answers, and other failures: other statuses, broken connections), the CPU seconds of the
@@ -40,10 +44,13 @@ import json
 import os
 import platform
 import re
+import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -170,6 +177,49 @@ class Server:
 
 # --- the load ------------------------------------------------------------------------------------------------
 
+class IdleSockets:
+    """`count` connections to the server held open and silent by a thread, each one the server closes
+    replaced by a new one (checked every 0.2 s), until `stop`."""
+
+    def __init__(self, url: str, count: int):
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        self.address, self.count, self.closed_by_server = (host, int(port)), count, 0
+        self.sockets = [self._open() for _ in range(count)]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._hold, daemon=True)
+        self._thread.start()
+
+    def _open(self) -> socket.socket:
+        return socket.create_connection(self.address, timeout=10)
+
+    def _hold(self) -> None:
+        while not self._stop.wait(0.2):
+            poller = select.poll()
+            for sock in self.sockets:
+                poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
+            gone = {fd for fd, _ in poller.poll(0)}  # readable: closed by the server (or answered)
+            for i, sock in enumerate(self.sockets):
+                if sock.fileno() in gone:
+                    sock.close()
+                    self.closed_by_server += 1
+                    try:
+                        self.sockets[i] = self._open()
+                    except OSError:
+                        pass
+
+    def stop(self) -> int:
+        """Close them all; how many were still open (held) at the end."""
+        self._stop.set()
+        self._thread.join(10)
+        poller = select.poll()
+        for sock in self.sockets:
+            poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
+        held = len(self.sockets) - len(poller.poll(0))
+        for sock in self.sockets:
+            sock.close()
+        return held
+
+
 async def _requests(url: str, bodies: list[tuple[str, dict]], total: int, concurrency: int,
                     max_seconds: float) -> dict:
     """`total` requests (or `max_seconds`), `concurrency` at a time, cycling through `bodies` (path,
@@ -283,6 +333,12 @@ def scenarios(args) -> list[dict]:
                 "path": "/v1/generate", "body": stream, "total": 4 * args.streams, "concurrency": args.streams})
     out.append({"name": "mixed, c=32", "kind": "requests", "bodies": mix, "total": args.mixed_requests,
                 "concurrency": 32})
+    if args.idle_sockets:
+        out.append({"name": f"sentiment x1, c=8, {args.idle_sockets} idle", "kind": "requests",
+                    "bodies": [("/v1/sentiment", one)], "total": args.requests, "concurrency": 8,
+                    "idle": args.idle_sockets})
+        out.append({"name": f"mixed, c=32, {args.idle_sockets} idle", "kind": "requests", "bodies": mix,
+                    "total": args.mixed_requests, "concurrency": 32, "idle": args.idle_sockets})
     return [s for s in out if not args.only or any(word in s["name"] for word in args.only)]
 
 
@@ -293,6 +349,10 @@ def run_server(args, models: tuple[Path, Path], workers: int, logs: Path, src: P
         report = {"workers": workers, "server": str(src) if src else "this tree",
                   "rss_mb_before": server_rss_mb(pid), "scenarios": []}
         for scenario in scenarios(args):
+            idle = IdleSockets(server.url, scenario["idle"]) if scenario.get("idle") else None
+            if idle is not None:
+                time.sleep(1)  # all accepted
+                rss_idle = server_rss_mb(pid)
             cpu_server, cpu_client = server_cpu_s(pid), time.process_time()
             if scenario["kind"] == "requests":
                 load = _requests(server.url, scenario["bodies"], scenario["total"], scenario["concurrency"],
@@ -301,6 +361,10 @@ def run_server(args, models: tuple[Path, Path], workers: int, logs: Path, src: P
                 load = _streams(server.url + scenario["path"], scenario["body"], scenario["total"],
                                 scenario["concurrency"], args.max_seconds)
             result = asyncio.run(load)
+            if idle is not None:
+                closed = idle.closed_by_server
+                result.update(idle_sockets=idle.count, idle_held_at_end=idle.stop(), idle_closed_by_server=closed,
+                              rss_mb_idle_held=rss_idle)
             result.update(name=scenario["name"], concurrency=scenario["concurrency"],
                           server_cpu_s=server_cpu_s(pid) - cpu_server, client_cpu_s=time.process_time() - cpu_client)
             report["scenarios"].append(result)
@@ -322,6 +386,10 @@ def _print_row(r: dict) -> None:
     print(f"  {r['name']:<28} {r['requests']:>6} {r['requests_per_s']:>8.1f} {r['p50_ms']:>9.1f} {r['p99_ms']:>9.1f} "
           f"{r['errors_5xx']:>5} {r['errors_other']:>5} {r['server_cpu_s']:>7.1f} {r['client_cpu_s']:>7.1f}{extra}"
           + (f"  ({kinds})" if kinds else ""), flush=True)
+    if "idle_sockets" in r:
+        print(f"    {r['idle_held_at_end']} of {r['idle_sockets']} idle sockets held at the end, "
+              f"{r['idle_closed_by_server']} closed by the server meanwhile (and reopened); "
+              f"server RSS {r['rss_mb_idle_held']:.0f} MB with them open")
     for kind, k in r.get("by_kind", {}).items():
         print(f"    {kind:<26} {k['requests']:>6} {'':>8} {k['p50_ms']:>9.1f} {k['p99_ms']:>9.1f}")
 
@@ -345,6 +413,8 @@ def main() -> None:
     parser.add_argument("--mixed-requests", type=int, default=1000,
                         help="requests of the mixed scenario (reviews, generations, streams at concurrency 32)")
     parser.add_argument("--max-seconds", type=float, default=30, help="longest a scenario runs")
+    parser.add_argument("--idle-sockets", type=int, default=1000,
+                        help="silent connections held open during the idle scenarios (0: skip them)")
     parser.add_argument("--only", nargs="+", metavar="WORD",
                         help="only the scenarios whose name contains one of these (e.g. 'x1,' mixed)")
     parser.add_argument("--baseline-src", type=Path, metavar="DIR",
@@ -354,6 +424,13 @@ def main() -> None:
     if (args.sentiment is None) != (args.charlm is None):
         parser.error("give both --sentiment and --charlm, or neither")
 
+    try:  # this process holds the idle sockets: as many open files as allowed
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, OSError, ValueError):
+        pass
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="seqrnn-bench-serve-") as tmp:
         if args.sentiment is None:

@@ -9,7 +9,11 @@ the refusals of sizes that cannot fit do not depend on where the tests run.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
+import warnings
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +51,8 @@ def files(tmp_path_factory):
         paths[name] = root / name
 
     table("good.csv", [label for _, label in REVIEWS])
+    paths["unique.csv"] = root / "unique.csv"  # every text different: as labels, more than half distinct
+    paths["unique.csv"].write_text("text,label\n" + "".join(f"review number {i},{i % 2}\n" for i in range(24)))
     table("fractions.csv", [0.7 if label else 1.3 for _, label in REVIEWS])
     table("huge.csv", ["1e40" if label else 0 for _, label in REVIEWS])
     table("huge.jsonl", [1e40 if label else 0 for _, label in REVIEWS])
@@ -155,8 +161,53 @@ CASES = [
     # a run that diverges while its loss stays finite: a runtime failure
     ("lr-1e10", ["charlm", "train", "--text", "{text}", "--out", "{out}", *TINY_CHAR, "--lr", "1e10"], 1,
      "the training loss exploded at step 20: "),
+    # what other libraries warn or print stays off stderr: the one line is seqrnn's
+    ("columns-swapped", ["sentiment", "train", "--data", "{unique.csv}", "--text-column", "label", "--label-column",
+                         "text", "--out", "{out}", *TINY_SENT], 2, "have fewer than 2 training texts"),
+    ("download-fails", ["data", "inspect", "enwik8"], 2, "dataset 'enwik8' not found"),
+    ("download-fails-quiet", ["charlm", "train", "--text", "enwik8", "--out", "{out}", *TINY_CHAR], 2,
+     "dataset 'enwik8' not found"),
+    # output paths: checked before any work, the user's path named, never a temporary file's
+    ("predict-out-read-only", ["sentiment", "predict", "--model", "{sentiment}", "--data", "{good.csv}", "--out",
+                               "{read-only}/p.csv"], 2,
+     "--out {read-only}/p.csv: the directory {read-only} is not writable"),
+    ("predict-out-under-a-file", ["sentiment", "predict", "--model", "{sentiment}", "--data", "{good.csv}", "--out",
+                                  "{good.csv}/p.csv"], 2, "{good.csv} is a file, not a directory"),
+    ("predict-out-a-directory", ["sentiment", "predict", "--model", "{sentiment}", "--data", "{good.csv}", "--out",
+                                 "{root}"], 2, "--out {root} is a directory"),
+    ("export-out-read-only", ["export", "--model", "{sentiment}", "--format", "onnx", "--out", "{read-only}/m.onnx"],
+     2, "--out {read-only}/m.onnx: the directory {read-only} is not writable"),
+    ("export-out-under-a-file", ["export", "--model", "{charlm}", "--out", "{text}/m.onnx"], 2,
+     "{text} is a file, not a directory"),
+    ("plot-read-only", ["sentiment", "evaluate", "--model", "{sentiment}", "--data", "{good.csv}", "--plot",
+                        "{read-only}/cm.png"], 2, "the directory {read-only} is not writable"),
+    ("explain-read-only", ["explain", "gradients", "--out", "{read-only}/g.png"], 2, "is not writable"),
+    ("train-out-read-only", ["charlm", "train", "--text", "{text}", "--out", "{read-only}/run", *TINY_CHAR], 2,
+     "cannot write in {read-only}"),
 ]
 SMALL_MACHINE: dict[str, int] = {}  # a case's free memory, when it is not the default
+OFFLINE = {"SEQRNN_DATA": "{root}/no-data", "SEQRNN_CACHE": "{root}/no-cache",
+           "SEQRNN_DOWNLOAD_URL": "http://127.0.0.1:9/", "NO_PROXY": "*", "no_proxy": "*"}  # refused at once
+ENVIRONMENT = {"download-fails": OFFLINE, "download-fails-quiet": OFFLINE}  # a case's environment variables
+
+
+def read_only_directory() -> Path | None:
+    """A directory this process cannot write in: a read-only one of its own (not as root), else
+    /proc/sys (a read-only mount in containers); None when there is neither."""
+    import tempfile
+
+    mine = Path(tempfile.mkdtemp(prefix="seqrnn-read-only-"))
+    mine.chmod(0o555)
+    if not os.access(mine, os.W_OK):
+        return mine
+    mine.chmod(0o755)
+    mine.rmdir()
+    if os.path.isdir("/proc/sys") and not os.access("/proc/sys", os.W_OK):
+        return Path("/proc/sys")
+    return None
+
+
+READ_ONLY = read_only_directory()
 
 
 def _run(argv: list[str]) -> int:
@@ -167,20 +218,105 @@ def _run(argv: list[str]) -> int:
 
 
 @pytest.mark.parametrize("name,argv,status,fragment", CASES, ids=[case[0] for case in CASES])
-def test_bad_input_is_one_line_and_the_right_exit_status(name, argv, status, fragment, files, tmp_path, capsys,
+def test_bad_input_is_one_line_and_the_right_exit_status(name, argv, status, fragment, files, tmp_path, capfd,
                                                          monkeypatch):
+    """capfd: what is written to the file descriptor counts too (a library's logger bound to stderr)."""
     monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": SMALL_MACHINE.get(name, MACHINE_BYTES))
     places = {key: str(value) for key, value in files.items()}
     places.update(out=str(tmp_path / "out"), locked=str(tmp_path / "locked"))
+    if any("{read-only}" in arg for arg in argv):
+        if READ_ONLY is None:
+            pytest.skip("no read-only directory here (root, without a read-only mount)")
+        places["read-only"] = str(READ_ONLY)
+
+    def fill(text: str) -> str:
+        for key, value in places.items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+    for variable, value in ENVIRONMENT.get(name, {}).items():
+        monkeypatch.setenv(variable, fill(value))
+
+    def to_stderr(message, category, filename, lineno, file=None, line=None):  # as Python shows warnings, not
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))  # pytest's record
+
+    monkeypatch.setattr(warnings, "showwarning", to_stderr)
     holder = RunDir(tmp_path / "locked")
     holder.lock()  # another run holds this one (a second lock in this process conflicts just the same)
     try:
-        result = _run([places[arg[1:-1]] if arg.startswith("{") and arg.endswith("}") else arg for arg in argv])
+        result = _run([fill(arg) for arg in argv])
     finally:
         holder.release()
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert result == status, err
     assert err.startswith("seqrnn: error: ") and err.count("\n") == 1, err
     assert "Traceback" not in err and "--debug" not in err, err  # not the fallback for an unexpected exception
-    assert fragment in err, err
+    assert ".tmp" not in err and "Warning" not in err, err
+    assert fill(fragment) in err, err
 
+
+
+def test_other_libraries_warnings_wait_for_the_command_to_succeed(capsys):
+    """A warning from another library is one `note:` line once the command succeeded, and nothing
+    when it is refused: the error stays the only line."""
+    from seqrnn.cli.commands import warnings_as_notes
+    from seqrnn.errors import SeqrnnError
+
+    with warnings_as_notes():
+        warnings.warn("some library's chatter\nover two lines", UserWarning)
+        warnings.warn("The number of unique classes is greater than 50% of the number of samples.", UserWarning)
+        assert capsys.readouterr().err == ""
+    assert capsys.readouterr().err == "note: UserWarning: some library's chatter\n"
+    with pytest.raises(SeqrnnError), warnings_as_notes():
+        warnings.warn("chatter before a refusal", RuntimeWarning)
+        raise SeqrnnError("refused")
+    assert capsys.readouterr().err == ""
+
+
+def _tree(root: Path) -> dict:
+    """Every file and folder under `root`, root included: (kind, size, mtime in ns) by relative path."""
+    out = {}
+    for path in [root, *sorted(root.rglob("*"))]:
+        info = path.lstat()
+        out[str(path.relative_to(root))] = (path.is_dir(), info.st_size if not path.is_dir() else 0, info.st_mtime_ns)
+    return out
+
+
+# (id, what --out holds before, extra flags, a fragment of the error): refused runs, each on a directory
+# the user made, which must be left exactly as it was (names, sizes, modification times)
+REFUSED_RUNS = [
+    ("holds-a-run", "run", [], "already holds a training run"),
+    ("resume-nothing", "empty", ["--resume"], "nothing to resume"),
+    ("resume-after-a-crash", "metrics-only", ["--resume"], "nothing to resume"),
+    ("in-use", "empty-locked", [], "another training run is using this directory"),
+    ("too-big-for-memory", "empty", ["--hidden-size", "30000"], "the model (hidden_size 30000"),
+    ("too-big-after-a-crash", "metrics-only", ["--hidden-size", "30000"], "the model (hidden_size 30000"),
+    ("resume-with-other-settings", "run", ["--resume", "--hidden-size", "16"], "cannot resume with"),
+]
+
+
+@pytest.mark.parametrize("name,holds,flags,fragment", REFUSED_RUNS, ids=[case[0] for case in REFUSED_RUNS])
+def test_a_refused_run_leaves_its_directory_as_it_was(name, holds, flags, fragment, files, tmp_path, capfd,
+                                                      monkeypatch):
+    import time
+
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": MACHINE_BYTES)
+    out = tmp_path / "out"
+    if holds == "run":
+        shutil.copytree(files["charlm"], out)
+    else:
+        out.mkdir()
+        if holds == "metrics-only":  # a run that crashed before its first checkpoint
+            (out / "metrics.jsonl").write_text('{"type": "train", "step": 1, "loss": 3.0}\n')
+    holder = RunDir(out)
+    if holds.endswith("-locked"):
+        holder.lock()
+    before = _tree(out)
+    time.sleep(0.01)  # a write now would change a modification time
+    try:
+        result = _run(["charlm", "train", "--text", str(files["text"]), "--out", str(out), *TINY_CHAR, *flags])
+    finally:
+        holder.release()
+    err = capfd.readouterr().err
+    assert result == 2 and err.count("\n") == 1 and fragment in err, err
+    assert _tree(out) == before

@@ -188,3 +188,23 @@ def test_a_run_killed_with_sigkill_leaves_no_stuck_lock_and_the_cli_refuses_whil
     run = RunDir(out)
     run.start(resume=False)  # the kernel released the lock with the killed process
     run.release()
+
+
+def test_the_lock_writes_nothing_and_a_new_run_keeps_old_metrics_until_it_writes(tmp_path):
+    """Taking the lock leaves the directory as it was (no lock file, same modification time); a new
+    run removes an earlier run's metrics only with its first write."""
+    import os
+    import time
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / RunDir.METRICS).write_text('{"type": "train", "step": 1}\n')
+    mtime = os.stat(run_dir).st_mtime_ns
+    time.sleep(0.01)
+    run = RunDir(run_dir)
+    run.start(resume=False)
+    assert sorted(p.name for p in run_dir.iterdir()) == [RunDir.METRICS] and os.stat(run_dir).st_mtime_ns == mtime
+    assert run.metrics() == []  # a new run has none, though the file is still there
+    run.append_metrics({"type": "train", "step": 7})
+    assert run.metrics() == [{"type": "train", "step": 7}]
+    run.release()

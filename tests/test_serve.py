@@ -228,7 +228,7 @@ def test_nan_and_infinity_are_422(client, field, value):
 
 SAMPLING_VALUES = {
     "length": [1, 2, 300, 0, -1],
-    "temperature": [0.0, 0.5, 1.0, 7.0, -0.5, -1e-9, math.nan, math.inf, -math.inf],
+    "temperature": [0.0, 1e-6, 0.5, 1.0, 7.0, 1e-320, 1e-7, 5e-324, -0.5, -1e-9, math.nan, math.inf, -math.inf],
     "top_n": [None, 1, 5, 1000, 0, -3],
     "top_p": [None, 1e-9, 0.5, 1.0, 0.0, -0.1, 1.0000001, 1.5, math.nan, math.inf],
     "num_samples": [1, 4, 0, -2],
@@ -254,6 +254,93 @@ def test_the_request_model_agrees_with_check_sampling_options(field, value):
     assert api_ok == shared_ok, (field, value, message)
     if not shared_ok:
         assert message.startswith(f"{field} must be ") and "\n" not in message
+
+
+# Every field and limit of every endpoint, and the status the serving page promises for it: 422 for a
+# field out of range (LIMITS: 8 texts of 500 characters, 50 start characters, 300 generated, 4 samples),
+# 400 for input the model rejects, 404 for a model not loaded or a route that does not exist, 413 for a
+# body over 20,000 bytes, and 200 at each bound. 408 and 503 come from slow clients and full queues:
+# tested below (a real server, and `test_a_full_queue_is_503`, `test_requests_being_answered_...`).
+GOOD_GENERATE = {"start": "To be", "length": 5}
+STATUS_TABLE = [
+    # (path, JSON body, status, a fragment of the one-line error)
+    ("/v1/sentiment", {"texts": ["fine"]}, 200, None),
+    ("/v1/sentiment", {"texts": ["x"] * 8}, 200, None),
+    ("/v1/sentiment", {"texts": ["x" * 500]}, 200, None),
+    ("/v1/sentiment", {}, 422, "texts"),
+    ("/v1/sentiment", {"texts": None}, 422, "texts"),
+    ("/v1/sentiment", {"texts": []}, 422, "texts"),
+    ("/v1/sentiment", {"texts": "one review"}, 422, "texts"),
+    ("/v1/sentiment", {"texts": ["x"] * 9}, 422, "texts"),
+    ("/v1/sentiment", {"texts": ["x" * 501]}, 422, "texts.0"),
+    ("/v1/sentiment", {"texts": ["ok", 3]}, 422, "texts.1"),
+    ("/v1/sentiment", {"texts": [["nested"]]}, 422, "texts.0"),
+    ("/v1/sentiment", {"texts": ["ok"], "extra": 1}, 422, "extra"),
+    ("/v1/sentiment", ["not", "an", "object"], 422, "body"),
+    ("/v1/sentiment", {"texts": [""]}, 400, "empty text"),
+    ("/v1/sentiment", {"texts": ["fine", " \n"]}, 400, "empty text"),
+    ("/v1/generate", {}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "length": 300}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "start": "T" * 50}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": 0}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": 1e-6}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "top_n": 0, "top_p": 1.0}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "top_k": 3}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "seed": 2**64 - 1}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "num_samples": 4}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "stream": True}, 200, None),
+    ("/v1/generate", {**GOOD_GENERATE, "start": ""}, 422, "start"),
+    ("/v1/generate", {**GOOD_GENERATE, "start": "T" * 51}, 422, "start"),
+    ("/v1/generate", {**GOOD_GENERATE, "start": 5}, 422, "start"),
+    ("/v1/generate", {**GOOD_GENERATE, "length": 0}, 422, "length"),
+    ("/v1/generate", {**GOOD_GENERATE, "length": 301}, 422, "length"),
+    ("/v1/generate", {**GOOD_GENERATE, "length": 2.5}, 422, "length"),
+    ("/v1/generate", {**GOOD_GENERATE, "length": "ten"}, 422, "length"),
+    ("/v1/generate", {**GOOD_GENERATE, "top_n": -1}, 422, "top_n"),
+    ("/v1/generate", {**GOOD_GENERATE, "top_k": -1}, 422, "top_k"),  # the name the client sent
+    ("/v1/generate", {**GOOD_GENERATE, "top_p": 0}, 422, "top_p"),
+    ("/v1/generate", {**GOOD_GENERATE, "top_p": 1.5}, 422, "top_p"),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": -1}, 422, "temperature"),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": 1e-320}, 422, "temperature"),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": 5e-324}, 422, "temperature"),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": 1e-7}, 422, "temperature"),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": 1e400}, 422, "temperature"),
+    ("/v1/generate", {**GOOD_GENERATE, "temperature": "hot"}, 422, "temperature"),
+    ("/v1/generate", {**GOOD_GENERATE, "seed": -1}, 422, "seed"),
+    ("/v1/generate", {**GOOD_GENERATE, "seed": 2**64}, 422, "seed"),
+    ("/v1/generate", {**GOOD_GENERATE, "num_samples": 0}, 422, "num_samples"),
+    ("/v1/generate", {**GOOD_GENERATE, "num_samples": 5}, 422, "num_samples"),
+    ("/v1/generate", {**GOOD_GENERATE, "ignore_unknown": "maybe"}, 422, "ignore_unknown"),
+    ("/v1/generate", {**GOOD_GENERATE, "stream": "yes please"}, 422, "stream"),
+    ("/v1/generate", {**GOOD_GENERATE, "stream": True, "num_samples": 2}, 422, "num_samples 1"),
+    ("/v1/generate", {**GOOD_GENERATE, "lenght": 10}, 422, "lenght"),
+    ("/v1/generate", {**GOOD_GENERATE, "start": "Zebra\u20ac"}, 400, "never saw"),
+    ("/v1/generate", {**GOOD_GENERATE, "start": "Zebra\u20ac", "stream": True}, 400, "never saw"),
+    ("/v1/generate", {**GOOD_GENERATE, "start": "\u20ac\u20ac", "ignore_unknown": True}, 400, "at least one"),
+    ("/v1/sentiment", {"texts": ["w" * 499] * 50}, 413, "20000 bytes"),
+    ("/v1/generate", {"start": "T" * 30_000}, 413, "20000 bytes"),
+    ("/no/such/route", {}, 404, "Not Found"),
+]
+
+
+@pytest.mark.parametrize("path, body, status, fragment", STATUS_TABLE,
+                         ids=[f"{path}-{status}-{i}" for i, (path, _, status, _) in enumerate(STATUS_TABLE)])
+def test_status_codes_match_the_serving_page(client, path, body, status, fragment):
+    r = client.post(path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == status, r.text[:300]
+    if status != 200:
+        assert r.headers["content-type"].startswith("application/json")
+        payload = r.json()
+        assert fragment in payload["error"] and "\n" not in payload["error"], payload
+        assert "detail" in payload
+
+
+def test_a_model_not_loaded_is_404_on_each_route(models):
+    with TestClient(create_app(sentiment_dir=models[0], limits=LIMITS)) as c:
+        assert c.post("/v1/generate", json=GOOD_GENERATE).status_code == 404
+        assert c.post("/v1/generate", json={"length": 0}).status_code == 422  # the fields first
+    with TestClient(create_app(charlm_dir=models[1], limits=LIMITS)) as c:
+        assert c.post("/v1/sentiment", json={"texts": ["fine"]}).status_code == 404
 
 
 def test_a_body_that_is_not_json_is_422(client):
@@ -589,37 +676,97 @@ def test_idle_keep_alive_connections_are_closed(slow_server):
     assert seconds is not None and KEEP_ALIVE_S - 0.1 <= seconds <= KEEP_ALIVE_S + 3 and received == b""
 
 
-@pytest.mark.slow
-def test_open_connections_are_bounded(slow_server):
-    """LIMIT_CONCURRENCY open connections: a request gets uvicorn's 503; beyond MAX_CONNECTIONS a new
-    connection gets a 503 and is closed before it sends anything. Once they go, requests pass again."""
-    port, _ = slow_server
-    time.sleep(0.3)  # the connections of the tests before are gone
-    idle = [_connect(port) for _ in range(LIMIT_CONCURRENCY - 1)]
+def _is_open(sock: socket.socket) -> bool:
+    """True while the server has neither closed the connection nor answered on it."""
+    sock.settimeout(0.01)
     try:
-        with _connect(port) as sock:  # the LIMIT_CONCURRENCY-th connection
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            seconds, received = _until_closed(sock)
-        assert received.startswith(b"HTTP/1.1 503 "), received[:200]
-        assert seconds is not None and seconds < HEADER_S  # answered at once, not timed out
+        sock.recv(1, socket.MSG_PEEK)
+        return False
+    except socket.timeout:
+        return True
+    except OSError:
+        return False
 
-        idle += [_connect(port) for _ in range(MAX_CONNECTIONS - len(idle))]
-        refused = [_connect(port) for _ in range(5)]  # beyond MAX_CONNECTIONS
-        for sock in refused:
-            seconds, received = _until_closed(sock)
-            sock.close()
-            assert seconds is not None and seconds < HEADER_S, seconds
+
+@pytest.mark.slow
+def test_idle_connections_do_not_count_and_give_way_at_the_cap(models):
+    """Open connections that sent nothing never refuse a request: with more of them than
+    --limit-concurrency, a request is answered; at --max-connections a new connection takes the place
+    of the one idle the longest. Only when every connection is busy (here: half a request each) is a
+    new one sent a 503 and closed before it sends anything. (Headers may take 30 s here, so that no
+    connection is closed by its timer while the test runs on busy cores.)"""
+    flags = ("--timeout-headers", "30", "--timeout-keep-alive", "30", "--limit-concurrency", str(LIMIT_CONCURRENCY),
+             "--max-connections", str(MAX_CONNECTIONS))
+    with running_server(models, *flags) as (port, _):
+        idle = [_connect(port) for _ in range(LIMIT_CONCURRENCY + 5)]
+        try:
+            assert _get(port) == 200  # more idle connections than --limit-concurrency: not counted
+            idle += [_connect(port) for _ in range(MAX_CONNECTIONS - len(idle))]
+            time.sleep(0.2)
+            assert all(_is_open(sock) for sock in idle)
+            assert _get(port) == 200  # one more: the oldest idle one makes room
+            time.sleep(0.2)
+            assert not _is_open(idle[0]) and all(_is_open(sock) for sock in idle[2:])
+        finally:
+            for sock in idle:
+                sock.close()
+        time.sleep(0.5)
+        busy = [_connect(port) for _ in range(MAX_CONNECTIONS)]
+        try:
+            for sock in busy:  # half a request each: none is idle
+                sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+            time.sleep(0.2)
+            with _connect(port) as sock:
+                seconds, received = _until_closed(sock)
+            assert seconds is not None and seconds < 5, seconds
             head, _, body = received.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 503 ") and "too many open connections" in json.loads(body)["error"]
-        for sock in idle[-5:]:  # while those within the bound were kept open
-            sock.settimeout(0.01)
-            with pytest.raises(socket.timeout):
-                sock.recv(1)
-    finally:
-        for sock in idle:
-            sock.close()
-    time.sleep(0.3)
-    assert _get(port) == 200
+            assert all(_is_open(sock) for sock in busy)  # the busy ones are kept
+        finally:
+            for sock in busy:
+                sock.close()
+        time.sleep(0.5)
+        assert _get(port) == 200
+
+
+def test_requests_being_answered_are_bounded_not_connections(models):
+    """--limit-concurrency counts requests whose body has arrived: one more is a JSON 503 with
+    Retry-After, and the connection stays usable."""
+    app = create_app(sentiment_dir=models[0], limits=Limits(max_concurrency=1, max_queue=8),
+                     connection_limits=ConnectionLimits(limit_concurrency=1))
+    real, entered, release = app.state.sentiment.predict_proba, threading.Event(), threading.Event()
+
+    def slow(texts):
+        entered.set()
+        release.wait(10)
+        return real(texts)
+
+    app.state.sentiment.predict_proba = slow
+    with TestClient(app) as c:
+        first = {}
+        worker = threading.Thread(target=lambda: first.update(r=c.post("/v1/sentiment", json={"texts": ["a"]})))
+        worker.start()
+        try:
+            assert entered.wait(10)
+            busy = c.get("/healthz")
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+            assert "answering 1 requests" in busy.json()["error"] and "connection" not in busy.headers
+        finally:
+            release.set()
+            worker.join(10)
+        assert first["r"].status_code == 200
+        assert c.get("/healthz").status_code == 200
+
+
+def test_the_connection_budget_follows_the_open_file_limit():
+    resource = pytest.importorskip("resource")
+    from seqrnn.serve.limits import FD_RESERVE, MAX_OPEN_FILES, connection_budget
+
+    budget = connection_budget()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft == min(hard, MAX_OPEN_FILES) or soft >= MAX_OPEN_FILES  # raised as far as allowed and useful
+    assert budget == min(soft, MAX_OPEN_FILES) - FD_RESERVE - min(soft, MAX_OPEN_FILES) // 10 >= 16
+    assert ConnectionLimits().max_connections is None  # the default: that budget
 
 
 @pytest.mark.slow
@@ -647,7 +794,7 @@ def test_a_client_that_reads_nothing_is_cut_off(slow_server):
 def test_connection_limits_are_checked(tmp_path):
     assert ConnectionLimits().header_timeout == 10 and ConnectionLimits().body_timeout == 30
     for field, value in [("header_timeout", 0), ("body_timeout", -1.0), ("keep_alive_timeout", math.inf),
-                         ("limit_concurrency", 0), ("max_connections", 2.5)]:
+                         ("limit_concurrency", 0), ("max_connections", 2.5), ("max_connections", 0)]:
         with pytest.raises(SeqrnnError, match=ConnectionLimits.FLAGS[field]):
             ConnectionLimits(**{field: value})
     r = subprocess.run([sys.executable, "-m", "seqrnn", "serve", "--charlm", str(tmp_path), "--timeout-body", "0"],

@@ -9,6 +9,8 @@ import collections
 import concurrent.futures
 import http.client
 import json
+import os
+import socket
 import threading
 import time
 
@@ -111,3 +113,129 @@ def test_concurrent_requests_never_fail_and_get_the_answers_they_get_alone(tmp_p
     kinds = collections.Counter("stream" if requests[i][1].get("stream") else requests[i][0] for i, *_ in results)
     assert min(kinds.values()) >= REQUESTS // 10, kinds  # every kind was really mixed in
     print(f"{REQUESTS} requests from {CLIENTS} clients in {seconds:.1f} s: {dict(kinds)}")
+
+
+# --- idle and slow connections do not delay ordinary requests ------------------------------------------------
+
+IDLE_SOCKETS = 1000  # connections opened and left silent
+SLOW_CLIENTS = 200  # half drip header lines, half drip a body, a piece every DRIP_S
+DRIP_S = 0.5
+ORDINARY = 500  # ordinary requests answered while they are held
+ORDINARY_CLIENTS = 8
+HELD_FLAGS = ("--timeout-headers", "60", "--timeout-body", "60")  # the slow ones stay for the whole test
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _still_open(sock) -> bool:
+    """True while the server has neither closed the connection nor sent anything on it."""
+    import select
+
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return not poller.poll(0)  # readable: closed, or an answer came
+
+
+def _raise_open_files(wanted: int) -> None:
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"needs {wanted} open files, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the server's memory in /proc (Linux)")
+def test_idle_and_slow_connections_do_not_delay_ordinary_requests(tmp_path):
+    """1,000 silent sockets and 200 clients sending a header line or a body byte every 0.5 s, all held
+    open for the whole test, while 8 clients make 500 ordinary requests: every one is answered 200 (no
+    5xx, no 503), and none of the held connections is dropped. Prints p50/p99 and the server's memory."""
+    _raise_open_files(IDLE_SOCKETS + SLOW_CLIENTS + 512)
+    models = train_tiny_models(tmp_path)
+    held: list = []
+    with running_server(models, *HELD_FLAGS) as (port, process):
+        began = time.monotonic()
+        warm = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        assert ask(warm, "/v1/sentiment", {"texts": ["warm up"]})[0] == 200
+        warm.close()
+        rss_before = _rss_mb(process.pid)
+        try:
+            for _ in range(IDLE_SOCKETS):
+                held.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            slow = []
+            for k in range(SLOW_CLIENTS):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                if k % 2:
+                    sock.sendall(b"POST /v1/sentiment HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                else:
+                    sock.sendall(b"POST /v1/sentiment HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                                 b"\r\nContent-Length: 100000\r\n\r\n{\"texts\": [\"")
+                slow.append((sock, b"X-Slow: 1\r\n" if k % 2 else b"a"))
+            held += [sock for sock, _ in slow]
+            stop = threading.Event()
+
+            def drip():
+                while not stop.wait(DRIP_S):
+                    for sock, piece in slow:
+                        try:
+                            sock.send(piece, socket.MSG_DONTWAIT)
+                        except OSError:
+                            pass
+
+            dripper = threading.Thread(target=drip, daemon=True)
+            dripper.start()
+            time.sleep(2 * DRIP_S)
+            rss_held = _rss_mb(process.pid)
+            requests = [("/v1/sentiment", {"texts": [REVIEWS[i % len(REVIEWS)]]}) if i % 4 else
+                        ("/v1/generate", {"start": "To be", "length": 20, "seed": i}) for i in range(ORDINARY)]
+
+            def one_client(k: int) -> list:
+                out, connection = [], http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                for path, body in requests[k::ORDINARY_CLIENTS]:
+                    t0 = time.perf_counter()
+                    try:
+                        status, _ = ask(connection, path, body)
+                    except (OSError, http.client.HTTPException) as exc:
+                        status = type(exc).__name__
+                        connection.close()
+                        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    out.append((status, time.perf_counter() - t0))
+                connection.close()
+                return out
+
+            load_began = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(ORDINARY_CLIENTS) as pool:
+                results = [r for rs in pool.map(one_client, range(ORDINARY_CLIENTS)) for r in rs]
+            load_s = time.monotonic() - load_began
+            stop.set()
+            dripper.join(5)
+            rss_after = _rss_mb(process.pid)
+            dropped = sum(not _still_open(sock) for sock in held)
+        finally:
+            for sock in held:
+                sock.close()
+        time.sleep(0.5)
+        again = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        again.request("GET", "/healthz")
+        assert again.getresponse().status == 200  # still answering once they are gone
+        again.close()
+        assert process.poll() is None, "the server died"
+    statuses = collections.Counter(status for status, _ in results)
+    latencies = sorted(seconds for _, seconds in results)
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]
+    print(f"{ORDINARY} requests from {ORDINARY_CLIENTS} clients in {load_s:.1f} s beside {IDLE_SOCKETS} idle sockets "
+          f"and {SLOW_CLIENTS} slow clients: {dict(statuses)}; p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; "
+          f"server memory {rss_before:.0f} MB, {rss_held:.0f} MB with them held "
+          f"({(rss_held - rss_before) * 1024 / (IDLE_SOCKETS + SLOW_CLIENTS):.1f} KB a connection), "
+          f"{rss_after:.0f} MB after the load; {dropped} held connections dropped; {time.monotonic() - began:.1f} s")
+    assert len(results) == ORDINARY
+    assert statuses == {200: ORDINARY}, f"ordinary requests not answered 200: {dict(statuses)}"
+    assert dropped == 0, f"{dropped} of {len(held)} idle or slow connections were closed by the server"
+    assert time.monotonic() - began < 120

@@ -76,22 +76,40 @@ def print_json_or(result: dict, args: Args, line: str) -> None:
     print(json.dumps(result) if args.json else line)
 
 
+# other libraries' warnings that say nothing to a user of the command line: seqrnn checks the same
+# thing itself and says it in its own words (scikit-learn's guess that many distinct labels mean a
+# regression: a class with fewer than 2 texts is refused by name)
+SILENCED_WARNINGS = [r"The number of unique classes is greater than 50%"]
+
+
 @contextlib.contextmanager
-def warnings_as_notes() -> Iterator[None]:
+def warnings_as_notes(debug: bool = False) -> Iterator[None]:
     """The library's own warnings (`SmallDataWarning`, `HeldOutWarning`, ...), which a Python user
-    gets as warnings, as `note: ...` lines on stderr; other libraries' warnings are shown as usual.
-    Every command runs inside it (`main`): the library tells its users things one way, warnings."""
+    gets as warnings, as `note: ...` lines on stderr. Other libraries' warnings are silenced when they
+    say nothing to the user (`SILENCED_WARNINGS`); the rest wait for the command to succeed and are
+    then shown as one `note:` line each, so that a refused command prints one line, its error
+    (`debug`: shown as they come, as Python shows them). Every command runs inside it (`main`)."""
+    deferred: list[str] = []
     with warnings.catch_warnings():
+        for pattern in SILENCED_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern)
         shown = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None):
             if category.__module__.startswith("seqrnn."):
                 print(f"note: {message}", file=sys.stderr, flush=True)
-            else:
+            elif debug:
                 shown(message, category, filename, lineno, file, line)
+            else:
+                text = str(message).strip().splitlines()
+                note = f"note: {category.__name__}: {text[0] if text else ''}"
+                if note not in deferred:
+                    deferred.append(note)
 
         warnings.showwarning = show
         yield
+    for note in deferred:  # not reached when the command raised
+        print(note, file=sys.stderr)
 
 
 def sampling_seed(value: int | str | None) -> int | None:
@@ -212,7 +230,9 @@ def _predict_file(args: Args) -> int:
     if args.json:
         raise SeqrnnError("`json` is for TEXT arguments and stdin; with `data`, the suffix of `out` chooses the "
                           "format (.csv, .tsv or .jsonl)")
-    check_paths(Path(args.data), Path(args.out), args.force)  # before the model is loaded
+    from seqrnn.fileio import check_output_path
+
+    check_paths(Path(args.data), check_output_path(args.out), args.force)  # before the model is loaded
     clf = load_for_inference(args)
     outcome = predict_file(clf, args.data, args.out, text_column=args.text_column, id_column=args.id_column,
                            force=args.force)
@@ -330,8 +350,10 @@ def lm_sample(args: Args) -> int:
 
 def export(args: Args) -> int:
     """`seqrnn export --model DIR --format onnx --out FILE [--force]`: one line saying what was written."""
+    from seqrnn.fileio import check_output_path
     from seqrnn.serve.export import export_model
 
+    check_output_path(args.out)
     result = export_model(args.model, args.format, args.out, force=args.force)
     print(f"exported the {result['task']} model to {result['out']} ({result['format']}, "
           f"{result['bytes'] / 1e6:.1f} MB; inputs {', '.join(result['inputs'])}; "

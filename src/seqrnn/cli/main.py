@@ -251,9 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-keep-alive", type=float, metavar="S",
                    help="close idle keep-alive connections (default 5)")
     p.add_argument("--limit-concurrency", type=_positive_int, metavar="N",
-                   help="503 for requests while N connections are open or N requests run (default 100)")
+                   help="503 for a request while N requests are being answered; open connections do not count "
+                        "(default 100)")
     p.add_argument("--max-connections", type=_positive_int, metavar="N",
-                   help="503 and close at once connections beyond N open ones (default 200)")
+                   help="open connections per process: at N, a new one replaces the one idle the longest, or "
+                        "gets 503 if none is idle (default: what the limit on open files allows)")
     p.set_defaults(handler=commands.serve)
 
     # data
@@ -329,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with commands.warnings_as_notes():
+        with commands.warnings_as_notes(debug=args.debug):
             result = args.handler(args)
         if "seqrnn.training.distributed" in sys.modules:  # under torchrun: leave the group together
             sys.modules["seqrnn.training.distributed"].leave()

@@ -203,6 +203,7 @@ def fetch(dataset: Dataset, *, url: str | None = None, progressbar: bool | None 
     import requests
 
     url = url or download_url(dataset)
+    pooch.get_logger().setLevel("WARNING")  # its "Downloading data from ..." line: the bar (or the error) says it
     if progressbar is None:
         progressbar = sys.stderr.isatty()
     cache = cache_dir()

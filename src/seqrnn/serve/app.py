@@ -17,8 +17,9 @@ Endpoints (all JSON unless noted):
 
 Errors are JSON `{"error": "one line", "detail": ...}`: 400 bad input the model rejects (start
 characters it never saw), 404 a model not loaded, 408 a request too slow to arrive, 413 body too
-large, 422 a field out of range (`detail` holds pydantic's list), 503 too many requests waiting or
-connections open.
+large, 422 a field out of range, whatever the sampler would refuse included (`detail` holds
+pydantic's list), 503 too many model calls waiting, too many requests being answered, or every
+connection busy (idle connections never count).
 
 Models are loaded once, in `create_app`. Texts longer than `Limits.max_text_chars` are refused
 (422), never silently truncated.
@@ -35,7 +36,7 @@ import time
 from typing import Annotated
 
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
-from seqrnn.nn.sampling import DEFAULT_TOP_N
+from seqrnn.nn.sampling import DEFAULT_TOP_N, MIN_TEMPERATURE, check_sampling_options
 from seqrnn.serve.limits import BodyLimit, ConnectionLimits, Limits, error_response
 from seqrnn.serve.workers import STREAM_CHUNK_CHARS, STREAM_CHUNK_SECONDS, Workers, frozen_stepper, generation, sample
 from seqrnn.tasks import registry
@@ -79,6 +80,7 @@ def _request_models(limits: Limits):
         ConfigDict,
         Field,
         StringConstraints,
+        field_validator,
         model_validator,
     )
 
@@ -99,16 +101,29 @@ def _request_models(limits: Limits):
                                               "all)")
         top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False,
                                     description="nucleus sampling: the smallest set with probability >= top_p")
-        temperature: float = Field(1.0, ge=0.0, allow_inf_nan=False, description="0 = greedy")
+        temperature: float = Field(1.0, ge=0.0, allow_inf_nan=False,
+                                   description=f"0 = greedy, else at least {MIN_TEMPERATURE:g}")
         seed: int | None = Field(None, ge=0, lt=2**64, description="same model, seed and options: same text")
         num_samples: int = Field(1, ge=1, le=limits.max_num_samples)
         ignore_unknown: bool = Field(False, description="drop start characters the model never saw")
         stream: bool = Field(False, description="text/plain, characters as they are generated (num_samples 1)")
 
+        @field_validator("temperature")
+        @classmethod
+        def _temperature_is_not_tiny(cls, value: float) -> float:
+            if 0 < value < MIN_TEMPERATURE:  # the shared check's rule: a 422 naming the field, not a 400
+                raise ValueError(f"must be 0 (greedy) or at least {MIN_TEMPERATURE:g}")
+            return value
+
         @model_validator(mode="after")
         def _stream_has_one_sample(self):
             if self.stream and self.num_samples != 1:
                 raise ValueError(f"stream needs num_samples 1, got {self.num_samples}")
+            try:  # whatever else the sampler refuses is an out-of-range field too (422), never a 400
+                check_sampling_options(length=self.length, temperature=self.temperature, top_n=self.top_n,
+                                       top_p=self.top_p, num_samples=self.num_samples)
+            except SeqrnnError as exc:
+                raise ValueError(str(exc)) from None
             return self
 
     class ModelsLoaded(BaseModel):
@@ -182,7 +197,8 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     app = FastAPI(title="seqrnn", version=__version__, lifespan=lifespan,
                   description="Sentiment classification and character-level text generation with recurrent networks.")
     app.state.sentiment, app.state.charlm, app.state.limits, app.state.workers = clf, lm, limits, workers
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, timeout=connection_limits.body_timeout)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, timeout=connection_limits.body_timeout,
+                       max_requests=connection_limits.limit_concurrency)
 
     @app.exception_handler(SeqrnnError)
     async def _seqrnn_error(request, exc: SeqrnnError):

@@ -1,6 +1,13 @@
 """Running the app: the listening socket, uvicorn with the connection guards, several worker
-processes (`seqrnn serve`)."""
+processes (`seqrnn serve`).
 
+uvicorn's own `limit_concurrency` stays off: it counts open connections, so idle sockets would take
+the places of requests. The requests being answered are bounded in the app (`limits.BodyLimit`),
+the connections by the file descriptors the process may open (`limits.connection_budget`, the soft
+limit raised to the hard one), the idle ones giving way to new ones (`limits.GuardedH11Protocol`).
+"""
+
+import dataclasses
 import functools
 import inspect
 import ipaddress
@@ -10,7 +17,7 @@ import sys
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
 from seqrnn.serve import limits as guards
 from seqrnn.serve.app import MODELS, create_app
-from seqrnn.serve.limits import ConnectionLimits, Limits
+from seqrnn.serve.limits import ConnectionLimits, Limits, connection_budget
 
 
 def _url_host(host: str) -> str:
@@ -42,7 +49,7 @@ def _listen(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(2048)
+        sock.listen(4096)  # a burst of new connections waits here, not refused
     except OSError as exc:
         sock.close()
         raise SeqrnnRuntimeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
@@ -83,7 +90,14 @@ def _connection_limits(args) -> ConnectionLimits:
              "keep_alive_timeout": getattr(args, "timeout_keep_alive", None),
              "limit_concurrency": getattr(args, "limit_concurrency", None),
              "max_connections": getattr(args, "max_connections", None)}
-    return ConnectionLimits(**{name: value for name, value in given.items() if value is not None})
+    limits = ConnectionLimits(**{name: value for name, value in given.items() if value is not None})
+    budget = connection_budget()  # raises the soft limit on open files to the hard one, for every worker
+    if limits.max_connections is None or limits.max_connections > budget:
+        if limits.max_connections is not None:
+            print(f"seqrnn: warning: --max-connections {limits.max_connections} is more than the {budget} "
+                  "connections the limit on open files allows: using that", file=sys.stderr)
+        limits = dataclasses.replace(limits, max_connections=budget)
+    return limits
 
 
 def serve_command(args) -> int:
@@ -112,7 +126,7 @@ def serve_command(args) -> int:
     config = uvicorn.Config(app, host=host, port=port, log_level="info", http=guards.GuardedH11Protocol,
                             factory=workers > 1, workers=workers,
                             timeout_keep_alive=connection_limits.keep_alive_timeout,
-                            limit_concurrency=connection_limits.limit_concurrency)
+                            limit_concurrency=None)  # it counts idle connections: BodyLimit counts requests
     config.seqrnn_connection_limits = connection_limits  # read by GuardedH11Protocol (in every worker)
     try:
         if workers > 1:

@@ -6,7 +6,6 @@
     checkpoint/        the last training state: model.safetensors and trainer.pt
     metrics.jsonl      one JSON line per logged step and per validation
     curves.png         training and validation curves
-    .lock              held by the training run using the directory (`RunDir.start`)
 
 Loading never runs code from a file: weights are safetensors, the trainer's state is read with
 `torch.load(weights_only=True)` (tensors, numbers, strings and containers only), the rest is JSON.
@@ -14,11 +13,17 @@ Every file is written to a temporary name, fsynced and renamed, and the checkpoi
 swapped in whole, so a process killed at any instant leaves the last complete model and
 checkpoint readable. Tensors are saved on the CPU, so a model trained on a GPU loads anywhere.
 
-One training run at a time: `start` takes an exclusive advisory lock (`fcntl.flock`) on `.lock`,
-held open until `release` or the process ends, so a second run on the same directory is refused at
-once, and a run killed in any way (even `kill -9`) leaves nothing stuck: the kernel drops the lock
-with the process. Under torchrun only rank 0 takes it (the other ranks never write). On a filesystem
-that does not support locks, runs go unlocked.
+One training run at a time: `start` takes an exclusive advisory lock (`fcntl.flock`) on the
+directory itself, held open until `release` or the process ends, so a second run on the same
+directory is refused at once (naming the holder's process, from /proc/locks where there is one),
+and a run killed in any way (even `kill -9`) leaves nothing stuck: the kernel drops the lock with the
+process. Under torchrun only rank 0 takes it (the other ranks never write). On a filesystem that
+does not support locks, runs go unlocked.
+
+A refused run leaves the directory as it was: what `start` can refuse (a run already there, nothing
+to resume, a directory in use or not writable) it refuses before writing anything, the lock writes
+nothing, and a new run's old metrics are removed only with its first write, once every check of the
+data and settings has passed.
 
 config.json records `config_format`: 2 since classifiers store their `classes`; a config.json
 without it comes from an earlier version (see `sentiment`).
@@ -82,16 +87,31 @@ def to_device(obj: Any, device: torch.device | str) -> Any:
     return obj
 
 
-_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}  # flock not supported there
+# flock not supported there (EBADF: an NFS mount emulates flock with POSIX locks, which need a file open for writing)
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.EBADF}
 
 
 def _lock_holder(fd: int) -> str:
-    """' (process N)' from a lock file's content, or '' when it names none."""
+    """' (process N)': the process holding a flock on the open file `fd`, read from /proc/locks
+    (Linux), or '' where that cannot be known."""
     try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        info = os.fstat(fd)
+        with open("/proc/locks", encoding="ascii", errors="replace") as f:
+            lines = f.read().splitlines()
     except OSError:
         return ""
-    return f" (process {text})" if text.isdigit() else ""
+    for line in lines:
+        fields = line.split()
+        if "->" in fields or len(fields) < 6 or fields[1] != "FLOCK":  # "->": a process waiting, not the holder
+            continue
+        try:
+            major, minor, inode = fields[5].split(":")
+            if int(inode) == info.st_ino and (int(major, 16), int(minor, 16)) == (os.major(info.st_dev),
+                                                                                  os.minor(info.st_dev)):
+                return f" (process {int(fields[4])})"
+        except ValueError:
+            continue
+    return ""
 
 
 def _json_line(record: dict[str, Any]) -> str:
@@ -109,12 +129,12 @@ class RunDir:
     TRAINER_STATE = "trainer.pt"
     METRICS = "metrics.jsonl"
     CURVES = "curves.png"
-    LOCK = ".lock"
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._lock_fd: int | None = None
         self._created = False  # the directory was created by `lock` (removed by `release` if still empty)
+        self._fresh = False  # a new run started: its first write removes an earlier run's metrics
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -127,9 +147,10 @@ class RunDir:
     def start(self, resume: bool, *, lock: bool | None = None) -> None:
         """Refuse to start a new run over an old one, to resume where there is nothing to resume, or
         to use a directory another training run is using (`lock`: take the directory's lock; None =
-        unless this process is a torchrun rank other than 0); a new run starts with no metrics. A
-        path that cannot become a writable directory is refused before any work is done. Call
-        `release` when the run ends (the lock goes with the process anyway)."""
+        unless this process is a torchrun rank other than 0). A path that cannot become a writable
+        directory is refused before any work is done. Nothing is written until the run writes its
+        first file: then a new run's old metrics go. Call `release` when the run ends (the lock goes
+        with the process anyway)."""
         for existing in (self.path, *self.path.parents):
             if existing.exists():
                 if not existing.is_dir():
@@ -137,32 +158,41 @@ class RunDir:
                 if not os.access(existing, os.W_OK | os.X_OK):
                     raise SeqrnnError(f"{self.path}: cannot write in {existing} (permission denied)")
                 break
+        if not self.path.exists():
+            self._check_start(resume)  # before the lock creates the directory: a refused run makes nothing
         if lock if lock is not None else int(os.environ.get("RANK", "0") or 0) == 0:
             self.lock()
         try:
-            if resume and not self.has_checkpoint():
-                raise SeqrnnError(f"{self.path}: nothing to resume, no {self.CHECKPOINT}/ from an earlier run")
-            if not resume:
-                if self.has_checkpoint():
-                    raise SeqrnnError(f"{self.path}: already holds a training run; pass --resume to continue it "
-                                      "or choose another --out")
-                (self.path / self.METRICS).unlink(missing_ok=True)
+            self._check_start(resume)  # under the lock (which writes nothing): a refused run touches nothing
         except BaseException:
             self.release()
             raise
+        self._fresh = not resume
+
+    def _check_start(self, resume: bool) -> None:
+        if resume and not self.has_checkpoint():
+            raise SeqrnnError(f"{self.path}: nothing to resume, no {self.CHECKPOINT}/ from an earlier run")
+        if not resume and self.has_checkpoint():
+            raise SeqrnnError(f"{self.path}: already holds a training run; pass --resume to continue it "
+                              "or choose another --out")
+
+    def _begin_writing(self) -> None:
+        """Before each write: the first one of a new run removes the metrics of an earlier one."""
+        if self._fresh:
+            self._fresh = False
+            (self.path / self.METRICS).unlink(missing_ok=True)
 
     def lock(self) -> None:
         """Take the directory's lock (creating the directory), or refuse at once with a one-line error
-        if another process holds it. An OS advisory lock on an open file (`fcntl.flock`), not a pid
-        file: whatever ends the holder, even `kill -9`, releases it."""
+        if another process holds it. An OS advisory lock on the open directory (`fcntl.flock`), not
+        a pid file: nothing is written, and whatever ends the holder, even `kill -9`, releases it."""
         if fcntl is None or self._lock_fd is not None:
             return
-        lock_path = self.path / self.LOCK
         while True:
             created = not self.path.exists()
             self.path.mkdir(parents=True, exist_ok=True)
             try:
-                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+                fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
             except FileNotFoundError:  # the directory was just removed by a run that released it
                 continue
             try:
@@ -175,27 +205,25 @@ class RunDir:
                                       "for it to end, or choose another --out") from None
                 if exc.errno in _NO_LOCKS:  # a filesystem without locks: the run goes on unlocked
                     return
-                raise SeqrnnError(f"{self.path}: cannot lock {lock_path} ({exc.strerror or exc})") from None
-            try:  # the holder may have removed the file between our open and our lock: lock the new one
-                same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+                raise SeqrnnError(f"{self.path}: cannot lock {self.path} ({exc.strerror or exc})") from None
+            try:  # the holder may have removed the directory between our open and our lock: lock the new one
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:
                 same = False
             if same:
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd, self._created = fd, created
 
     def release(self) -> None:
-        """Give the lock back. A directory the lock created that holds nothing else (a run refused
-        before it wrote anything) is removed, so a failed start leaves no trace."""
+        """Give the lock back. A directory the lock created that holds nothing (a run refused before
+        it wrote anything) is removed, so a failed start leaves no trace."""
         fd, self._lock_fd = self._lock_fd, None
+        self._fresh = False
         if fd is None:
             return
         try:
-            if self._created and {p.name for p in self.path.iterdir()} == {self.LOCK}:
-                (self.path / self.LOCK).unlink(missing_ok=True)
+            if self._created and not any(self.path.iterdir()):
                 self.path.rmdir()
         except OSError:
             pass
@@ -208,6 +236,7 @@ class RunDir:
                      **facts: Any) -> None:
         """config.json: the task, the package version, the configuration, what else rebuilds the
         model (`facts`, e.g. a classifier's `classes`) and facts about the data."""
+        self._begin_writing()
         write_json(self.path / self.CONFIG, {"task": task, "seqrnn_version": __version__,
                                              "config_format": CONFIG_FORMAT, **config, **facts,
                                              "dataset": dataset or {}})
@@ -221,6 +250,7 @@ class RunDir:
         return config
 
     def write_vocab(self, vocab: dict[str, Any]) -> None:
+        self._begin_writing()
         write_json(self.path / self.VOCAB, vocab)
 
     def read_vocab(self) -> dict[str, Any]:
@@ -229,6 +259,7 @@ class RunDir:
     # --- weights -------------------------------------------------------------------------------
 
     def save_best(self, state_dict: dict[str, torch.Tensor], metrics: dict[str, Any] | None = None) -> None:
+        self._begin_writing()
         save_tensors(self.path / self.WEIGHTS, state_dict, {"metrics": metrics} if metrics else None)
 
     def best_weights(self) -> dict[str, torch.Tensor]:
@@ -250,6 +281,7 @@ class RunDir:
 
         A crash between the two renames leaves `checkpoint.old/`, which `load_checkpoint` falls back to.
         """
+        self._begin_writing()
         final, staging, old = (self.path / (self.CHECKPOINT + suffix) for suffix in ("", ".new", ".old"))
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
@@ -285,6 +317,7 @@ class RunDir:
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one JSON line and flush it to disk (a torn last line is skipped by `metrics`).
         Strict JSON: a NaN or infinite value is written as null."""
+        self._begin_writing()
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.path / self.METRICS, "a", encoding="utf-8") as f:
             f.write(_json_line(record))
@@ -293,13 +326,14 @@ class RunDir:
 
     def truncate_metrics(self, step: int) -> None:
         """Keep only the records up to `step` (a resumed run redoes the steps after its checkpoint)."""
+        self._begin_writing()
         kept = [r for r in self.metrics() if r.get("step", 0) <= step]
         atomic_write_bytes(self.path / self.METRICS, "".join(map(_json_line, kept)).encode())
 
     def metrics(self) -> list[dict[str, Any]]:
         records = []
         path = self.path / self.METRICS
-        if path.is_file():
+        if path.is_file() and not self._fresh:  # a new run has none yet
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     records.append(json.loads(line))
