@@ -38,6 +38,7 @@ try:
 except ImportError:  # not a POSIX system: entries are not locked while built
     fcntl = None  # type: ignore[assignment]
 
+from seqrnn.errors import SeqrnnError
 from seqrnn.fileio import atomic_write_bytes
 
 CACHE_ENV = "SEQRNN_CACHE"
@@ -187,7 +188,7 @@ def _save(path: Path, kind: str, entry_key: str, arrays: Mapping[str, np.ndarray
     try:
         atomic_write_bytes(path, buffer.getbuffer())
         _evict(path.parent, keep=path)
-    except OSError:  # a read-only or full cache must not fail the run
+    except (OSError, SeqrnnError):  # a read-only or full cache must not fail the run (fileio names the path)
         pass
 
 
