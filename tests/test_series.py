@@ -208,10 +208,6 @@ SKIPPED = {
     "check_n_features_in": "a series' time points are not features: lengths may differ (the channel count is checked)",
     "check_n_features_in_after_fitting": "as check_n_features_in: a longer or shorter series is valid input",
     "check_fit2d_predict1d": "a 1-D array is one univariate series, valid input (aeon's conventions)",
-    "check_fit1d": "a 1-D array of numbers is refused by name (each value is a single value, not a series)",
-    "check_classifiers_one_label_sample_weights": "fit takes no sample_weight",
-    "check_sample_weight_equivalence_on_dense_data": "fit takes no sample_weight",
-    "check_sample_weights_not_an_array": "fit takes no sample_weight",
     "check_sample_weights_list": "fit takes no sample_weight",
     "check_sample_weights_shape": "fit takes no sample_weight",
     "check_sample_weights_not_overwritten": "fit takes no sample_weight",
@@ -221,11 +217,9 @@ SKIPPED = {
                                "test_learns_a_synthetic_problem_with_unequal_lengths covers learning",
     "check_estimators_empty_data_messages": "an empty collection is refused by name ('X holds no series')",
     "check_fit2d_1sample": "one series is one class: refused by name",
-    "check_classifiers_regression_target": "continuous labels refused by name (as the text classifier)",
-    "check_supervised_y_2d": "y of shape (n, 1) is flattened with scikit-learn's warning",
+    "check_dtype_object": "a non-numeric value is refused by name as a ValueError ('X[i] is not numeric'), not "
+                          "the TypeError the check asks for",
     "check_estimators_nan_inf": "NaN is a missing value (interpolated), only infinity is refused",
-    "check_complex_data": "complex values are refused by NumPy's own conversion message",
-    "check_dtype_object": "object arrays of numbers are read as numbers",
     "check_classifier_data_not_an_array": "lists and arrays give the same answers "
                                          "(test_input_forms_are_aeons_and_give_the_same_answers)",
 }

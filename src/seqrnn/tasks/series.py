@@ -304,6 +304,14 @@ class NearestNeighbour:
         return cls(tensors["X"].numpy(), tensors["targets"].numpy(), int(tensors["length"][0]))
 
 
+def check_series(X: Any, name: str = "X") -> list[np.ndarray]:
+    """`seqrnn.data.series.as_series`, and a sparse matrix refused by name (series are dense)."""
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise InvalidInputError(f"{name} is a sparse matrix: sparse input is not supported; pass dense series "
+                                "(X.toarray())")
+    return as_series(X, name)
+
+
 # --- the estimator ------------------------------------------------------------------------------------
 
 
@@ -386,7 +394,7 @@ class SeriesClassifier(ClassifierMixin, RecurrentEstimator):
         """
         if y is None and isinstance(X, SeriesCollection):
             y = X.labels
-        values, labels = as_series(X), check_labels(y)
+        values, labels = check_series(X), check_labels(y)
         if len(values) != len(labels):
             raise InvalidInputError(f"X has {len(values)} series but y has {len(labels)} labels")
         classes = training_classes(labels)
@@ -492,7 +500,7 @@ class SeriesClassifier(ClassifierMixin, RecurrentEstimator):
 
     def _encoded(self, X, name: str = "X") -> list[np.ndarray]:
         self._check_fitted()
-        return self.vocab_.transform(as_series(X, name), name)
+        return self.vocab_.transform(check_series(X, name), name)
 
     def _logits(self, X, progress: bool = False, encoded: list[np.ndarray] | None = None) -> np.ndarray:
         values = self._encoded(X) if encoded is None else encoded
