@@ -233,3 +233,31 @@ def test_scikit_learn_check(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check(estimator)
+
+
+# --- the command line (series data is read by `seqrnn.data.series.read_series_data`) ---------------
+
+
+@pytest.mark.skipif(not hasattr(__import__("seqrnn.data.series").data.series, "read_series_data"),
+                    reason="the series readers (seqrnn.data.series.read_series_data) are not in this version")
+def test_classify_commands_train_evaluate_and_predict_series(tmp_path, capsys):
+    import json
+
+    from seqrnn.cli.main import main
+
+    X, y = make_series(24, lengths=(20, 20))
+    data = tmp_path / "series.npz"
+    np.savez(data, X=np.stack(X), y=y)
+    flags = ["--epochs", "2", "--hidden-size", "8", "--projection-size", "4", "--threads", "1", "--quiet"]
+    assert main(["classify", "train", "--data", str(data), "--out", str(tmp_path / "m"), *flags]) == 0
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["task"] == "series"
+    capsys.readouterr()
+    assert main(["classify", "evaluate", "--model", str(tmp_path / "m"), "--data", str(data), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["n"] == 24 and report["baseline"]["accuracy"] == 1.0
+    assert main(["classify", "evaluate", "--model", str(tmp_path / "m"), "--data", str(data)]) == 0
+    assert "baseline 1-NN Euclidean" in capsys.readouterr().out
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data", str(data),
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert lines[0] == "id,label,probability,p_early,p_late" and len(lines) == 25
