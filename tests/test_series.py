@@ -133,7 +133,7 @@ def test_the_baseline_is_one_nearest_neighbour_on_the_normalised_series(fitted):
     clf, X, y = fitted
     report = clf.evaluate(X, y)
     assert report["baseline"]["accuracy"] == 1.0  # every series is its own nearest neighbour
-    assert report["baseline"]["name"] == "1-NN Euclidean" and report["baseline"]["normalise"] == "series"
+    assert report["baseline"]["name"] == "1-NN Euclidean" and report["baseline"]["normalise"] == "channel"
     Xt, yt = make_series(30, lengths=(20, 40), seed=5)
     encoded = clf.vocab_.transform(Xt)
     resampled, train_rs = nn.resample(encoded, clf.baseline_.length), clf.baseline_.X

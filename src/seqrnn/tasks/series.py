@@ -9,10 +9,15 @@ the same steps at `fit` and at prediction (`SeriesScaling.transform`):
    observed values carried to the edges; a channel with no value at all becomes 0 after step 3;
 2. **long series**: a series longer than `max_steps` is averaged over equal windows down to
    `max_steps` steps (piecewise aggregate approximation), so time and memory per series are bounded;
-3. **normalisation** (`normalise`): ``"series"`` z-normalises each channel of each series by its own
-   mean and standard deviation (the archive's habit), ``"channel"`` by each channel's mean and
-   standard deviation over every training time point (kept in the model), ``"none"`` leaves the
-   values as they are. A constant channel has standard deviation 1.
+3. **normalisation** (`normalise`): ``"channel"`` (the default) scales each channel by its mean and
+   standard deviation over every training time point (kept in the model), ``"series"``
+   z-normalises each channel of each series by its own mean and standard deviation (the archive's
+   habit), ``"none"`` leaves the values as they are. A constant channel has standard deviation 1.
+   Measured on 3 folds of each training set (model accuracy; GunPoint, ItalyPowerDemand,
+   BasicMotions, JapaneseVowels): channel 0.979, 0.955, 0.976, 0.967; series 0.960, 0.955, 0.853,
+   0.737; none 0.960, 0.955, 1.000, 0.926. ``"channel"`` loses least: at most 2.4 points to the
+   best on any set, where per-series z-normalisation loses 23 points on JapaneseVowels (whose
+   channels' levels carry the class) and ``"none"`` 4.1.
 
 Batches hold series of similar length padded to the batch's longest (`EncodedSeries`), and the
 network reads only each series' own steps, so a prediction does not depend on its batch.
@@ -266,7 +271,8 @@ class SeriesClassifier(ClassifierMixin, RecurrentEstimator):
     ----------
     preset : {"default"}
         Where every setting not given starts: a bidirectional GRU of 64 units per direction over a
-        32-wide projection of the channels, max+mean pooling, per-series z-normalisation, batch 16,
+        32-wide projection of the channels, max+mean pooling, per-channel normalisation with the
+        training set's statistics, batch 16,
         AdamW 3e-3 (weight decay 0.01) with a cosine schedule, 100 epochs; below 500 training series
         nothing is held out and the last epoch is kept.
     **settings
