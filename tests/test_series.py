@@ -173,6 +173,15 @@ def test_fit_with_out_dir_keeps_the_baseline(tmp_path):
     assert loaded.baseline_ is not None and loaded.evaluate(X, y)["baseline"]["accuracy"] == 1.0
 
 
+def test_a_resumed_small_set_run_keeps_its_last_epoch(tmp_path):
+    X, y = make_series(16)
+    tiny(epochs=2).fit(X, y, out_dir=tmp_path / "run")
+    resumed = tiny(epochs=3).fit(X, y, out_dir=tmp_path / "run", resume=True)
+    assert resumed.summary_["best"]["epoch"] == 3
+    np.testing.assert_allclose(SeriesClassifier.load(tmp_path / "run").predict_proba(X), resumed.predict_proba(X),
+                               atol=1e-6)
+
+
 def test_bad_input_is_refused_in_one_line(fitted):
     clf, X, y = fitted
     labels = y.astype(object)
