@@ -20,6 +20,7 @@ TASKS = {
     "classify": (config.ClassifierConfig, config.CLASSIFIER_PRESETS),
     "charlm": (config.CharLMConfig, config.CHARLM_PRESETS),
     "lm": (config.LMConfig, config.LM_PRESETS),
+    "series": (config.SeriesConfig, config.SERIES_PRESETS),
 }
 MARKER = re.compile(r"^<!-- settings: (\w+) -->$", re.MULTILINE)
 

@@ -1,6 +1,6 @@
 """seqrnn: modeling sequential data with recurrent neural networks.
 
-Three scikit-learn estimators, each with a `default` preset (the best measured on a 2-core CPU)
+Four scikit-learn estimators, each with a `default` preset (the best measured on a 2-core CPU)
 and, for the book's two models, a `book` preset (the chapter's exact model):
 
 TextClassifier (also named SentimentClassifier, the book's name)
@@ -12,6 +12,9 @@ CharLanguageModel
 WordLanguageModel
     Word-level language models (forward, backward or both) on reviews or any documents, whose
     directory starts a classifier (`TextClassifier(init_from=DIR)`).
+SeriesClassifier
+    A many-to-one recurrent classifier of numeric series (aeon's collection layout: univariate or
+    multivariate, unequal lengths, missing values), with a 1-nearest-neighbour baseline in its reports.
 
 The same work from the shell: `seqrnn classify|charlm|lm train|evaluate|predict|sample` (`seqrnn --help`).
 The estimators are imported lazily so that `import seqrnn` (and the CLI's `--help`) stay fast.
@@ -19,7 +22,8 @@ The estimators are imported lazily so that `import seqrnn` (and the CLI's `--hel
 
 __version__ = "0.1.0"
 
-__all__ = ["TextClassifier", "SentimentClassifier", "CharLanguageModel", "WordLanguageModel", "__version__"]
+__all__ = ["TextClassifier", "SentimentClassifier", "CharLanguageModel", "WordLanguageModel", "SeriesClassifier",
+           "__version__"]
 
 
 def __getattr__(name: str):
@@ -35,4 +39,8 @@ def __getattr__(name: str):
         from seqrnn.tasks.wordlm import WordLanguageModel
 
         return WordLanguageModel
+    if name == "SeriesClassifier":
+        from seqrnn.tasks.series import SeriesClassifier
+
+        return SeriesClassifier
     raise AttributeError(f"module 'seqrnn' has no attribute {name!r}")

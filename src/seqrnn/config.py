@@ -40,6 +40,7 @@ EMBED_INITS = ("random", "ppmi")
 DIRECTIONS = ("forward", "backward", "both")
 SOFTMAXES = ("adaptive", "full")
 CLASS_WEIGHTS = ("balanced",)
+NORMALISATIONS = ("series", "channel", "none")  # of numeric series: per series, per channel of the training set, none
 
 INT_MAX = 2**63 - 1  # every integer setting: NumPy's and torch's int64
 # AdamW's step is up to lr / (1 - beta1) = 10 lr, its decay lr * weight_decay, both as float32 (at most 3.4e38):
@@ -456,3 +457,63 @@ class LMConfig(TaskConfig):
 LM_PRESETS: dict[str, LMConfig] = {"default": LMConfig()}
 """The word language model's one preset, ``default``: the sizes of the default text classifier, so that it
 can start one."""
+
+
+# --- the series classifier (`seqrnn.tasks.series`) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesModelConfig(RecurrentLayersConfig):
+    """The series classifier's network (`SeriesClassifierNetwork`)."""
+
+    hidden_size: int = option(64, "units per recurrent layer (and direction)", at_least=1)
+    dropout: float = option(0.0, "drop probability after each recurrent layer", at_least=0, below=1)
+    projection_size: int = option(32, "width of the per-step projection of the channels", at_least=1)
+    bidirectional: bool = option(False, "read each series in both directions")
+    pooling: str = option("last", "summary of the outputs: the last step, or max / mean / both over the steps",
+                          choices=POOLINGS)
+
+
+@dataclass(frozen=True)
+class SeriesDataConfig(_Checked):
+    """How series become the network's input, which are held out, and the baseline kept."""
+
+    normalise: str = option("series", "series: z-normalise each series per channel; channel: per-channel "
+                            "statistics of the training set; none: raw values", choices=NORMALISATIONS)
+    max_steps: int = option(1000, "longer series are averaged over equal windows down to this many steps",
+                            at_least=1)
+    small_set: int = option(500, "with fewer training series than this, none is held out: train all epochs "
+                            "and keep the last", at_least=0)
+    val_fraction: float = option(0.2, "fraction of the training series held out (stratified, seeded) when "
+                                 "there are at least small_set", at_least=0, below=1)
+    limit: int | None = option(None, "use only the first N series after the seeded shuffle", at_least=1)
+    baseline_values: int = option(20_000_000, "most values (series x channels x steps) of the 1-NN baseline "
+                                  "kept with the model (0 = no baseline)", at_least=0)
+
+
+@dataclass(frozen=True)
+class SeriesTrainingConfig(TrainingConfig):
+    """The loop's settings for a series classifier."""
+
+    epochs: int = option(100, "epochs in total", at_least=1)
+    batch_size: int = option(16, "series per batch", at_least=1)
+    grad_clip: float = option(1.0, "clip gradients to this global norm (0 = off)", at_least=0)
+
+
+@dataclass(frozen=True)
+class SeriesConfig(TaskConfig):
+    """The series classifier (`SeriesClassifier`)."""
+
+    model: SeriesModelConfig = field(default_factory=SeriesModelConfig)
+    data: SeriesDataConfig = field(default_factory=SeriesDataConfig)
+    training: SeriesTrainingConfig = field(default_factory=SeriesTrainingConfig)
+
+
+SERIES_PRESETS: dict[str, SeriesConfig] = {
+    "default": SeriesConfig().replace(  # type: ignore[assignment]
+        cell="gru", hidden_size=64, projection_size=32, bidirectional=True, pooling="maxmean", normalise="channel",
+        epochs=100, batch_size=16, lr=3e-3, weight_decay=1e-2, schedule="cosine"),
+}
+"""The series classifier's preset ``default``: the best measured on splits of the four archive
+training sets within a minute of training on 2 CPU cores (documentation: Results, series
+classification)."""

@@ -48,9 +48,14 @@ def load_for_inference(args: Args):
     """The command's task's estimator loaded from `--model`, set to run where the command line asks:
     `--device`, `--threads` and, when the command has it, `--batch-size`. An unavailable device is a
     one-line error before any data is read."""
+    from seqrnn.tasks import registry
     from seqrnn.training.distributed import resolve_device
 
-    estimator = task_estimator(args).load(args.model)
+    task = registry.for_command(args.task)
+    saved = registry.saved_task(args.model)  # a command shared by tasks (classify: texts or series) loads the saved one
+    if saved != task.name and saved in registry.TASKS and args.task in registry.TASKS[saved].commands:
+        task = registry.TASKS[saved]
+    estimator = task.estimator_class().load(args.model)
     resolve_device(args.device)
     estimator.set_params(device=args.device, threads=args.threads,
                          eval_batch_size=getattr(args, "eval_batch_size", None))
@@ -132,7 +137,10 @@ def print_samples(texts: str | list[str]) -> None:
 
 
 def classify_train(args: Args) -> int:
-    """Train on what --data names; its labels are checked under the file's name (a CLI user has no `y`)."""
+    """Train on what --data names; its labels are checked under the file's name (a CLI user has no `y`).
+    Series (`is_series_data`) train a `SeriesClassifier`."""
+    if is_series_data(args):
+        return _series_train(args)
     from seqrnn.data.checks import class_indices, training_classes
     from seqrnn.data.sources import read_labelled_data
 
@@ -169,6 +177,8 @@ def classify_evaluate(args: Args) -> int:
     if args.plot is not None:
         check_png_path(args.plot, "plot")
     clf = load_for_inference(args)
+    if clf.task == "series":
+        return _series_evaluate(clf, args)
     texts, labels, _ = read_labelled_data(args.data, args.split, args.text_column, args.label_column)
     class_indices(labels, clf.classes_, name=args.data)
     result = clf.evaluate(texts, labels)
@@ -231,8 +241,14 @@ def _predict_file(args: Args) -> int:
         raise SeqrnnError("`json` is for TEXT arguments and stdin; with `data`, the suffix of `out` chooses the "
                           "format (.csv, .tsv or .jsonl)")
     from seqrnn.fileio import check_output_path
+    from seqrnn.tasks import registry
 
-    check_paths(Path(args.data), check_output_path(args.out), args.force)  # before the model is loaded
+    out = check_output_path(args.out)  # before the model is loaded
+    if is_series_data(args) or registry.saved_task(args.model) == "series":
+        if out.exists() and not args.force:
+            raise SeqrnnError(f"{args.out} exists: give `force` to replace it")
+        return _series_predict(load_for_inference(args), args)
+    check_paths(Path(args.data), out, args.force)
     clf = load_for_inference(args)
     outcome = predict_file(clf, args.data, args.out, text_column=args.text_column, id_column=args.id_column,
                            force=args.force)
@@ -240,6 +256,99 @@ def _predict_file(args: Args) -> int:
         print(describe_empty(Path(args.data), outcome.empty), file=sys.stderr)
     print(f"wrote {outcome.rows:,} predictions to {args.out}"
           + (f" ({len(outcome.empty):,} empty)" if outcome.empty else ""))
+    return 0
+
+
+# --- classify: series ------------------------------------------------------------------------------
+
+SERIES_SUFFIXES = (".ts", ".npz", ".parquet", ".pq")
+SERIES_SETS = ("gunpoint", "italypowerdemand", "basicmotions", "japanesevowels")
+
+
+def is_series_data(args: Args) -> bool:
+    """Whether --data holds numeric series: `--input series`, a .ts or .npz file, or a named series set."""
+    from pathlib import Path
+
+    kind = getattr(args, "input", None)
+    if kind is not None:
+        return kind == "series"
+    data = str(args.data)
+    return Path(data).suffix.lower() in SERIES_SUFFIXES or data.lower() in SERIES_SETS
+
+
+def read_series(args: Args, split: str | None):
+    """The labelled series --data names (`seqrnn.data.series_files.read_series_data`), a `SeriesCollection`."""
+    from seqrnn.data.series_files import read_series_data
+    from seqrnn.errors import SeqrnnError
+
+    options = {key: getattr(args, key, None) for key in ("label_column", *_SERIES_FLAGS)}
+    collection = read_series_data(args.data, split=split, **{k: v for k, v in options.items() if v is not None})
+    if collection.labels is None:
+        raise SeqrnnError(f"{args.data}: the series carry no labels")
+    return collection
+
+
+def _series_train(args: Args) -> int:
+    from seqrnn.tasks.series import SeriesClassifier
+    from seqrnn.training.runtime import interrupts_raise
+
+    started = time.perf_counter()
+    with interrupts_raise("reading the data"):
+        collection = read_series(args, "train" if str(args.data).lower() in SERIES_SETS else None)
+    clf = SeriesClassifier(args.preset, **train_params(SeriesClassifier, args, started))
+    clf.fit(collection, collection.labels, out_dir=args.out, resume=args.resume, source=args.data)
+    print_summary(clf, args.out, "accuracy {accuracy:.4f}, macro-F1 {macro_f1:.4f}")
+    return 0
+
+
+def _series_evaluate(clf, args: Args) -> int:
+    """`classify evaluate` of a series model: the text report, then the 1-NN baseline's line."""
+    from seqrnn.tasks.report import format_report, plot_confusion_matrix
+    from seqrnn.tasks.series import format_baseline
+
+    split = args.split or ("test" if str(args.data).lower() in SERIES_SETS else None)
+    collection = read_series(args, split)
+    result = clf.evaluate(collection, collection.labels)
+    if args.plot is not None:
+        plot_confusion_matrix(result, args.plot)
+        result["plot"] = args.plot
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} series")
+    print(format_baseline(result) + "\n")
+    print(format_report(result))
+    if args.plot is not None:
+        print(f"\nconfusion matrix drawn in {args.plot}")
+    return 0
+
+
+def _series_predict(clf, args: Args) -> int:
+    """`classify predict --data F --out F` of a series model: one row per series (its number from 1,
+    the label, its probability, every class's probability), CSV, TSV or JSONL by the suffix of --out."""
+    import csv
+    from pathlib import Path
+
+    from seqrnn.data.checks import json_classes
+    from seqrnn.fileio import atomic_write_bytes
+
+    collection = read_series(args, None)
+    proba = clf.predict_proba(collection)
+    classes = json_classes(clf.classes_)
+    out = Path(args.out)
+    records = [{"id": i, "label": classes[int(row.argmax())], "probability": round(float(row.max()), 6),
+                **{f"p_{c}": round(float(p), 6) for c, p in zip(classes, row)}} for i, row in enumerate(proba, 1)]
+    if out.suffix.lower() == ".jsonl":
+        text = "".join(json.dumps(r) + "\n" for r in records)
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(records[0]), delimiter="\t" if out.suffix.lower() == ".tsv"
+                                else ",", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        text = buffer.getvalue()
+    atomic_write_bytes(out, text.encode("utf-8"))
+    print(f"wrote {len(records):,} predictions to {args.out}")
     return 0
 
 

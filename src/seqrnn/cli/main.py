@@ -10,6 +10,7 @@ names the command's flag instead (--batch-size), here and nowhere else (`flag_na
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import shlex
@@ -101,6 +102,37 @@ def _add_train_flags(p: argparse.ArgumentParser, command: str) -> None:
     config.add_arguments(p, config_class, "model, data and training (each overrides the preset's value)", presets)
 
 
+def _add_input_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", choices=["text", "series"],
+                   help="what --data holds (default: series for .ts, .npz and Parquet files and the named series "
+                        "sets gunpoint, italypowerdemand, basicmotions, japanesevowels; else texts)")
+    p.add_argument("--series-column", metavar="NAME",
+                   help="series in a long table: the series id column (default: series_id, else series, case_id, "
+                        "unique_id; none: a wide table, one series a row)")
+    p.add_argument("--time-column", metavar="NAME",
+                   help="series in a long table: the column that orders each series' rows (default: time, else "
+                        "timestamp, timepoint, date, ds; none: the file's order)")
+    p.add_argument("--value-columns", metavar="NAME,NAME",
+                   help="series in a long table: the value columns, one per channel (default: every other column)")
+
+
+def _add_series_flags(p: argparse.ArgumentParser) -> None:
+    """The series classifier's settings that the text classifier has no flag for (the shared ones,
+    --epochs, --hidden-size, ..., serve both)."""
+    from seqrnn.tasks import registry
+
+    task = registry.get("series")
+    config_class = task.config_class()
+    group = p.add_argument_group("series (with series data; the flags above apply too)")
+    for part in config_class.part_classes().values():
+        for f in dataclasses.fields(part):
+            flag = "--" + f.name.replace("_", "-")
+            if flag in p._option_string_actions:
+                continue
+            group.add_argument(flag, type=config.field_type(part, f.name), default=None, help=f.metadata["help"],
+                               choices=f.metadata.get("choices"), metavar=None if f.metadata.get("choices") else "N")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="seqrnn", description="Model sequential data with recurrent neural networks.")
     parser.add_argument("--version", action="version", version=f"seqrnn {__version__}")
@@ -119,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validate on these labelled texts (any --data form; IMDb: its test split) instead of "
                         "holding out --val-fraction of --data")
     _add_labelled_data_flags(p)
+    _add_input_flag(p)
     _add_train_flags(p, "classify")
+    _add_series_flags(p)
     p.set_defaults(handler=commands.classify_train)
     p = sent_cmds.add_parser("evaluate", help="accuracy, per-class precision, recall and F1, and the confusion matrix "
                              "of a trained classifier on labelled texts")
@@ -129,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["train", "test", "all"],
                    help="IMDb's split to evaluate on (default: test); your own files are evaluated whole")
     _add_labelled_data_flags(p)
+    _add_input_flag(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line (the whole report)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="draw the confusion matrix here: each true class's row as shares, with the counts")
@@ -154,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write the predictions here: .csv, .tsv or .jsonl (id, label, its probability, every "
                             "class's probability); rows with no text get an empty prediction, named on stderr")
     group.add_argument("--force", action="store_true", help="replace --out if it exists")
+    _add_input_flag(p)
     add_inference_arguments(p)
     p.set_defaults(handler=commands.classify_predict)
 

@@ -78,6 +78,8 @@ register(Task("charlm", "seqrnn.tasks.charlm:CharLanguageModel", "character lang
               serve_option="--charlm", export="char_step"))
 register(Task("lm", "seqrnn.tasks.wordlm:WordLanguageModel", "word language model",
               "seqrnn.config:LMConfig", "seqrnn.config:LM_PRESETS", ("lm",)))
+register(Task("series", "seqrnn.tasks.series:SeriesClassifier", "series classifier", "seqrnn.config:SeriesConfig",
+              "seqrnn.config:SERIES_PRESETS", ("classify",)))
 
 
 def get(name: str) -> Task:
