@@ -78,6 +78,8 @@ register(Task("charlm", "seqrnn.tasks.charlm:CharLanguageModel", "character lang
               serve_option="--charlm", export="char_step"))
 register(Task("lm", "seqrnn.tasks.wordlm:WordLanguageModel", "word language model",
               "seqrnn.config:LMConfig", "seqrnn.config:LM_PRESETS", ("lm",)))
+register(Task("forecast", "seqrnn.tasks.forecast:Forecaster", "forecaster",
+              "seqrnn.config:ForecastConfig", "seqrnn.config:FORECAST_PRESETS", ("forecast",)))
 
 
 def get(name: str) -> Task:
