@@ -35,6 +35,10 @@ zips, so the members are what is verified: each is extracted into a temporary fi
 its SHA-256 compared with the pinned one before both are renamed into place; the zip is deleted,
 and on any failure nothing is left.
 
+Forecasting datasets (`airline`, `shampoo`, `uschange`: `FORECAST_DATASETS`) are one CSV each, looked
+up by `locate_forecast(name)` in `$SEQRNN_DATA/series/`, then the cache's `series/` folder, then
+downloaded from the sktime repository (a release tag) and checked by SHA-256 as above.
+
 The cache folder also holds prepared data (parsed reviews, tokens, word vectors) under `prepared/`;
 see `seqrnn.cache`.
 """
@@ -179,7 +183,7 @@ def find_local(dataset: Dataset) -> Path | None:
     return None
 
 
-def download_url(dataset: Dataset | SeriesDataset) -> str:
+def download_url(dataset: Dataset | SeriesDataset | ForecastDataset) -> str:
     """The dataset's address, or the same file name under `$SEQRNN_DOWNLOAD_URL` if that is set."""
     base = os.environ.get(DOWNLOAD_URL_ENV)
     if not base:
@@ -599,3 +603,85 @@ def _how_to_supply_series(dataset: SeriesDataset) -> str:
     return (f"download {dataset.url}, put {dataset.filename('train')} and {dataset.filename('test')} into "
             f"DIR/{SERIES_SUBDIR}/ and set {DATA_ENV} to DIR, or pass a .ts file's path instead of "
             f"'{dataset.name}'")
+
+
+# --- forecasting datasets (one CSV each) -----------------------------------------------------------
+
+_SKTIME = "https://raw.githubusercontent.com/sktime/sktime/v0.40.1/sktime/datasets/data"
+
+
+@dataclass(frozen=True)
+class ForecastDataset:
+    """A named forecasting dataset: one CSV looked up as `$SEQRNN_DATA/series/FILENAME`, then in the
+    cache's `series/` folder, else downloaded from `url` (the file as the sktime repository keeps it,
+    at a release tag) and checked by `sha256`; read with `time_column`, `targets` and `freq`."""
+
+    name: str
+    filename: str
+    url: str
+    sha256: str
+    time_column: str
+    targets: tuple[str, ...]
+    freq: str
+
+
+# The hashes are those of the shared copies (Airline 144 months from 1949-01; ShampooSales 36 months
+# from 1991-01; Uschange 187 quarters from 1970 Q1 of five series), the same bytes as sktime keeps.
+FORECAST_DATASETS: dict[str, ForecastDataset] = {
+    d.name: d
+    for d in (
+        ForecastDataset("airline", "Airline.csv", f"{_SKTIME}/Airline/Airline.csv",
+                        "28af0eb869db6d9fbd31d5af03993a0cbf36c0857c3eb046a068c094b60da851", "Date", ("Passengers",),
+                        "MS"),
+        ForecastDataset("shampoo", "ShampooSales.csv", f"{_SKTIME}/ShampooSales/ShampooSales.csv",
+                        "dbf2adba68e2f6bae7956ca65771d7dee20cb58b6eb8261c2513d536ac690774", "Time", ("Sales",), "MS"),
+        ForecastDataset("uschange", "Uschange.csv", f"{_SKTIME}/Uschange/Uschange.csv",
+                        "ab70b9bf82f99c962041bfd38dc9644f7a17930df71f24345bb71180f68809fe", "Quarter",
+                        ("Consumption", "Income", "Production", "Savings", "Unemployment"), "QS"),
+    )
+}
+
+
+def is_forecast_dataset_name(s: object) -> bool:
+    """True if `s` names a forecasting dataset (exact, lower case)."""
+    return isinstance(s, str) and s in FORECAST_DATASETS
+
+
+def locate_forecast(name: str, *, download: bool = True) -> Path:
+    """The path of forecasting dataset `name`'s CSV: found on disk (used as it is), or downloaded
+    into the cache's `series/` folder by pooch, which keeps it only if its SHA-256 matches."""
+    import pooch
+    import requests
+
+    if not is_forecast_dataset_name(name):
+        raise SeqrnnError(f"no such forecasting dataset: {name!r} (known: {', '.join(FORECAST_DATASETS)})")
+    dataset = FORECAST_DATASETS[name]
+    for directory in (data_dir(), cache_dir()):
+        if directory is not None and (directory / SERIES_SUBDIR / dataset.filename).is_file():
+            return directory / SERIES_SUBDIR / dataset.filename
+    folder, url = cache_dir() / SERIES_SUBDIR, download_url(dataset)
+    if not download:
+        raise SeqrnnError(_forecast_not_found(dataset, "downloading is off"))
+    try:
+        pooch.retrieve(url, known_hash=f"sha256:{dataset.sha256}", fname=dataset.filename, path=folder,
+                       progressbar=sys.stderr.isatty())
+    except requests.exceptions.RequestException as exc:
+        raise SeqrnnError(_forecast_not_found(dataset, f"the download from {url} failed: {_describe(exc)}")) from exc
+    except ValueError as exc:  # pooch's hash mismatch (or an unusable URL)
+        got = re.search(r"but got ([0-9a-fA-F]+)", str(exc))
+        reason = (f"the file downloaded from {url} has SHA-256 {got.group(1)}, expected {dataset.sha256} (corrupted, "
+                  "or changed upstream), so it was not saved" if got else f"cannot download from {url}: "
+                  f"{_first_line(exc)}")
+        raise SeqrnnError(_forecast_not_found(dataset, reason)) from exc
+    except OSError as exc:
+        raise SeqrnnRuntimeError(f"cannot save dataset {dataset.name} into the cache {folder}: {_first_line(exc)}; "
+                                 f"set {CACHE_ENV} to a writable directory") from exc
+    return folder / dataset.filename
+
+
+def _forecast_not_found(dataset: ForecastDataset, reason: str) -> str:
+    data = data_dir()
+    where = f"${DATA_ENV}/{SERIES_SUBDIR} ({data / SERIES_SUBDIR})" if data is not None else f"${DATA_ENV} (not set)"
+    return (f"dataset '{dataset.name}' not found: looked for {dataset.filename} in {where} and the cache "
+            f"({cache_dir() / SERIES_SUBDIR}), and {reason}; download {dataset.url} into DIR/{SERIES_SUBDIR}/ and set "
+            f"{DATA_ENV} to DIR, or pass the file's path instead of '{dataset.name}'")
