@@ -85,6 +85,19 @@ def _add_labelled_data_flags(p: argparse.ArgumentParser) -> None:
                         "target)")
 
 
+def _add_forecast_data_flags(p: argparse.ArgumentParser) -> None:
+    """The columns of a file of series to forecast (`predict` and `evaluate`: the model's by default)."""
+    group = p.add_argument_group("the columns of --data")
+    group.add_argument("--time-column", metavar="NAME", help="the time stamps (default: time, else timestamp, date, "
+                       "ds, period, quarter, month, ...)")
+    group.add_argument("--target", metavar="NAME[,NAME]", help="the values to forecast (default: target, y or value, "
+                       "else every other column of a wide file, each a series)")
+    group.add_argument("--series-column", metavar="NAME", help="the series id of a long file with many series "
+                       "(default: series_id, series, unique_id, item_id; none: one series, or a wide file)")
+    group.add_argument("--freq", metavar="ALIAS", help="the frequency, a pandas offset alias: MS, QS, D, h, ... "
+                       "(default: read from the times)")
+
+
 def _add_train_flags(p: argparse.ArgumentParser, command: str) -> None:
     """`train` flags: the run's directory and preset, then one flag per setting of the configuration
     of the command's task (`seqrnn.tasks.registry`) and of the run options (`seqrnn.config`)."""
@@ -223,6 +236,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-samples", type=_positive_int, default=1, help="independent samples drawn in one batch")
     add_inference_arguments(p, batch_size=False)
     p.set_defaults(handler=commands.lm_sample)
+
+    # forecast
+    fc = tasks.add_parser("forecast", help="forecast numeric series: train, predict (median, 80%% and 95%% "
+                          "intervals), evaluate against naive and seasonal naive")
+    fc_cmds = fc.add_subparsers(dest="command", metavar="ACTION", required=True)
+    p = fc_cmds.add_parser("train", help="train a global forecaster on one or many series")
+    p.add_argument("--data", required=True, help="a CSV, TSV, Parquet or .tsf file, or airline / shampoo / uschange")
+    _add_forecast_data_flags(p)
+    _add_train_flags(p, "forecast")
+    p.set_defaults(handler=commands.forecast_train)
+    p = fc_cmds.add_parser("predict", help="forecast the steps after each series' end into a CSV file")
+    p.add_argument("--model", required=True, help="model directory written by `forecast train`")
+    p.add_argument("--data", help="the series to continue, read with the columns the model was trained with "
+                   "(default: the series trained on)")
+    _add_forecast_data_flags(p)
+    p.add_argument("--horizon", type=_positive_int, metavar="H", help="steps to forecast (default and most: the "
+                   "horizon trained for)")
+    p.add_argument("--out", required=True, help="CSV file: series, time, mean, median, lower_80, upper_80, lower_95, "
+                   "upper_95")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--plot", metavar="FILE.png", help="draw history, median forecast and intervals here")
+    add_inference_arguments(p, batch_size=False)
+    p.set_defaults(handler=commands.forecast_predict)
+    p = fc_cmds.add_parser("evaluate", help="backtest the last horizon of every series: the model, naive and "
+                           "seasonal naive (MAE, RMSE, sMAPE, MASE, interval coverage)")
+    p.add_argument("--model", required=True, help="model directory written by `forecast train`")
+    p.add_argument("--data", required=True, help="the series, read with the columns the model was trained with")
+    _add_forecast_data_flags(p)
+    p.add_argument("--horizon", type=_positive_int, metavar="H", help="steps forecast from each origin (default and "
+                   "most: the horizon trained for)")
+    p.add_argument("--windows", type=_positive_int, default=1, metavar="K",
+                   help="rolling origins: the last K blocks of H points, each forecast from its past (default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.add_argument("--plot", metavar="FILE.png", help="draw the last window's forecasts beside what happened")
+    add_inference_arguments(p, batch_size=False)
+    p.set_defaults(handler=commands.forecast_evaluate)
 
     # export
     p = tasks.add_parser("export", help="write a trained model as an ONNX graph, to run it without seqrnn")

@@ -92,7 +92,7 @@ class SeriesHistory:
     def table(self) -> TimeSeriesTable:
         rows = [pd.DataFrame({"series": sid, "time": _times(times, self.freq), "target": np.asarray(v, np.float64)})
                 for sid, (times, v) in self.series.items()]
-        return TimeSeriesTable(pd.concat(rows, ignore_index=True), self.freq, ())
+        return TimeSeriesTable(pd.concat(rows, ignore_index=True), self.freq, [])
 
     def to_dict(self) -> dict[str, Any]:
         return {"freq": self.freq, "seasonal_period": self.period, "context_length": self.context,
@@ -264,7 +264,26 @@ class ForecastTask:
         if on_batch:
             on_batch()
         finite = [e for e in errors if np.isfinite(e)]
-        return {"mase": float(np.mean(finite)) if finite else float("nan")}
+        return {"loss": self._heldout_nll(model), "mase": float(np.mean(finite)) if finite else float("nan")}
+
+    def _heldout_nll(self, model: ForecastNetwork) -> float:
+        """The negative log-likelihood per held-out step (scaled values, true inputs: teacher forcing)."""
+        net = model.module if hasattr(model, "module") else model
+        was_training = net.training
+        net.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for start in range(0, len(self.series), 1024):
+                rows = np.arange(start, min(start + 1024, len(self.series)))
+                x, y, mask, _ = gather_windows(self.series, rows, self.series.lengths[rows], self.length,
+                                               self.context, self.period)
+                out, _ = net(torch.from_numpy(x).to(self.device))
+                nll = -net.predictive(out[:, -self.horizon:]).log_prob(torch.from_numpy(y[:, -self.horizon:])
+                                                                       .to(self.device))
+                total += float(nll.sum())
+                count += nll.numel()
+        net.train(was_training)
+        return total / max(count, 1)
 
 
 # --- forecasting: warm up, then sample step by step ------------------------------------------------
