@@ -237,7 +237,20 @@ def _read_series(args: Args, saved: dict | None = None):
     for name, value in (saved or {}).items():
         if options.get(name) is None and name in _FORECAST_COLUMNS:
             options[name] = value
-    return read_forecast_data(args.data, **{k: v for k, v in options.items() if v is not None})
+    options = {k: v for k, v in options.items() if v is not None}
+    if "target" not in options:
+        return read_forecast_data(args.data, **options)
+    # read_forecast_data's first parameter is also named target: a chosen target reads the file itself
+    from pathlib import Path
+
+    from seqrnn.data.datasets import FORECAST_DATASETS, locate_forecast
+    from seqrnn.data.forecast_files import read_forecast_file
+
+    dataset = FORECAST_DATASETS.get(str(args.data)) if not Path(args.data).exists() else None
+    if dataset is None:
+        return read_forecast_file(args.data, **options)
+    return read_forecast_file(locate_forecast(dataset.name), **{"time_column": dataset.time_column,
+                                                                "freq": dataset.freq, **options})
 
 
 def forecast_train(args: Args) -> int:

@@ -20,7 +20,7 @@
   path, each step's location fed back) and keeps the weights of the lowest mean MASE; those last
   points are never trained on.
 
-Every series needs at least `context_length + horizon` points, the horizon to forecast at most
+Every series needs more than `context_length + horizon` points, the horizon to forecast at most
 the horizon trained for; the target is numeric, and missing values are refused.
 """
 
@@ -124,7 +124,7 @@ def phases(times: np.ndarray, freq: str, period: int) -> np.ndarray:
     if times.dtype.kind in "iu":
         return times.astype(np.int64) % period
     index = pd.DatetimeIndex(times)
-    by_period = {12: index.month - 1, 4: index.quarter - 1, 7: index.dayofweek, 24: index.hour}
+    by_period = {12: index.month - 1, 4: index.quarter - 1, 7: index.day_of_week, 24: index.hour}
     if period in by_period and not (period == 7 and freq.startswith("W")):
         return np.asarray(by_period[period], dtype=np.int64)
     return np.arange(len(times), dtype=np.int64) % period
@@ -410,13 +410,13 @@ class Forecaster(RecurrentEstimator):
         series, times = checked_series(table, period, table.freq)
         shortest = int(series.lengths.min())
         context = d.context_length or (vocab.context if vocab else
-                                       min(3 * max(period, d.horizon), max(shortest - 2 * d.horizon, 1)))
-        needed = context + 2 * d.horizon
+                                       max(min(3 * max(period, d.horizon), shortest - d.horizon - 1), 1))
+        needed = context + d.horizon + 1
         if shortest < needed:
             sid = series.ids[int(series.lengths.argmin())]
-            raise InvalidInputError(f"series {sid!r} has {shortest} points; each series needs at least "
-                                    f"context_length + 2 x horizon = {context} + 2 x {d.horizon} = {needed} "
-                                    "(a context and a horizon to train on, and a horizon held out to validate)")
+            raise InvalidInputError(f"series {sid!r} has {shortest} points; each series needs more than "
+                                    f"context_length + horizon = {context} + {d.horizon} (its last horizon is "
+                                    "held out to validate, forecast from the context before it)")
         self._config = config.replace(context_length=context, seasonal_period=period)
         keep = context + period + 1  # what predict() needs: the context and the seasonal lags before it
         history = SeriesHistory(table.freq, period, context,
