@@ -153,15 +153,16 @@ def test_the_registry_gives_a_new_task_what_the_command_line_and_the_exporter_ne
 
 def test_the_built_in_tasks_are_registered_under_the_names_their_model_directories_carry():
     from seqrnn import CharLanguageModel, TextClassifier, WordLanguageModel
+    from seqrnn.tasks.forecast import Forecaster
 
     assert {name: task.estimator_class() for name, task in registry.TASKS.items()} == {
-        "sentiment": TextClassifier, "charlm": CharLanguageModel, "lm": WordLanguageModel}
+        "sentiment": TextClassifier, "charlm": CharLanguageModel, "lm": WordLanguageModel, "forecast": Forecaster}
     for name, task in registry.TASKS.items():
         estimator = task.estimator_class()
         assert estimator.task == name
         assert task.config_class() is estimator.config_class and task.preset_configs() is estimator.presets
     assert registry.for_command("sentiment") is registry.for_command("classify") is registry.get("sentiment")
-    with pytest.raises(SeqrnnError, match="unknown task 'regress': seqrnn knows sentiment, charlm, lm"):
+    with pytest.raises(SeqrnnError, match="unknown task 'regress': seqrnn knows sentiment, charlm, lm, forecast"):
         registry.get("regress")
 
 
@@ -178,8 +179,8 @@ def test_a_saved_models_task_is_read_from_its_config_json(tmp_path):
     assert registry.saved_task(tmp_path) is None
     (tmp_path / "config.json").write_text('{"task": "charlm"}')
     assert registry.saved_task(tmp_path) == "charlm"
-    (tmp_path / "config.json").write_text('{"task": "forecast"}')
-    with pytest.raises(SeqrnnError, match="holds a forecast model, which is not a task seqrnn knows"):
+    (tmp_path / "config.json").write_text('{"task": "anomaly"}')
+    with pytest.raises(SeqrnnError, match="holds a anomaly model, which is not a task seqrnn knows"):
         registry.load(tmp_path)
 
 
