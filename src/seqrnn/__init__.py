@@ -12,6 +12,9 @@ CharLanguageModel
 WordLanguageModel
     Word-level language models (forward, backward or both) on reviews or any documents, whose
     directory starts a classifier (`TextClassifier(init_from=DIR)`).
+Forecaster
+    One global recurrent model over one or many numeric series: forecasts with 80% and 95%
+    intervals, backtests against naive and seasonal naive (`fit(y)`, `predict`, `evaluate`).
 
 The same work from the shell: `seqrnn classify|charlm|lm train|evaluate|predict|sample` (`seqrnn --help`).
 The estimators are imported lazily so that `import seqrnn` (and the CLI's `--help`) stay fast.
@@ -19,7 +22,8 @@ The estimators are imported lazily so that `import seqrnn` (and the CLI's `--hel
 
 __version__ = "0.1.0"
 
-__all__ = ["TextClassifier", "SentimentClassifier", "CharLanguageModel", "WordLanguageModel", "__version__"]
+__all__ = ["TextClassifier", "SentimentClassifier", "CharLanguageModel", "WordLanguageModel", "Forecaster",
+           "__version__"]
 
 
 def __getattr__(name: str):
@@ -35,4 +39,8 @@ def __getattr__(name: str):
         from seqrnn.tasks.wordlm import WordLanguageModel
 
         return WordLanguageModel
+    if name == "Forecaster":
+        from seqrnn.tasks.forecast import Forecaster
+
+        return Forecaster
     raise AttributeError(f"module 'seqrnn' has no attribute {name!r}")
