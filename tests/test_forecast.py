@@ -170,3 +170,13 @@ def test_the_commands_train_predict_and_evaluate_a_csv(tmp_path, capsys):
     assert set(result) == {"model", "naive", "seasonal_naive"} and result["model"]["n_forecasts"] == 4
     assert main(["forecast", "evaluate", "--model", str(model), "--data", str(data), "--horizon", "5"]) == 2
     assert "horizon must be from 1 to 4" in capsys.readouterr().err
+
+
+def test_covariates_are_named_as_unused():
+    from seqrnn.data.timeseries import as_table
+    from seqrnn.errors import SeqrnnWarning
+
+    y = seasonal(40)
+    frame = pd.DataFrame({"series": "a", "time": y.index, "target": y.to_numpy(), "price": np.arange(40.0)})
+    with pytest.warns(SeqrnnWarning, match="the covariates price are not used"):
+        Forecaster(horizon=3, **{**TINY, "epochs": 1}).fit(as_table(frame, covariates=["price"]))

@@ -27,6 +27,7 @@ the horizon trained for; the target is numeric, and missing values are refused.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -37,7 +38,7 @@ from torch import nn
 from seqrnn import config as configs
 from seqrnn.config import FORECAST_PRESETS, ForecastConfig
 from seqrnn.data.timeseries import TimeSeriesTable, as_table, future_times, seasonal_period
-from seqrnn.errors import InvalidInputError
+from seqrnn.errors import InvalidInputError, SeqrnnWarning
 from seqrnn.nn.body import RecurrentBody
 from seqrnn.nn.inputs import NumericProjection
 from seqrnn.nn.networks import StepNetwork
@@ -399,6 +400,9 @@ class Forecaster(RecurrentEstimator):
         DataFrame with a DatetimeIndex or PeriodIndex, NumPy arrays, lists of them, a table). The
         last `horizon` points of every series are held out for validation."""
         table = as_table(y, freq=freq)
+        if table.covariates:
+            warnings.warn(f"the covariates {', '.join(table.covariates)} are not used: the forecaster reads the "
+                          "target's own past and the calendar", SeqrnnWarning, stacklevel=2)
         self._columns = columns or {}
         return self._fit(table, out_dir, resume, source)
 
