@@ -487,6 +487,9 @@ class ForecastDataConfig(_Checked):
     seasonal_period: int = option(0, "steps in a season, for the seasonal lag, the calendar features, seasonal "
                                   "naive and MASE (0: from the frequency, 12 for monthly, 4 quarterly, 7 daily ...)",
                                   at_least=0, at_most=100000)
+    scaling: str = option("mean_abs", "divide each window by the mean absolute value of its context (mean_abs, "
+                          "DeepAR's), or leave the values as they are (none)", choices=("mean_abs", "none"))
+    calendar: bool = option(True, "give each step its phase in the season (month, quarter, weekday, hour)")
     windows_per_epoch: int = option(2048, "training windows (context + horizon) drawn across all series per epoch",
                                     at_least=1)
     num_samples: int = option(200, "sample paths drawn per series to form the median and the intervals",

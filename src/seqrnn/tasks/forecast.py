@@ -179,13 +179,14 @@ def checked_series(table: TimeSeriesTable, period: int, freq: str) -> tuple[Seri
 
 
 def step_features(values: np.ndarray, lag1: np.ndarray, lagm: np.ndarray, phase: np.ndarray, observed: np.ndarray,
-                  scale: np.ndarray, period: int) -> np.ndarray:
+                  scale: np.ndarray, period: int, calendar: bool = True) -> np.ndarray:
     """The inputs of each step (..., channels), float32: the previous value and the value one season
     earlier over the scale, and the season's phase as a sine and cosine; zeros where unobserved."""
     columns = [lag1 / scale]
     if period > 1:
         angle = 2 * np.pi * phase / period
-        columns += [lagm / scale, np.sin(angle), np.cos(angle)]
+        on = 1.0 if calendar else 0.0  # without the calendar (measured: `calendar`), its columns stay 0
+        columns += [lagm / scale, on * np.sin(angle), on * np.cos(angle)]
     x = np.stack(columns, axis=-1) * observed[..., None]
     return x.astype(np.float32)
 
@@ -200,7 +201,8 @@ def window_scale(values: np.ndarray, observed: np.ndarray, context: int) -> np.n
     return np.where(scale > 0, scale, 1.0)
 
 
-def gather_windows(series: Series, rows: np.ndarray, ends: np.ndarray, length: int, context: int, period: int):
+def gather_windows(series: Series, rows: np.ndarray, ends: np.ndarray, length: int, context: int, period: int,
+                   scaled: bool = True, calendar: bool = True):
     """Windows of `length` steps ending before `ends` (exclusive) in series `rows`, left-padded where
     a series starts later: (features, scaled targets, loss mask, scale)."""
     t = ends[:, None] - length + np.arange(length)[None, :]  # positions in each series
@@ -210,8 +212,8 @@ def gather_windows(series: Series, rows: np.ndarray, ends: np.ndarray, length: i
     lag1 = np.where(t >= 1, series.values[base + np.maximum(t - 1, 0)], 0.0)
     lagm = np.where(t >= period, series.values[base + np.maximum(t - period, 0)], 0.0) if period > 1 else lag1
     phase = (series.first_phase[rows][:, None] + t) % max(period, 1)
-    scale = window_scale(values, observed, context)[:, None]
-    x = step_features(values, lag1, lagm, phase, observed, scale, period)
+    scale = window_scale(values, observed, context)[:, None] if scaled else np.ones((len(rows), 1))
+    x = step_features(values, lag1, lagm, phase, observed, scale, period, calendar)
     return x, (values / scale).astype(np.float32), observed & (t >= 1), scale
 
 
@@ -232,6 +234,7 @@ class ForecastTask:
         counts = train_ends - self.first_end + 1
         self.cumulative = np.cumsum(counts)
         self.batch_size, self.seed = config.training.batch_size, config.training.seed
+        self.inputs = {"scaled": d.scaling == "mean_abs", "calendar": d.calendar}
         self.batches = max(1, math.ceil(d.windows_per_epoch / self.batch_size))
 
     def batches_per_epoch(self) -> int:
@@ -243,7 +246,8 @@ class ForecastTask:
         rows = np.searchsorted(self.cumulative, pick, side="right")
         offset = pick - np.concatenate([[0], self.cumulative[:-1]])[rows]
         ends = self.first_end[rows] + offset
-        x, y, mask, _ = gather_windows(self.series, rows, ends, self.length, self.context, self.period)
+        x, y, mask, _ = gather_windows(self.series, rows, ends, self.length, self.context, self.period,
+                                       **self.inputs)
         return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(mask)
 
     def loss(self, model: ForecastNetwork, batch, carry) -> tuple[torch.Tensor, None, int]:
@@ -258,7 +262,7 @@ class ForecastTask:
         rows = np.arange(len(self.series))
         histories = [self.series.get(i, self.train_ends[i]) for i in rows]
         paths = forecast_paths(model, histories, self.series.first_phase, self.horizon, self.context, self.period,
-                               samples=1, seed=0, device=self.device, point=True)
+                               samples=1, seed=0, device=self.device, point=True, **self.inputs)
         mase = [backtest.mase_scale(h, self.period) for h in histories]
         errors = [np.mean(np.abs(self.series.get(i)[self.train_ends[i]:self.train_ends[i] + self.horizon] -
                                  paths[i, 0])) / s for i, s in zip(rows, mase)]
@@ -277,7 +281,7 @@ class ForecastTask:
             for start in range(0, len(self.series), 1024):
                 rows = np.arange(start, min(start + 1024, len(self.series)))
                 x, y, mask, _ = gather_windows(self.series, rows, self.series.lengths[rows], self.length,
-                                               self.context, self.period)
+                                               self.context, self.period, **self.inputs)
                 out, _ = net(torch.from_numpy(x).to(self.device))
                 nll = -net.predictive(out[:, -self.horizon:]).log_prob(torch.from_numpy(y[:, -self.horizon:])
                                                                        .to(self.device))
@@ -292,7 +296,7 @@ class ForecastTask:
 
 def forecast_paths(model: ForecastNetwork, histories: list[np.ndarray], first_phase: np.ndarray, horizon: int,
                    context: int, period: int, samples: int, seed: int, device: torch.device,
-                   point: bool = False) -> np.ndarray:
+                   point: bool = False, scaled: bool = True, calendar: bool = True) -> np.ndarray:
     """Sample paths (n, samples, horizon) continuing each history; `point`: the one path that feeds
     each step's location back (validation). Deterministic for a seed, and independent of how the
     histories are batched (each history's draws come from its own generator)."""
@@ -306,21 +310,23 @@ def forecast_paths(model: ForecastNetwork, histories: list[np.ndarray], first_ph
             for start in range(0, len(histories), per_chunk):
                 chunk = list(range(start, min(start + per_chunk, len(histories))))
                 out[chunk] = _forecast_chunk(net, [histories[i] for i in chunk], first_phase[chunk], horizon,
-                                             context, period, samples, seed, device, point, chunk)
+                                             context, period, samples, seed, device, point, chunk, scaled,
+                                             calendar)
     finally:
         net.train(was_training)
     return out
 
 
 def _forecast_chunk(net: ForecastNetwork, histories, first_phase, horizon, context, period, samples, seed, device,
-                    point, indices) -> np.ndarray:
+                    point, indices, scaled=True, calendar=True) -> np.ndarray:
     n = len(histories)
     lengths = np.array([len(h) for h in histories], dtype=np.int64)
     # the warm-up: each history's last `context` steps and the step after (its inputs are all known),
     # cut as training windows are, so the scale and the features are the ones trained on
     scratch = Series([str(i) for i in range(n)], [np.concatenate([h, [0.0]]) for h in histories],
                      list(first_phase), [None] * n)
-    x, _, _, scale = gather_windows(scratch, np.arange(n), lengths + 1, context + 1, context, period)
+    x, _, _, scale = gather_windows(scratch, np.arange(n), lengths + 1, context + 1, context, period, scaled,
+                                    calendar)
     out, state = net(torch.from_numpy(x).to(device))
     state = tuple(s.repeat_interleave(samples, dim=1) for s in state) if isinstance(state, tuple) \
         else state.repeat_interleave(samples, dim=1)
@@ -346,7 +352,7 @@ def _forecast_chunk(net: ForecastNetwork, histories, first_phase, horizon, conte
         if h == horizon - 1:
             break
         lagm = path[:, longest + h + 1 - period] if period > 1 else draw
-        feats = step_features(draw, draw, lagm, phase0 + h + 1, ones.astype(bool), ones, period)
+        feats = step_features(draw, draw, lagm, phase0 + h + 1, ones.astype(bool), ones, period, calendar)
         out, state = net(torch.from_numpy(feats[:, None, :]).to(device), state)
         last = out[:, -1]
     result = path[:, longest:] * scale_rows
@@ -453,7 +459,8 @@ class Forecaster(RecurrentEstimator):
         c = self.config_
         with self._inference() as device:
             return forecast_paths(self.model_, histories, first_phase, horizon, c.data.context_length,
-                                  c.data.seasonal_period, c.data.num_samples, c.training.seed, device)
+                                  c.data.seasonal_period, c.data.num_samples, c.training.seed, device,
+                                  scaled=c.data.scaling == "mean_abs", calendar=c.data.calendar)
 
     def predict(self, y=None, horizon: int | None = None) -> pd.DataFrame:
         """Forecasts of the next `horizon` steps (default: the trained horizon) after the end of each
