@@ -447,7 +447,9 @@ def serve(args: Args) -> int:
 def data_inspect(args: Args) -> int:
     """Statistics of labelled texts (any form `classify train` reads), an IMDb dataset, a text
     corpus or numeric series (see `seqrnn.data.describe`)."""
-    if _inspects_series(args):
+    if _inspects_forecast(args):
+        report, printer = _inspect_forecast(args), _print_forecast
+    elif _inspects_series(args):
         report, printer = _inspect_series(args), _print_series
     else:
         report, printer = _inspect_texts(args)
@@ -553,6 +555,77 @@ def _print_series_part(part: dict) -> None:
     print(f"  {'label':<{width}} {'cases':>8} {'share':>7}")
     for entry in part["classes"]:
         print(f"  {str(entry['label']):<{width}} {entry['cases']:>8,} {entry['share']:>7.1%}")
+
+
+_FORECAST_FLAGS = ("forecast_target", "covariates", "freq")  # what only forecasting data has
+
+
+def _inspects_forecast(args: Args) -> bool:
+    """Whether `data inspect` reads series to forecast: a forecasting dataset's name, a .tsf file, or a
+    CSV, TSV or Parquet file with `--input forecast` or a flag only forecasting data has."""
+    from pathlib import Path
+
+    from seqrnn.data.datasets import is_forecast_dataset_name
+    from seqrnn.data.forecast_files import forecast_format
+    from seqrnn.errors import SeqrnnError
+
+    path = Path(args.target)
+    flagged = getattr(args, "input", None) == "forecast" or any(getattr(args, f, None) is not None
+                                                                for f in _FORECAST_FLAGS)
+    kind = forecast_format(path)
+    if not flagged and kind != "tsf" and (path.exists() or not is_forecast_dataset_name(args.target)):
+        return False
+    if getattr(args, "input", None) in ("text", "series"):
+        raise SeqrnnError(f"{args.target}: --input {args.input} does not apply to series to forecast")
+    if not path.exists() and not is_forecast_dataset_name(args.target):
+        raise SeqrnnError(f"{args.target}: no such file" if kind else f"no such file or forecasting dataset: "
+                          f"{args.target} (datasets: airline, shampoo, uschange)")
+    if path.exists() and kind is None:
+        raise SeqrnnError(f"{args.target}: series to forecast are read from CSV, TSV, Parquet and .tsf files")
+    wrong = next((f"--{key.replace('_', '-')}" for key in ("text_column", "label_column", "value_columns")
+                  if getattr(args, key, None)), None)
+    if wrong is not None:
+        raise SeqrnnError(f"{args.target}: {wrong} does not apply to series to forecast")
+    return True
+
+
+def _inspect_forecast(args: Args) -> dict:
+    from seqrnn.data.describe import inspect_forecast
+
+    options = {key.removeprefix("forecast_"): getattr(args, key, None)
+               for key in ("time_column", "series_column") + _FORECAST_FLAGS}
+    return inspect_forecast(args.target, **{key: value for key, value in options.items() if value is not None})
+
+
+def _print_forecast(report: dict) -> None:
+    kind = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "tsf": "Monash .tsf"}
+    where = f"{report['path']} ({kind.get(report['format'], report['format'])})"
+    print(f"forecasting dataset '{report['name']}': {where}" if report["name"] else f"series to forecast: {where}")
+    n = report["lengths"]
+    lengths = (f"{n['max']:,} time steps each" if n["equal"] else
+               f"{n['min']:,} to {n['max']:,} time steps (median {n['median']:,.0f})")
+    print(f"series      {report['series']:>8,}")
+    print(f"lengths     {lengths}")
+    freq = report["freq"] or "''"
+    print(f"frequency   {freq} ({report['freq_words']}), season {report['season']}")
+    print(f"time        {report['start']} to {report['end']}")
+    if report["horizon"] is not None:
+        print(f"horizon     {report['horizon']} (named by the file)")
+    print(f"covariates  {', '.join(report['covariates']) or 'none'}")
+    m = report["missing"]
+    print(f"missing     {m['target']:,} target values ({m['share']:.2%}; {m['gaps']:,} of them in gaps), "
+          f"{m['cut']:,} cut off the ends, {m['covariates']:,} covariate values")
+    if m["target"] or m["cut"] or m["covariates"]:
+        print("note: reading for training refuses gaps and missing values unless told to fill them (fill='interpolate')")
+    if report["series"] > 1:
+        rows = report["per_series"]
+        width = max(len("series"), *(len(r["series"]) for r in rows))
+        shown = "" if len(rows) == report["series"] else f" (the first {len(rows)})"
+        print(f"series{shown}:")
+        print(f"  {'series':<{width}} {'length':>8}  start .. end")
+        for r in rows:
+            print(f"  {r['series']:<{width}} {r['length']:>8,}  {r['start']} .. {r['end']}")
+    print(f"seconds: {report['seconds']:.2f}")
 
 
 def _print_imdb(report: dict) -> None:

@@ -309,22 +309,34 @@ def build_parser() -> argparse.ArgumentParser:
     data = tasks.add_parser("data", help="look at datasets")
     data_cmds = data.add_subparsers(dest="command", metavar="ACTION", required=True)
     p = data_cmds.add_parser("inspect", help="labels and counts of labelled texts or series; statistics of IMDb or a "
-                                             "text corpus")
+                                             "text corpus; series to forecast")
     p.add_argument("target", metavar="PATH|NAME",
                    help="labelled texts as `classify train` reads them (a CSV, TSV or JSONL file, a folder with one "
                         "subfolder per label), an IMDb directory or archive, a text file, or imdb / hamlet / "
                         "tinyshakespeare / enwik8; numeric series: a .ts, .npz or Parquet file, a CSV or TSV with "
-                        "--input series, or gunpoint / italypowerdemand / basicmotions / japanesevowels")
+                        "--input series, or gunpoint / italypowerdemand / basicmotions / japanesevowels; series to "
+                        "forecast: a .tsf file, a CSV, TSV or Parquet file with --input forecast or --target, or "
+                        "airline / shampoo / uschange")
     _add_labelled_data_flags(p)
-    p.add_argument("--input", choices=("text", "series"),
-                   help="read a CSV or TSV as texts or as numeric series (default: texts; .ts, .npz and Parquet "
-                        "files are series)")
+    p.add_argument("--input", choices=("text", "series", "forecast"),
+                   help="read a CSV or TSV as texts, as numeric series to classify or as series to forecast "
+                        "(default: texts; .ts, .npz and Parquet files are series, .tsf files series to forecast)")
     p.add_argument("--series-column", metavar="NAME",
                    help="series: the series id column of a long table (default: series_id, else series, case_id, "
-                        "unique_id; none: a wide table, one series a row)")
+                        "unique_id; none: a wide table, one series a row); forecast: the same (default: series_id, "
+                        "else series, unique_id, item_id, case_id; none: one series, or one per value column)")
     p.add_argument("--time-column", metavar="NAME",
                    help="series: the column that orders each series' rows (default: time, else timestamp, timepoint, "
-                        "date, ds; none: the file's order)")
+                        "date, ds; none: the file's order); forecast: the time column (default: time, else timestamp, "
+                        "date, datetime, ds, period, quarter, month, week, day, hour, year)")
+    p.add_argument("--target", dest="forecast_target", metavar="NAME[,NAME]",
+                   help="forecast: the target column, or several (each a series of a file without a series id; "
+                        "default: target, else y, value, else every value column)")
+    p.add_argument("--covariates", metavar="NAME,NAME",
+                   help="forecast: known covariate columns (default: none)")
+    p.add_argument("--freq", metavar="ALIAS",
+                   help="forecast: the frequency, a pandas offset alias such as YS, QS, MS, W-SUN, D, h, or '' for "
+                        "integer steps (default: read from the times)")
     p.add_argument("--value-columns", metavar="NAME,NAME",
                    help="series: the value columns, one per channel (default: every other column)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")

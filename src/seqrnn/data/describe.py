@@ -11,6 +11,10 @@ reported after the book's cut, text[15858:] (`seqrnn.data.corpus.read_corpus`).
 Numeric series (a `.ts`, `.npz` or Parquet file, a CSV or TSV read as series, or a named series set
 such as `gunpoint`, reported split by split): cases, channels, lengths, classes with their counts
 and the missing values (`inspect_series`).
+
+Series to forecast (a CSV, TSV or Parquet file with `--input forecast` or `--target`, a `.tsf` file, or
+`airline`, `shampoo`, `uschange`): series, lengths, frequency, first and last time, covariates and the
+gaps and missing values (`inspect_forecast`).
 """
 
 from __future__ import annotations
@@ -172,4 +176,54 @@ def inspect_series(target: str | Path, **options) -> dict:
                 "seconds": round(time.perf_counter() - t0, 3)}
     report = series_report(read_series(path, **options))
     return {"kind": "series", "name": None, "path": str(path), "format": series_format(path), **report,
+            "seconds": round(time.perf_counter() - t0, 3)}
+
+
+SHOWN_SERIES = 20  # the series listed one by one in a forecasting report
+
+
+def forecast_report(table) -> dict:
+    """Series, their lengths, the frequency and its season, the first and last time, the horizon
+    a file names, the covariates and what was missing (`TimeSeriesTable.filled`) of a
+    `TimeSeriesTable`; the first `SHOWN_SERIES` series one by one."""
+    from seqrnn.data.frequencies import format_time
+    from seqrnn.data.timeseries import describe_freq, seasonal_period
+
+    lengths = np.array(list(table.lengths().values()), dtype=np.int64)
+    starts, ends = table.starts(), table.ends()
+
+    def stamp(value) -> str | int:
+        return format_time(value, table.freq)
+
+    filled = {"gaps": 0, "target": 0, "cut": 0, "covariates": 0, **table.filled}
+    observed = int(lengths.sum())
+    return {
+        "series": len(lengths),
+        "freq": table.freq,
+        "freq_words": describe_freq(table.freq),
+        "season": seasonal_period(table.freq),
+        "lengths": {"min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max()),
+                    "total": observed, "equal": bool((lengths == lengths[0]).all())},
+        "start": stamp(min(starts.values())),
+        "end": stamp(max(ends.values())),
+        "horizon": table.horizon,
+        "covariates": list(table.covariates),
+        "missing": {**filled, "share": round(filled["target"] / observed, 6) if observed else 0.0},
+        "per_series": [{"series": k, "length": int(n), "start": stamp(starts[k]), "end": stamp(ends[k])}
+                       for k, n in list(table.lengths().items())[:SHOWN_SERIES]],
+    }
+
+
+def inspect_forecast(target: str | Path, /, **options) -> dict:
+    """`forecast_report` of a file or forecasting dataset (`seqrnn.data.forecast_files.read_forecast_data`,
+    with `options`), read with `fill="interpolate"` so that gaps and missing values are counted
+    rather than refused (reading for training refuses them unless asked to fill)."""
+    from seqrnn.data.datasets import is_forecast_dataset_name
+    from seqrnn.data.forecast_files import forecast_format, read_forecast_data
+
+    t0 = time.perf_counter()
+    table = read_forecast_data(target, fill="interpolate", **options)
+    named = not Path(target).exists() and is_forecast_dataset_name(str(target))
+    return {"kind": "forecast", "name": str(target) if named else None, "path": table.source,
+            "format": forecast_format(table.source), **forecast_report(table),
             "seconds": round(time.perf_counter() - t0, 3)}

@@ -10,8 +10,9 @@ names of the forecasting datasets (`airline`, `shampoo`, `uschange`).
 
 A table has a **time column** (`time_column`; default: the first of `time`, `timestamp`, `date`,
 `datetime`, `ds`, `period`, `quarter`, `month`, `week`, `day`, `hour`, `year` present, matched
-without regard to case), an optional **series id column** (`series_column`; default: the first of
-`series_id`, `series`, `unique_id`, `item_id`, `case_id` present) for many series in one long file,
+without regard to case; else a Parquet file's one column of dates, its index included), an
+optional **series id column** (`series_column`; default: the first of `series_id`, `series`,
+`unique_id`, `item_id`, `case_id` present) for many series in one long file,
 the **target** (`target`), and **known covariates** (`covariates`: only the columns named; other
 columns are not read). A column with an empty name (or `Unnamed: 0`) is a row number that pandas
 wrote, and is skipped.
@@ -130,10 +131,15 @@ def read_forecast_file(path: str | os.PathLike, *, time_column: str | None = Non
 
         return read_tsf(path, freq=freq, fill=fill)
     table, numbers, unit = _read_table(path, kind)
+    if not isinstance(table.index, pd.RangeIndex):  # pandas wrote its index into the Parquet file
+        table = table.reset_index()
     columns = [str(c) for c in table.columns]
     table.columns = columns
     skipped = {c for c in columns if not c.strip() or re.fullmatch(r"Unnamed: \d+", c)}
     named = [c for c in columns if c not in skipped]
+    dated = [c for c in named if pd.api.types.is_datetime64_any_dtype(table[c])]
+    if time_column is None and _default(named, TIME_NAMES) is None and len(dated) == 1:
+        time_column = dated[0]  # the one column of dates (a Parquet file's)
     time_key = pick_column(path, named, time_column, TIME_NAMES, "time", "`time_column` (--time-column)")
     series_key = (pick_column(path, named, series_column, (), "series id", "`series_column`")
                   if series_column is not None else _default(named, SERIES_NAMES))
@@ -253,7 +259,7 @@ def parse_times(column: pd.Series, at, freq: str | None = None) -> pd.DatetimeIn
     text = column.astype(str).str.strip()
     first = text.iloc[0]
     if _WHOLE.match(first):
-        return _whole(_all(text, _WHOLE, at, "a whole number (integer steps)").astype(np.int64), freq, at)
+        return _whole(_all(text, _WHOLE, at, "a whole number (integer steps)")[:, 0].astype(np.int64), freq, at)
     for pattern, build, what in ((_QUARTER, lambda y, q: (y, 3 * q - 2), "a quarter such as 1970 Q1"),
                                  (_QUARTER_FIRST, lambda q, y: (y, 3 * q - 2), "a quarter such as Q1 1970"),
                                  (_MONTH, lambda y, m: (y, m), "a month such as 1949-01")):
@@ -346,7 +352,7 @@ def write_forecast_file(table: TimeSeriesTable, path: str | os.PathLike) -> Path
 # --- what a command names ----------------------------------------------------------------------------
 
 
-def read_forecast_data(target: str | os.PathLike, *, download: bool = True, **options) -> TimeSeriesTable:
+def read_forecast_data(target: str | os.PathLike, /, *, download: bool = True, **options) -> TimeSeriesTable:
     """The series a command names: a file (`read_forecast_file`, with `options`), or a forecasting
     dataset's name (`airline`, `shampoo`, `uschange`), read with its known columns and frequency;
     `options` given for a dataset replace those (`target="Consumption"` reads one series of

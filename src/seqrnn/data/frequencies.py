@@ -271,3 +271,19 @@ def check_times(times: Any, freq: str | None, *, name: str = "y") -> tuple[pd.Da
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def format_time(stamp: Any, freq: str) -> str | int:
+    """A time stamp as people write it at `freq`: `1970` yearly, `1970 Q1` quarterly, `1949-01`
+    monthly (for period starts), a date, or a date and time; an integer step as it is."""
+    if freq == "":
+        return int(stamp)
+    stamp = pd.Timestamp(stamp)
+    base = re.sub(r"^\d+", "", freq)
+    if base in ("YS", "YS-JAN"):
+        return f"{stamp.year}"
+    if base == "QS" and stamp.month in (1, 4, 7, 10):
+        return f"{stamp.year} Q{(stamp.month - 1) // 3 + 1}"
+    if base == "MS":
+        return stamp.strftime("%Y-%m")
+    return _show(stamp)

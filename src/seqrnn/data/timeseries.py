@@ -24,6 +24,7 @@ April, July and October), "MS", "ME", "W-SUN" (weekly, the day of the week named
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,8 @@ class TimeSeriesTable:
     the blocks in the order the series first appeared, each sorted by time. `covariates` names the
     known covariate columns (may be empty). `horizon` is the horizon the source names (a Monash
     `.tsf` file's `@horizon`), or None; `source` says where the table was read from (for messages).
+    `filled` counts what `fill="interpolate"` did: `gaps` (time steps without a row), `target` and
+    `covariates` (values interpolated, gaps included), `cut` (missing targets cut off the ends).
     """
 
     frame: pd.DataFrame
@@ -83,6 +86,7 @@ class TimeSeriesTable:
     covariates: list[str] = field(default_factory=list)
     horizon: int | None = None
     source: str | None = None
+    filled: dict[str, int] = field(default_factory=dict)
 
     def series_ids(self) -> list[str]:
         """The series' names, in order of first appearance."""
@@ -342,6 +346,10 @@ def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fi
             raise InvalidInputError(f"{name}: freq '' means integer steps, but the times are dates")
         if freq != "" and is_steps:
             raise InvalidInputError(f"{name}: the times are integer steps, but freq {freq!r} needs dates")
+    fast = _regular_at_once(frame, covariates, freq, is_steps)
+    if fast is not None:
+        out, freq = fast
+        return TimeSeriesTable(out, freq, list(covariates), filled={"gaps": 0, "target": 0, "cut": 0, "covariates": 0})
     pieces = []
     found: dict[str, str] = {}
     for key, rows in frame.groupby("_rank", sort=True):
@@ -369,14 +377,18 @@ def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fi
                 raise InvalidInputError(f"{name}: every series has one time stamp: the frequency cannot be read; "
                                         "give freq")
         elif len(kinds) > 1:
+            freq = _common_freq(list(kinds), [times for _, _, times in pieces])
+        if freq is None and len(kinds) > 1:
             first, other = list(kinds)[:2]
             a = next(s for s, f in found.items() if f == first)
             b = next(s for s, f in found.items() if f == other)
             raise InvalidInputError(f"{name}: series {a!r} is {first} ({describe_freq(first)}) but series {b!r} is "
                                     f"{other} ({describe_freq(other)}): one frequency for all, or give freq")
-        else:
+        elif freq is None:
             freq = next(iter(kinds))
-    blocks = [_regular(series, rows, times, freq, covariates, fill, name, where) for series, rows, times in pieces]
+    counts = {"gaps": 0, "target": 0, "cut": 0, "covariates": 0}
+    blocks = [_regular(series, rows, times, freq, covariates, fill, name, where, counts)
+              for series, rows, times in pieces]
     out = pd.concat(blocks, ignore_index=True) if blocks else frame.iloc[:0]
     out = out[["series", "time", "target", *covariates]].reset_index(drop=True)
     out["series"] = out["series"].astype(str)
@@ -388,11 +400,78 @@ def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fi
         out[column] = out[column].astype(np.float64)
     if out.empty:
         raise InvalidInputError(f"{name}: no series with an observed value")
-    return TimeSeriesTable(out, freq, list(covariates))
+    return TimeSeriesTable(out, freq, list(covariates), filled=counts)
+
+
+def _regular_at_once(frame: pd.DataFrame, covariates: list[str], freq: str | None, is_steps: bool):
+    """(the table's frame, the frequency) when every series is already regular and complete, checked
+    for all series at once; None when any is not (or the frequency cannot be guessed from the first
+    series), for the series-by-series path to name the problem or fill it."""
+    codes = frame["_rank"].to_numpy()
+    if is_steps:
+        times = frame["time"].to_numpy(dtype=np.int64)
+    else:
+        times = pd.DatetimeIndex(frame["time"]).astype("datetime64[ns]")
+    if any(np.isnan(frame[c].to_numpy(dtype=np.float64)).any() for c in ["target", *covariates]):
+        return None
+    same = codes[1:] == codes[:-1]
+    if freq is None:
+        if is_steps:
+            freq = ""
+        else:
+            ends = np.flatnonzero(~same)
+            first_end = int(ends[0]) + 1 if len(ends) else len(times)
+            if first_end < 2:
+                return None
+            try:
+                freq = infer_freq(times[:first_end])
+            except InvalidInputError:
+                return None
+    if freq == "":
+        if not is_steps:
+            return None
+        ok = np.diff(times) == 1
+    else:
+        if is_steps:
+            return None
+        offset = freq_offset(freq)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ok = np.asarray(times[:-1] + offset == times[1:])
+        starts = times[np.r_[True, ~same]]
+        if not all(offset.is_on_offset(t) for t in starts):
+            return None
+    if not ok[same].all():
+        return None
+    out = pd.DataFrame({"series": frame["series"].astype(str).to_numpy(dtype=object), "time": times,
+                        "target": frame["target"].to_numpy(dtype=np.float64)})
+    for c in covariates:
+        out[c] = frame[c].to_numpy(dtype=np.float64)
+    out["series"] = out["series"].astype(str)
+    if out.empty:
+        return None
+    return out.reset_index(drop=True), freq
 
 
 def _repeat_words(what: str) -> str:
     return "repeats" if what.startswith("repeats") else "comes before the time above it (rows must be in time order)"
+
+
+def _common_freq(kinds: list[str], all_times: list) -> str | None:
+    """Of the frequencies series were read at, the shortest whose grid holds every series' times
+    (series with gaps look coarser than they are: "2D" beside "D"), or None. Only multiples of one
+    unit are merged: a monthly series is not read as a daily one with gaps."""
+    def span(c: str):
+        return (pd.Timestamp("2000-01-01") + freq_offset(c)) - pd.Timestamp("2000-01-01")
+
+    if len({re.sub(r"^\d+", "", c) for c in kinds}) > 1:
+        return None
+    for c in sorted(kinds, key=span):
+        offset = freq_offset(c)
+        if all(offset.is_on_offset(t[0]) and pd.Index(t).isin(pd.date_range(t[0], t[-1], freq=c)).all()
+               for t in all_times):
+            return c
+    return None
 
 
 def _infer_with_gaps(times, fill):
@@ -421,7 +500,7 @@ def _infer_with_gaps(times, fill):
     return best
 
 
-def _regular(series, rows, times, freq, covariates, fill, name, where) -> pd.DataFrame:
+def _regular(series, rows, times, freq, covariates, fill, name, where, counts) -> pd.DataFrame:
     """One series' rows, checked regular at `freq` and complete (or filled)."""
     rows = rows.copy()
     if freq == "":
@@ -448,13 +527,15 @@ def _regular(series, rows, times, freq, covariates, fill, name, where) -> pd.Dat
             raise InvalidInputError(f"{name}: {where(after, 'time')}: series {series!r} has a gap after "
                                     f"{_show(full[gap - 1])}: no row for {_show(full[gap])} (give fill='interpolate' "
                                     "to fill gaps)")
+        counts["gaps"] += int(len(full) - len(times))
         rows = rows.set_index(pd.Index(times)).reindex(pd.Index(full))
         rows["series"] = series
         rows["_row"] = rows["_row"].ffill().astype(np.int64)
         rows = rows.rename_axis("time_").reset_index()
         rows["time"] = rows["time_"]
         rows = rows.drop(columns="time_")
-    for column in ["target", *covariates]:
+    missing_covariates, keep = [], slice(None)
+    for column in [*covariates, "target"]:
         values = rows[column].to_numpy(dtype=np.float64)
         bad = np.isnan(values)
         if not bad.any():
@@ -470,11 +551,13 @@ def _regular(series, rows, times, freq, covariates, fill, name, where) -> pd.Dat
             raise InvalidInputError(f"{name}: series {series!r}: covariate {column} has no value")
         if column == "target":
             observed = np.flatnonzero(~bad)
-            rows = rows.iloc[observed[0]: observed[-1] + 1].copy()
+            keep = slice(observed[0], observed[-1] + 1)
+            counts["cut"] += int(len(rows) - (observed[-1] + 1 - observed[0]))
+            counts["target"] += int(bad[keep].sum())
+            rows = rows.iloc[keep].copy()
             values = rows[column].to_numpy(dtype=np.float64)
+        else:
+            missing_covariates.append(bad)
         rows[column] = pd.Series(values).interpolate(limit_direction="both").to_numpy()
-    for column in covariates:
-        values = rows[column].to_numpy(dtype=np.float64)
-        if np.isnan(values).any():
-            rows[column] = pd.Series(values).interpolate(limit_direction="both").to_numpy()
+    counts["covariates"] += sum(int(missing[keep].sum()) for missing in missing_covariates)
     return rows
