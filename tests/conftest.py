@@ -159,8 +159,9 @@ def processes_only_in_the_slow_tier(request, monkeypatch):
 def three_class_model(tmp_path_factory):
     """(a small trained three-class classifier, the directory it is saved in): the model the report,
     evaluate and file-prediction tests share."""
-    from seqrnn import TextClassifier
     from test_sentiment import TINY, make_three_class
+
+    from seqrnn import TextClassifier
 
     out = tmp_path_factory.mktemp("three-class") / "model"
     texts, labels = make_three_class(240)

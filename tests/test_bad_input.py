@@ -259,7 +259,7 @@ def test_bad_input_is_one_line_and_the_right_exit_status(name, argv, status, fra
 def test_other_libraries_warnings_wait_for_the_command_to_succeed(capsys):
     """A warning from another library is one `note:` line once the command succeeded, and nothing
     when it is refused: the error stays the only line."""
-    from seqrnn.cli.commands import warnings_as_notes
+    from seqrnn.cli.common import warnings_as_notes
     from seqrnn.errors import SeqrnnError
 
     with warnings_as_notes():

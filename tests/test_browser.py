@@ -10,9 +10,9 @@ folder; `make screenshot` runs it with SEQRNN_SCREENSHOT=docs/serve.png to refre
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
-import os
 import time
 import urllib.request
 from pathlib import Path

@@ -10,15 +10,15 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_seqrnn as run_cli
 from conftest import write_model_dir
-from seqrnn.tasks.charlm import CharLanguageModel, char_metrics
+
 from seqrnn.config import TrainingConfig
 from seqrnn.errors import SeqrnnError
 from seqrnn.nn.networks import CharRNN
-from seqrnn.training.rundir import RunDir, load_tensors
+from seqrnn.tasks.charlm import CharLanguageModel, char_metrics
 from seqrnn.tasks.streams import StreamTask, stream_loss
+from seqrnn.training.rundir import RunDir, load_tensors
 from seqrnn.training.trainer import Trainer
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"

@@ -55,6 +55,7 @@ def test_usage_errors_are_one_line(argv, message, capsys):
 ])
 def test_a_bad_config_json_is_a_one_line_error(tmp_path, capsys, setting, value, message):
     from conftest import write_model_dir
+
     from seqrnn.config import CHARLM_PRESETS
 
     model = write_model_dir(tmp_path / "m", "charlm")

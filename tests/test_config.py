@@ -85,7 +85,7 @@ def test_every_setting_is_an_estimator_parameter_and_a_train_flag(config_class, 
 def test_a_flag_overrides_the_preset_and_is_checked_by_the_same_rule(capsys):
     import time
 
-    from seqrnn.cli.commands import train_params
+    from seqrnn.cli.common import train_params
     from seqrnn.tasks.classifier import SentimentClassifier
 
     args = build_parser().parse_args(["sentiment", "train", "--data", "x", "--out", "o", "--weight-decay", "0.01",

@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqrnn.data import corpus
-from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn.errors import Interrupted
 from seqrnn.nn.networks import CharRNN
-from seqrnn.text.vocabulary import CharVocabulary, smallest_dtype
 from seqrnn.progress import Progress
+from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn.tasks.streams import StreamTask, stream_loss
+from seqrnn.text.vocabulary import CharVocabulary, smallest_dtype
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 12

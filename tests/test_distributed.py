@@ -10,8 +10,8 @@ import sys
 
 import pytest
 import torch
-
 from conftest import run_seqrnn
+
 from seqrnn.training import distributed
 from seqrnn.training.distributed import Ranks
 from seqrnn.training.rundir import RunDir, load_tensors

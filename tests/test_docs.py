@@ -96,7 +96,8 @@ def _settings_hook():
 
 
 @pytest.mark.parametrize("task, config_class", [("classify", config.SentimentConfig),
-                                                ("charlm", config.CharLMConfig), ("lm", config.LMConfig)])
+                                                ("charlm", config.CharLMConfig), ("lm", config.LMConfig),
+                                                ("forecast", config.ForecastConfig)])
 def test_settings_tables_list_every_setting_with_each_preset(task, config_class):
     table = _settings_hook().table(task)
     rows = [line for line in table.splitlines()[2:]]

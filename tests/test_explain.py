@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from seqrnn.nn import explain
 from seqrnn.cli.main import main
+from seqrnn.nn import explain
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

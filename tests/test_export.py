@@ -10,13 +10,13 @@ import onnx  # the test extra installs the export extra's packages
 import onnxruntime as ort
 import pytest
 import torch
-
 from conftest import write_model_dir
-from seqrnn.tasks.charlm import CharLanguageModel
+
 from seqrnn.errors import SeqrnnError
 from seqrnn.serve.export import export_charlm_step, export_classifier, export_model
-from seqrnn.text.vocabulary import encode_texts
+from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn.tasks.classifier import SentimentClassifier, length_sorted_batches
+from seqrnn.text.vocabulary import encode_texts
 
 CUES = {"pos": ["great", "wonderful", "loved"], "neg": ["awful", "boring", "hated"], "mid": ["okay", "fine", "average"]}
 FILLER = ["the", "movie", "film", "plot", "actor", "was", "and", "a", "it", "story", "of", "scene", ".", ","]

@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seqrnn.data import labelled as data_module
-from seqrnn.text import tokens as preprocess
-from seqrnn.text import vocabulary
-from seqrnn.tasks.classifier import TextClassifier
-from seqrnn.tasks.wordlm import WordLanguageModel
 from seqrnn.data.corpus import read_text
 from seqrnn.data.labelled import read_document_tokens, read_labelled, read_labelled_tokens
+from seqrnn.tasks.classifier import TextClassifier
+from seqrnn.tasks.wordlm import WordLanguageModel
+from seqrnn.text import tokens as preprocess
+from seqrnn.text import vocabulary
 from seqrnn.text.tokens import TokenizedTexts, index_tokens, tokenize
 from seqrnn.text.vocabulary import encode_flat
 

@@ -7,10 +7,10 @@ import json
 
 import numpy as np
 import pytest
+from test_sentiment import make_three_class
 
 from seqrnn.cli.main import main
 from seqrnn.cli.predict_file import predict_file
-from test_sentiment import make_three_class
 
 
 def write_csv(path, rows, header=("doc_id", "text", "stars")):

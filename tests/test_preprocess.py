@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqrnn.text import tokens as pp
 from seqrnn.errors import SeqrnnError
 from seqrnn.tasks.streams import reshape_stream
+from seqrnn.text import tokens as pp
 from seqrnn.text.tokens import index_tokens, tokenize
 from seqrnn.text.vocabulary import CharVocabulary, Vocabulary, build_and_encode, encode_flat, encode_texts
 

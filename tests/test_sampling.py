@@ -8,8 +8,13 @@ import torch
 
 from seqrnn.errors import SeqrnnError
 from seqrnn.nn.networks import CharRNN
-from seqrnn.nn.sampling import DEFAULT_TOP_N, RecurrentStepper, check_sampling_options, effective_top_n, \
-    next_char_probabilities
+from seqrnn.nn.sampling import (
+    DEFAULT_TOP_N,
+    RecurrentStepper,
+    check_sampling_options,
+    effective_top_n,
+    next_char_probabilities,
+)
 
 
 @pytest.mark.parametrize("cell,layers,embed", [("lstm", 2, 0), ("gru", 1, 5), ("rnn", 2, 5)])

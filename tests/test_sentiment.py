@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import run_seqrnn as run_cli
+from conftest import write_model_dir
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 
-from conftest import run_seqrnn as run_cli
-from conftest import write_model_dir
-from seqrnn.training.rundir import RunDir, load_tensors
 from seqrnn.tasks.classifier import SentimentClassifier
+from seqrnn.training.rundir import RunDir, load_tensors
 
 POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "moving", "fun"]
 NEGATIVE = ["awful", "boring", "hated", "terrible", "dull", "waste", "poor"]
@@ -159,8 +159,8 @@ def test_a_class_that_the_held_out_texts_leave_short_is_named_with_them():
 
 
 def test_ten_texts_train_with_one_batch_of_all_of_them_and_a_warning(tmp_path, capsys):
-    from seqrnn.tasks.classifier import SmallDataWarning
     from seqrnn.cli.main import main
+    from seqrnn.tasks.classifier import SmallDataWarning
 
     texts, labels = make_reviews(10, seed=2)
     labels[:2] = [0, 1]  # both classes, at least 2 of each after the held-out share
@@ -249,8 +249,8 @@ def test_balanced_class_weights_change_the_loss_as_scikit_learn_weighs_classes()
 
 
 def test_class_weight_balanced_trains_with_the_weights_of_the_training_split(tmp_path, monkeypatch):
-    from seqrnn.tasks import classifier
     from seqrnn.cli.main import main
+    from seqrnn.tasks import classifier
 
     seen = []
     original = classifier.ReviewTask.__init__

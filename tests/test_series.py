@@ -14,8 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from seqrnn.data.series import SeriesCollection
 from seqrnn.errors import InvalidInputError
 from seqrnn.tasks import registry
-from seqrnn.tasks.series import (NearestNeighbour, SeriesClassifier, SeriesScaling, interpolate_missing,
-                                 shorten)
+from seqrnn.tasks.series import NearestNeighbour, SeriesClassifier, SeriesScaling, interpolate_missing, shorten
 
 TINY = dict(hidden_size=8, projection_size=4, epochs=12, batch_size=8, lr=2e-2, threads=1, quiet=True,
             bidirectional=True, pooling="maxmean")

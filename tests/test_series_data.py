@@ -28,7 +28,6 @@ from seqrnn.data.series_files import (
     read_npz,
     read_series,
     read_series_data,
-    read_wide,
     write_npz,
 )
 from seqrnn.data.ts_files import read_ts, write_ts

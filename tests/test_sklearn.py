@@ -31,9 +31,9 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as checks
 from sklearn.utils.validation import check_is_fitted, validate_data
+from test_sentiment import make_reviews
 
 from seqrnn.tasks.classifier import SentimentClassifier
-from test_sentiment import make_reviews
 
 TINY = dict(embed_size=8, hidden_size=8, seq_len=20, batch_size=16, epochs=10, lr=3e-2, threads=1, quiet=True)
 
@@ -350,9 +350,8 @@ def test_a_loaded_model_clones_into_its_training_configuration(tmp_path):
 
 def test_docstrings_are_numpydoc_and_the_package_names_its_classes():
     import seqrnn
-    from seqrnn.tasks.charlm import CharLanguageModel
-
     from seqrnn.tasks.base import RecurrentEstimator
+    from seqrnn.tasks.charlm import CharLanguageModel
 
     for cls in (SentimentClassifier, CharLanguageModel, RecurrentEstimator):
         assert cls is RecurrentEstimator or ("Parameters\n    ----------" in cls.__doc__ and "preset" in cls.__doc__)

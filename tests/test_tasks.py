@@ -153,17 +153,18 @@ def test_the_registry_gives_a_new_task_what_the_command_line_and_the_exporter_ne
 
 def test_the_built_in_tasks_are_registered_under_the_names_their_model_directories_carry():
     from seqrnn import CharLanguageModel, TextClassifier, WordLanguageModel
+    from seqrnn.tasks.forecast import Forecaster
     from seqrnn.tasks.series import SeriesClassifier
 
     assert {name: task.estimator_class() for name, task in registry.TASKS.items()} == {
         "sentiment": TextClassifier, "charlm": CharLanguageModel, "lm": WordLanguageModel,
-        "series": SeriesClassifier}
+        "series": SeriesClassifier, "forecast": Forecaster}
     for name, task in registry.TASKS.items():
         estimator = task.estimator_class()
         assert estimator.task == name
         assert task.config_class() is estimator.config_class and task.preset_configs() is estimator.presets
     assert registry.for_command("sentiment") is registry.for_command("classify") is registry.get("sentiment")
-    with pytest.raises(SeqrnnError, match="unknown task 'regress': seqrnn knows sentiment, charlm, lm, series"):
+    with pytest.raises(SeqrnnError, match="unknown task 'regress': seqrnn knows sentiment, charlm, lm, series, forecast"):
         registry.get("regress")
 
 
@@ -180,8 +181,8 @@ def test_a_saved_models_task_is_read_from_its_config_json(tmp_path):
     assert registry.saved_task(tmp_path) is None
     (tmp_path / "config.json").write_text('{"task": "charlm"}')
     assert registry.saved_task(tmp_path) == "charlm"
-    (tmp_path / "config.json").write_text('{"task": "forecast"}')
-    with pytest.raises(SeqrnnError, match="holds a forecast model, which is not a task seqrnn knows"):
+    (tmp_path / "config.json").write_text('{"task": "anomaly"}')
+    with pytest.raises(SeqrnnError, match="holds a anomaly model, which is not a task seqrnn knows"):
         registry.load(tmp_path)
 
 
@@ -213,14 +214,14 @@ def test_the_classifier_names_of_the_sequence_pieces_still_work():
 
 
 def test_library_warnings_reach_every_command_as_notes(monkeypatch, capsys):
-    from seqrnn.cli import commands, main
+    from seqrnn.cli import inspection, main
     from seqrnn.tasks.wordlm import HeldOutWarning
 
     def warns(args):
         warnings.warn("the language model in m did not hold out exactly ...", HeldOutWarning)
         return 0
 
-    monkeypatch.setattr(commands, "data_inspect", warns)
+    monkeypatch.setattr(inspection, "data_inspect", warns)
     assert main.main(["data", "inspect", "hamlet"]) == 0
     assert capsys.readouterr().err == "note: the language model in m did not hold out exactly ...\n"
 

@@ -1,6 +1,6 @@
 """MkDocs hook: the settings tables of docs/settings.md, written from `seqrnn.config` at build time.
 
-A page line `<!-- settings: TASK -->` (TASK: classify, charlm, lm or run) becomes a table of every
+A page line `<!-- settings: TASK -->` (TASK: classify, charlm, lm, forecast or run) becomes a table of every
 setting of that task: its flag, its part, each preset's value and its help text, so the page can
 never disagree with the code.
 """
@@ -21,6 +21,7 @@ TASKS = {
     "charlm": (config.CharLMConfig, config.CHARLM_PRESETS),
     "lm": (config.LMConfig, config.LM_PRESETS),
     "series": (config.SeriesConfig, config.SERIES_PRESETS),
+    "forecast": (config.ForecastConfig, config.FORECAST_PRESETS),
 }
 MARKER = re.compile(r"^<!-- settings: (\w+) -->$", re.MULTILINE)
 

@@ -1,6 +1,6 @@
 """seqrnn: modeling sequential data with recurrent neural networks.
 
-Four scikit-learn estimators, each with a `default` preset (the best measured on a 2-core CPU)
+Five scikit-learn estimators, each with a `default` preset (the best measured on a 2-core CPU)
 and, for the book's two models, a `book` preset (the chapter's exact model):
 
 TextClassifier (also named SentimentClassifier, the book's name)
@@ -15,15 +15,18 @@ WordLanguageModel
 SeriesClassifier
     A many-to-one recurrent classifier of numeric series (aeon's collection layout: univariate or
     multivariate, unequal lengths, missing values), with a 1-nearest-neighbour baseline in its reports.
+Forecaster
+    One global recurrent model over one or many numeric series: forecasts with 80% and 95%
+    intervals, backtests against naive and seasonal naive (`fit(y)`, `predict`, `evaluate`).
 
-The same work from the shell: `seqrnn classify|charlm|lm train|evaluate|predict|sample` (`seqrnn --help`).
+The same work from the shell: `seqrnn classify|charlm|lm|forecast train|evaluate|predict|sample` (`seqrnn --help`).
 The estimators are imported lazily so that `import seqrnn` (and the CLI's `--help`) stay fast.
 """
 
 __version__ = "0.1.0"
 
 __all__ = ["TextClassifier", "SentimentClassifier", "CharLanguageModel", "WordLanguageModel", "SeriesClassifier",
-           "__version__"]
+           "Forecaster", "__version__"]
 
 
 def __getattr__(name: str):
@@ -43,4 +46,8 @@ def __getattr__(name: str):
         from seqrnn.tasks.series import SeriesClassifier
 
         return SeriesClassifier
+    if name == "Forecaster":
+        from seqrnn.tasks.forecast import Forecaster
+
+        return Forecaster
     raise AttributeError(f"module 'seqrnn' has no attribute {name!r}")

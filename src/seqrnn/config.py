@@ -517,3 +517,64 @@ SERIES_PRESETS: dict[str, SeriesConfig] = {
 """The series classifier's preset ``default``: the best measured on splits of the four archive
 training sets within a minute of training on 2 CPU cores (documentation: Results, series
 classification)."""
+
+# --- forecasting (`seqrnn forecast`) ---------------------------------------------------------------
+
+DISTRIBUTIONS = ("student_t", "gaussian")
+
+
+@dataclass(frozen=True)
+class ForecastModelConfig(RecurrentLayersConfig):
+    """The forecaster's network: the lagged values and calendar features of each step, projected,
+    through a forward recurrent stack, to the parameters of the next value's distribution."""
+
+    num_layers: int = option(2, "recurrent layers", at_least=1, at_most=MAX_LAYERS)
+    hidden_size: int = option(40, "units per recurrent layer", at_least=1)
+    dropout: float = option(0.1, "drop probability after each recurrent layer", at_least=0, below=1)
+    projection_size: int = option(16, "width of the projection of each step's features", at_least=1)
+    distribution: str = option("student_t", "the distribution of the next value: Student-t (location, scale, "
+                               "degrees of freedom) or Gaussian", choices=DISTRIBUTIONS)
+
+
+@dataclass(frozen=True)
+class ForecastDataConfig(_Checked):
+    """How series become training windows, and what is held out."""
+
+    horizon: int = option(12, "steps to forecast: the longest horizon the model predicts", at_least=1, at_most=10000)
+    context_length: int = option(0, "steps the model conditions on before the horizon, and the part of each window "
+                                 "the scale is measured on (0: auto, 3 seasons or 3 horizons, whichever is longer, "
+                                 "cut to what the shortest series allows)", at_least=0, at_most=100000)
+    seasonal_period: int = option(0, "steps in a season, for the seasonal lag, the calendar features, seasonal "
+                                  "naive and MASE (0: from the frequency, 12 for monthly, 4 quarterly, 7 daily ...)",
+                                  at_least=0, at_most=100000)
+    scaling: str = option("mean_abs", "divide each window by the mean absolute value of its context (mean_abs, "
+                          "DeepAR's), or leave the values as they are (none)", choices=("mean_abs", "none"))
+    calendar: bool = option(True, "give each step its phase in the season (month, quarter, weekday, hour)")
+    windows_per_epoch: int = option(2048, "training windows (context + horizon) drawn across all series per epoch",
+                                    at_least=1)
+    num_samples: int = option(200, "sample paths drawn per series to form the median and the intervals",
+                              at_least=10, at_most=100000)
+
+
+@dataclass(frozen=True)
+class ForecastTrainingConfig(TrainingConfig):
+    """The loop's settings for the forecaster."""
+
+    epochs: int = option(30, "epochs in total", at_least=1)
+    batch_size: int = option(64, "windows per batch", at_least=1)
+    lr: float = option(3e-3, "learning rate of AdamW", above=0, at_most=MAX_LR, why=_LR_WHY)
+    grad_clip: float = option(10.0, "clip gradients to this global norm (0 = off)", at_least=0)
+    schedule: str = option("cosine", "learning-rate schedule after warm-up", choices=SCHEDULES)
+
+
+@dataclass(frozen=True)
+class ForecastConfig(TaskConfig):
+    """The forecaster (`Forecaster`)."""
+
+    model: ForecastModelConfig = field(default_factory=ForecastModelConfig)
+    data: ForecastDataConfig = field(default_factory=ForecastDataConfig)
+    training: ForecastTrainingConfig = field(default_factory=ForecastTrainingConfig)
+
+
+FORECAST_PRESETS: dict[str, ForecastConfig] = {"default": ForecastConfig()}
+"""The forecaster's one preset, ``default``: the configuration measured on the results page (Forecasting)."""

@@ -7,114 +7,16 @@ stays instant.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import inspect
 import io
 import json
 import math
 import sys
 import time
-import warnings
-from typing import Any, Iterator
 
-Args = argparse.Namespace
-
+from seqrnn.cli import series
+from seqrnn.cli.common import Args, load_for_inference, print_json_or, print_summary, task_estimator, train_params
 
 # --- shared by the commands -------------------------------------------------------------------------
-
-
-def train_params(estimator_class: type, args: Args, started: float) -> dict[str, Any]:
-    """The estimator's parameters given on a `train` command line (flags left out take the preset's),
-    run options included. --max-minutes bounds the whole command, so the minutes spent reading the
-    data since `started` (a `time.perf_counter()`) are taken from it (at least a second is left to
-    train)."""
-    names = inspect.signature(estimator_class).parameters
-    params = {name: getattr(args, name) for name in names if name != "preset" and getattr(args, name, None) is not None}
-    if params.get("max_minutes") is not None:
-        params["max_minutes"] = max(params["max_minutes"] - (time.perf_counter() - started) / 60, 1 / 60)
-    return params
-
-
-def task_estimator(args: Args) -> type:
-    """The estimator class of the task whose command runs (`seqrnn classify ...`: the classifier),
-    from the task registry (`seqrnn.tasks.registry`), imported now."""
-    from seqrnn.tasks import registry
-
-    return registry.for_command(args.task).estimator_class()
-
-
-def load_for_inference(args: Args):
-    """The command's task's estimator loaded from `--model`, set to run where the command line asks:
-    `--device`, `--threads` and, when the command has it, `--batch-size`. An unavailable device is a
-    one-line error before any data is read."""
-    from seqrnn.tasks import registry
-    from seqrnn.training.distributed import resolve_device
-
-    task = registry.for_command(args.task)
-    saved = registry.saved_task(args.model)  # a command shared by tasks (classify: texts or series) loads the saved one
-    if saved != task.name and saved in registry.TASKS and args.task in registry.TASKS[saved].commands:
-        task = registry.TASKS[saved]
-    estimator = task.estimator_class().load(args.model)
-    resolve_device(args.device)
-    estimator.set_params(device=args.device, threads=args.threads,
-                         eval_batch_size=getattr(args, "eval_batch_size", None))
-    return estimator
-
-
-def print_summary(estimator, out_dir: str, best_format: str) -> None:
-    """A `train` command's last line (the main process only): steps, seconds, why it stopped, and
-    the best validation, `best_format` filled from its metrics."""
-    if not estimator.ranks_.is_main:
-        return
-    summary, best = estimator.summary_, estimator.summary_["best"]
-    try:
-        described = best_format.format(**best)
-    except (KeyError, TypeError):  # no validation ran
-        described = "none"
-    print(f"trained {summary['step']} steps in {summary['elapsed_s']:.0f} s ({summary['stopped']}); "
-          f"best validation {described} -> {out_dir}")
-
-
-def print_json_or(result: dict, args: Args, line: str) -> None:
-    """`--json`: the result as one JSON object on the last line; otherwise `line`."""
-    print(json.dumps(result) if args.json else line)
-
-
-# other libraries' warnings that say nothing to a user of the command line: seqrnn checks the same
-# thing itself and says it in its own words (scikit-learn's guess that many distinct labels mean a
-# regression: a class with fewer than 2 texts is refused by name)
-SILENCED_WARNINGS = [r"The number of unique classes is greater than 50%"]
-
-
-@contextlib.contextmanager
-def warnings_as_notes(debug: bool = False) -> Iterator[None]:
-    """The library's own warnings (`SmallDataWarning`, `HeldOutWarning`, ...), which a Python user
-    gets as warnings, as `note: ...` lines on stderr. Other libraries' warnings are silenced when they
-    say nothing to the user (`SILENCED_WARNINGS`); the rest wait for the command to succeed and are
-    then shown as one `note:` line each, so that a refused command prints one line, its error
-    (`debug`: shown as they come, as Python shows them). Every command runs inside it (`main`)."""
-    deferred: list[str] = []
-    with warnings.catch_warnings():
-        for pattern in SILENCED_WARNINGS:
-            warnings.filterwarnings("ignore", message=pattern)
-        shown = warnings.showwarning
-
-        def show(message, category, filename, lineno, file=None, line=None):
-            if category.__module__.startswith("seqrnn."):
-                print(f"note: {message}", file=sys.stderr, flush=True)
-            elif debug:
-                shown(message, category, filename, lineno, file, line)
-            else:
-                text = str(message).strip().splitlines()
-                note = f"note: {category.__name__}: {text[0] if text else ''}"
-                if note not in deferred:
-                    deferred.append(note)
-
-        warnings.showwarning = show
-        yield
-    for note in deferred:  # not reached when the command raised
-        print(note, file=sys.stderr)
 
 
 def sampling_seed(value: int | str | None) -> int | None:
@@ -139,11 +41,10 @@ def print_samples(texts: str | list[str]) -> None:
 def classify_train(args: Args) -> int:
     """Train on what --data names; its labels are checked under the file's name (a CLI user has no `y`).
     Series (`is_series_data`) train a `SeriesClassifier`."""
-    if is_series_data(args):
-        return _series_train(args)
+    if series.is_series_data(args):
+        return series.train(args)
     from seqrnn.data.checks import class_indices, training_classes
     from seqrnn.data.sources import read_labelled_data
-
     from seqrnn.training.runtime import interrupts_raise
 
     columns = dict(text_column=args.text_column, label_column=args.label_column)
@@ -178,7 +79,7 @@ def classify_evaluate(args: Args) -> int:
         check_png_path(args.plot, "plot")
     clf = load_for_inference(args)
     if clf.task == "series":
-        return _series_evaluate(clf, args)
+        return series.evaluate(clf, args)
     texts, labels, _ = read_labelled_data(args.data, args.split, args.text_column, args.label_column)
     class_indices(labels, clf.classes_, name=args.data)
     result = clf.evaluate(texts, labels)
@@ -201,8 +102,8 @@ def classify_predict(args: Args) -> int:
     Undecodable stdin bytes are replaced with U+FFFD. An empty input is refused before anything is
     printed: there is nothing to classify in it. With --data FILE, every row of the file is
     labelled into --out (`seqrnn.cli.predict_file`)."""
-    from seqrnn.tasks.classifier import prediction_records
     from seqrnn.errors import SeqrnnError
+    from seqrnn.tasks.classifier import prediction_records
 
     if args.data is not None or args.out is not None:
         return _predict_file(args)
@@ -230,8 +131,8 @@ def _predict_file(args: Args) -> int:
     """`classify predict --data FILE --out FILE`: the file labelled row by row, a summary on stdout."""
     from pathlib import Path
 
-    from seqrnn.errors import SeqrnnError
     from seqrnn.cli.predict_file import check_paths, describe_empty, predict_file
+    from seqrnn.errors import SeqrnnError
 
     if args.data is None or args.out is None:
         raise SeqrnnError("label a file with both `data` FILE (the texts) and `out` FILE.csv|.jsonl (the predictions)")
@@ -244,10 +145,10 @@ def _predict_file(args: Args) -> int:
     from seqrnn.tasks import registry
 
     out = check_output_path(args.out)  # before the model is loaded
-    if is_series_data(args) or registry.saved_task(args.model) == "series":
+    if series.is_series_data(args) or registry.saved_task(args.model) == "series":
         if out.exists() and not args.force:
             raise SeqrnnError(f"{args.out} exists: give `force` to replace it")
-        return _series_predict(load_for_inference(args), args)
+        return series.predict(load_for_inference(args), args)
     check_paths(Path(args.data), out, args.force)
     clf = load_for_inference(args)
     outcome = predict_file(clf, args.data, args.out, text_column=args.text_column, id_column=args.id_column,
@@ -256,99 +157,6 @@ def _predict_file(args: Args) -> int:
         print(describe_empty(Path(args.data), outcome.empty), file=sys.stderr)
     print(f"wrote {outcome.rows:,} predictions to {args.out}"
           + (f" ({len(outcome.empty):,} empty)" if outcome.empty else ""))
-    return 0
-
-
-# --- classify: series ------------------------------------------------------------------------------
-
-SERIES_SUFFIXES = (".ts", ".npz", ".parquet", ".pq")
-SERIES_SETS = ("gunpoint", "italypowerdemand", "basicmotions", "japanesevowels")
-
-
-def is_series_data(args: Args) -> bool:
-    """Whether --data holds numeric series: `--input series`, a .ts or .npz file, or a named series set."""
-    from pathlib import Path
-
-    kind = getattr(args, "input", None)
-    if kind is not None:
-        return kind == "series"
-    data = str(args.data)
-    return Path(data).suffix.lower() in SERIES_SUFFIXES or data.lower() in SERIES_SETS
-
-
-def read_series(args: Args, split: str | None):
-    """The labelled series --data names (`seqrnn.data.series_files.read_series_data`), a `SeriesCollection`."""
-    from seqrnn.data.series_files import read_series_data
-    from seqrnn.errors import SeqrnnError
-
-    options = {key: getattr(args, key, None) for key in ("label_column", *_SERIES_FLAGS)}
-    collection = read_series_data(args.data, split=split, **{k: v for k, v in options.items() if v is not None})
-    if collection.labels is None:
-        raise SeqrnnError(f"{args.data}: the series carry no labels")
-    return collection
-
-
-def _series_train(args: Args) -> int:
-    from seqrnn.tasks.series import SeriesClassifier
-    from seqrnn.training.runtime import interrupts_raise
-
-    started = time.perf_counter()
-    with interrupts_raise("reading the data"):
-        collection = read_series(args, "train" if str(args.data).lower() in SERIES_SETS else None)
-    clf = SeriesClassifier(args.preset, **train_params(SeriesClassifier, args, started))
-    clf.fit(collection, collection.labels, out_dir=args.out, resume=args.resume, source=args.data)
-    print_summary(clf, args.out, "accuracy {accuracy:.4f}, macro-F1 {macro_f1:.4f}")
-    return 0
-
-
-def _series_evaluate(clf, args: Args) -> int:
-    """`classify evaluate` of a series model: the text report, then the 1-NN baseline's line."""
-    from seqrnn.tasks.report import format_report, plot_confusion_matrix
-    from seqrnn.tasks.series import format_baseline
-
-    split = args.split or ("test" if str(args.data).lower() in SERIES_SETS else None)
-    collection = read_series(args, split)
-    result = clf.evaluate(collection, collection.labels)
-    if args.plot is not None:
-        plot_confusion_matrix(result, args.plot)
-        result["plot"] = args.plot
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    print(f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} series")
-    print(format_baseline(result) + "\n")
-    print(format_report(result))
-    if args.plot is not None:
-        print(f"\nconfusion matrix drawn in {args.plot}")
-    return 0
-
-
-def _series_predict(clf, args: Args) -> int:
-    """`classify predict --data F --out F` of a series model: one row per series (its number from 1,
-    the label, its probability, every class's probability), CSV, TSV or JSONL by the suffix of --out."""
-    import csv
-    from pathlib import Path
-
-    from seqrnn.data.checks import json_classes
-    from seqrnn.fileio import atomic_write_bytes
-
-    collection = read_series(args, None)
-    proba = clf.predict_proba(collection)
-    classes = json_classes(clf.classes_)
-    out = Path(args.out)
-    records = [{"id": i, "label": classes[int(row.argmax())], "probability": round(float(row.max()), 6),
-                **{f"p_{c}": round(float(p), 6) for c, p in zip(classes, row)}} for i, row in enumerate(proba, 1)]
-    if out.suffix.lower() == ".jsonl":
-        text = "".join(json.dumps(r) + "\n" for r in records)
-    else:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(records[0]), delimiter="\t" if out.suffix.lower() == ".tsv"
-                                else ",", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(records)
-        text = buffer.getvalue()
-    atomic_write_bytes(out, text.encode("utf-8"))
-    print(f"wrote {len(records):,} predictions to {args.out}")
     return 0
 
 
@@ -382,8 +190,8 @@ def charlm_evaluate(args: Args) -> int:
 
 
 def charlm_sample(args: Args) -> int:
-    from seqrnn.training.runtime import torch_threads
     from seqrnn.nn.sampling import check_sampling_options, effective_top_n, sampler_bytes_per_stream
+    from seqrnn.training.runtime import torch_threads
 
     lm = load_for_inference(args)
     # every refusal comes before the notes below, so that an error is the only line
@@ -476,238 +284,10 @@ def serve(args: Args) -> int:
     return serve_command(args)
 
 
-def data_inspect(args: Args) -> int:
-    """Statistics of labelled texts (any form `classify train` reads), an IMDb dataset, a text
-    corpus or numeric series (see `seqrnn.data.describe`)."""
-    if _inspects_forecast(args):
-        report, printer = _inspect_forecast(args), _print_forecast
-    elif _inspects_series(args):
-        report, printer = _inspect_series(args), _print_series
-    else:
-        report, printer = _inspect_texts(args)
-    if args.json:
-        print(json.dumps(report, ensure_ascii=True))
-    else:
-        printer(report)
-    return 0
-
-
-def _inspect_texts(args: Args):
-    """(the report, its printer) of labelled texts, IMDb or a text corpus."""
-    from seqrnn.data.labelled import labelled_format
-    from seqrnn.data.imdb import imdb_format
-    from seqrnn.data.datasets import locate
-    from seqrnn.errors import SeqrnnError
-    from seqrnn.data.describe import inspect_imdb, inspect_labelled, inspect_text
-
-    path, name = locate(args.target)
-    if name is None and labelled_format(path) is not None:
-        report, printer = inspect_labelled(path, args.text_column, args.label_column), _print_labelled
-    elif args.text_column or args.label_column:
-        raise SeqrnnError(f"{args.target}: `text_column` and `label_column` apply to CSV, TSV and JSONL files")
-    elif name == "imdb" or (name is None and imdb_format(path) is not None):
-        report, printer = inspect_imdb(path), _print_imdb
-    else:
-        report, printer = inspect_text(path, name), _print_text
-    return report, printer
-
-
-_SERIES_FLAGS = ("series_column", "time_column", "value_columns")
-
-
-def _inspects_series(args: Args) -> bool:
-    """Whether `data inspect` reads numeric series: a series set's name, a .ts, .npz or Parquet file,
-    or a CSV or TSV with `--input series` or a flag of long tables."""
-    from pathlib import Path
-
-    from seqrnn.data.datasets import is_series_dataset_name
-    from seqrnn.data.series_files import series_format
-    from seqrnn.errors import SeqrnnError
-
-    path = Path(args.target)
-    flagged = getattr(args, "input", None) == "series" or any(getattr(args, f, None) for f in _SERIES_FLAGS)
-    if not path.exists():
-        named = is_series_dataset_name(args.target)
-        if series_format(path) in ("ts", "npz", "parquet"):
-            raise SeqrnnError(f"{args.target}: no such file")
-        if flagged and not named:
-            raise SeqrnnError(f"no such file or series set: {args.target}")
-        return named
-    kind = series_format(path) if path.is_file() else None
-    if flagged and kind is None:
-        raise SeqrnnError(f"{args.target}: numeric series are read from .ts, CSV, TSV, Parquet and .npz files")
-    if getattr(args, "input", None) == "text" and kind in ("ts", "npz", "parquet"):
-        raise SeqrnnError(f"{args.target}: a .{kind} file holds numeric series, not texts")
-    return flagged or kind in ("ts", "npz", "parquet")
-
-
-def _inspect_series(args: Args) -> dict:
-    from pathlib import Path
-
-    from seqrnn.data.describe import inspect_series
-    from seqrnn.errors import SeqrnnError
-
-    if args.text_column:
-        raise SeqrnnError(f"{args.target}: `text_column` applies to texts, not numeric series")
-    options = {key: getattr(args, key, None) for key in _SERIES_FLAGS + ("label_column",)}
-    named = not Path(args.target).exists()
-    given = next((f"--{key.replace('_', '-')}" for key, value in options.items() if value), None)
-    if named and given:
-        raise SeqrnnError(f"{args.target}: {given} applies to series files, not to a named series set")
-    return inspect_series(args.target) if named else inspect_series(args.target, **options)
-
-
-def _print_series(report: dict) -> None:
-    if report["name"]:
-        print(f"series set '{report['name']}' (the archive's official split)")
-        for split, part in report["splits"].items():
-            print(f"\n{split}: {part['path']}")
-            _print_series_part(part)
-    else:
-        kind = {"ts": "UCR/UEA .ts", "csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "npz": "NumPy .npz"}
-        print(f"series: {report['path']} ({kind.get(report['format'], report['format'])})")
-        _print_series_part(report)
-    print(f"seconds: {report['seconds']:.2f}")
-
-
-def _print_series_part(part: dict) -> None:
-    n = part["lengths"]
-    lengths = (f"{n['max']:,} time points each" if n["equal"] else
-               f"{n['min']:,} to {n['max']:,} time points (median {n['median']:,.0f}): unequal lengths")
-    print(f"cases     {part['cases']:>10,}")
-    print(f"channels  {part['channels']:>10,}")
-    print(f"lengths   {lengths}")
-    missing = part["missing"]
-    print(f"missing   {missing['count']:>10,} values ({missing['share']:.2%})")
-    if not part["labelled"]:
-        print("labels    none")
-        return
-    width = max([len("label")] + [len(str(entry["label"])) for entry in part["classes"]])
-    print(f"{len(part['classes'])} classes:")
-    print(f"  {'label':<{width}} {'cases':>8} {'share':>7}")
-    for entry in part["classes"]:
-        print(f"  {str(entry['label']):<{width}} {entry['cases']:>8,} {entry['share']:>7.1%}")
-
-
-_FORECAST_FLAGS = ("forecast_target", "covariates", "freq")  # what only forecasting data has
-
-
-def _inspects_forecast(args: Args) -> bool:
-    """Whether `data inspect` reads series to forecast: a forecasting dataset's name, a .tsf file, or a
-    CSV, TSV or Parquet file with `--input forecast` or a flag only forecasting data has."""
-    from pathlib import Path
-
-    from seqrnn.data.datasets import is_forecast_dataset_name
-    from seqrnn.data.forecast_files import forecast_format
-    from seqrnn.errors import SeqrnnError
-
-    path = Path(args.target)
-    flagged = getattr(args, "input", None) == "forecast" or any(getattr(args, f, None) is not None
-                                                                for f in _FORECAST_FLAGS)
-    kind = forecast_format(path)
-    if not flagged and kind != "tsf" and (path.exists() or not is_forecast_dataset_name(args.target)):
-        return False
-    if getattr(args, "input", None) in ("text", "series"):
-        raise SeqrnnError(f"{args.target}: --input {args.input} does not apply to series to forecast")
-    if not path.exists() and not is_forecast_dataset_name(args.target):
-        raise SeqrnnError(f"{args.target}: no such file" if kind else f"no such file or forecasting dataset: "
-                          f"{args.target} (datasets: airline, shampoo, uschange)")
-    if path.exists() and kind is None:
-        raise SeqrnnError(f"{args.target}: series to forecast are read from CSV, TSV, Parquet and .tsf files")
-    wrong = next((f"--{key.replace('_', '-')}" for key in ("text_column", "label_column", "value_columns")
-                  if getattr(args, key, None)), None)
-    if wrong is not None:
-        raise SeqrnnError(f"{args.target}: {wrong} does not apply to series to forecast")
-    return True
-
-
-def _inspect_forecast(args: Args) -> dict:
-    from seqrnn.data.describe import inspect_forecast
-
-    options = {key.removeprefix("forecast_"): getattr(args, key, None)
-               for key in ("time_column", "series_column") + _FORECAST_FLAGS}
-    return inspect_forecast(args.target, **{key: value for key, value in options.items() if value is not None})
-
-
-def _print_forecast(report: dict) -> None:
-    kind = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "tsf": "Monash .tsf"}
-    where = f"{report['path']} ({kind.get(report['format'], report['format'])})"
-    print(f"forecasting dataset '{report['name']}': {where}" if report["name"] else f"series to forecast: {where}")
-    n = report["lengths"]
-    lengths = (f"{n['max']:,} time steps each" if n["equal"] else
-               f"{n['min']:,} to {n['max']:,} time steps (median {n['median']:,.0f})")
-    print(f"series      {report['series']:>8,}")
-    print(f"lengths     {lengths}")
-    freq = report["freq"] or "''"
-    print(f"frequency   {freq} ({report['freq_words']}), season {report['season']}")
-    print(f"time        {report['start']} to {report['end']}")
-    if report["horizon"] is not None:
-        print(f"horizon     {report['horizon']} (named by the file)")
-    print(f"covariates  {', '.join(report['covariates']) or 'none'}")
-    m = report["missing"]
-    print(f"missing     {m['target']:,} target values ({m['share']:.2%}; {m['gaps']:,} of them in gaps), "
-          f"{m['cut']:,} cut off the ends, {m['covariates']:,} covariate values")
-    if m["target"] or m["cut"] or m["covariates"]:
-        print("note: reading for training refuses gaps and missing values unless told to fill them (fill='interpolate')")
-    if report["series"] > 1:
-        rows = report["per_series"]
-        width = max(len("series"), *(len(r["series"]) for r in rows))
-        shown = "" if len(rows) == report["series"] else f" (the first {len(rows)})"
-        print(f"series{shown}:")
-        print(f"  {'series':<{width}} {'length':>8}  start .. end")
-        for r in rows:
-            print(f"  {r['series']:<{width}} {r['length']:>8,}  {r['start']} .. {r['end']}")
-    print(f"seconds: {report['seconds']:.2f}")
-
-
-def _print_imdb(report: dict) -> None:
-    print(f"IMDb reviews: {report['path']}")
-    print(f"{'split':<8} {'reviews':>8} {'neg':>7} {'pos':>7} {'unlab.':>7}   "
-          f"{'tokens/review: mean':>19} {'median':>7} {'p95':>7} {'max':>7}")
-    for split, s in report["splits"].items():
-        t = s["tokens"]
-        print(f"{split:<8} {s['reviews']:>8,} {s['neg']:>7,} {s['pos']:>7,} {s['unlabelled']:>7,}   "
-              f"{t['mean']:>19,.1f} {t['median']:>7,.0f} {t['p95']:>7,.0f} {t['max']:>7,}")
-    print(f"tokens: {report['tokens']:,}; vocabulary of the train split: {report['train_vocab_size']:,} words")
-    sec = report["seconds"]
-    print(f"seconds: read {sec['read']:.2f}, tokenize {sec['tokenize']:.2f}, total {sec['total']:.2f}")
-
-
-def _print_labelled(report: dict) -> None:
-    kind = {"csv": "CSV", "tsv": "TSV", "jsonl": "JSONL", "folders": "a folder per label"}[report["format"]]
-    print(f"labelled texts: {report['path']} ({kind})")
-    width = max([len("label"), len("all")] + [len(str(entry["label"])) for entry in report["labels"]])
-    print(f"{'label':<{width}} {'texts':>8} {'share':>7}   {'tokens/text: mean':>17} {'median':>7} {'p95':>7} "
-          f"{'max':>7}")
-    rows = [(str(e["label"]), e["texts"], e["share"], e["tokens"]) for e in report["labels"]]
-    for label, texts, share, t in rows + [("all", report["texts"], 1.0, report["tokens"])]:
-        print(f"{label:<{width}} {texts:>8,} {share:>7.1%}   {t['mean']:>17,.1f} {t['median']:>7,.0f} "
-              f"{t['p95']:>7,.0f} {t['max']:>7,}")
-    print(f"{len(report['labels'])} labels; tokens: {report['total_tokens']:,}; vocabulary: {report['vocab_size']:,} words")
-    if report["rare_labels"]:
-        rare = ", ".join(repr(label) for label in report["rare_labels"])
-        print(f"imbalanced: {rare} {'has' if len(report['rare_labels']) == 1 else 'have'} under a fifth of the "
-              "largest label's texts; accuracy will hide how they fare: read the per-label recall of `classify "
-              "evaluate`, and consider `classify train --class-weight balanced`")
-    sec = report["seconds"]
-    print(f"seconds: read and tokenize {sec['read_and_tokenize']:.2f}, total {sec['total']:.2f}")
-
-
-def _print_text(report: dict) -> None:
-    print(f"text: {report['path']}" + (f" (named '{report['name']}')" if report["name"] else ""))
-    if report["cut"]:
-        print(f"reporting the book's cut {report['cut']}: the play without the Gutenberg front matter")
-    print(f"characters           {report['characters']:>12,}")
-    print(f"distinct characters  {report['distinct_characters']:>12,}")
-    print(f"lines                {report['lines']:>12,}")
-    print(f"alphabet             {report['alphabet']!r}")
-    print(f"seconds              {report['seconds']:>12.2f}")
-
-
 def explain_gradients(args: Args) -> int:
     """`seqrnn explain gradients --out FILE.png [--steps N]`: draw the figure, print its table."""
-    from seqrnn.nn.explain import check_png_path, format_table, gradient_curves, plot
     from seqrnn.errors import SeqrnnError
+    from seqrnn.nn.explain import check_png_path, format_table, gradient_curves, plot
 
     out = check_png_path(str(args.out))
     if not 2 <= args.steps <= 1000:

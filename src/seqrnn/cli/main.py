@@ -18,8 +18,7 @@ import sys
 from typing import Sequence
 
 from seqrnn import __version__, config
-
-from seqrnn.cli import commands
+from seqrnn.cli import commands, common, forecast, inspection
 from seqrnn.errors import Interrupted, SeqrnnError
 
 
@@ -65,7 +64,7 @@ def _seed(text: str) -> int | str:
 
 def add_inference_arguments(p: argparse.ArgumentParser, batch_size: bool = True) -> None:
     """`--device`, `--threads` (and `--batch-size`) for a command that uses a trained model; the
-    command applies them with `commands.load_for_inference`."""
+    command applies them with `common.load_for_inference`."""
     group = p.add_argument_group("where the model runs")
     group.add_argument("--device", default="auto",
                        help="auto (CUDA when present; default), cpu, cuda, cuda:N, mps or another torch device")
@@ -84,6 +83,19 @@ def _add_labelled_data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-column", metavar="NAME",
                    help="column (JSON key) of the labels (default: sentiment, else label, labels, class, category, "
                         "target)")
+
+
+def _add_forecast_data_flags(p: argparse.ArgumentParser) -> None:
+    """The columns of a file of series to forecast (`predict` and `evaluate`: the model's by default)."""
+    group = p.add_argument_group("the columns of --data")
+    group.add_argument("--time-column", metavar="NAME", help="the time stamps (default: time, else timestamp, date, "
+                       "ds, period, quarter, month, ...)")
+    group.add_argument("--target", metavar="NAME[,NAME]", help="the values to forecast (default: target, y or value, "
+                       "else every other column of a wide file, each a series)")
+    group.add_argument("--series-column", metavar="NAME", help="the series id of a long file with many series "
+                       "(default: series_id, series, unique_id, item_id; none: one series, or a wide file)")
+    group.add_argument("--freq", metavar="ALIAS", help="the frequency, a pandas offset alias: MS, QS, D, h, ... "
+                       "(default: read from the times)")
 
 
 def _add_train_flags(p: argparse.ArgumentParser, command: str) -> None:
@@ -260,6 +272,42 @@ def build_parser() -> argparse.ArgumentParser:
     add_inference_arguments(p, batch_size=False)
     p.set_defaults(handler=commands.lm_sample)
 
+    # forecast
+    fc = tasks.add_parser("forecast", help="forecast numeric series: train, predict (median, 80%% and 95%% "
+                          "intervals), evaluate against naive and seasonal naive")
+    fc_cmds = fc.add_subparsers(dest="command", metavar="ACTION", required=True)
+    p = fc_cmds.add_parser("train", help="train a global forecaster on one or many series")
+    p.add_argument("--data", required=True, help="a CSV, TSV, Parquet or .tsf file, or airline / shampoo / uschange")
+    _add_forecast_data_flags(p)
+    _add_train_flags(p, "forecast")
+    p.set_defaults(handler=forecast.forecast_train)
+    p = fc_cmds.add_parser("predict", help="forecast the steps after each series' end into a CSV file")
+    p.add_argument("--model", required=True, help="model directory written by `forecast train`")
+    p.add_argument("--data", help="the series to continue, read with the columns the model was trained with "
+                   "(default: the series trained on)")
+    _add_forecast_data_flags(p)
+    p.add_argument("--horizon", type=_positive_int, metavar="H", help="steps to forecast (default and most: the "
+                   "horizon trained for)")
+    p.add_argument("--out", required=True, help="CSV file: series, time, mean, median, lower_80, upper_80, lower_95, "
+                   "upper_95")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--plot", metavar="FILE.png", help="draw history, median forecast and intervals here")
+    add_inference_arguments(p, batch_size=False)
+    p.set_defaults(handler=forecast.forecast_predict)
+    p = fc_cmds.add_parser("evaluate", help="backtest the last horizon of every series: the model, naive and "
+                           "seasonal naive (MAE, RMSE, sMAPE, MASE, interval coverage)")
+    p.add_argument("--model", required=True, help="model directory written by `forecast train`")
+    p.add_argument("--data", required=True, help="the series, read with the columns the model was trained with")
+    _add_forecast_data_flags(p)
+    p.add_argument("--horizon", type=_positive_int, metavar="H", help="steps forecast from each origin (default and "
+                   "most: the horizon trained for)")
+    p.add_argument("--windows", type=_positive_int, default=1, metavar="K",
+                   help="rolling origins: the last K blocks of H points, each forecast from its past (default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.add_argument("--plot", metavar="FILE.png", help="draw the last window's forecasts beside what happened")
+    add_inference_arguments(p, batch_size=False)
+    p.set_defaults(handler=forecast.forecast_evaluate)
+
     # export
     p = tasks.add_parser("export", help="write a trained model as an ONNX graph, to run it without seqrnn")
     p.add_argument("--model", required=True, help="model directory written by `classify train` or `charlm train`")
@@ -329,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--value-columns", metavar="NAME,NAME",
                    help="series: the value columns, one per channel (default: every other column)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    p.set_defaults(handler=commands.data_inspect)
+    p.set_defaults(handler=inspection.data_inspect)
 
     # explain
     explain = tasks.add_parser("explain", help="figures that illustrate the theory")
@@ -367,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with commands.warnings_as_notes(debug=args.debug):
+        with common.warnings_as_notes(debug=args.debug):
             result = args.handler(args)
         if "seqrnn.training.distributed" in sys.modules:  # under torchrun: leave the group together
             sys.modules["seqrnn.training.distributed"].leave()

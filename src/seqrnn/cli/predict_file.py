@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from seqrnn.errors import SeqrnnError
 from seqrnn.data.records import TABLE_FORMATS, TEXT_COLUMNS, Lines, open_table, pick_column
+from seqrnn.errors import SeqrnnError
 
 INPUT_FORMATS = {**TABLE_FORMATS, ".txt": "txt"}
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -159,9 +159,9 @@ def predict_file(clf, data: str | os.PathLike, out: str | os.PathLike, *, text_c
     (see the module docstring for both files' forms). Returns how many rows were written and which
     got an empty prediction; nothing is written to `out` unless the whole file was predicted."""
     from seqrnn.data.checks import json_classes
-    from seqrnn.tasks.classifier import prediction_records
     from seqrnn.fileio import atomic_file
     from seqrnn.progress import Progress
+    from seqrnn.tasks.classifier import prediction_records
 
     data, out = Path(data), Path(out)
     check_paths(data, out, force)

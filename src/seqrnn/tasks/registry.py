@@ -80,6 +80,8 @@ register(Task("lm", "seqrnn.tasks.wordlm:WordLanguageModel", "word language mode
               "seqrnn.config:LMConfig", "seqrnn.config:LM_PRESETS", ("lm",)))
 register(Task("series", "seqrnn.tasks.series:SeriesClassifier", "series classifier", "seqrnn.config:SeriesConfig",
               "seqrnn.config:SERIES_PRESETS", ("classify",)))
+register(Task("forecast", "seqrnn.tasks.forecast:Forecaster", "forecaster",
+              "seqrnn.config:ForecastConfig", "seqrnn.config:FORECAST_PRESETS", ("forecast",)))
 
 
 def get(name: str) -> Task:

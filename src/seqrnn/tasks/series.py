@@ -32,7 +32,6 @@ page and in the experiment log.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 

@@ -1,0 +1,182 @@
+"""The forecaster (`seqrnn.tasks.forecast`), its measures and baselines (`seqrnn.tasks.backtest`) and the
+`seqrnn forecast` commands, on tiny synthetic series (a few epochs, seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+
+from seqrnn.errors import SeqrnnError
+from seqrnn.tasks import backtest, registry
+from seqrnn.tasks.forecast import Forecaster, Series, gather_windows, window_scale
+from seqrnn.training.rundir import load_tensors
+
+TINY = dict(hidden_size=16, num_layers=1, projection_size=8, dropout=0.0, windows_per_epoch=256, batch_size=32,
+            lr=1e-2, epochs=6, num_samples=100, threads=1, quiet=True)
+
+
+def seasonal(n: int = 96, seed: int = 0, level: float = 100.0) -> pd.Series:
+    """A monthly series: a strong 12-month pattern, a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = level * (1 + 0.3 * np.sin(2 * np.pi * t / 12) + 0.15 * np.cos(4 * np.pi * t / 12)
+                      + 0.02 * rng.normal(size=n))
+    return pd.Series(values, index=pd.date_range("2000-01-01", periods=n, freq="MS"), name=f"s{seed}")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    y = [seasonal(96, seed=k, level=10.0 ** k) for k in range(3)]  # sizes 1, 10, 100 train together
+    return Forecaster(horizon=6, seed=2, **TINY).fit(y), y
+
+
+def test_learns_a_seasonal_series_better_than_naive_and_seasonal_naive_is_in_the_table(trained):
+    model, y = trained
+    table = model.evaluate(y, windows=2)
+    assert list(table.index) == ["model", "naive", "seasonal_naive"]
+    assert set(backtest.METRICS) <= set(table.columns) and (table["n_forecasts"] == 6).all()
+    assert table.loc["model", "mase"] < 0.5 * table.loc["naive", "mase"]
+
+
+def test_forecasts_are_indexed_by_series_and_time_and_their_quantiles_ordered(trained):
+    model, y = trained
+    forecast = model.predict()
+    assert forecast.index.names == ["series", "time"] and list(forecast.columns) == list(backtest.COLUMNS)
+    assert len(forecast) == 18 and forecast.xs("s1", level="series").index[0] == pd.Timestamp("2008-01-01")
+    f = forecast
+    assert (f["lower_95"] <= f["lower_80"]).all() and (f["lower_80"] <= f["median"]).all()
+    assert (f["median"] <= f["upper_80"]).all() and (f["upper_80"] <= f["upper_95"]).all()
+    assert len(model.predict(horizon=2)) == 6
+    pd.testing.assert_frame_equal(model.predict(y), forecast)  # the same series given again, the same draws
+
+
+def test_scaling_round_trip_a_series_times_1000_gives_forecasts_times_1000(trained):
+    model, y = trained
+    small, big = model.predict(y[0]), model.predict(y[0] * 1000)
+    np.testing.assert_allclose(big.to_numpy(), 1000 * small.to_numpy(), rtol=1e-6)
+    values = np.array([[2.0, -2.0, 4.0, 100.0]])
+    assert window_scale(values, np.ones_like(values, bool), 3)[0] == pytest.approx(8 / 3)  # context only
+    assert window_scale(np.zeros((1, 3)), np.ones((1, 3), bool), 2)[0] == 1.0  # all zero: 1
+
+
+def test_windows_are_seeded_deterministic_and_left_padded():
+    series = Series(["a", "b"], [np.arange(1.0, 6.0), np.arange(10.0, 30.0)], [0, 0], [None, None])
+    x, y, mask, scale = gather_windows(series, np.array([0, 1]), np.array([5, 20]), 8, 4, 1)
+    assert x.shape == (2, 8, 1) and mask[0].tolist() == [False] * 3 + [False] + [True] * 4
+    assert scale[0, 0] == 1.0  # the context holds padding and the first point: the observed one
+    np.testing.assert_allclose(y[1] * scale[1, 0], np.arange(22.0, 30.0), rtol=1e-6)  # steps 12-19
+    np.testing.assert_allclose(x[1, :, 0] * scale[1, 0], np.arange(21.0, 29.0), rtol=1e-6)  # the previous value
+
+
+def test_intervals_cover_about_their_level_on_noise():
+    rng = np.random.default_rng(5)
+    y = [pd.Series(50 + 5 * rng.normal(size=120), index=pd.date_range("2001-01-01", periods=120, freq="D"))
+         for _ in range(8)]
+    model = Forecaster(horizon=7, seed=1, **{**TINY, "epochs": 8}).fit(y)
+    table = model.evaluate(y, windows=3)
+    assert 0.65 <= table.loc["model", "coverage_80"] <= 0.95
+    assert table.loc["model", "coverage_95"] >= 0.85
+
+
+def test_baselines_and_measures_on_hand_computed_cases():
+    np.testing.assert_array_equal(backtest.naive(np.array([1.0, 2.0, 3.0]), 2)["median"], [3, 3])
+    sn = backtest.seasonal_naive(np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), 3, 2)
+    np.testing.assert_array_equal(sn["median"], [5, 6, 5])
+    # residuals y_t - y_{t-2} are all 2: sigma 2, widening by sqrt(1), sqrt(1), sqrt(2)
+    np.testing.assert_allclose(sn["upper_80"] - sn["median"], 1.2815515655446004 * 2 * np.sqrt([1, 1, 2]))
+    assert backtest.mase_scale(np.array([1.0, 3.0, 2.0, 5.0]), 1) == pytest.approx(2.0)
+    assert backtest.mase_scale(np.array([1.0, 3.0, 2.0, 5.0]), 2) == pytest.approx(1.5)
+    assert np.isnan(backtest.mase_scale(np.array([4.0, 4.0, 4.0]), 1))
+    scores = backtest.scores(np.array([1.0, 2.0]), {"median": np.array([1.0, 4.0]), "lower_80": np.array([0.0, 0.0]),
+                                                    "upper_80": np.array([2.0, 1.0]), "lower_95": np.zeros(2),
+                                                    "upper_95": np.full(2, 3.0)}, np.array([1.0, 3.0, 2.0, 5.0]), 1)
+    assert scores == pytest.approx({"mae": 1.0, "rmse": np.sqrt(2), "smape": 100 / 3, "mase": 0.5,
+                                    "coverage_80": 0.5, "coverage_95": 1.0})
+    assert backtest.origins(20, 4, 3) == [8, 12, 16]
+
+
+def test_bad_inputs_are_one_line_errors(trained):
+    model, y = trained
+    with pytest.raises(SeqrnnError, match=r"series 's0' has 20 points; each series needs more than context_length \+ "
+                                          r"horizon = 30 \+ 6"):
+        Forecaster(horizon=6, context_length=30, **TINY).fit(y[0].iloc[:20])
+    with pytest.raises(SeqrnnError, match="horizon must be at least 1"):
+        Forecaster(horizon=0, **TINY).fit(y[0])
+    with pytest.raises(SeqrnnError, match="numeric|number"):
+        Forecaster(horizon=2, **TINY).fit(pd.Series(["a", "b", "c"] * 10))
+    with pytest.raises(SeqrnnError, match="horizon must be from 1 to 6, the horizon the model was trained for, got 7"):
+        model.predict(horizon=7)
+    with pytest.raises(SeqrnnError, match="horizon must be from 1 to 6"):
+        model.evaluate(y, horizon=0)
+    with pytest.raises(SeqrnnError, match="series 's0' has 10 points: 2 window"):
+        model.evaluate(y[0].iloc[:10], windows=2)
+    with pytest.raises(SeqrnnError, match="not trained yet"):
+        Forecaster().predict()
+
+
+def test_save_load_round_trip_and_same_model_from_the_same_seed(trained, tmp_path):
+    model, y = trained
+    model.save(tmp_path / "m")
+    loaded = registry.load(tmp_path / "m")
+    assert type(loaded) is Forecaster and loaded.get_params() == clone(loaded).get_params()
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+    again = Forecaster(horizon=6, seed=2, **TINY).fit(y)
+    assert all(torch.equal(a, b) for a, b in zip(again.model_.state_dict().values(),
+                                                   model.model_.state_dict().values()))
+
+
+def test_a_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    y = seasonal(60)
+    settings = {**TINY, "epochs": 2}
+    Forecaster(horizon=4, **settings).fit(y, out_dir=tmp_path / "a")
+    stopped = Forecaster(horizon=4, max_minutes=1e-9, **settings).fit(y, out_dir=tmp_path / "b")
+    assert stopped.summary_["stopped"] == "budget"
+    Forecaster(horizon=4, **settings).fit(y, out_dir=tmp_path / "b", resume=True)
+    a, _ = load_tensors(tmp_path / "a" / "checkpoint" / "model.safetensors")
+    b, _ = load_tensors(tmp_path / "b" / "checkpoint" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_commands_train_predict_and_evaluate_a_csv(tmp_path, capsys):
+    from seqrnn.cli.main import main
+
+    rows = [pd.DataFrame({"store": f"st{k}", "month": s.index.strftime("%Y-%m"), "sales": s.to_numpy()})
+            for k, s in enumerate([seasonal(60, seed=1), seasonal(60, seed=2, level=5.0)])]
+    data = tmp_path / "sales.csv"
+    pd.concat(rows).to_csv(data, index=False)
+    model = tmp_path / "model"
+    assert main(["forecast", "train", "--data", str(data), "--time-column", "month", "--target", "sales",
+                 "--series-column", "store", "--horizon", "4", "--out", str(model), "--epochs", "2",
+                 "--hidden-size", "8", "--num-layers", "1", "--windows-per-epoch", "64", "--threads", "1",
+                 "--quiet"]) == 0
+    assert "best validation MASE" in capsys.readouterr().out
+    saved = json.loads((model / "vocab.json").read_text())
+    assert saved["columns"] == {"time_column": "month", "target": "sales", "series_column": "store", "freq": "MS"}
+    out = tmp_path / "f.csv"
+    assert main(["forecast", "predict", "--model", str(model), "--out", str(out), "--plot",
+                 str(tmp_path / "f.png")]) == 0
+    written = pd.read_csv(out)
+    assert list(written.columns) == ["series", "time", *backtest.COLUMNS] and len(written) == 8
+    assert written["time"].iloc[0] == "2005-01-01" and (tmp_path / "f.png").stat().st_size > 0
+    assert main(["forecast", "predict", "--model", str(model), "--out", str(out)]) == 2  # exists: --force
+    capsys.readouterr()
+    assert main(["forecast", "evaluate", "--model", str(model), "--data", str(data), "--windows", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(result) == {"model", "naive", "seasonal_naive"} and result["model"]["n_forecasts"] == 4
+    assert main(["forecast", "evaluate", "--model", str(model), "--data", str(data), "--horizon", "5"]) == 2
+    assert "horizon must be from 1 to 4" in capsys.readouterr().err
+
+
+def test_covariates_are_named_as_unused():
+    from seqrnn.data.timeseries import as_table
+    from seqrnn.errors import SeqrnnWarning
+
+    y = seasonal(40)
+    frame = pd.DataFrame({"series": "a", "time": y.index, "target": y.to_numpy(), "price": np.arange(40.0)})
+    with pytest.warns(SeqrnnWarning, match="the covariates price are not used"):
+        Forecaster(horizon=3, **{**TINY, "epochs": 1}).fit(as_table(frame, covariates=["price"]))
