@@ -185,14 +185,14 @@ def test_doc_blocks_are_read_with_their_markers(tmp_path):
 
 @pytest.fixture(scope="module")
 def doc_data(tmp_path_factory, shared_data) -> Path:
-    """Small slices of the shared data under the same names: IMDb's first 40 negative, 40 positive
-    and 20 unlabelled training reviews, and Hamlet's first 15,000 characters after the book's cut."""
+    """Small slices of the shared data under the same names: IMDb's first 24 negative, 24 positive
+    and 16 unlabelled training reviews, and Hamlet's first 12,000 characters after the book's cut."""
     import io
     import tarfile
 
     folder = tmp_path_factory.mktemp("docs-data") / "shared" / "data"
     folder.mkdir(parents=True)
-    wanted = {"neg": 40, "pos": 40, "unsup": 20}
+    wanted = {"neg": 24, "pos": 24, "unsup": 16}
     with tarfile.open(shared_data / "aclImdb_train.tar.gz", "r|gz") as src, \
             tarfile.open(folder / "aclImdb_train.tar.gz", "w:gz") as out:
         for member in src:
@@ -203,7 +203,7 @@ def doc_data(tmp_path_factory, shared_data) -> Path:
                 if not any(wanted.values()):
                     break
     hamlet = (shared_data / "hamlet_pg2265.txt").read_text(encoding="utf-8")
-    (folder / "hamlet_pg2265.txt").write_text(hamlet[:15858 + 15_000], encoding="utf-8")
+    (folder / "hamlet_pg2265.txt").write_text(hamlet[:15858 + 12_000], encoding="utf-8")
     return folder
 
 
