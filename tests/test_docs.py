@@ -129,6 +129,14 @@ def test_site_builds_with_warnings_as_errors(tmp_path):
     assert "--hidden-size" in settings
     for image in ("sentiment.png", "charlm-hamlet.png", "gradients.png", "serve.png"):
         assert (site / image).is_file()
+    # each estimator's constructor, with types and defaults; the internals on a page of their own
+    assert api.count("<td><code>max_minutes</code></td>") == 3 and "<td><code>float</code> or <code>None</code></td>" in api
+    assert "RunDir" not in api and "TrainerState" not in api
+    assert "RunDir" in (site / "api-internals" / "index.html").read_text(encoding="utf-8")
+    # the notebooks, rendered as they are kept (not executed while the site builds)
+    for name in ("chapter", "own-texts"):
+        assert "jupyter-wrapper" in (site / "notebooks" / name / "index.html").read_text(encoding="utf-8")
+    assert (site / "getting-started" / "index.html").is_file()
 
 
 # --- the pages' blocks run as written -------------------------------------------------------------
@@ -171,8 +179,14 @@ def test_every_block_says_what_it_is(path):
     unlabelled = [line for line, lang, _, _ in blocks if not lang]
     assert not unlabelled, f"{path.name}: blocks without a language at lines {unlabelled}"
     for line, lang, code, runs in blocks:
-        if lang in RUNNABLE and runs and "$ " in code.splitlines()[0][:2]:
+        if lang in RUNNABLE and runs and code.startswith("$ "):
             pytest.fail(f"{path.name}:{line}: a prompt in a block that runs")
+    text = path.read_text(encoding="utf-8")
+    reasonless = [m.group(0) for m in re.finditer(r"<!--\s*no-run\b[^>]*-->", text)
+                  if not re.match(r"<!--\s*no-run:\s*\S", m.group(0))]
+    assert not reasonless, f"{path.name}: a no-run marker says why: <!-- no-run: REASON -->"
+    if path in RUN_PAGES:
+        assert sum(runs for *_, runs in blocks) >= 3, f"{path.name}: most of its blocks should run"
 
 
 def test_doc_blocks_are_read_with_their_markers(tmp_path):
