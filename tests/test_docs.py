@@ -203,7 +203,8 @@ def test_doc_blocks_are_read_with_their_markers(tmp_path):
 @pytest.fixture(scope="module")
 def doc_data(tmp_path_factory, shared_data) -> Path:
     """Small slices of the shared data under the same names: IMDb's first 24 negative, 24 positive
-    and 16 unlabelled training reviews, and Hamlet's first 12,000 characters after the book's cut."""
+    and 16 unlabelled training reviews, Hamlet's first 12,000 characters after the book's cut, and
+    tinyshakespeare's first 20,000."""
     import io
     import tarfile
 
@@ -221,6 +222,8 @@ def doc_data(tmp_path_factory, shared_data) -> Path:
                     break
     hamlet = (shared_data / "hamlet_pg2265.txt").read_text(encoding="utf-8")
     (folder / "hamlet_pg2265.txt").write_text(hamlet[:15858 + 12_000], encoding="utf-8")
+    shakespeare = (shared_data / "tinyshakespeare.txt").read_text(encoding="utf-8")
+    (folder / "tinyshakespeare.txt").write_text(shakespeare[:20_000], encoding="utf-8")
     return folder
 
 
