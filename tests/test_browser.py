@@ -118,8 +118,8 @@ def _type(browser, element_id: str, text: str):
     field.send_keys(text)
 
 
-def _classify(browser, reviews: list[str]) -> list[tuple[str, str, str]]:
-    """Type the reviews, press Classify: the table's rows (label, probability, review)."""
+def _classify(browser, reviews: list[str]) -> list[tuple[str, str, str, str]]:
+    """Type the reviews, press Classify: the table's rows (label, probability, review, the bars' text)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -132,7 +132,7 @@ def _classify(browser, reviews: list[str]) -> list[tuple[str, str, str]]:
     return [tuple(cell.text for cell in row.find_elements(By.TAG_NAME, "td")) for row in rows]
 
 
-def _generate(browser, start: str, length: int, seed: int) -> list[int]:
+def _generate(browser, start: str, length: int, seed: int, **fields: str) -> list[int]:
     """Fill in the generation fields and press Generate; wait for the end of the stream. Returns the
     lengths the output had each time the page changed it (recorded in the page, as it happened)."""
     from selenium.webdriver.common.by import By
@@ -141,6 +141,8 @@ def _generate(browser, start: str, length: int, seed: int) -> list[int]:
     _type(browser, "start", start)
     _type(browser, "length", str(length))
     _type(browser, "seed", str(seed))
+    for element_id, value in fields.items():  # top-n, top-p, temperature: as typed ("" leaves it empty)
+        _type(browser, element_id.replace("_", "-"), value)
     browser.execute_script("""
         window.seen = [];
         const out = document.getElementById("gen-out");
@@ -160,7 +162,7 @@ def test_browser_classifies_typed_reviews(browser, base_url):
     rows = _classify(browser, reviews)
     expected = _post(base_url + "v1/sentiment", {"texts": reviews})["results"]
     assert [row[2] for row in rows] == reviews
-    for (label, probability, _), result in zip(rows, expected):
+    for (label, probability, _, _), result in zip(rows, expected):
         assert label == ("positive" if result["label"] else "negative")
         assert probability == f"{result['probability']:.4f}" and 0.0 <= float(probability) <= 1.0
 
@@ -181,6 +183,61 @@ def test_browser_streams_a_generation_as_it_grows(browser, base_url):
     assert seen == sorted(seen)  # it only grew
     expected = _post(base_url + "v1/generate", {"start": "To be", "length": 4000, "seed": 11, "temperature": 1.0})
     assert shown == expected["texts"][0]
+
+
+def test_browser_shows_the_models_facts(browser, base_url, models):
+    """The Models table: each loaded model's task, classes, vocabulary size, when it was trained and its
+    best validation figure, as v1/info gives them (read from the model directory)."""
+    from selenium.webdriver.common.by import By
+
+    _open(browser, base_url)
+    info = json.loads(urllib.request.urlopen(base_url + "v1/info", timeout=WAIT_S).read())["about"]
+    cells = {row.get_attribute("data-model"): [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+             for row in browser.find_elements(By.CSS_SELECTOR, "#models tr[data-model]")}
+    name, task, classes, vocab, trained, validation = cells["sentiment"]
+    assert task.startswith("sentiment") and classes == "0, 1" and vocab == f"{info['sentiment']['vocab_size']:,} words"
+    assert trained and validation.startswith("accuracy ") and validation.split()[1].endswith("%")
+    assert f"{100 * info['sentiment']['validation']['value']:.1f}%" in validation
+    name, task, classes, vocab, trained, validation = cells["charlm"]
+    assert task.startswith("charlm") and classes == "—" and vocab == f"{info['charlm']['vocab_size']:,} characters"
+    assert validation.startswith("bits per char ") and f"{info['charlm']['validation']['value']:.3f}" in validation
+
+
+def test_browser_draws_each_class_probability_as_a_bar(browser, base_url):
+    from selenium.webdriver.common.by import By
+
+    reviews = ["a wonderful and great movie, I loved it", "boring and dull plot, I hated it"]
+    _open(browser, base_url)
+    _classify(browser, reviews)
+    expected = _post(base_url + "v1/sentiment", {"texts": reviews})["results"]
+    for row, result in zip(browser.find_elements(By.CSS_SELECTOR, "#sent-out table tr")[1:], expected):
+        bars = row.find_elements(By.CSS_SELECTOR, ".bar")
+        assert [b.get_attribute("data-class") for b in bars] == list(result["probabilities"])
+        for bar in bars:
+            p = result["probabilities"][bar.get_attribute("data-class")]
+            fill = bar.find_element(By.CSS_SELECTOR, ".fill")
+            width = float(fill.value_of_css_property("width")[:-2])
+            track = float(bar.find_element(By.CSS_SELECTOR, ".track").value_of_css_property("width")[:-2])
+            assert abs(width - p * track) <= 1.5, (p, width, track)
+        top = row.find_element(By.CSS_SELECTOR, ".bar.top")
+        assert top.get_attribute("data-class") == str(result["label"])
+
+
+def test_browser_generates_with_the_command_lines_options(browser, base_url):
+    """Length, top-n, top-p, temperature and seed as typed give the API's text for the same options."""
+    from selenium.webdriver.common.by import By
+
+    _open(browser, base_url)
+    for element_id in ("length", "top-n", "top-p", "temperature", "seed"):
+        assert browser.find_element(By.ID, element_id).get_attribute("type") == "number"
+    for options in ({"top_n": "1", "top_p": ""}, {"top_n": "", "top_p": "0.9", "temperature": "0.7"}):
+        _generate(browser, "To be", 120, seed=5, **options)
+        shown = browser.find_element(By.ID, "gen-out").get_attribute("textContent")
+        request = {"start": "To be", "length": 120, "seed": 5, "temperature": float(options.get("temperature", 1.0))}
+        request.update({k: float(v) if k == "top_p" else int(v) for k, v in options.items() if v and k != "temperature"})
+        assert shown == _post(base_url + "v1/generate", request)["texts"][0], options
+    _type(browser, "temperature", "1.0")
+    _type(browser, "top-p", "")
 
 
 def test_browser_shows_a_clear_message_for_an_out_of_range_field(browser, base_url):

@@ -130,3 +130,151 @@ def test_site_builds_with_warnings_as_errors(tmp_path):
     assert "--hidden-size" in settings
     for image in ("sentiment.png", "charlm-hamlet.png", "gradients.png", "serve.png"):
         assert (site / image).is_file()
+    # each estimator's constructor, with types and defaults; the internals on a page of their own
+    assert api.count("<td><code>max_minutes</code></td>") == 3 and "<td><code>float</code> or <code>None</code></td>" in api
+    assert "RunDir" not in api and "TrainerState" not in api
+    assert "RunDir" in (site / "api-internals" / "index.html").read_text(encoding="utf-8")
+    # the notebooks, rendered as they are kept (not executed while the site builds)
+    for name in ("chapter", "own-texts"):
+        assert "jupyter-wrapper" in (site / "notebooks" / name / "index.html").read_text(encoding="utf-8")
+    assert (site / "getting-started" / "index.html").is_file()
+
+
+# --- the pages' blocks run as written -------------------------------------------------------------
+#
+# A fenced block tagged `sh` (or `bash`) runs through bash, one tagged `python` runs in one namespace
+# per page, all in the page's order, from a folder that stands for a fresh clone: `.venv` there is
+# this Python's environment, and `../shared/data` holds small slices of the shared data (the same
+# file names, so `imdb` and `hamlet` resolve to them). `<!-- no-run: why -->` on the line before a
+# block keeps it from running (a block that needs hours, a GPU, or a server that never returns);
+# `text` blocks are output and never run. Every block on a checked page declares its language.
+
+GUIDE_PAGES = [README, DOCS / "index.md", DOCS / "getting-started.md", DOCS / "classification.md",
+               DOCS / "charlm.md", DOCS / "word-lm.md", DOCS / "serving.md"]
+# what `make test` runs; SEQRNN_DOC_PAGES=all runs every guide page's blocks (a few minutes more)
+RUN_PAGES = [README, DOCS / "getting-started.md"]
+if os.environ.get("SEQRNN_DOC_PAGES") == "all":
+    RUN_PAGES += [p for p in GUIDE_PAGES if p not in RUN_PAGES and p.name != "serving.md"]
+FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$",
+                   re.MULTILINE | re.DOTALL)
+NO_RUN = re.compile(r"<!--\s*no-run\b[^>]*-->\s*$")
+RUNNABLE = {"sh": "sh", "bash": "sh", "python": "python"}
+
+
+def doc_blocks(path: Path) -> list[tuple[int, str, str, bool]]:
+    """(line, language, code, runs) for every fenced block of the page, in order."""
+    text = path.read_text(encoding="utf-8")
+    blocks = []
+    for m in FENCE.finditer(text):
+        before = text[:m.start()].rstrip("\n").splitlines()
+        marked = bool(before) and bool(NO_RUN.search(before[-1]))
+        lang = m.group("lang")
+        body = "\n".join(line[len(m.group("indent")):] for line in m.group("body").splitlines())
+        blocks.append((text.count("\n", 0, m.start()) + 1, lang, body, lang in RUNNABLE and not marked))
+    return blocks
+
+
+@pytest.mark.parametrize("path", GUIDE_PAGES, ids=lambda p: p.name)
+def test_every_block_says_what_it_is(path):
+    """Nothing escapes the run by leaving out its language: each block is `sh`, `python` (both run
+    unless marked no-run) or `text` (output, a file's contents)."""
+    blocks = doc_blocks(path)
+    assert blocks, f"{path.name} has no blocks"
+    unlabelled = [line for line, lang, _, _ in blocks if not lang]
+    assert not unlabelled, f"{path.name}: blocks without a language at lines {unlabelled}"
+    for line, lang, code, runs in blocks:
+        if lang in RUNNABLE and runs and code.startswith("$ "):
+            pytest.fail(f"{path.name}:{line}: a prompt in a block that runs")
+    text = path.read_text(encoding="utf-8")
+    reasonless = [m.group(0) for m in re.finditer(r"<!--\s*no-run\b[^>]*-->", text)
+                  if not re.match(r"<!--\s*no-run:\s*\S", m.group(0))]
+    assert not reasonless, f"{path.name}: a no-run marker says why: <!-- no-run: REASON -->"
+    if path in RUN_PAGES:
+        assert sum(runs for *_, runs in blocks) >= 3, f"{path.name}: most of its blocks should run"
+
+
+def test_doc_blocks_are_read_with_their_markers(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("a\n\n```sh\necho one\n```\n\n<!-- no-run: a GPU -->\n```sh\nnvidia-smi\n```\n\n"
+                    "```text\nout\n```\n\n- item\n\n    ```python\n    x = 1\n    ```\n", encoding="utf-8")
+    assert [(lang, code, runs) for _, lang, code, runs in doc_blocks(page)] == [
+        ("sh", "echo one", True), ("sh", "nvidia-smi", False), ("text", "out", False), ("python", "x = 1", True)]
+
+
+@pytest.fixture(scope="module")
+def doc_data(tmp_path_factory, shared_data) -> Path:
+    """Small slices of the shared data under the same names: IMDb's first 24 negative, 24 positive
+    and 16 unlabelled training reviews, Hamlet's first 12,000 characters after the book's cut, and
+    tinyshakespeare's first 20,000."""
+    import io
+    import tarfile
+
+    folder = tmp_path_factory.mktemp("docs-data") / "shared" / "data"
+    folder.mkdir(parents=True)
+    wanted = {"neg": 24, "pos": 24, "unsup": 16}
+    with tarfile.open(shared_data / "aclImdb_train.tar.gz", "r|gz") as src, \
+            tarfile.open(folder / "aclImdb_train.tar.gz", "w:gz") as out:
+        for member in src:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) == 4 and wanted.get(parts[2], 0) > 0:
+                wanted[parts[2]] -= 1
+                out.addfile(member, io.BytesIO(src.extractfile(member).read()))
+                if not any(wanted.values()):
+                    break
+    hamlet = (shared_data / "hamlet_pg2265.txt").read_text(encoding="utf-8")
+    (folder / "hamlet_pg2265.txt").write_text(hamlet[:15858 + 12_000], encoding="utf-8")
+    shakespeare = (shared_data / "tinyshakespeare.txt").read_text(encoding="utf-8")
+    (folder / "tinyshakespeare.txt").write_text(shakespeare[:20_000], encoding="utf-8")
+    return folder
+
+
+def run_page(path: Path, clone: Path, data: Path, monkeypatch) -> list[tuple[int, float]]:
+    """Run the page's blocks in order from `clone`; (line, seconds) per block run."""
+    import time
+
+    venv = Path(sys.prefix)
+    (clone / ".venv").symlink_to(venv, target_is_directory=True)
+    env = {**os.environ, "SEQRNN_DATA": str(data), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    monkeypatch.chdir(clone)
+    monkeypatch.setenv("SEQRNN_DATA", str(data))
+    namespace: dict = {"__name__": "__doc__"}
+    cwd, timings = clone, []
+    state = clone.parent / "state"
+    for line, lang, code, runs in doc_blocks(path):
+        if not runs:
+            continue
+        began = time.perf_counter()
+        where = f"{path.name}:{line}"
+        if RUNNABLE[lang] == "sh":
+            script = f"set -eo pipefail\n{code}\nenv -0 > {state}.env\npwd > {state}.pwd\n"
+            result = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True, text=True,
+                                    timeout=240)
+            assert result.returncode == 0, f"{where} failed ({result.returncode}):\n{code}\n{result.stderr[-3000:]}"
+            env = dict(item.split("=", 1) for item in Path(f"{state}.env").read_text().split("\0") if "=" in item)
+            cwd = Path(Path(f"{state}.pwd").read_text().strip())
+        else:
+            monkeypatch.chdir(cwd)
+            for name in ("SEQRNN_DATA",):
+                monkeypatch.setenv(name, env[name])
+            try:
+                exec(compile(code, where, "exec"), namespace)
+            except Exception as exc:  # noqa: BLE001 - the block and the error, as one message
+                pytest.fail(f"{where} failed: {type(exc).__name__}: {exc}\n{code}")
+        timings.append((line, round(time.perf_counter() - began, 1)))
+    return timings
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", RUN_PAGES, ids=lambda p: p.name)
+def test_page_blocks_run_in_order_as_written(path, doc_data, tmp_path, monkeypatch):
+    import warnings
+
+    clone = doc_data.parent.parent / f"clone-{path.stem}"  # so that ../shared/data is the slices
+    clone.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        timings = run_page(path, clone, doc_data, monkeypatch)
+    assert timings, f"{path.name}: no block ran"
+    print(path.name, timings)

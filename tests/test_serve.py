@@ -388,15 +388,25 @@ def test_a_route_for_a_model_not_loaded_is_404(models):
 def test_info_reports_the_models_and_the_request_limits(client, models):
     r = client.get("/v1/info")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
-    assert r.json() == {"version": __version__, "models": {"sentiment": True, "charlm": True},
-                        "limits": {"max_body_bytes": 20_000, "max_texts": 8, "max_text_chars": 500,
-                                   "max_start_chars": 50, "max_length": 300, "max_num_samples": 4}}
+    info = r.json()
+    assert {k: v for k, v in info.items() if k != "about"} == {
+        "version": __version__, "models": {"sentiment": True, "charlm": True},
+        "limits": {"max_body_bytes": 20_000, "max_texts": 8, "max_text_chars": 500,
+                   "max_start_chars": 50, "max_length": 300, "max_num_samples": 4}}
+    sentiment, charlm = info["about"]["sentiment"], info["about"]["charlm"]  # each model's facts, for the page
+    assert sentiment["task"] == "sentiment" and sentiment["classes"] == [0, 1] and sentiment["vocab_size"] > 2
+    assert charlm["task"] == "charlm" and charlm["classes"] is None and charlm["vocab_size"] > 2
+    for facts in (sentiment, charlm):
+        assert facts["trained"].endswith("+00:00") and facts["validation"]["epochs"] >= 1
+    assert sentiment["validation"]["name"] == "accuracy" and 0 <= sentiment["validation"]["value"] <= 1
+    assert charlm["validation"]["name"] == "bits_per_char" and charlm["validation"]["value"] > 0
     schema = client.get("/openapi.json").json()
     assert "/v1/info" in schema["paths"] and "Info" in schema["components"]["schemas"]
     assert client.post("/v1/info", json={}).status_code == 405
     with TestClient(create_app(charlm_dir=models[1])) as only_charlm:
         info = only_charlm.get("/v1/info").json()
         assert info["models"] == {"sentiment": False, "charlm": True}
+        assert info["about"]["sentiment"] is None and info["about"]["charlm"]["task"] == "charlm"
         assert info["limits"]["max_length"] == Limits().max_length
 
 

@@ -2,7 +2,8 @@
 
 A page line `<!-- settings: TASK -->` (TASK: classify, charlm, lm, forecast or run) becomes a table of every
 setting of that task: its flag, its part, each preset's value and its help text, so the page can
-never disagree with the code.
+never disagree with the code. A line `<!-- parameters: TASK -->` becomes the table of the task's
+estimator's constructor: every keyword parameter with its type, its default and what it is.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ TASKS = {
     "forecast": (config.ForecastConfig, config.FORECAST_PRESETS),
 }
 MARKER = re.compile(r"^<!-- settings: (\w+) -->$", re.MULTILINE)
+PARAMETERS = re.compile(r"^<!-- parameters: (\w+) -->$", re.MULTILINE)
 
 
 def _value(value) -> str:
@@ -77,6 +79,36 @@ def table(task: str) -> str:
     return "\n".join(rows)
 
 
+def _type(f, optional: bool = False) -> str:
+    """The field's type, `X` or `None` when None is allowed (no `|`: it would split the table's cell)."""
+    name = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    parts = [part.strip() for part in name.split("|")]
+    kinds = [part for part in parts if part != "None"]
+    shown = " or ".join(f"`{kind}`" for kind in kinds)
+    return shown + (" or `None`" if optional or "None" in parts else "")
+
+
+def parameters(task: str) -> str:
+    """The estimator's constructor: `preset`, every setting (default None: the preset's value, shown
+    for each preset), then the run options with their defaults."""
+    config_class, presets = TASKS[task]
+    values = {name: preset.flat() for name, preset in presets.items()}
+    choices = ", ".join(f"`{name!r}`" for name in presets)
+    rows = ["| parameter | type | default | what |", "| --- | --- | --- | --- |",
+            f"| `preset` | `str` | `'default'` | where every setting left at None starts: {choices} "
+            "([Settings and presets](settings.md)) |"]
+    for name, (part, f) in config.flat_fields(config_class).items():
+        preset_values = ", ".join(f"{preset} `{values[preset][name]!r}`" for preset in presets)
+        allowed = _allowed(f.metadata)
+        rows.append(f"| `{name}` | {_type(f, optional=True)} | `None`: the preset's ({preset_values}) | "
+                    f"{_cell(f.metadata['help'])}{'; ' + allowed if allowed else ''} ({part}) |")
+    for f in fields(config.RunOptions):
+        allowed = _allowed(f.metadata)
+        rows.append(f"| `{f.name}` | {_type(f)} | `{f.default!r}` | "
+                    f"{_cell(f.metadata['help'])}{'; ' + allowed if allowed else ''} (how a call runs; not saved) |")
+    return "\n".join(rows)
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ARG001 (MkDocs' hook signature)
     def replace(match: re.Match) -> str:
         task = match.group(1)
@@ -84,4 +116,10 @@ def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ARG001
             raise ValueError(f"{page.file.src_path}: unknown settings table {task!r}")
         return table(task)
 
-    return MARKER.sub(replace, markdown)
+    def replace_parameters(match: re.Match) -> str:
+        task = match.group(1)
+        if task not in TASKS:
+            raise ValueError(f"{page.file.src_path}: unknown parameters table {task!r}")
+        return parameters(task)
+
+    return PARAMETERS.sub(replace_parameters, MARKER.sub(replace, markdown))

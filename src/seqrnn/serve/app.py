@@ -11,8 +11,10 @@ Endpoints (all JSON unless noted):
   `seqrnn charlm sample` prints it); with `"stream": true`, `text/plain` characters as they are
   generated (the same text as without streaming, for the same seed).
 - `GET /healthz` -> `{"status": "ok", "models": {"sentiment": bool, "charlm": bool}}`.
-- `GET /v1/info` -> `{"version", "models": {"sentiment": bool, "charlm": bool}, "limits": {...}}`: what
-  this server has loaded and what one request may ask for (the page reads it).
+- `GET /v1/info` -> `{"version", "models": {"sentiment": bool, "charlm": bool}, "limits": {...},
+  "about": {"sentiment": {...} | null, "charlm": {...} | null}}`: what this server has loaded, what one
+  request may ask for, and each loaded model's facts (`_model_facts`: task, classes, vocabulary size,
+  when it was trained, its best validation figure); the page reads it.
 - `GET /` -> a self-contained HTML page to try both models (`static/index.html`, package data).
 
 Errors are JSON `{"error": "one line", "detail": ...}`: 400 bad input the model rejects (start
@@ -70,6 +72,43 @@ def _page_html() -> str:
         return page.read_text(encoding="utf-8")
     except OSError as exc:
         raise SeqrnnRuntimeError(f"this installation lacks the page seqrnn/static/index.html: {exc}") from None
+
+
+# the validation figure a model directory's metrics.jsonl reports, by task: (name, True if higher is better)
+VALIDATION_FIGURES = (("accuracy", True), ("bits_per_char", False), ("perplexity", False), ("loss", False))
+
+
+def _model_facts(model, directory) -> dict | None:
+    """What the page shows of a loaded model: its task, classes (None for a language model), the size
+    of its vocabulary, when its weights were written (UTC, ISO 8601) and its best validation figure
+    from the directory's metrics.jsonl (None for a model saved without a training run)."""
+    import datetime
+    import json
+    from pathlib import Path
+
+    if model is None:
+        return None
+    folder = Path(directory)
+    weights = folder / "model.safetensors"
+    trained = (datetime.datetime.fromtimestamp(weights.stat().st_mtime, datetime.timezone.utc)
+               .isoformat(timespec="seconds") if weights.exists() else None)
+    records = []
+    with contextlib.suppress(OSError, ValueError):
+        for line in (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
+            record = json.loads(line) if line.strip() else {}
+            if isinstance(record, dict) and record.get("type") == "val":
+                records.append(record)
+    validation = None
+    for name, higher in VALIDATION_FIGURES:
+        values = [r[name] for r in records if isinstance(r.get(name), (int, float))]
+        if values:
+            validation = {"name": name, "value": max(values) if higher else min(values), "epochs": records[-1].get("epoch")}
+            break
+    classes = getattr(model, "classes_", None)
+    return {"task": model.task, "classes": None if classes is None else [c.item() if hasattr(c, "item") else c
+                                                                          for c in classes],
+            "vocab_size": len(model.vocab_), "trained": trained, "validation": validation,
+            "preset": getattr(model, "preset", None)}
 
 
 def _request_models(limits: Limits):
@@ -138,10 +177,28 @@ def _request_models(limits: Limits):
         max_length: int
         max_num_samples: int
 
+    class Validation(BaseModel):
+        name: str
+        value: float
+        epochs: int | None = None
+
+    class ModelFacts(BaseModel):
+        task: str
+        classes: list[str | int | float | bool] | None
+        vocab_size: int
+        trained: str | None
+        validation: Validation | None
+        preset: str | None = None
+
+    class About(BaseModel):
+        sentiment: ModelFacts | None
+        charlm: ModelFacts | None
+
     class Info(BaseModel):
         version: str
         models: ModelsLoaded
         limits: RequestLimits
+        about: About
 
     return SentimentRequest, GenerateRequest, Info
 
@@ -179,7 +236,8 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
     SentimentRequest, GenerateRequest, Info = _request_models(limits)
     page_html = _page_html()
     loaded = {"sentiment": clf is not None, "charlm": lm is not None}
-    info = Info(version=__version__, models=loaded, limits=dataclasses.asdict(limits))
+    about = {"sentiment": _model_facts(clf, sentiment_dir), "charlm": _model_facts(lm, charlm_dir)}
+    info = Info(version=__version__, models=loaded, limits=dataclasses.asdict(limits), about=about)
     # the threads of the model calls, each with its own kit: a copy of the classifier (PyTorch's
     # recurrent modules rewrite their state on every call), and the read-only step all generations share
     import copy
