@@ -130,8 +130,8 @@ def test_site_builds_with_warnings_as_errors(tmp_path):
     assert "--hidden-size" in settings
     for image in ("sentiment.png", "charlm-hamlet.png", "gradients.png", "serve.png"):
         assert (site / image).is_file()
-    # each estimator's constructor, with types and defaults; the internals on a page of their own
-    assert api.count("<td><code>max_minutes</code></td>") == 3 and "<td><code>float</code> or <code>None</code></td>" in api
+    # each of the five estimators' constructor, with types and defaults; the internals on a page of their own
+    assert api.count("<td><code>max_minutes</code></td>") == 5 and "<td><code>float</code> or <code>None</code></td>" in api
     assert "RunDir" not in api and "TrainerState" not in api
     assert "RunDir" in (site / "api-internals" / "index.html").read_text(encoding="utf-8")
     # the notebooks, rendered as they are kept (not executed while the site builds)
@@ -204,8 +204,8 @@ def test_doc_blocks_are_read_with_their_markers(tmp_path):
 @pytest.fixture(scope="module")
 def doc_data(tmp_path_factory, shared_data) -> Path:
     """Small slices of the shared data under the same names: IMDb's first 24 negative, 24 positive
-    and 16 unlabelled training reviews, Hamlet's first 12,000 characters after the book's cut, and
-    tinyshakespeare's first 20,000."""
+    and 16 unlabelled training reviews, Hamlet's first 12,000 characters after the book's cut,
+    tinyshakespeare's first 20,000, and two of the series sets and the airline series whole."""
     import io
     import tarfile
 
@@ -225,6 +225,10 @@ def doc_data(tmp_path_factory, shared_data) -> Path:
     (folder / "hamlet_pg2265.txt").write_text(hamlet[:15858 + 12_000], encoding="utf-8")
     shakespeare = (shared_data / "tinyshakespeare.txt").read_text(encoding="utf-8")
     (folder / "tinyshakespeare.txt").write_text(shakespeare[:20_000], encoding="utf-8")
+    (folder / "series").mkdir()
+    for name in ("GunPoint_TRAIN.ts", "GunPoint_TEST.ts", "ItalyPowerDemand_TRAIN.ts", "ItalyPowerDemand_TEST.ts",
+                 "Airline.csv"):  # small already
+        (folder / "series" / name).write_bytes((shared_data / "series" / name).read_bytes())
     return folder
 
 
