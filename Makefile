@@ -17,11 +17,9 @@ $(STAMP): pyproject.toml requirements.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# the tests that need no process of their own run on both cores (pytest-xdist); then those that start
-# processes and servers (marked slow), one at a time
+# the whole suite on both cores (pytest-xdist), the tests that start processes (marked slow) first
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" -n 2
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -n 2 --durations=10
 
 # everything but the tests that start a process or a server (marked slow): for quick checks while editing
 test-fast: $(STAMP)

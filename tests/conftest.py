@@ -168,3 +168,9 @@ def three_class_model(tmp_path_factory):
     clf = TextClassifier(preset="default", **{**TINY, "epochs": 3, "seq_len": 40}).fit(texts, labels)
     clf.save(out)
     return clf, out
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that start processes (marked slow, the longest) first: `make test` runs the whole
+    suite on two workers (pytest-xdist), and starting the long ones first lets both finish together."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the order within each part stays
