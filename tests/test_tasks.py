@@ -147,7 +147,7 @@ def test_the_registry_gives_a_new_task_what_the_command_line_and_the_exporter_ne
     assert parser.parse_args(["--seq-len", "30"]).seq_len == 30
     TextRegressor(threads=1, quiet=True, epochs=1).fit(*scored_texts(40, seed=1), out_dir=tmp_path / "reg")
     pytest.importorskip("onnx")
-    with pytest.raises(SeqrnnError, match="holds a text-regressor model; export takes sentiment and charlm models"):
+    with pytest.raises(SeqrnnError, match="holds a text-regressor model; export takes sentiment, charlm and series models"):
         export_model(tmp_path / "reg", "onnx", tmp_path / "reg.onnx")
 
 

@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # export
     p = tasks.add_parser("export", help="write a trained model as an ONNX graph, to run it without seqrnn")
-    p.add_argument("--model", required=True, help="model directory written by `classify train` or `charlm train`")
+    p.add_argument("--model", required=True, help="model directory written by `classify train` (texts or series) or `charlm train`")
     p.add_argument("--format", default="onnx", help="onnx (the only format; needs pip install 'seqrnn[export]')")
     p.add_argument("--out", required=True, help="the file to write, e.g. model.onnx")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
