@@ -345,8 +345,11 @@ STATUS_TABLE = [
     ("/v1/classify", {"series": [[[1.0] * 3] * 2] * 7}, 422, "series"),  # max_series 6
     ("/v1/classify", {"series": [[[1.0] * 51] * 2]}, 422, "series[0] has 102 values"),  # max_series_values 100
     ("/v1/classify", {"series": [[[1.0] * 3] * 2, [1.0] * 101]}, 422, "series[1] has 101 values"),
-    ("/v1/classify", {"series": [[[1, "two"], [3, 4]]]}, 422, "series"),
-    ("/v1/classify", {"series": [[[1, True], [3, 4]]]}, 422, "series"),
+    ("/v1/classify", {"series": [[[1, "two"], [3, 4]]]}, 422, "series[0][0][1] is str, not a number or null"),
+    ("/v1/classify", {"series": [[[1, 2], [3, 4]], [1, True]]}, 422, "series[1][1] is bool, not a number or null"),
+    ("/v1/classify", {"series": [[1, [2, 3]]]}, 422, "series[0] mixes numbers and lists"),
+    ("/v1/classify", {"series": [[1, 2], 3]}, 422, "series[1] must be a list of numbers or a list of channels"),
+    ("/v1/classify", {"series": "1, 2, 3"}, 422, "series"),
     ("/v1/classify", {"texts": ["fine"]}, 422, "texts"),
     ("/v1/classify", {"series": [[[1, 2]] * 2, [[1, 2]] * 3]}, 400, "series[1] has 3 channels but the model was "
                                                                      "trained on 2"),
@@ -511,7 +514,30 @@ def test_nan_and_infinity_in_a_series_are_422(client, field):
     """null is the missing value; NaN and infinities are refused."""
     r = client.post("/v1/classify", content=f'{{"series": [[[1, {field}], [2, 3]]]}}'.encode(),
                     headers={"Content-Type": "application/json"})
-    assert r.status_code == 422 and "series" in r.json()["error"]
+    assert r.status_code == 422 and "series[0][0][1] is not finite: null marks a missing value" in r.json()["error"]
+    r = client.post("/v1/classify", content=b'{"series": [[[1, 1e400], [2, 3]]]}',
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and "series[0][0][1] is not finite" in r.json()["error"]
+
+
+def test_serve_passes_series_to_the_app(monkeypatch, series_model):
+    """`seqrnn serve --series DIR` loads the series classifier (the app is built, then the test stops)."""
+    from seqrnn.cli.main import build_parser
+    from seqrnn.serve import server
+
+    built = {}
+
+    def stop(threads, *args, **kwargs):
+        built["app"] = create_app(*args, **kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(server, "_worker_app", stop)
+    args = build_parser().parse_args(["serve", "--series", str(series_model), "--port", "0"])
+    assert args.series == str(series_model) and args.sentiment is None
+    with pytest.raises(SystemExit):
+        server.serve_command(args)
+    state = built["app"].state
+    assert state.series is not None and state.sentiment is None and state.charlm is None
 
 
 def test_each_thread_has_its_own_copy_of_the_series_classifier(series_model):

@@ -39,6 +39,7 @@ import contextlib
 import dataclasses
 import functools
 import importlib.resources
+import math
 import time
 from typing import Annotated
 
@@ -149,14 +150,35 @@ def _request_models(limits: Limits):
                         f"channels (lists of numbers, one per time point); null: a missing value; at most "
                         f"{limits.max_series_values} values per series")
 
-        @field_validator("series")
+        @field_validator("series", mode="before")
         @classmethod
-        def _series_are_not_too_long(cls, value: list) -> list:
+        def _series_are_numbers_within_the_limit(cls, value):
+            """One clear line for the first series of the wrong form, before pydantic's union errors; the
+            values counted before they are validated one by one."""
+            if not isinstance(value, list) or len(value) > limits.max_series:
+                return value  # pydantic's own message (not a list, too many series)
             for i, one in enumerate(value):
-                count = sum(len(c) if isinstance(c, list) else 1 for c in one)
+                if not isinstance(one, list):
+                    raise ValueError(f"series[{i}] must be a list of numbers or a list of channels, "
+                                     f"not {type(one).__name__}")
+                nested = [isinstance(c, list) for c in one]
+                if any(nested) and not all(nested):
+                    raise ValueError(f"series[{i}] mixes numbers and lists: give a list of numbers (one channel) "
+                                     "or a list of channels")
+                channels = one if any(nested) else [one]
+                count = sum(len(c) for c in channels)
                 if count > limits.max_series_values:
                     raise ValueError(f"series[{i}] has {count} values, more than the {limits.max_series_values} "
                                      "a series may have")
+                for c, channel in enumerate(channels):
+                    for t, x in enumerate(channel):
+                        if x is None:
+                            continue
+                        where = f"series[{i}]" + (f"[{c}]" if any(nested) else "") + f"[{t}]"
+                        if isinstance(x, bool) or not isinstance(x, (int, float)):
+                            raise ValueError(f"{where} is {type(x).__name__}, not a number or null")
+                        if isinstance(x, float) and not math.isfinite(x):
+                            raise ValueError(f"{where} is not finite: null marks a missing value")
             return value
 
     class GenerateRequest(BaseModel):
