@@ -172,8 +172,9 @@ def test_the_server_lists_and_loads_its_models_from_the_registry():
     from seqrnn.serve import app
 
     assert app.MODELS == {"sentiment": ("sentiment model", "--sentiment"),
-                           "charlm": ("character language model", "--charlm")}
-    with pytest.raises(SeqrnnError, match="nothing to serve: give --sentiment DIR and/or --charlm DIR"):
+                           "charlm": ("character language model", "--charlm"),
+                           "series": ("series classifier", "--series")}
+    with pytest.raises(SeqrnnError, match="nothing to serve: give --sentiment DIR, --charlm DIR and/or --series DIR"):
         app._load_models(None, None)
 
 
