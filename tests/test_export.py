@@ -187,7 +187,7 @@ def test_other_formats_models_and_missing_packages_are_refused(tmp_path, monkeyp
     with pytest.raises(SeqrnnError, match="no such model directory"):
         export_model(tmp_path / "missing", "onnx", tmp_path / "m.onnx")
     write_model_dir(tmp_path / "lm", "lm")
-    with pytest.raises(SeqrnnError, match="holds a lm model; export takes sentiment and charlm models"):
+    with pytest.raises(SeqrnnError, match="holds a lm model; export takes sentiment, charlm and series models"):
         export_model(tmp_path / "lm", "onnx", tmp_path / "m.onnx")
     monkeypatch.setitem(__import__("sys").modules, "onnx", None)  # as if it were not installed
     with pytest.raises(SeqrnnError, match=r"needs the onnx package: pip install 'seqrnn\[export\]'"):
@@ -210,3 +210,41 @@ def test_the_command_prints_one_line(charlm, tmp_path, seqrnn_cli):
     assert "\n" not in line and "inputs ids, h" in line and "outputs logits, h_out" in line
     again = seqrnn_cli("export", "--model", out, "--out", tmp_path / "lm.onnx")
     assert again.returncode == 2 and again.stderr.strip().endswith("already exists; use --force to replace it")
+
+
+# --- series classifiers -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["channel", "series"])
+def series_classifier(request, tmp_path_factory):
+    """A tiny trained series classifier (two channels, unequal lengths, a missing value), exported."""
+    from seqrnn.tasks.series import SeriesClassifier
+
+    rng = np.random.default_rng(0)
+    labels = rng.choice(["down", "up", "flat"], 36)
+    X = []
+    for label in labels:
+        steps = int(rng.integers(8, 20))
+        slope = {"down": -1.0, "up": 1.0, "flat": 0.0}[label]
+        series = np.stack([slope * np.linspace(0, 1, steps), rng.normal(size=steps)]) + rng.normal(0, 0.1, (2, steps))
+        X.append(series.astype(np.float32))
+    X[0][1, 2] = np.nan
+    out = tmp_path_factory.mktemp("series") / "model"
+    clf = SeriesClassifier(epochs=3, hidden_size=8, projection_size=4, bidirectional=True, pooling="maxmean",
+                           normalise=request.param, threads=1, quiet=True).fit(X, labels, out_dir=out)
+    return clf, X, export_model(out, "onnx", out / "model.onnx")
+
+
+def test_the_series_graph_gives_predict_proba(series_classifier):
+    clf, X, exported = series_classifier
+    path = exported["out"] if isinstance(exported, dict) else exported
+    values = clf.vocab_.transform(X)  # what the metadata describes: each series (steps, channels)
+    lengths = np.array([len(v) for v in values])
+    batch = np.zeros((len(values), lengths.max(), values[0].shape[1]), dtype=np.float32)
+    for i, v in enumerate(values):
+        batch[i, :len(v)] = v
+    (probabilities,) = session(path).run(None, {"values": batch, "lengths": lengths.astype(np.int64)})
+    np.testing.assert_allclose(probabilities, clf.predict_proba(X), atol=1e-5)
+    meta = metadata(path)
+    assert json.loads(meta["classes"]) == list(clf.classes_) and meta["normalise"] == clf.vocab_.normalise
+    assert np.allclose(json.loads(meta["mean"]), clf.vocab_.mean) and int(meta["channels"]) == 2

@@ -41,6 +41,7 @@ from seqrnn.serve.limits import ConnectionLimits, Limits
 from seqrnn.serve.workers import frozen_stepper, sample
 from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn.tasks.classifier import SentimentClassifier
+from seqrnn.tasks.series import SeriesClassifier
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 6
@@ -48,7 +49,7 @@ POSITIVE = ["great", "wonderful", "loved", "superb"]
 NEGATIVE = ["awful", "boring", "hated", "dull"]
 FILLER = ["the", "movie", "plot", "was", "and", "a", "story"]
 LIMITS = Limits(max_body_bytes=20_000, max_texts=8, max_text_chars=500, max_start_chars=50, max_length=300,
-                max_num_samples=4)
+                max_num_samples=4, max_series=6, max_series_values=100)
 
 
 def _reviews(n: int):
@@ -113,16 +114,37 @@ def models(tmp_path_factory):
     return train_tiny_models(tmp_path_factory.mktemp("serve"))
 
 
+def _series(n: int, channels: int = 2, steps: int = 20, seed: int = 0):
+    """n series (channels, steps) whose class is the sign of their mean."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    X = rng.normal(size=(n, channels, steps)) + np.where(labels == 1, 1.0, -1.0)[:, None, None]
+    return X, labels
+
+
+def train_tiny_series_model(directory: Path, channels: int = 2) -> Path:
+    """A tiny series classifier trained for real (a second or so): 24 series of 20 steps."""
+    X, y = _series(24, channels)
+    SeriesClassifier(epochs=3, hidden_size=8, projection_size=4, threads=1, quiet=True).fit(X, y, out_dir=directory)
+    return directory
+
+
 @pytest.fixture(scope="module")
-def client(models):
-    with TestClient(create_app(*models, limits=LIMITS)) as c:
+def series_model(tmp_path_factory):
+    """A tiny two-channel series classifier in a model directory."""
+    return train_tiny_series_model(tmp_path_factory.mktemp("serve-series") / "series")
+
+
+@pytest.fixture(scope="module")
+def client(models, series_model):
+    with TestClient(create_app(*models, limits=LIMITS, series_dir=series_model)) as c:
         yield c
 
 
 def test_healthz_reports_the_loaded_models(client):
     r = client.get("/healthz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "models": {"sentiment": True, "charlm": True}}
+    assert r.json() == {"status": "ok", "models": {"sentiment": True, "charlm": True, "series": True}}
 
 
 def test_sentiment_matches_the_classifier(client, models):
@@ -240,7 +262,7 @@ def test_the_request_model_agrees_with_check_sampling_options(field, value):
     """What the API's validation accepts is what the shared check accepts (below the server's limits)."""
     from pydantic import ValidationError
 
-    _, GenerateRequest, _ = _request_models(LIMITS)
+    _, GenerateRequest, *_ = _request_models(LIMITS)
     try:
         check_sampling_options(**{field: value})
         shared_ok, message = True, ""
@@ -318,6 +340,25 @@ STATUS_TABLE = [
     ("/v1/generate", {**GOOD_GENERATE, "start": "Zebra\u20ac", "stream": True}, 400, "never saw"),
     ("/v1/generate", {**GOOD_GENERATE, "start": "\u20ac\u20ac", "ignore_unknown": True}, 400, "at least one"),
     ("/v1/sentiment", {"texts": ["w" * 499] * 50}, 413, "20000 bytes"),
+    ("/v1/classify", {"series": [[[0.5, -1, None], [2, 3, 4]]]}, 200, ""),
+    ("/v1/classify", {"series": []}, 422, "series"),
+    ("/v1/classify", {"series": [[[1.0] * 3] * 2] * 7}, 422, "series"),  # max_series 6
+    ("/v1/classify", {"series": [[[1.0] * 51] * 2]}, 422, "series[0] has 102 values"),  # max_series_values 100
+    ("/v1/classify", {"series": [[[1.0] * 3] * 2, [1.0] * 101]}, 422, "series[1] has 101 values"),
+    ("/v1/classify", {"series": [[[1, "two"], [3, 4]]]}, 422, "series[0][0][1] is str, not a number or null"),
+    ("/v1/classify", {"series": [[[1, 2], [3, 4]], [1, True]]}, 422, "series[1][1] is bool, not a number or null"),
+    ("/v1/classify", {"series": [[1, [2, 3]]]}, 422, "series[0] mixes numbers and lists"),
+    ("/v1/classify", {"series": [[1, 2], 3]}, 422, "series[1] must be a list of numbers or a list of channels"),
+    ("/v1/classify", {"series": "1, 2, 3"}, 422, "series"),
+    ("/v1/classify", {"texts": ["fine"]}, 422, "texts"),
+    ("/v1/classify", {"series": [[[1, 2]] * 2, [[1, 2]] * 3]}, 400, "series[1] has 3 channels but the model was "
+                                                                     "trained on 2"),
+    ("/v1/classify", {"series": [[[1, 2]] * 2, [1, 2, 3]]}, 400, "series[1] has 1 channel but"),
+    ("/v1/classify", {"series": [[[1, 2], [3, 4]], [[1, 2, 3], [4, 5]]]}, 400,
+     "series[1]'s channels have different lengths"),
+    ("/v1/classify", {"series": [[[1, 2], [3, 4]], [[], []]]}, 400, "series[1] has no time points"),
+    ("/v1/classify", {"series": [[]]}, 400, "series[0] has no time points"),
+    ("/v1/classify", {"series": [[[1e39, 2], [3, 4]]]}, 400, "series[0] holds a value beyond float32's range"),
     ("/v1/generate", {"start": "T" * 30_000}, 413, "20000 bytes"),
     ("/no/such/route", {}, 404, "Not Found"),
 ]
@@ -341,6 +382,9 @@ def test_a_model_not_loaded_is_404_on_each_route(models):
         assert c.post("/v1/generate", json={"length": 0}).status_code == 422  # the fields first
     with TestClient(create_app(charlm_dir=models[1], limits=LIMITS)) as c:
         assert c.post("/v1/sentiment", json={"texts": ["fine"]}).status_code == 404
+        r = c.post("/v1/classify", json={"series": [[1.0, 2.0]]})
+        assert r.status_code == 404 and "--series" in r.json()["error"]
+        assert c.post("/v1/classify", json={"series": []}).status_code == 422  # the fields first
 
 
 def test_a_body_that_is_not_json_is_422(client):
@@ -375,10 +419,11 @@ def test_unknown_start_characters_are_400_unless_ignored(client):
 
 def test_a_route_for_a_model_not_loaded_is_404(models):
     with TestClient(create_app(sentiment_dir=models[0])) as only_sentiment:
-        assert only_sentiment.get("/healthz").json()["models"] == {"sentiment": True, "charlm": False}
+        assert only_sentiment.get("/healthz").json()["models"] == {"sentiment": True, "charlm": False, "series": False}
         r = only_sentiment.post("/v1/generate", json={"length": 5})
         assert r.status_code == 404 and "--charlm" in r.json()["error"]
-        assert only_sentiment.get("/v1/info").json()["models"] == {"sentiment": True, "charlm": False}
+        assert only_sentiment.get("/v1/info").json()["models"] == {"sentiment": True, "charlm": False,
+                                                                   "series": False}
     with TestClient(create_app(charlm_dir=models[1])) as only_charlm:
         r = only_charlm.post("/v1/sentiment", json={"texts": ["fine"]})
         assert r.status_code == 404 and "--sentiment" in r.json()["error"]
@@ -390,9 +435,10 @@ def test_info_reports_the_models_and_the_request_limits(client, models):
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     info = r.json()
     assert {k: v for k, v in info.items() if k != "about"} == {
-        "version": __version__, "models": {"sentiment": True, "charlm": True},
+        "version": __version__, "models": {"sentiment": True, "charlm": True, "series": True},
         "limits": {"max_body_bytes": 20_000, "max_texts": 8, "max_text_chars": 500,
-                   "max_start_chars": 50, "max_length": 300, "max_num_samples": 4}}
+                   "max_start_chars": 50, "max_length": 300, "max_num_samples": 4, "max_series": 6,
+                   "max_series_values": 100}}
     sentiment, charlm = info["about"]["sentiment"], info["about"]["charlm"]  # each model's facts, for the page
     assert sentiment["task"] == "sentiment" and sentiment["classes"] == [0, 1] and sentiment["vocab_size"] > 2
     assert charlm["task"] == "charlm" and charlm["classes"] is None and charlm["vocab_size"] > 2
@@ -405,9 +451,107 @@ def test_info_reports_the_models_and_the_request_limits(client, models):
     assert client.post("/v1/info", json={}).status_code == 405
     with TestClient(create_app(charlm_dir=models[1])) as only_charlm:
         info = only_charlm.get("/v1/info").json()
-        assert info["models"] == {"sentiment": False, "charlm": True}
+        assert info["models"] == {"sentiment": False, "charlm": True, "series": False}
         assert info["about"]["sentiment"] is None and info["about"]["charlm"]["task"] == "charlm"
+        assert info["about"]["series"] is None
         assert info["limits"]["max_length"] == Limits().max_length
+
+
+def _records_match(results, clf, X):
+    expected = clf.predict_proba(X)
+    classes = [c.item() for c in clf.classes_]
+    assert [x["label"] for x in results] == [classes[k] for k in expected.argmax(axis=1)]
+    assert [x["probability"] for x in results] == pytest.approx(expected.max(axis=1), abs=1e-6)  # the label's
+    assert all(list(x["probabilities"]) == [str(c) for c in classes] for x in results)
+    np.testing.assert_allclose([list(x["probabilities"].values()) for x in results], expected, atol=1e-6)
+
+
+def test_classify_matches_the_series_classifier(client, series_model):
+    """/v1/classify answers what `predict_proba` gives for the same series, null being NaN (missing)."""
+    X, _ = _series(5, seed=1)
+    series = X.tolist()
+    series[0][1][3] = series[2][0][0] = None
+    X[0, 1, 3] = X[2, 0, 0] = np.nan
+    series[4] = [channel[:7] for channel in series[4]]  # lengths may differ between series
+    r = client.post("/v1/classify", json={"series": series})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    clf = SeriesClassifier.load(series_model)
+    assert len(results) == 5
+    _records_match(results[:4], clf, X[:4])
+    _records_match(results[4:], clf, [X[4, :, :7]])
+    assert all(0.0 <= x["probability"] <= 1.0 for x in results)
+
+
+def test_classify_reads_a_univariate_series_as_a_list_of_numbers(tmp_path):
+    """A flat list of numbers is one channel: what a univariate model reads, as [[...]] does."""
+    directory = train_tiny_series_model(tmp_path / "univariate", channels=1)
+    X, _ = _series(3, channels=1, seed=2)
+    with TestClient(create_app(series_dir=directory, limits=LIMITS)) as c:
+        flat = c.post("/v1/classify", json={"series": [x[0].tolist() for x in X]})
+        nested = c.post("/v1/classify", json={"series": X.tolist()})
+        assert flat.status_code == nested.status_code == 200, flat.text
+        assert flat.json() == nested.json()
+        _records_match(flat.json()["results"], SeriesClassifier.load(directory), X)
+        r = c.post("/v1/classify", json={"series": [[1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]]]})
+        assert r.status_code == 400 and r.json()["error"] == "series[1] has 2 channels but the model was trained on 1"
+        assert c.get("/healthz").json()["models"] == {"sentiment": False, "charlm": False, "series": True}
+        assert c.post("/v1/sentiment", json={"texts": ["fine"]}).status_code == 404
+
+
+def test_info_reports_the_series_model(client, series_model):
+    facts = client.get("/v1/info").json()["about"]["series"]
+    assert facts["task"] == "series" and facts["classes"] == [0, 1]
+    assert facts["channels"] == facts["vocab_size"] == 2
+    assert facts["trained"].endswith("+00:00")
+    assert facts["validation"] is None or facts["validation"]["name"] == "accuracy"
+    assert client.get("/v1/info").json()["about"]["sentiment"].get("channels") is None
+    assert "/v1/classify" in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("field", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_in_a_series_are_422(client, field):
+    """null is the missing value; NaN and infinities are refused."""
+    r = client.post("/v1/classify", content=f'{{"series": [[[1, {field}], [2, 3]]]}}'.encode(),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and "series[0][0][1] is not finite: null marks a missing value" in r.json()["error"]
+    r = client.post("/v1/classify", content=b'{"series": [[[1, 1e400], [2, 3]]]}',
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and "series[0][0][1] is not finite" in r.json()["error"]
+
+
+def test_serve_passes_series_to_the_app(monkeypatch, series_model):
+    """`seqrnn serve --series DIR` loads the series classifier (the app is built, then the test stops)."""
+    from seqrnn.cli.main import build_parser
+    from seqrnn.serve import server
+
+    built = {}
+
+    def stop(threads, *args, **kwargs):
+        built["app"] = create_app(*args, **kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(server, "_worker_app", stop)
+    args = build_parser().parse_args(["serve", "--series", str(series_model), "--port", "0"])
+    assert args.series == str(series_model) and args.sentiment is None
+    with pytest.raises(SystemExit):
+        server.serve_command(args)
+    state = built["app"].state
+    assert state.series is not None and state.sentiment is None and state.charlm is None
+
+
+def test_each_thread_has_its_own_copy_of_the_series_classifier(series_model):
+    app = create_app(series_dir=series_model, limits=Limits(max_concurrency=3, max_queue=8))
+    copies = [kit["series"] for kit in app.state.workers.kits]
+    assert len(copies) == 3 and copies[0] is app.state.series
+    weights = [{p.data_ptr() for p in clf.model_.parameters()} for clf in copies]
+    assert all(weights[i].isdisjoint(weights[j]) for i in range(3) for j in range(i))  # nothing shared
+    X, _ = _series(12, seed=3)
+    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda x: c.post("/v1/classify", json={"series": [x.tolist()]}), X))
+        alone = c.post("/v1/classify", json={"series": X.tolist()})
+    assert [r.status_code for r in answers] == [200] * 12
+    assert [r.json()["results"][0] for r in answers] == alone.json()["results"]
 
 
 def test_the_page_is_the_packaged_file_and_self_contained(client):
@@ -535,7 +679,7 @@ def test_generations_share_one_read_only_stepper_in_many_threads(models):
     assert all(not a.flags.writeable for a in [*stepper.w_ih, *stepper.w_hh, stepper.w_out, stepper.b_out])
     with pytest.raises(ValueError, match="read-only"):
         stepper.w_out[0, 0] = 1.0
-    _, GenerateRequest, _ = _request_models(LIMITS)
+    _, GenerateRequest, *_ = _request_models(LIMITS)
     asks = [GenerateRequest(start="To be", length=80, seed=seed, temperature=0.8, num_samples=1 + seed % 3)
             for seed in range(16)]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:

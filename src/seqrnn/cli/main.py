@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # export
     p = tasks.add_parser("export", help="write a trained model as an ONNX graph, to run it without seqrnn")
-    p.add_argument("--model", required=True, help="model directory written by `classify train` or `charlm train`")
+    p.add_argument("--model", required=True, help="model directory written by `classify train` (texts or series) or `charlm train`")
     p.add_argument("--format", default="onnx", help="onnx (the only format; needs pip install 'seqrnn[export]')")
     p.add_argument("--out", required=True, help="the file to write, e.g. model.onnx")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
@@ -320,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = tasks.add_parser("serve", help="serve trained models over HTTP")
     p.add_argument("--sentiment", help="sentiment model directory")
     p.add_argument("--charlm", help="character model directory")
+    p.add_argument("--series", help="series classifier directory (`classify train` on numeric series)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000, help="0: any free port (printed)")
     p.add_argument("--workers", type=_positive_int, default=1,

@@ -6,14 +6,19 @@ Endpoints (all JSON unless noted):
   "probabilities": {class: p}}, ...]}`, what `seqrnn classify predict --json` prints: L the
   predicted class (IMDb: 0|1), p the probability of L (`classifier.prediction_records`). An empty
   text is a 400 naming its place in "texts".
+- `POST /v1/classify` `{"series": [S, ...]}` -> `{"results": [...]}`, the records of `/v1/sentiment`
+  for numeric series (`series.prediction_records`): each S a list of numbers (one channel) or a list
+  of channels (lists of numbers, one per time point), `null` a missing value. The wrong number of
+  channels, channels of different lengths or no time points is a 400 naming the series' index.
 - `POST /v1/generate` `{"start", "length", "top_n", "top_p", "temperature", "seed", "num_samples",
   "ignore_unknown", "stream"}` -> `{"texts": [...]}` (each text begins with the start text, as
   `seqrnn charlm sample` prints it); with `"stream": true`, `text/plain` characters as they are
   generated (the same text as without streaming, for the same seed).
-- `GET /healthz` -> `{"status": "ok", "models": {"sentiment": bool, "charlm": bool}}`.
-- `GET /v1/info` -> `{"version", "models": {"sentiment": bool, "charlm": bool}, "limits": {...},
-  "about": {"sentiment": {...} | null, "charlm": {...} | null}}`: what this server has loaded, what one
-  request may ask for, and each loaded model's facts (`_model_facts`: task, classes, vocabulary size,
+- `GET /healthz` -> `{"status": "ok", "models": {"sentiment": bool, "charlm": bool, "series": bool}}`.
+- `GET /v1/info` -> `{"version", "models": {"sentiment": bool, "charlm": bool, "series": bool},
+  "limits": {...}, "about": {"sentiment": {...} | null, "charlm": {...} | null, "series": {...} | null}}`:
+  what this server has loaded, what one request may ask for, and each loaded model's facts
+  (`_model_facts`: task, classes, vocabulary size (a series model's: its channels, also `channels`),
   when it was trained, its best validation figure); the page reads it.
 - `GET /` -> a self-contained HTML page to try both models (`static/index.html`, package data).
 
@@ -23,8 +28,8 @@ large, 422 a field out of range, whatever the sampler would refuse included (`de
 pydantic's list), 503 too many model calls waiting, too many requests being answered, or every
 connection busy (idle connections never count).
 
-Models are loaded once, in `create_app`. Texts longer than `Limits.max_text_chars` are refused
-(422), never silently truncated.
+Models are loaded once, in `create_app`. Texts longer than `Limits.max_text_chars` and series of
+more than `Limits.max_series_values` values are refused (422), never silently truncated.
 
 No request fails because another one runs: each model call runs in one of the threads of `seqrnn.serve.workers`; slow clients are held to the
 bounds of `seqrnn.serve.limits`; `seqrnn.serve.server` runs the app under uvicorn.
@@ -34,6 +39,7 @@ import contextlib
 import dataclasses
 import functools
 import importlib.resources
+import math
 import time
 from typing import Annotated
 
@@ -56,12 +62,13 @@ def require_fastapi():
                           "pip install 'seqrnn[serve]'") from None
 
 
-def _load_models(sentiment_dir, charlm_dir):
-    """(classifier, character model) from their directories (None where not given), by the task registry."""
-    directories = {"sentiment": sentiment_dir, "charlm": charlm_dir}
+def _load_models(sentiment_dir, charlm_dir, series_dir=None):
+    """(classifier, character model, series classifier) from their directories (None where not
+    given), by the task registry."""
+    directories = {"sentiment": sentiment_dir, "charlm": charlm_dir, "series": series_dir}
     if not any(directories.values()):
-        options = " and/or ".join(f"{MODELS[name][1]} DIR" for name in directories)
-        raise SeqrnnError(f"nothing to serve: give {options}")
+        options = [f"{MODELS[name][1]} DIR" for name in directories]
+        raise SeqrnnError(f"nothing to serve: give {', '.join(options[:-1])} and/or {options[-1]}")
     return tuple(registry.get(name).load(directory) if directory else None for name, directory in directories.items())
 
 
@@ -105,10 +112,13 @@ def _model_facts(model, directory) -> dict | None:
             validation = {"name": name, "value": max(values) if higher else min(values), "epochs": records[-1].get("epoch")}
             break
     classes = getattr(model, "classes_", None)
-    return {"task": model.task, "classes": None if classes is None else [c.item() if hasattr(c, "item") else c
-                                                                          for c in classes],
-            "vocab_size": len(model.vocab_), "trained": trained, "validation": validation,
-            "preset": getattr(model, "preset", None)}
+    facts = {"task": model.task, "classes": None if classes is None else [c.item() if hasattr(c, "item") else c
+                                                                           for c in classes],
+             "vocab_size": len(model.vocab_), "trained": trained, "validation": validation,
+             "preset": getattr(model, "preset", None)}
+    if model.task == "series":  # its "vocabulary" is its channels (`SeriesScaling`)
+        facts["channels"] = len(model.vocab_)
+    return facts
 
 
 def _request_models(limits: Limits):
@@ -128,6 +138,48 @@ def _request_models(limits: Limits):
         texts: list[Annotated[str, StringConstraints(max_length=limits.max_text_chars)]] = Field(
             min_length=1, max_length=limits.max_texts,
             description=f"1 to {limits.max_texts} reviews of at most {limits.max_text_chars} characters each")
+
+    # a value of a series: a finite number, or null for a missing one (strict: no strings, no booleans)
+    Value = Annotated[float, Field(strict=True, allow_inf_nan=False)] | None
+
+    class ClassifyRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        series: list[list[Value] | list[list[Value]]] = Field(
+            min_length=1, max_length=limits.max_series,
+            description=f"1 to {limits.max_series} series, each a list of numbers (one channel) or a list of "
+                        f"channels (lists of numbers, one per time point); null: a missing value; at most "
+                        f"{limits.max_series_values} values per series")
+
+        @field_validator("series", mode="before")
+        @classmethod
+        def _series_are_numbers_within_the_limit(cls, value):
+            """One clear line for the first series of the wrong form, before pydantic's union errors; the
+            values counted before they are validated one by one."""
+            if not isinstance(value, list) or len(value) > limits.max_series:
+                return value  # pydantic's own message (not a list, too many series)
+            for i, one in enumerate(value):
+                if not isinstance(one, list):
+                    raise ValueError(f"series[{i}] must be a list of numbers or a list of channels, "
+                                     f"not {type(one).__name__}")
+                nested = [isinstance(c, list) for c in one]
+                if any(nested) and not all(nested):
+                    raise ValueError(f"series[{i}] mixes numbers and lists: give a list of numbers (one channel) "
+                                     "or a list of channels")
+                channels = one if any(nested) else [one]
+                count = sum(len(c) for c in channels)
+                if count > limits.max_series_values:
+                    raise ValueError(f"series[{i}] has {count} values, more than the {limits.max_series_values} "
+                                     "a series may have")
+                for c, channel in enumerate(channels):
+                    for t, x in enumerate(channel):
+                        if x is None:
+                            continue
+                        where = f"series[{i}]" + (f"[{c}]" if any(nested) else "") + f"[{t}]"
+                        if isinstance(x, bool) or not isinstance(x, (int, float)):
+                            raise ValueError(f"{where} is {type(x).__name__}, not a number or null")
+                        if isinstance(x, float) and not math.isfinite(x):
+                            raise ValueError(f"{where} is not finite: null marks a missing value")
+            return value
 
     class GenerateRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -168,6 +220,7 @@ def _request_models(limits: Limits):
     class ModelsLoaded(BaseModel):
         sentiment: bool
         charlm: bool
+        series: bool
 
     class RequestLimits(BaseModel):
         max_body_bytes: int
@@ -176,6 +229,8 @@ def _request_models(limits: Limits):
         max_start_chars: int
         max_length: int
         max_num_samples: int
+        max_series: int
+        max_series_values: int
 
     class Validation(BaseModel):
         name: str
@@ -189,10 +244,12 @@ def _request_models(limits: Limits):
         trained: str | None
         validation: Validation | None
         preset: str | None = None
+        channels: int | None = Field(None, description="a series model's channels")
 
     class About(BaseModel):
         sentiment: ModelFacts | None
         charlm: ModelFacts | None
+        series: ModelFacts | None
 
     class Info(BaseModel):
         version: str
@@ -200,7 +257,7 @@ def _request_models(limits: Limits):
         limits: RequestLimits
         about: About
 
-    return SentimentRequest, GenerateRequest, Info
+    return SentimentRequest, GenerateRequest, Info, ClassifyRequest
 
 
 def _validation_summary(errors) -> tuple[str, list]:
@@ -221,10 +278,11 @@ def _validation_summary(errors) -> tuple[str, list]:
 
 
 def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
-               connection_limits: ConnectionLimits = ConnectionLimits()) -> "fastapi.FastAPI":  # noqa: F821
+               connection_limits: ConnectionLimits = ConnectionLimits(),
+               series_dir=None) -> "fastapi.FastAPI":  # noqa: F821
     """A FastAPI app serving the models in the given directories (at least one). Of
     `connection_limits`, the app enforces the body timeout; the server (`serve_command`) the rest."""
-    clf, lm = _load_models(sentiment_dir, charlm_dir)
+    clf, lm, series = _load_models(sentiment_dir, charlm_dir, series_dir)
     require_fastapi()
     from fastapi import FastAPI, HTTPException
     from fastapi.exceptions import RequestValidationError
@@ -233,17 +291,19 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
 
     from seqrnn import __version__
 
-    SentimentRequest, GenerateRequest, Info = _request_models(limits)
+    SentimentRequest, GenerateRequest, Info, ClassifyRequest = _request_models(limits)
     page_html = _page_html()
-    loaded = {"sentiment": clf is not None, "charlm": lm is not None}
-    about = {"sentiment": _model_facts(clf, sentiment_dir), "charlm": _model_facts(lm, charlm_dir)}
+    loaded = {"sentiment": clf is not None, "charlm": lm is not None, "series": series is not None}
+    about = {"sentiment": _model_facts(clf, sentiment_dir), "charlm": _model_facts(lm, charlm_dir),
+             "series": _model_facts(series, series_dir)}
     info = Info(version=__version__, models=loaded, limits=dataclasses.asdict(limits), about=about)
-    # the threads of the model calls, each with its own kit: a copy of the classifier (PyTorch's
+    # the threads of the model calls, each with its own kit: a copy of each classifier (PyTorch's
     # recurrent modules rewrite their state on every call), and the read-only step all generations share
     import copy
 
     stepper = lm and frozen_stepper(lm)
-    kits = [{"sentiment": clf if k == 0 else copy.deepcopy(clf), "charlm": (lm, stepper)}
+    kits = [{"sentiment": clf if k == 0 else copy.deepcopy(clf), "charlm": (lm, stepper),
+             "series": series if k == 0 else copy.deepcopy(series)}
             for k in range(limits.max_concurrency)]
     workers = Workers(kits, limits.max_queue)
 
@@ -253,8 +313,10 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
         workers.close()
 
     app = FastAPI(title="seqrnn", version=__version__, lifespan=lifespan,
-                  description="Sentiment classification and character-level text generation with recurrent networks.")
+                  description="Sentiment classification, character-level text generation and numeric series "
+                              "classification with recurrent networks.")
     app.state.sentiment, app.state.charlm, app.state.limits, app.state.workers = clf, lm, limits, workers
+    app.state.series = series
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, timeout=connection_limits.body_timeout,
                        max_requests=connection_limits.limit_concurrency)
 
@@ -296,6 +358,14 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
         from seqrnn.tasks.classifier import prediction_records
 
         return {"results": await workers.run("sentiment", prediction_records, request.texts)}
+
+    @app.post("/v1/classify")
+    async def classify(request: ClassifyRequest) -> dict:
+        require("series")
+        from seqrnn.tasks.series import prediction_records
+
+        return {"results": await workers.run("series", functools.partial(prediction_records, name="series"),
+                                             request.series)}
 
     @app.post("/v1/generate", responses={200: {"content": {"text/plain": {}}}})
     async def generate(request: GenerateRequest):

@@ -52,6 +52,26 @@ One step of the network, for a sampling loop elsewhere: inputs ``ids`` (int64, [
 ``inputs``/``outputs``. seqrnn's own sampling (``charlm sample``) divides the logits by the
 temperature and keeps the 5 most probable characters (top-n) before drawing.
 
+A series classifier (`export_series_classifier`)
+--------------------------------------------------
+Inputs ``values`` (float32, [batch, steps, channels]) and ``lengths`` (int64, [batch]); output
+``probabilities`` (float32, [batch, n_classes]), the columns in the order of the metadata's
+``classes``. Batch and step axes are dynamic. The values are each series as the network reads it,
+prepared beside the graph exactly as `SeriesClassifier` prepares them (`SeriesScaling.transform`):
+
+1. Fill missing values (NaN) of each channel by linear interpolation, carrying the first and last
+   known values to the edges; a channel with no value at all is 0.
+2. A series longer than the metadata's ``max_steps`` is averaged over equal windows down to that
+   many steps.
+3. Normalise as the metadata's ``normalise`` says: ``channel``, subtract ``mean`` and divide by
+   ``std`` (JSON lists, one per channel); ``series``, z-normalise each channel of each series by its
+   own mean and standard deviation; ``none``, leave the values as they are.
+4. Transpose each series to (steps, channels), pad the batch with zeros after each series' last
+   step to its longest, and give the true ``lengths``: the padding does not change the result.
+
+Metadata: ``seqrnn.task``, ``seqrnn.version``, ``classes``, ``channels``, ``normalise``, ``mean``,
+``std``, ``max_steps``, ``inputs`` and ``outputs``.
+
 How: the graphs are traced with PyTorch's TorchScript-based ONNX exporter (``dynamo=False``), which
 turns the recurrent layers into ONNX's own LSTM / GRU / RNN operators with dynamic batch and
 sequence axes; the torch.export-based exporter unrolls the recurrent layers over the example's
@@ -110,6 +130,21 @@ class _ClassifierGraph(nn.Module):
         else:  # the book's form: the whole left-padded row; `maximum` keeps lengths an input of the graph
             lengths = torch.maximum(lengths, torch.ones_like(ids).sum(dim=1))
         logits = self.net(ids, lengths)
+        if logits.dim() == 1:  # two classes: the logit of the second
+            p = torch.sigmoid(logits)
+            return torch.stack([1 - p, p], dim=1)
+        return torch.softmax(logits, dim=1)
+
+
+class _SeriesGraph(nn.Module):
+    """Values and lengths -> class probabilities, as `SeriesClassifier.predict_proba` computes them."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        logits = self.net(values, lengths.clamp(min=1))
         if logits.dim() == 1:  # two classes: the logit of the second
             p = torch.sigmoid(logits)
             return torch.stack([1 - p, p], dim=1)
@@ -245,7 +280,47 @@ def export_charlm_step(lm, path: str | Path) -> Path:
 # --- a model directory ------------------------------------------------------------------------------
 
 # the graph each form names (a task's `export` in `seqrnn.tasks.registry`)
-GRAPHS = {"classifier": export_classifier, "char_step": export_charlm_step}
+def export_series_classifier(clf, path: str | Path) -> Path:
+    """Write a trained `SeriesClassifier` as an ONNX graph (values, lengths -> probabilities).
+
+    Parameters
+    ----------
+    clf : SeriesClassifier
+        Fitted or loaded.
+    path : str or Path
+        The .onnx file to write (replaced if it exists; written whole or not at all).
+
+    Returns
+    -------
+    Path
+        `path`. The module docstring describes the graph, its metadata and how to prepare the values.
+    """
+    if getattr(clf, "task", None) != "series" or not hasattr(clf, "model_"):
+        raise InvalidInputTypeError(f"export_series_classifier takes a trained SeriesClassifier, "
+                                    f"got {type(clf).__name__}")
+    scaling, classes = clf.vocab_, [c.item() if hasattr(c, "item") else c for c in clf.classes_]
+    net = _cpu_copy(clf.model_)
+    values = torch.randn(2, 6, scaling.channels)
+    lengths = torch.tensor([6, 3])
+    values[1, 3:] = 0
+    metadata = {
+        "seqrnn.task": clf.task, "seqrnn.version": __version__, "classes": classes, "channels": str(scaling.channels),
+        "normalise": scaling.normalise, "mean": scaling.mean.tolist(), "std": scaling.std.tolist(),
+        "max_steps": str(scaling.max_steps),
+        "inputs": "values: float32 [batch, steps, channels], each series prepared as the module docstring says and "
+                  "padded with 0 after its end; lengths: int64 [batch], the steps of each series",
+        "outputs": "probabilities: float32 [batch, n_classes], columns in `classes` order",
+    }
+    doc = (f"seqrnn series classifier ({len(classes)} classes: {', '.join(map(str, classes))}); "
+           f"{scaling.channels} channel{'s' if scaling.channels != 1 else ''}, normalised: {scaling.normalise}")
+    blob = _to_onnx(_SeriesGraph(net).eval(), (values, lengths), ["values", "lengths"], ["probabilities"],
+                    {"values": {0: "batch", 1: "steps"}, "lengths": {0: "batch"}, "probabilities": {0: "batch"}},
+                    metadata, doc)
+    atomic_write_bytes(Path(path), blob)
+    return Path(path)
+
+
+GRAPHS = {"classifier": export_classifier, "char_step": export_charlm_step, "series_classifier": export_series_classifier}
 
 
 def export_model(directory: str | Path, fmt: str, out: str | Path, force: bool = False) -> dict[str, Any]:
@@ -286,8 +361,9 @@ def export_model(directory: str | Path, fmt: str, out: str | Path, force: bool =
     task = saved.get("task") if isinstance(saved, dict) else None
     exportable = {name: entry for name, entry in registry.TASKS.items() if entry.export in GRAPHS}
     if task not in exportable:
-        raise SeqrnnError(f"{directory}: holds a {task or 'unknown'} model; export takes "
-                          f"{' and '.join(exportable)} models")
+        names = list(exportable)
+        listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+        raise SeqrnnError(f"{directory}: holds a {task or 'unknown'} model; export takes {listed} models")
     entry = exportable[task]
     GRAPHS[entry.export](entry.load(directory), out)
     model = _onnx().load(str(out), load_external_data=False)

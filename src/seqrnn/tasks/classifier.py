@@ -53,7 +53,7 @@ predict_logits = predict_outputs
 __all__ = ["TextClassifier", "SentimentClassifier", "ClassificationTask", "ReviewTask", "EncodedReviews",
            "EncodedSequences", "length_sorted_batches", "predict_logits", "PREDICT_BATCH", "classification_loss",
            "classification_metrics", "probabilities", "predicted_indices", "logit_metrics", "macro_f1",
-           "prediction_records", "saved_classes", "SmallDataWarning", "TASK"]
+           "prediction_records", "probability_records", "saved_classes", "SmallDataWarning", "TASK"]
 
 
 # --- the model's outputs ----------------------------------------------------------------------------
@@ -488,9 +488,15 @@ def prediction_records(clf: TextClassifier, texts: list[str], *, all_classes: bo
 
     The texts are checked under `name` (the request field, the file or argument they came from),
     so that an error names what the user gave."""
-    proba = clf.predict_proba(check_texts(texts, name))
+    return probability_records(clf.predict_proba(check_texts(texts, name)), clf.classes_, all_classes=all_classes)
+
+
+def probability_records(proba, classes, *, all_classes: bool = True) -> list[dict]:
+    """The records of `prediction_records` from a classifier's `predict_proba` rows and its
+    `classes_` (any classifier of seqrnn's: texts, series)."""
+    proba = np.asarray(proba)
     index = proba.argmax(axis=1)
-    classes = json_classes(clf.classes_)
+    classes = json_classes(classes)
     records = []
     for row, k in zip(proba, index):
         p = row[k]

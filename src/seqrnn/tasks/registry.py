@@ -79,7 +79,7 @@ register(Task("charlm", "seqrnn.tasks.charlm:CharLanguageModel", "character lang
 register(Task("lm", "seqrnn.tasks.wordlm:WordLanguageModel", "word language model",
               "seqrnn.config:LMConfig", "seqrnn.config:LM_PRESETS", ("lm",)))
 register(Task("series", "seqrnn.tasks.series:SeriesClassifier", "series classifier", "seqrnn.config:SeriesConfig",
-              "seqrnn.config:SERIES_PRESETS", ("classify",)))
+              "seqrnn.config:SERIES_PRESETS", ("classify",), serve_option="--series", export="series_classifier"))
 register(Task("forecast", "seqrnn.tasks.forecast:Forecaster", "forecaster",
               "seqrnn.config:ForecastConfig", "seqrnn.config:FORECAST_PRESETS", ("forecast",)))
 

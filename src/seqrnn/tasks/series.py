@@ -42,18 +42,26 @@ from sklearn.base import ClassifierMixin
 from seqrnn.config import NORMALISATIONS, SERIES_PRESETS, SeriesConfig
 from seqrnn.data.checks import check_labels, class_indices, json_classes, training_classes
 from seqrnn.data.series import SeriesCollection, as_series
+from seqrnn.data.series import _one_series as one_series
 from seqrnn.data.split import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError
 from seqrnn.nn.networks import SeriesClassifierNetwork
 from seqrnn.tasks.base import Prepared, RecurrentEstimator
-from seqrnn.tasks.classifier import ClassificationTask, logit_metrics, predicted_indices, probabilities, saved_classes
+from seqrnn.tasks.classifier import (
+    ClassificationTask,
+    logit_metrics,
+    predicted_indices,
+    probabilities,
+    probability_records,
+    saved_classes,
+)
 from seqrnn.tasks.sequence import predict_outputs
 from seqrnn.training.rundir import load_tensors, save_tensors
 
 TASK = "series"
 BASELINE_FILE = "baseline.safetensors"
 __all__ = ["SeriesClassifier", "SeriesConfig", "SERIES_PRESETS", "SeriesScaling", "EncodedSeries",
-           "NearestNeighbour", "interpolate_missing", "shorten"]
+           "NearestNeighbour", "interpolate_missing", "shorten", "prediction_records"]
 
 
 # --- from what a user gives to what the network reads ----------------------------------------------
@@ -545,3 +553,33 @@ def format_baseline(report: dict) -> str:
     return (f"baseline {b['name']} ({b['normalise']} normalisation): accuracy {b['accuracy']:.3f} "
             f"(model {report['accuracy']:.3f})")
 
+
+
+def prediction_records(clf: SeriesClassifier, X: Any, *, all_classes: bool = True, name: str = "X") -> list[dict]:
+    """One record per series, the shape of `classifier.prediction_records` (`label`, `probability`,
+    `probabilities`), what `seqrnn serve` returns for series.
+
+    The series are checked under `name` (the request field) before the model reads them, each
+    problem a one-line `InvalidInputError` naming the series' index: channels of different lengths,
+    no time points, a number of channels other than the model's."""
+    if isinstance(X, (list, tuple)):
+        for i, part in enumerate(X):
+            if isinstance(part, (list, tuple)) and part and all(isinstance(c, (list, tuple, np.ndarray)) for c in part):
+                lengths = sorted({len(c) for c in part})
+                if len(lengths) > 1:
+                    raise InvalidInputError(f"{name}[{i}]'s channels have different lengths ({lengths[0]} to "
+                                            f"{lengths[-1]} time points): every channel needs one value per time point "
+                                            "(null for a missing one)")
+    clf._check_fitted()
+    channels = len(clf.vocab_)
+    values = []
+    parts = X if isinstance(X, (list, tuple)) else check_series(X, name)
+    for i, part in enumerate(parts):
+        value = one_series(part, i, name)  # numbers, time points: "name[i] ..."
+        if value.shape[0] != channels:
+            raise InvalidInputError(f"{name}[{i}] has {value.shape[0]} channel{'s' if value.shape[0] != 1 else ''} but "
+                                    f"the model was trained on {channels}")
+        values.append(value)
+    if not values:
+        raise InvalidInputError(f"{name} holds no series")
+    return probability_records(clf.predict_proba(values), clf.classes_, all_classes=all_classes)
