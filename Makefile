@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml requirements.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# the whole suite on both cores (pytest-xdist), the tests that start processes (marked slow) first
+# the whole suite on both cores (pytest-xdist): the tests that start no process of their own, then
+# those that start processes and servers (marked slow), the longest first
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --durations=10
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 -m slow --durations=10
 
 # everything but the tests that start a process or a server (marked slow): for quick checks while editing
 test-fast: $(STAMP)

@@ -170,7 +170,13 @@ def three_class_model(tmp_path_factory):
     return clf, out
 
 
+# the longest tests, started first so that the two workers of `make test` finish together
+LONGEST = ("test_page_blocks_run_in_order_as_written", "test_kill_9_at_random_moments", "test_notebook_runs_top_to_bottom",
+           "test_a_resumed_two_rank_run", "test_ctrl_c_mid_epoch", "test_concurrent_requests_never_fail")
+
+
 def pytest_collection_modifyitems(config, items):
-    """The tests that start processes (marked slow, the longest) first: `make test` runs the whole
-    suite on two workers (pytest-xdist), and starting the long ones first lets both finish together."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the order within each part stays
+    """The longest tests first, then the others that start processes (marked slow): `make test` runs
+    the suite on two workers (pytest-xdist), and starting the long ones first lets both finish
+    together. The order within each part stays as collected."""
+    items.sort(key=lambda item: (not item.name.startswith(LONGEST), item.get_closest_marker("slow") is None))

@@ -232,8 +232,10 @@ def doc_data(tmp_path_factory, shared_data) -> Path:
     return folder
 
 
-def run_page(path: Path, clone: Path, data: Path, monkeypatch) -> list[tuple[int, float]]:
-    """Run the page's blocks in order from `clone`; (line, seconds) per block run."""
+def run_page(path: Path, clone: Path, data: Path, monkeypatch, part: str = "") -> list[tuple[int, float]]:
+    """Run the page's blocks in order from `clone`; (line, seconds) per block run. `part` names a
+    section heading (`PARTS`): then only the page's opening blocks (those before its second `## `
+    heading: getting `seqrnn` on PATH) and the blocks from that heading to the next part's run."""
     import time
 
     venv = Path(sys.prefix)
@@ -246,8 +248,9 @@ def run_page(path: Path, clone: Path, data: Path, monkeypatch) -> list[tuple[int
     namespace: dict = {"__name__": "__doc__"}
     cwd, timings = clone, []
     state = clone.parent / "state"
+    chosen = part_lines(path, part)
     for line, lang, code, runs in doc_blocks(path):
-        if not runs:
+        if not runs or not chosen(line):
             continue
         began = time.perf_counter()
         where = f"{path.name}:{line}"
@@ -270,15 +273,44 @@ def run_page(path: Path, clone: Path, data: Path, monkeypatch) -> list[tuple[int
     return timings
 
 
+# a long page runs as independent parts, each from a section heading (the test suite runs them side by
+# side); the sections of one part never use what another part's sections made
+PARTS = {README: ["", "## Character model"]}
+
+
+def part_lines(path: Path, part: str):
+    """Which lines of `path` the part `part` runs (every line for a page in one part)."""
+    parts = PARTS.get(path, [""])
+    if len(parts) == 1:
+        return lambda line: True
+    lines = path.read_text(encoding="utf-8").splitlines()
+    heading = {name: (lines.index(name) + 1 if name else 0) for name in parts}
+    opening = [n for n, text in enumerate(lines, 1) if text.startswith("## ")][1]
+    start = heading[part]
+    stop = min([heading[name] for name in parts if heading[name] > start], default=len(lines) + 1)
+    return lambda line: line < opening or start <= line < stop
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", RUN_PAGES, ids=lambda p: p.name)
-def test_page_blocks_run_in_order_as_written(path, doc_data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("path, part", [(path, part) for path in RUN_PAGES for part in PARTS.get(path, [""])],
+                         ids=lambda value: value.name if isinstance(value, Path) else (value.strip("# ").lower() or "first"))
+def test_page_blocks_run_in_order_as_written(path, part, doc_data, tmp_path, monkeypatch):
     import warnings
 
-    clone = doc_data.parent.parent / f"clone-{path.stem}"  # so that ../shared/data is the slices
+    name = f"{path.stem}-{part.strip('# ').replace(' ', '-').lower()}".rstrip("-")
+    clone = doc_data.parent.parent / f"clone-{name}"  # so that ../shared/data is the slices
     clone.mkdir()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        timings = run_page(path, clone, doc_data, monkeypatch)
-    assert timings, f"{path.name}: no block ran"
-    print(path.name, timings)
+        timings = run_page(path, clone, doc_data, monkeypatch, part)
+    assert timings, f"{path.name} {part}: no block ran"
+    print(path.name, part, timings)
+
+
+def test_a_page_in_parts_runs_every_block_once():
+    for path, parts in PARTS.items():
+        runs = [line for line, _, _, run in doc_blocks(path) if run]
+        covered = [sum(part_lines(path, part)(line) for part in parts) for line in runs]
+        opening = [n for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                   if text.startswith("## ")][1]
+        assert all(c == (len(parts) if line < opening else 1) for line, c in zip(runs, covered)), path
