@@ -18,11 +18,10 @@ $(STAMP): pyproject.toml requirements.txt
 	touch $@
 
 # the whole suite on both cores (pytest-xdist): the tests that start no process of their own, then
-# those that start processes and servers (marked slow), the longest first, on three workers (many of them
-# wait on a process, a server or a timeout)
+# those that start processes and servers (marked slow), the longest first
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
-	$(BIN)/python -m pytest -q -n 3 -m slow --durations=10
+	$(BIN)/python -m pytest -q -n 2 -m slow --durations=10
 
 # everything but the tests that start a process or a server (marked slow): for quick checks while editing
 test-fast: $(STAMP)
