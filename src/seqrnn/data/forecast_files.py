@@ -53,7 +53,7 @@ from seqrnn.data.datasets import (
     locate_forecast,
 )
 from seqrnn.data.records import pick_column
-from seqrnn.data.series_files import _blank, _numeric_column, _read_table
+from seqrnn.data.series_files import blank_cells, numeric_column, read_table
 from seqrnn.data.timeseries import (
     FILL_RULES,
     TimeSeriesTable,
@@ -130,7 +130,7 @@ def read_forecast_file(path: str | os.PathLike, *, time_column: str | None = Non
         from seqrnn.data.tsf_files import read_tsf
 
         return read_tsf(path, freq=freq, fill=fill)
-    table, numbers, unit = _read_table(path, kind)
+    table, numbers, unit = read_table(path, kind)
     if not isinstance(table.index, pd.RangeIndex):  # pandas wrote its index into the Parquet file
         table = table.reset_index()
     columns = [str(c) for c in table.columns]
@@ -158,13 +158,13 @@ def read_forecast_file(path: str | os.PathLike, *, time_column: str | None = Non
         return f"{path}: {unit} {numbers[row]}, column {columns.index(column) + 1} ({column})"
 
     times = parse_times(table[time_key], lambda row: at(row, time_key), freq)
-    covs = {key: _numeric_column(table[key], lambda row, key=key: at(row, key)) for key in cov_keys}
+    covs = {key: numeric_column(table[key], lambda row, key=key: at(row, key)) for key in cov_keys}
     n = len(table)
     frames = []
     for key in targets:
-        values = _numeric_column(table[key], lambda row, key=key: at(row, key))
+        values = numeric_column(table[key], lambda row, key=key: at(row, key))
         if series_key is not None:
-            blank = _blank(table[series_key])
+            blank = blank_cells(table[series_key])
             if blank.any():
                 raise SeqrnnError(f"{at(int(np.argmax(blank)), series_key)}: no series id")
             ids = table[series_key].astype(str).str.strip().to_numpy(dtype=object)
@@ -235,7 +235,7 @@ def parse_times(column: pd.Series, at, freq: str | None = None) -> pd.DatetimeIn
     """A time column as a `DatetimeIndex` (ns, no time zone: times with one are taken in UTC) or,
     for integer steps, an int64 array (see the module for the forms read). `at(row)` names a row
     in errors; `freq` "" reads 4-digit numbers as steps, not years."""
-    blank = _blank(column)
+    blank = blank_cells(column)
     if blank.any():
         raise SeqrnnError(f"{at(int(np.argmax(blank)))}: no time")
     if pd.api.types.is_bool_dtype(column):

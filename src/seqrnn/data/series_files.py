@@ -24,7 +24,7 @@ import csv
 import os
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -124,16 +124,8 @@ def read_wide(path: str | os.PathLike, *, label_column: str | None = None) -> Se
             steps = [i for i in range(len(header)) if i != label_at]
             if not steps:
                 raise SeqrnnError(f"{path}: no time-step columns beside the label column {label_key!r}")
-            while True:
-                start = lines.line + 1
-                row = next(reader, None)
-                if row is None:
-                    break
-                if not row or not "".join(row).strip():
-                    continue
-                if len(row) != len(header):
-                    raise SeqrnnError(f"{path}: line {start}: {len(row)} fields, expected {len(header)} as in the "
-                                      "header (leave the cells after a shorter series empty)")
+            for start, row in _data_rows(path, reader, lines, len(header),
+                                         " (leave the cells after a shorter series empty)"):
                 if label_at is not None:
                     label = row[label_at].strip()
                     if not label:
@@ -229,7 +221,7 @@ def read_long(path: str | os.PathLike, *, series_column: str | None = None, time
 
     path = Path(path)
     kind = series_format(path)
-    table, numbers, unit = _read_table(path, kind)
+    table, numbers, unit = read_table(path, kind)
     columns = [str(c) for c in table.columns]
     table.columns = columns
     series_key = pick_column(path, columns, series_column, SERIES_COLUMNS, "series id", "`series_column`")
@@ -254,14 +246,14 @@ def read_long(path: str | os.PathLike, *, series_column: str | None = None, time
         return f"{path}: {unit} {numbers[row]}, column {columns.index(column) + 1} ({column})"
 
     ids = table[series_key]
-    empty_id = _blank(ids)
+    empty_id = blank_cells(ids)
     if empty_id.any():
         raise SeqrnnError(f"{at(int(np.argmax(empty_id)), series_key)}: no series id")
     codes, uniques = pd.factorize(ids, sort=False)
     names = np.asarray(uniques).tolist()  # the series ids as Python values, for messages
     values = np.empty((len(table), len(value_keys)), dtype=np.float64)
     for j, key in enumerate(value_keys):
-        values[:, j] = _numeric_column(table[key], lambda row, key=key: at(row, key))
+        values[:, j] = numeric_column(table[key], lambda row, key=key: at(row, key))
     if time_key is not None:
         times = _time_key(table[time_key], lambda row: at(row, time_key))
         order = np.lexsort((times, codes))
@@ -278,7 +270,7 @@ def read_long(path: str | os.PathLike, *, series_column: str | None = None, time
     labels = None
     if label_key is not None:
         raw = table[label_key]
-        blank = _blank(raw)
+        blank = blank_cells(raw)
         if blank.any():
             raise SeqrnnError(f"{at(int(np.argmax(blank)), label_key)}: no label")
         text = raw.astype(str).str.strip().to_numpy()
@@ -294,7 +286,7 @@ def read_long(path: str | os.PathLike, *, series_column: str | None = None, time
     return SeriesCollection(series, labels)
 
 
-def _read_table(path: Path, kind: str | None):
+def read_table(path: Path, kind: str | None):
     """(the table, the line or row number of each of its rows, 'line' or 'row'): a CSV or TSV read
     one row at a time as text (UTF-8 checked, blank lines skipped, every row as many fields as the
     header), a Parquet file with its columns' types."""
@@ -325,16 +317,7 @@ def _read_table(path: Path, kind: str | None):
                 raise SeqrnnError(f"{path}: line 1: the column {twice!r} appears twice")
             cells: list[list[str]] = [[] for _ in header]
             numbers: list[int] = []
-            while True:
-                start = lines.line + 1
-                row = next(reader, None)
-                if row is None:
-                    break
-                if not row or not "".join(row).strip():
-                    continue
-                if len(row) != len(header):
-                    raise SeqrnnError(f"{path}: line {start}: {len(row)} fields, expected {len(header)} as in the "
-                                      "header")
+            for start, row in _data_rows(path, reader, lines, len(header)):
                 for column, value in zip(cells, row):
                     column.append(value)
                 numbers.append(start)
@@ -351,7 +334,7 @@ def _optional_column(path: Path, columns: list[str], given: str | None, defaults
     return next((folded[name] for name in defaults if name in folded), None)
 
 
-def _blank(column) -> np.ndarray:
+def blank_cells(column) -> np.ndarray:
     import pandas as pd
 
     if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
@@ -359,7 +342,7 @@ def _blank(column) -> np.ndarray:
     return column.isna().to_numpy()
 
 
-def _numeric_column(column, at) -> np.ndarray:
+def numeric_column(column, at) -> np.ndarray:
     """A value column as float64 (NaN when missing), or a one-line error naming the first bad cell."""
     import pandas as pd
 
@@ -388,7 +371,7 @@ def _time_key(column, at) -> np.ndarray:
     nanoseconds (UTC for dates with a time zone)."""
     import pandas as pd
 
-    blank = _blank(column)
+    blank = blank_cells(column)
     if blank.any():
         raise SeqrnnError(f"{at(int(np.argmax(blank)))}: no time")
     if pd.api.types.is_datetime64_any_dtype(column):
@@ -536,3 +519,18 @@ def read_series_data(target: str | os.PathLike, split: str | None = None, *, def
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _data_rows(path: Path, reader, lines, width: int, hint: str = "") -> Iterator[tuple[int, list[str]]]:
+    """(line, fields) of each row after the header, blank rows skipped, each checked to have the
+    header's `width` fields (`hint`: what to add to that error)."""
+    while True:
+        start = lines.line + 1
+        row = next(reader, None)
+        if row is None:
+            return
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) != width:
+            raise SeqrnnError(f"{path}: line {start}: {len(row)} fields, expected {width} as in the header{hint}")
+        yield start, row
