@@ -16,6 +16,7 @@ from seqrnn.errors import SeqrnnError
 from seqrnn.serve.export import export_charlm_step, export_classifier, export_model
 from seqrnn.tasks.charlm import CharLanguageModel
 from seqrnn.tasks.classifier import SentimentClassifier, length_sorted_batches
+from seqrnn.tasks.classifier import probabilities as probabilities_of
 from seqrnn.text.vocabulary import encode_texts
 
 CUES = {"pos": ["great", "wonderful", "loved"], "neg": ["awful", "boring", "hated"], "mid": ["okay", "fine", "average"]}
@@ -76,6 +77,11 @@ def test_the_graph_gives_predict_proba(classifier):
         np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
     one = sess.run(None, {"ids": ids[:1], "lengths": lengths[:1]})[0]  # a batch of one
     np.testing.assert_allclose(one, expected[:1], atol=1e-5, rtol=0)
+    # the default's graph holds its n-gram model: the network alone gives other probabilities
+    assert (clf.ngrams_ is not None) == (clf.config_.model.ngram != "none") == ("ngram" in metadata(path))
+    if clf.ngrams_ is not None and 0 < clf.ngram_["weight"]:
+        alone = probabilities_of(clf._logits(texts, part="network"))
+        assert np.abs(alone - got).max() > 1e-4
 
 
 def test_the_metadata_is_enough_to_prepare_the_ids(classifier):

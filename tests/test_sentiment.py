@@ -121,8 +121,12 @@ def test_evaluate_cli_json(trained, tmp_path, seqrnn_cli):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(report) == {"accuracy", "loss", "n", "classes", "per_class", "macro_avg", "weighted_avg",
-                           "confusion_matrix", "warnings"} and report["n"] == 50
+                           "confusion_matrix", "warnings", "parts", "ngram_weight"} and report["n"] == 50
     assert report["accuracy"] == pytest.approx(clf.score(texts, labels))
+    # the network and the n-gram model alone, beside the combination
+    network = (clf._logits(texts, part="network") > 0).astype(int)
+    assert report["parts"]["network"]["accuracy"] == pytest.approx((network == labels).mean())
+    assert report["ngram_weight"] == clf.ngram_["weight"]
 
 
 def test_scikit_learn_conventions():
@@ -270,10 +274,15 @@ def test_class_weight_balanced_trains_with_the_weights_of_the_training_split(tmp
     assert seen[-1].tolist() == pytest.approx([90 / (2 * 72), 90 / (2 * 18)])  # the 90 training texts: 72 + 18
     # the best weights are those of the best macro-F1: accuracy would favour the large class again
     assert monitors[-1] == ("macro_f1", "max") and "macro_f1" in clf.summary_["best"]
-    SentimentClassifier(**{**TINY, "epochs": 1}).fit(texts, labels)
+    SentimentClassifier("book", **{**TINY, "epochs": 1}).fit(texts, labels)
     assert seen[-1] is None and monitors[-1] == ("accuracy", "max")
-    with pytest.raises(ValueError, match="class_weight must be one of balanced, got 'auto'"):
-        SentimentClassifier(class_weight="auto").fit(texts, labels)
+    # "auto" (the default preset's): weighted when the largest class has 3 times the smallest's texts
+    SentimentClassifier(**{**TINY, "epochs": 1}).fit(texts, labels)  # 72 against 18
+    assert seen[-1].tolist() == pytest.approx([90 / (2 * 72), 90 / (2 * 18)]) and monitors[-1][0] == "macro_f1"
+    SentimentClassifier(**{**TINY, "epochs": 1}).fit(texts, np.array([0] * 70 + [1] * 30))  # 63 against 27
+    assert seen[-1] is None and monitors[-1][0] == "accuracy"
+    with pytest.raises(ValueError, match="class_weight must be one of none, balanced, auto, got 'often'"):
+        SentimentClassifier(class_weight="often").fit(texts, labels)
     data = tmp_path / "d.csv"
     data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
     args = ["classify", "train", "--data", str(data), "--out", str(tmp_path / "m"), "--epochs", "1", "--quiet",
@@ -552,8 +561,12 @@ def test_evaluate_cli_prints_the_report_and_json_and_draws_the_matrix(three_clas
     lines = capsys.readouterr().out.splitlines()
     report = clf.evaluate(texts, labels)
     assert lines[0] == f"accuracy {report['accuracy']:.4f}, loss {report['loss']:.4f} on 60 texts"
-    assert lines[2].split() == ["precision", "recall", "f1-score", "support"]
-    assert [line.split()[0] for line in lines[3:6]] == ["negative", "neutral", "positive"]
+    network, ngram = report["parts"]["network"], report["parts"]["ngram"]
+    assert lines[1] == (f"network alone: accuracy {network['accuracy']:.4f}, macro-F1 {network['macro_f1']:.4f}; "
+                        f"n-gram model alone: accuracy {ngram['accuracy']:.4f}, macro-F1 {ngram['macro_f1']:.4f}; "
+                        f"combined with n-gram weight {report['ngram_weight']:.2f}")
+    assert lines[3].split() == ["precision", "recall", "f1-score", "support"]
+    assert [line.split()[0] for line in lines[4:7]] == ["negative", "neutral", "positive"]
     assert "confusion matrix (rows: true class, columns: predicted class)" in lines
     assert lines[-1] == f"confusion matrix drawn in {plot}"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import RegressorMixin, clone
 
-from seqrnn.config import ClassifierModelConfig, TaskConfig, TextDataConfig, TrainingConfig
+from seqrnn.config import TextNetworkConfig, TaskConfig, TextDataConfig, TrainingConfig
 from seqrnn.data.checks import check_texts
 from seqrnn.data.split import heldout_split
 from seqrnn.errors import SeqrnnError
@@ -37,7 +37,7 @@ from seqrnn.text.vocabulary import Vocabulary, build_vocabulary, encode_texts, s
 class RegressorConfig(TaskConfig):
     """The text regressor: the classifier's network and text settings, the plain training loop."""
 
-    model: ClassifierModelConfig = field(default_factory=ClassifierModelConfig)
+    model: TextNetworkConfig = field(default_factory=TextNetworkConfig)
     data: TextDataConfig = field(default_factory=TextDataConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
 

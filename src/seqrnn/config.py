@@ -39,7 +39,9 @@ SCHEDULES = ("constant", "cosine")
 EMBED_INITS = ("random", "ppmi")
 DIRECTIONS = ("forward", "backward", "both")
 SOFTMAXES = ("adaptive", "full")
-CLASS_WEIGHTS = ("balanced",)
+CLASS_WEIGHTS = ("none", "balanced", "auto")  # None (earlier model directories): "none"
+NGRAMS = ("none", "pairs")  # a text classifier's n-gram model: none, or words and word pairs
+IMBALANCE_RATIO = 3  # class_weight="auto" weighs the classes when the largest has this many times the smallest's texts
 NORMALISATIONS = ("series", "channel", "none")  # of numeric series: per series, per channel of the training set, none
 
 INT_MAX = 2**63 - 1  # every integer setting: NumPy's and torch's int64
@@ -172,15 +174,25 @@ class CharDataConfig(_Checked):
 
 
 @dataclass(frozen=True)
-class ClassifierModelConfig(RecurrentLayersConfig):
-    """The text classifier's network (`SentimentRNN`). Defaults: the book's (embedding 256, LSTM 128,
-    the last step)."""
+class TextNetworkConfig(RecurrentLayersConfig):
+    """A many-to-one network over words (`TextClassifierNetwork`). Defaults: the book's (embedding
+    256, LSTM 128, the last step)."""
 
     embed_size: int = option(256, "word embedding size", at_least=1)
     embed_dropout: float = option(0.0, "drop probability on the embedded words", at_least=0, below=1)
     bidirectional: bool = option(False, "read each review in both directions")
     pooling: str = option("last", "summary of the outputs: the last step, or max / mean / both over the tokens",
                           choices=POOLINGS)
+
+
+@dataclass(frozen=True)
+class ClassifierModelConfig(TextNetworkConfig):
+    """The text classifier's model: its network (`TextNetworkConfig`) and the n-gram model beside it."""
+
+    ngram: str = option("none", "a linear model of the words and word pairs beside the network (NB-SVM for two "
+                        "classes, TF-IDF + logistic regression for more), trained on the same texts and combined "
+                        "with the network by a weight chosen on the held-out texts; none: the network alone",
+                        choices=NGRAMS)
 
 
 @dataclass(frozen=True)
@@ -214,10 +226,11 @@ class ClassifierTrainingConfig(TrainingConfig):
     unfreeze_every: float = option(0.0, "gradual unfreezing: train the head alone at first, then add the "
                                    "recurrent layers from the top and the embedding last, one every this many "
                                    "epochs (0 = everything trains from the start)", at_least=0, at_most=1e6)
-    class_weight: str | None = option(None, "weight the loss by class: balanced weighs each class by n_texts / "
+    class_weight: str | None = option("none", "weight the loss by class: balanced weighs each class by n_texts / "
                                       "(n_classes * its texts), scikit-learn's meaning, for imbalanced labels, and "
-                                      "keeps the weights of the best validation macro-F1 (default: every text counts "
-                                      "the same)", choices=CLASS_WEIGHTS)
+                                      "keeps the weights of the best validation macro-F1; auto does so when the "
+                                      f"largest class has at least {IMBALANCE_RATIO} times the texts of the smallest; "
+                                      "none: every text counts the same", choices=CLASS_WEIGHTS)
 
 
 # --- a task's whole configuration -----------------------------------------------------------------
@@ -389,7 +402,8 @@ CLASSIFIER_PRESETS: dict[str, ClassifierConfig] = {
     "default": ClassifierConfig().replace(embed_size=128, dropout=0.3, embed_dropout=0.2, bidirectional=True,
                                          pooling="maxmean", seq_len=400, pad="right", bucket=True, min_count=2,
                                          max_vocab=30000, batch_size=64, lr=2e-3, grad_clip=5.0, epochs=6,
-                                         schedule="cosine", embed_init="ppmi"),  # type: ignore[assignment]
+                                         schedule="cosine", embed_init="ppmi", ngram="pairs",
+                                         class_weight="auto"),  # type: ignore[assignment]
 }
 """The text classifier's presets: ``book``, the chapter's model exactly (the dataclass defaults), and
 ``default``, the best measured for a 2-core CPU budget (documentation: Results, Text classification)."""

@@ -63,6 +63,13 @@ def classify_train(args: Args) -> int:
     clf.fit(texts, labels, unlabelled=unlabelled[: args.limit], out_dir=args.out, resume=args.resume, source=args.data,
             **val)
     print_summary(clf, args.out, "accuracy {accuracy:.4f}, macro-F1 {macro_f1:.4f}")
+    held_out = (getattr(clf, "ngram_", None) or {}).get("validation")
+    if held_out and clf.ranks_.is_main:
+        from seqrnn.tasks.classifier import format_parts
+
+        combined = held_out["combined"]
+        print(f"with the n-gram model: validation accuracy {combined['accuracy']:.4f}, macro-F1 "
+              f"{combined['macro_f1']:.4f} ({format_parts(held_out, clf.ngram_['weight'])})")
     return 0
 
 
@@ -89,7 +96,12 @@ def classify_evaluate(args: Args) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} texts\n")
+    print(f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} texts")
+    if "parts" in result:
+        from seqrnn.tasks.classifier import format_parts
+
+        print(format_parts(result["parts"], result["ngram_weight"]))
+    print()
     print(format_report(result))
     if args.plot is not None:
         print(f"\nconfusion matrix drawn in {args.plot}")

@@ -211,9 +211,9 @@ def export_classifier(clf, path: str | Path) -> Path:
     if not isinstance(getattr(clf, "model_", None), SentimentRNN):
         raise InvalidInputTypeError(f"export_classifier takes a trained TextClassifier, got {type(clf).__name__}")
     data, classes = clf.config_.data, [c.item() if hasattr(c, "item") else c for c in clf.classes_]
-    net = _cpu_copy(clf.model_)
+    net = _cpu_copy(clf._network())  # with its n-gram model, when it has one
     seq = min(data.seq_len, 8)
-    ids = torch.randint(2, max(3, net.encoder.vocab_size), (2, seq))
+    ids = torch.randint(2, max(3, len(clf.vocab_)), (2, seq))
     lengths = torch.tensor([seq, max(1, seq // 2)])
     if data.pad == "right":
         ids[1, lengths[1]:] = 0
@@ -225,6 +225,8 @@ def export_classifier(clf, path: str | Path) -> Path:
                   "the ids kept per text",
         "outputs": "probabilities: float32 [batch, n_classes], columns in `classes` order",
     }
+    if getattr(clf, "ngram_", None):
+        metadata["ngram"] = {k: clf.ngram_[k] for k in ("kind", "buckets", "weight")}
     doc = (f"seqrnn text classifier ({len(classes)} classes: {', '.join(map(str, classes))}); "
            f"{data.pad}-padded word ids, at most {data.seq_len} per text (the last ones)")
     blob = _to_onnx(_ClassifierGraph(net, data.pad).eval(), (ids, lengths), ["ids", "lengths"], ["probabilities"],
@@ -311,6 +313,8 @@ def export_series_classifier(clf, path: str | Path) -> Path:
                   "padded with 0 after its end; lengths: int64 [batch], the steps of each series",
         "outputs": "probabilities: float32 [batch, n_classes], columns in `classes` order",
     }
+    if getattr(clf, "ngram_", None):
+        metadata["ngram"] = {k: clf.ngram_[k] for k in ("kind", "buckets", "weight")}
     doc = (f"seqrnn series classifier ({len(classes)} classes: {', '.join(map(str, classes))}); "
            f"{scaling.channels} channel{'s' if scaling.channels != 1 else ''}, normalised: {scaling.normalise}")
     blob = _to_onnx(_SeriesGraph(net).eval(), (values, lengths), ["values", "lengths"], ["probabilities"],

@@ -167,7 +167,8 @@ class RecurrentEstimator(BaseEstimator):
                     self._start_weights(model, prepared, config)
             self.model_ = self._train(model, task, run, device, config, prepared.vocab, resume, started,
                                       plot=out_dir is not None)
-        self.vocab_ = prepared.vocab
+            self.vocab_ = prepared.vocab
+            self._after_training(prepared, config, run)
         return self
 
     # the task's steps of `_fit`
@@ -183,6 +184,10 @@ class RecurrentEstimator(BaseEstimator):
         """The `train.Task` that gives the training loop its batches, loss and validation; it also
         refuses, naming the setting, a model or batch that would not fit in the device's memory."""
         raise NotImplementedError
+
+    def _after_training(self, prepared: Prepared, config: configs.TaskConfig, run: RunDir) -> None:
+        """What a task learns once the network has its best weights (a text classifier's n-gram
+        model), written into the run's directory by rank 0; by default nothing."""
 
     def _new_model(self, vocab_size: int, config: configs.TaskConfig) -> torch.nn.Module:
         """The task's network for a vocabulary of `vocab_size`: the `model` settings and `_model_extras`."""

@@ -7,7 +7,17 @@ step, dropout 0.5, batch 100, Adam 1e-3, 40 epochs) without its bugs: every revi
 zero state, prediction covers every input, and the vocabulary comes from the training split only.
 The `default` preset starts its embedding from word vectors counted over the training and unlabelled
 reviews (`wordvectors`), reads longer, right-padded reviews in batches of similar length, in both
-directions, and summarises them by max and mean pooling over the real tokens.
+directions, and summarises them by max and mean pooling over the real tokens. Beside the network
+it trains a linear model of the same texts' words and word pairs (`seqrnn.nn.ngrams`; the setting
+`ngram`), and predicts by combining the two: (1 - w) x the network's logits + w x the n-gram
+model's, w in 0, 0.05, ..., 1 chosen on the held-out texts (`combination_weight`), so that on
+them the default is at least as good as the better of the two. Without held-out texts w is 0.5.
+The n-gram model is saved as `ngrams.safetensors` in the model directory, its facts (kind, weight,
+the held-out figures of the network, the n-gram model and the combination) in config.json's "ngram".
+
+`class_weight="auto"` (the default preset's) weighs the loss by class, and keeps the weights of the
+best held-out macro-F1 instead of accuracy, when the largest class has at least 3 times the
+training texts of the smallest (`IMBALANCE_RATIO`); the n-gram model is weighted the same way.
 
 Labels can be anything hashable that JSON can hold (strings, integers, booleans), two classes or
 more: two keep the book's sigmoid head (one logit, of the second class), more get a softmax head.
@@ -31,20 +41,25 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 
-from seqrnn.config import CLASSIFIER_PRESETS, ClassifierConfig
+from seqrnn.config import CLASSIFIER_PRESETS, IMBALANCE_RATIO, ClassifierConfig
 from seqrnn.data.checks import check_labels, check_texts, class_indices, json_classes, training_classes
 from seqrnn.data.split import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError, SeqrnnWarning
 from seqrnn.memory import require
 from seqrnn.nn.networks import SentimentRNN
+from seqrnn.nn.ngrams import NgramScorer, WithNgrams, fit_ngram_scorer
 from seqrnn.tasks.base import Prepared, RecurrentEstimator, vector_texts
 from seqrnn.tasks.sequence import PREDICT_BATCH, EncodedSequences, SequenceTask, length_sorted_batches, predict_outputs
+from seqrnn.training.rundir import RunDir, load_tensors, save_tensors
 from seqrnn.tasks.wordlm import pretrained_language_model, start_from_language_model
 from seqrnn.text.tokens import TokenizedTexts, as_tokens
 from seqrnn.text.vocabulary import Vocabulary, build_vocabulary, encode_texts, smallest_dtype
 from seqrnn.text.wordvectors import start_embedding
 
 TASK = "sentiment"
+NGRAM_FILE = "ngrams.safetensors"  # the n-gram model's arrays in a model directory
+NGRAM_MAX_TEXTS = 200_000  # the n-gram model learns from at most this many training texts (evenly spaced)
+WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)  # the combination weights tried on the held-out texts
 IMDB_CLASSES = [0, 1]  # negative, positive: the classes of a model directory that names none
 
 # the sequence pieces under the names a classifier gives them (reviews, logits)
@@ -107,6 +122,30 @@ def macro_f1(logits: np.ndarray, targets: np.ndarray) -> float:
 def classification_metrics(logits: np.ndarray, targets: np.ndarray) -> dict[str, float]:
     """The held-out figures of a classifier: loss, accuracy and macro-F1."""
     return {**logit_metrics(logits, targets), "macro_f1": macro_f1(logits, targets)}
+
+
+def class_weights(setting: str | None, targets: np.ndarray, k: int) -> np.ndarray | None:
+    """One loss weight per class for the setting `class_weight` (None: every text counts the same).
+    "balanced" is scikit-learn's n_texts / (k * class count); "auto" is "balanced" when the largest
+    class has at least `IMBALANCE_RATIO` times the texts of the smallest, else None."""
+    counts = np.bincount(targets, minlength=k)
+    if setting == "balanced" or (setting == "auto" and counts.max() >= IMBALANCE_RATIO * max(counts.min(), 1)):
+        return len(targets) / (k * np.maximum(counts, 1))
+    return None
+
+
+def combination_weight(network: np.ndarray, ngrams: np.ndarray, targets: np.ndarray,
+                       monitor: str) -> tuple[float, dict[str, dict[str, float]]]:
+    """The weight w of the n-gram model's logits beside the network's ((1 - w) x network + w x
+    n-grams) that scores best on held-out texts: the best `monitor` ("accuracy" or "macro_f1") over
+    `WEIGHT_GRID`, the lower log-loss among equals, then the w nearest 0.5. Returns w and the
+    held-out figures ({"network", "ngram", "combined"}: loss, accuracy, macro_f1)."""
+    def figures(logits):
+        return classification_metrics(logits, targets)
+
+    scored = [(w, figures((1 - w) * network + w * ngrams)) for w in WEIGHT_GRID]
+    w, best = max(scored, key=lambda item: (item[1][monitor], -item[1]["loss"], -abs(item[0] - 0.5)))
+    return float(w), {"network": figures(network), "ngram": figures(ngrams), "combined": best}
 
 
 class ClassificationTask(SequenceTask):
@@ -333,17 +372,43 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
 
     def _task(self, prepared: Prepared, config: ClassifierConfig, device: torch.device) -> ClassificationTask:
         self._require_training_memory(config, len(prepared.vocab), device, "seq_len")
-        weights = None
-        if config.training.class_weight == "balanced":
-            from sklearn.utils.class_weight import compute_class_weight
-
-            k = len(self.classes_)
-            weights = compute_class_weight("balanced", classes=np.arange(k), y=prepared.train.targets)
+        weights = class_weights(config.training.class_weight, prepared.train.targets, len(self.classes_))
         # fewer texts than a batch: one batch of all of them (`_prepare` warned)
         batch_size = min(config.training.batch_size, len(prepared.train))
         options = self.run_options()
         return ClassificationTask(prepared.train, prepared.val, batch_size, config.data.bucket, config.training.seed,
                                   device, options.eval_batch_size, options.eval_batches, weights)
+
+    def _new_model(self, vocab_size: int, config: ClassifierConfig) -> SentimentRNN:
+        settings = {k: v for k, v in config.to_dict()["model"].items() if k != "ngram"}  # the n-gram model's own
+        return self.model_class(vocab_size, **settings, **self._model_extras())
+
+    def _after_training(self, prepared: Prepared, config: ClassifierConfig, run) -> None:
+        """Fit the n-gram model on the training texts and choose its weight on the held-out ones
+        (the module docstring); write both into the run's directory."""
+        self.ngrams_ = self.ngram_ = None
+        if config.model.ngram == "none":
+            return
+        train, val, k = prepared.train, prepared.val, len(self.classes_)
+        rows = np.arange(len(train))
+        if len(rows) > NGRAM_MAX_TEXTS:
+            rows = np.linspace(0, len(train) - 1, NGRAM_MAX_TEXTS).round().astype(np.int64)
+        weights = class_weights(config.training.class_weight, train.targets, k)
+        scorer = fit_ngram_scorer(np.asarray(train.ids[rows]), train.targets[rows], len(prepared.vocab), k, weights,
+                                  seed=config.training.seed)
+        batch = self.run_options().eval_batch_size or PREDICT_BATCH
+        network = predict_outputs(self.model_, val, torch.device("cpu"), batch, quiet=True)
+        ngrams = predict_outputs(scorer, val, torch.device("cpu"), batch, quiet=True)
+        monitor = "accuracy" if weights is None else "macro_f1"
+        weight, figures = combination_weight(network, ngrams, val.targets, monitor)
+        if val is train:  # no held-out texts: nothing to choose by
+            weight, figures = 0.5, {}
+        self.ngrams_ = scorer
+        self.ngram_ = {"kind": scorer.kind, "buckets": scorer.buckets, "weight": weight, "chosen_by": monitor,
+                       "texts": len(rows), "validation": figures}
+        if self.ranks_.is_main:
+            save_tensors(run.path / NGRAM_FILE, scorer.state_dict())
+            run.write_config(self.task, config.to_dict(), self.dataset_, **self._facts())
 
     # --- what a classifier carries besides its configuration -------------------------------------
 
@@ -351,7 +416,44 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         return {"num_classes": len(self.classes_)}
 
     def _facts(self) -> dict[str, Any]:
-        return {"classes": json_classes(self.classes_)}
+        facts = {"classes": json_classes(self.classes_)}
+        if getattr(self, "ngram_", None):
+            facts["ngram"] = self.ngram_
+        return facts
+
+    def save(self, directory: str | Path) -> None:
+        super().save(directory)
+        path = Path(directory) / NGRAM_FILE
+        if getattr(self, "ngrams_", None) is not None:
+            save_tensors(path, self.ngrams_.state_dict())
+        elif path.exists():
+            path.unlink()
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "TextClassifier":
+        clf = super().load(directory)
+        clf.ngrams_ = clf.ngram_ = None
+        if clf.config_.model.ngram == "none":
+            return clf
+        saved = RunDir(directory).read_config(cls.task).get("ngram")
+        if not isinstance(saved, dict) or not isinstance(saved.get("weight"), (int, float)):
+            raise SeqrnnError(f"{directory}: config.json has no n-gram model ('ngram') though its settings ask for "
+                              "one; restore it, or train again")
+        tensors = load_tensors(Path(directory) / NGRAM_FILE)[0]
+        scorer = NgramScorer(len(clf.vocab_), int(saved.get("buckets", 0)), len(clf.classes_), saved.get("kind"))
+        try:
+            scorer.load_state_dict(tensors)
+        except (RuntimeError, KeyError) as exc:
+            raise SeqrnnError(f"{directory}: {NGRAM_FILE} does not match config.json ({str(exc).splitlines()[0]})") from None
+        clf.ngrams_, clf.ngram_ = scorer.eval(), saved
+        return clf
+
+    def _network(self, part: str = "combined") -> torch.nn.Module:
+        """What predicts: the network and the n-gram model combined (when there is one), or either alone."""
+        ngrams = getattr(self, "ngrams_", None)
+        if ngrams is None or part == "network":
+            return self.model_
+        return ngrams if part == "ngram" else WithNgrams(self.model_, ngrams, self.ngram_["weight"])
 
     def _restore_facts(self, saved: dict[str, Any]) -> None:
         classes = saved_classes(saved)
@@ -362,9 +464,9 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
 
     # --- using a trained model ------------------------------------------------------------------
 
-    def _logits(self, X, progress: bool = False) -> np.ndarray:
+    def _logits(self, X, progress: bool = False, part: str = "combined") -> np.ndarray:
         """Logits for the texts `X` (checked), on the `device` parameter's device; with `progress`,
-        shown (unless the `quiet` parameter says not to)."""
+        shown (unless the `quiet` parameter says not to); `part`: see `_network`."""
         self._check_fitted()
         texts = check_texts(X)
         data = self.config_.data
@@ -374,8 +476,8 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             ids, lengths = encode_texts(texts, self.vocab_, data.seq_len, pad=data.pad,
                                         dtype=smallest_dtype(len(self.vocab_)))
             options = self.run_options()
-            return predict_outputs(self.model_, EncodedSequences(ids, lengths, None, data.pad), device,
-                                   options.eval_batch_size, quiet=not progress or options.quiet)
+            return predict_outputs(self._network(part).to(device), EncodedSequences(ids, lengths, None, data.pad),
+                                   device, options.eval_batch_size, quiet=not progress or options.quiet)
 
     def decision_function(self, X) -> np.ndarray:
         """The model's logits for each text.
@@ -441,7 +543,9 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             ``{"class", "precision", "recall", "f1", "support", "predicted"}`` per class, in
             `classes_` order), ``macro_avg``, ``weighted_avg``, ``confusion_matrix`` (rows: true
             class, columns: predicted) and ``warnings`` (sentences naming a class the model never
-            predicted, or the one class it predicted for everything). All JSON values;
+            predicted, or the one class it predicted for everything). With an n-gram model
+            (setting ``ngram``), also ``parts`` (``{"network": ..., "ngram": ...}``, each alone:
+            ``loss``, ``accuracy``, ``macro_f1``) and ``ngram_weight``. All JSON values;
             `seqrnn.tasks.report.format_report` lays them out as a table, `plot_confusion_matrix` draws
             the matrix.
         """
@@ -458,7 +562,12 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         metrics = logit_metrics(logits, targets)
         classes = self.classes_
         summary = classification_summary(classes[targets], classes[predicted_indices(logits)], classes)
-        return {"accuracy": metrics["accuracy"], "loss": metrics["loss"], **summary}
+        report = {"accuracy": metrics["accuracy"], "loss": metrics["loss"], **summary}
+        if getattr(self, "ngrams_", None) is not None:  # what each part scores alone
+            report["parts"] = {part: classification_metrics(self._logits(X, part=part), targets)
+                               for part in ("network", "ngram")}
+            report["ngram_weight"] = self.ngram_["weight"]
+        return report
 
 
 SentimentClassifier = TextClassifier  # the book's name for it
@@ -478,6 +587,16 @@ def saved_classes(saved: dict[str, Any]) -> Any:
                           "file edited?); restore it, or add the sorted labels it was trained with, e.g. "
                           '"classes": [0, 1]')
     return IMDB_CLASSES
+
+
+def format_parts(parts: dict[str, dict[str, float]], weight: float) -> str:
+    """The line a report prints under the classifier's figures: what the network and the n-gram
+    model score alone, and the weight that combines them."""
+    def scores(m):
+        return f"accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}"
+
+    return (f"network alone: {scores(parts['network'])}; n-gram model alone: {scores(parts['ngram'])}; "
+            f"combined with n-gram weight {weight:.2f}")
 
 
 def prediction_records(clf: TextClassifier, texts: list[str], *, all_classes: bool = True,
