@@ -11,7 +11,8 @@ directions, and summarises them by max and mean pooling over the real tokens. Be
 it trains a linear model of the same texts' words and word pairs (`seqrnn.nn.ngrams`; the setting
 `ngram`), and predicts by combining the two: (1 - w) x the network's logits + w x the n-gram
 model's, w in 0, 0.05, ..., 1 chosen on the held-out texts (`combination_weight`), so that on
-them the default is at least as good as the better of the two. Without held-out texts w is 0.5.
+them the default is at least as good as the better of the two; the n-gram model then learns from
+the held-out texts too (it takes seconds; the network does not). Without held-out texts w is 0.5.
 The n-gram model is saved as `ngrams.safetensors` in the model directory, its facts (kind, weight,
 the held-out figures of the network, the n-gram model and the combination) in config.json's "ngram".
 
@@ -403,9 +404,13 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         weight, figures = combination_weight(network, ngrams, val.targets, monitor)
         if val is train:  # no held-out texts: nothing to choose by
             weight, figures = 0.5, {}
+        else:  # the weight chosen, the n-gram model learns from the held-out texts as well
+            ids = np.concatenate([np.asarray(train.ids[rows]), np.asarray(val.ids)])
+            scorer = fit_ngram_scorer(ids, np.concatenate([train.targets[rows], val.targets]), len(prepared.vocab),
+                                      k, weights, seed=config.training.seed)
         self.ngrams_ = scorer
         self.ngram_ = {"kind": scorer.kind, "buckets": scorer.buckets, "weight": weight, "chosen_by": monitor,
-                       "texts": len(rows), "validation": figures}
+                       "texts": len(rows) + (0 if val is train else len(val)), "validation": figures}
         if self.ranks_.is_main:
             save_tensors(run.path / NGRAM_FILE, scorer.state_dict())
             run.write_config(self.task, config.to_dict(), self.dataset_, **self._facts())
@@ -422,6 +427,14 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         return facts
 
     def save(self, directory: str | Path) -> None:
+        """Write the model directory (config.json, vocab.json, model.safetensors and, with an n-gram
+        model, ngrams.safetensors).
+
+        Parameters
+        ----------
+        directory : str or Path
+            Created if missing; files already there are replaced.
+        """
         super().save(directory)
         path = Path(directory) / NGRAM_FILE
         if getattr(self, "ngrams_", None) is not None:
@@ -431,6 +444,19 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
 
     @classmethod
     def load(cls, directory: str | Path) -> "TextClassifier":
+        """A trained classifier from its model directory, with its n-gram model when it has one
+        (`RecurrentEstimator.load`).
+
+        Parameters
+        ----------
+        directory : str or Path
+            The model directory.
+
+        Returns
+        -------
+        TextClassifier
+            Fitted, on the CPU, ready to predict; loading leaves torch's random state as it was.
+        """
         clf = super().load(directory)
         clf.ngrams_ = clf.ngram_ = None
         if clf.config_.model.ngram == "none":
