@@ -187,7 +187,7 @@ def test_other_formats_models_and_missing_packages_are_refused(tmp_path, monkeyp
     with pytest.raises(SeqrnnError, match="no such model directory"):
         export_model(tmp_path / "missing", "onnx", tmp_path / "m.onnx")
     write_model_dir(tmp_path / "lm", "lm")
-    with pytest.raises(SeqrnnError, match="holds a lm model; export takes sentiment, charlm and series models"):
+    with pytest.raises(SeqrnnError, match="holds a lm model; export takes sentiment, charlm, series and forecast models"):
         export_model(tmp_path / "lm", "onnx", tmp_path / "m.onnx")
     monkeypatch.setitem(__import__("sys").modules, "onnx", None)  # as if it were not installed
     with pytest.raises(SeqrnnError, match=r"needs the onnx package: pip install 'seqrnn\[export\]'"):
