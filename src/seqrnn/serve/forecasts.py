@@ -117,7 +117,7 @@ def _times(model, i: int, start, n: int, horizon: int, name: str):
         raise RefusedRequest(f"{where} {start!r} has a time zone: give the time stamp without one, as the model's "
                              "series were")
     try:
-        times = pd.date_range(stamp, periods=n + horizon, freq=freq)
+        times = pd.DatetimeIndex(pd.date_range(stamp, periods=n + horizon, freq=freq).astype("datetime64[ns]"))
     except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
         raise RefusedRequest(f"{where} {start!r}: its series and forecast run past the dates pandas can hold "
                              "(1677-2262)") from None

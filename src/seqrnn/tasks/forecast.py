@@ -336,7 +336,7 @@ def _forecast_chunk(net: ForecastNetwork, histories, first_phase, horizon, conte
         else state.repeat_interleave(samples, dim=1)
     last = out[:, -1].repeat_interleave(samples, dim=0)
     # every path, right-aligned and scaled: the seasonal lags are read from it as the values are drawn
-    longest = int(lengths.max())
+    longest = max(int(lengths.max()), period)  # at least a season of (zero) past for the seasonal lag
     padded = np.zeros((n, longest + horizon))
     for i, h in enumerate(histories):
         padded[i, longest - len(h): longest] = h
