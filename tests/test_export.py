@@ -369,3 +369,47 @@ def test_an_untrained_forecaster_is_refused(tmp_path):
 
     with pytest.raises(TypeError, match="takes a trained Forecaster"):
         export_forecast_step(Forecaster(), tmp_path / "m.onnx")
+
+
+def _point_forecast_from_the_metadata(path, values: np.ndarray, first_phase: int, horizon: int) -> np.ndarray:
+    """The module docstring's loop, from the .onnx file alone, each step's location fed back."""
+    meta, sess = metadata(path), session(path)
+    context, period = int(meta["context_length"]), int(meta["seasonal_period"])
+    features, names = json.loads(meta["features"]), json.loads(meta["state"])
+    n = len(values)
+    scale = float(np.mean(np.abs(values[-context:]))) or 1.0
+    y = np.concatenate([values / scale, np.zeros(horizon)])
+
+    def step(t):
+        if t < 0:
+            return [0.0] * len(features)
+        angle = 2 * np.pi * ((first_phase + t) % period) / period
+        named = {"lag_1": y[t - 1] if t >= 1 else 0.0, "lag_season": y[t - period] if t >= period else 0.0,
+                 "phase_sin": np.sin(angle), "phase_cos": np.cos(angle)}
+        return [named[name] for name in features]
+
+    state = {name: np.zeros((int(meta["num_layers"]), 1, int(meta["hidden_size"])), np.float32) for name in names}
+    x = np.array([[step(t) for t in range(n - context, n + 1)]], np.float32)
+    for k in range(horizon):
+        out = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"features": x, **state})))
+        state = {name: out[name + "_out"] for name in names}
+        y[n + k] = out["loc"][0]
+        x = np.array([[step(n + k + 1)]], np.float32)
+    return y[n:] * scale
+
+
+def test_the_metadata_is_enough_to_forecast(forecaster):
+    """The recipe of the module docstring, on the metadata and the graph alone, gives the forecaster's
+    point path (each step's location fed back), for histories shorter than the season and the
+    context and longer ones."""
+    from seqrnn.tasks.forecast import forecast_paths
+
+    model, _, exported = forecaster
+    c = model.config_.data
+    rng = np.random.default_rng(1)
+    for n in (5, 30, 70):
+        values = 50 + 10 * rng.normal(size=n)
+        got = _point_forecast_from_the_metadata(exported["out"], values, 7, 4)
+        expected = forecast_paths(model.model_, [values], np.array([7]), 4, c.context_length, c.seasonal_period,
+                                  samples=1, seed=0, device=torch.device("cpu"), point=True)[0, 0]
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)

@@ -82,22 +82,25 @@ zeros to start); outputs the parameters of the next scaled value's distribution 
 and the new state ``h_out`` (and ``c_out``). The metadata's ``features`` names the ``channels``
 columns of a step in order (``seqrnn.tasks.forecast.step_features`` makes them):
 
-- ``lag_1``: the value before the step, divided by the series' scale;
-- ``lag_season``: the value ``seasonal_period`` steps before that one, over the scale;
+- ``lag_1``: the value before step ``t`` (``y[t-1]``), divided by the series' scale;
+- ``lag_season``: the value a season before step ``t`` (``y[t-seasonal_period]``), over the scale;
+  0 while ``t < seasonal_period``;
 - ``phase_sin``, ``phase_cos``: the sine and cosine of ``2 pi phase / seasonal_period``, the phase
-  being the step's place in the season (metadata ``phase``: the month of monthly data, the quarter
-  of quarterly, the day of the week of daily, the hour of hourly, else steps since the series'
-  first value modulo the season); both 0 when ``calendar`` is false;
+  of step ``t`` being ``(phase of the first value + t) % seasonal_period``, the first value's from
+  its time stamp (metadata ``phase``: the month - 1 of monthly data, the quarter - 1 of quarterly,
+  the day of the week of daily, the hour of hourly, the step number modulo the season for integer
+  steps, else 0); both 0 when ``calendar`` is false;
 - any further column is named ``input_K`` (a feature this exporter does not describe).
 
-A step before a series' first value has all its columns 0. The scale (``scaling`` ``mean_abs``) is
-the mean absolute value of the last ``context_length`` values (1 where that is 0; ``none``: 1).
-A forecast: (1) run the ``context_length + 1`` steps whose inputs end with the last value, from a
-zero state; (2) draw the scaled value from the distribution (Student-t with ``df``, ``loc``,
-``scale``, or normal), which times the scale is the forecast of that step; (3) feed a step of that
-drawn value (``lag_1``), the scaled value a season before it and the next phase, with the state,
-and draw again, ``horizon`` times. ``num_samples`` paths per series (the batch axis) give the median
-and intervals as their quantiles.
+A step before a series' first value (``t < 0``) has all its columns 0. The scale (``scaling``
+``mean_abs``) is the mean absolute value of the last ``context_length`` values (1 where that is 0;
+``none``: 1). A forecast of a series of ``n`` values: (1) run the steps ``t = n - context_length
+... n`` in one call from a zero state (the last one's inputs end with the last value); (2) draw the
+scaled value of step ``n`` from the distribution (Student-t with ``df``, ``loc`` and ``scale``, or
+normal), which times the scale is the forecast; (3) run step ``n + 1``, whose ``lag_1`` is that
+draw, with the state, and draw again, ``horizon`` times. ``num_samples`` paths per series (the
+batch axis) give the median and the intervals as their quantiles. The forecasting page of the
+documentation has the loop in NumPy.
 
 Metadata: ``seqrnn.task``, ``seqrnn.version``, ``channels``, ``features``, ``distribution``,
 ``seasonal_period``, ``phase``, ``calendar``, ``scaling``, ``context_length``, ``horizon``, ``freq``,
@@ -368,12 +371,12 @@ def _phase_rule(freq: str, period: int) -> str:
     if period <= 1:
         return "none (no season)"
     if not freq:
-        return "the step number modulo seasonal_period (integer time)"
+        return "the first value's step number modulo seasonal_period (integer time)"
     rules = {12: "the month - 1 (0: January)", 4: "the quarter - 1 (0: January to March)",
              7: "the day of the week (0: Monday)", 24: "the hour of the day"}
     if period in rules and not (period == 7 and freq.startswith("W")):
         return rules[period]
-    return "steps since the series' first value, modulo seasonal_period"
+    return "0 for the first value (its place in the season is not read from the calendar)"
 
 
 def export_forecast_step(model, path: str | Path) -> Path:
