@@ -76,8 +76,8 @@ def models(tmp_path_factory):
     CharLanguageModel(preset="default", hidden_size=64, embed_size=16, batch_size=4, num_steps=40, epochs=60,
                       lr=1e-2, dropout=0.0, threads=1).fit(TEXT, out_dir=root / "charlm")
     train_tiny_series_model(root / "series")
-    Forecaster(horizon=6, seed=2, **{**TINY, "epochs": 10}).fit([seasonal(96, seed=k, level=10.0 ** k) for k in (1, 2)],
-                                                               out_dir=root / "forecast")
+    monthly = [seasonal(96, seed=k, level=10.0**k) for k in (1, 2)]
+    Forecaster(horizon=6, seed=2, **{**TINY, "epochs": 12, "windows_per_epoch": 512}).fit(monthly, out_dir=root / "forecast")
     return root / "sentiment", root / "charlm", root / "series", root / "forecast"
 
 
