@@ -193,7 +193,7 @@ def test_other_formats_models_and_missing_packages_are_refused(tmp_path, monkeyp
     with pytest.raises(SeqrnnError, match="no such model directory"):
         export_model(tmp_path / "missing", "onnx", tmp_path / "m.onnx")
     write_model_dir(tmp_path / "lm", "lm")
-    with pytest.raises(SeqrnnError, match="holds a lm model; export takes sentiment, charlm and series models"):
+    with pytest.raises(SeqrnnError, match="holds a lm model; export takes sentiment, charlm, series and forecast models"):
         export_model(tmp_path / "lm", "onnx", tmp_path / "m.onnx")
     monkeypatch.setitem(__import__("sys").modules, "onnx", None)  # as if it were not installed
     with pytest.raises(SeqrnnError, match=r"needs the onnx package: pip install 'seqrnn\[export\]'"):
@@ -254,3 +254,168 @@ def test_the_series_graph_gives_predict_proba(series_classifier):
     meta = metadata(path)
     assert json.loads(meta["classes"]) == list(clf.classes_) and meta["normalise"] == clf.vocab_.normalise
     assert np.allclose(json.loads(meta["mean"]), clf.vocab_.mean) and int(meta["channels"]) == 2
+
+
+# --- forecasters --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["lstm-student_t", "gru-gaussian-2-layers"])
+def forecaster(request, tmp_path_factory):
+    """A tiny trained forecaster (monthly, a season of 12), its directory and its exported step graph."""
+    from test_forecast import TINY, seasonal
+
+    from seqrnn.tasks.forecast import Forecaster
+
+    settings = {"cell": "gru", "distribution": "gaussian", "num_layers": 2} if "gru" in request.param else {}
+    y = [seasonal(60, seed=k, level=10.0**k) for k in range(2)]
+    out = tmp_path_factory.mktemp("forecast") / "model"
+    model = Forecaster(horizon=4, seed=3, **{**TINY, "epochs": 2, **settings}).fit(y, out_dir=out)
+    return model, out, export_model(out, "onnx", out / "step.onnx")
+
+
+class OnnxStep:
+    """The exported step in the place of the network in `forecast_paths`: the same calls (a step, the
+    distribution of its outputs), answered by onnxruntime."""
+
+    training = False
+
+    def __init__(self, path):
+        self.session, meta = session(path), metadata(path)
+        self.distribution, self.state = meta["distribution"], json.loads(meta["state"])
+        self.layers, self.hidden = int(meta["num_layers"]), int(meta["hidden_size"])
+
+    def eval(self):
+        return self
+
+    def train(self, mode: bool = True):
+        return self
+
+    def __call__(self, features: torch.Tensor, state=None):
+        if state is None:
+            state = tuple(torch.zeros(self.layers, features.shape[0], self.hidden) for _ in self.state)
+        state = state if isinstance(state, tuple) else (state,)
+        outputs = self.session.run(None, {"features": features.numpy().astype(np.float32),
+                                          **{name: s.numpy() for name, s in zip(self.state, state)}})
+        params, new = outputs[:-len(self.state)], tuple(torch.from_numpy(s) for s in outputs[-len(self.state):])
+        return torch.from_numpy(np.stack(params, axis=-1))[:, None, :], new if len(new) > 1 else new[0]
+
+    def predictive(self, params: torch.Tensor):
+        if self.distribution == "gaussian":
+            return torch.distributions.Normal(params[..., 0], params[..., 1])
+        return torch.distributions.StudentT(params[..., 2], params[..., 0], params[..., 1])
+
+
+def test_the_forecast_step_gives_the_networks_distribution_and_state(forecaster):
+    """On random features and states: the graph's parameters and state are the network's (1e-5), for a
+    step and for several steps in one call."""
+    model, _, exported = forecaster
+    net, sess = model.model_.eval(), session(exported["out"])
+    lstm = model.config_.model.cell == "lstm"
+    names = ["h", "c"] if lstm else ["h"]
+    params = ["loc", "scale", "df"] if net.distribution == "student_t" else ["loc", "scale"]
+    assert exported["inputs"] == ["features", *names] and exported["outputs"] == [*params, *(n + "_out" for n in names)]
+    channels = net.encoder.inputs.channels
+    rng = np.random.default_rng(0)
+    layers, hidden = model.config_.model.num_layers, model.config_.model.hidden_size
+    for steps in (1, 5):
+        x = rng.normal(size=(3, steps, channels)).astype(np.float32)
+        state = [rng.normal(size=(layers, 3, hidden)).astype(np.float32) for _ in names]
+        got = sess.run(None, {"features": x, **dict(zip(names, state))})
+        with torch.no_grad():
+            out, new = net(torch.from_numpy(x), tuple(map(torch.from_numpy, state)) if lstm else torch.from_numpy(state[0]))
+            dist = net.predictive(out[:, -1])
+        expected = [dist.loc, dist.scale] + ([dist.df] if len(params) == 3 else []) + list(new if lstm else (new,))
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e.numpy(), atol=1e-5, rtol=0)
+
+
+def test_sampling_with_the_onnx_step_gives_the_same_forecast(forecaster):
+    """`forecast_paths`, drawing with the exported step in place of the network, gives the forecaster's
+    median and intervals for the series it was trained on."""
+    from seqrnn.tasks import backtest
+    from seqrnn.tasks.forecast import forecast_paths
+
+    model, _, exported = forecaster
+    c = model.config_
+    histories = [np.asarray(v) for _, v in model.vocab_.series.values()]
+    phase = np.array([0, 5])  # each history's first phase in the season (any: both runs read the same)
+    run = dict(horizon=4, context=c.data.context_length, period=c.data.seasonal_period, samples=50, seed=7,
+               device=torch.device("cpu"))
+    expected = backtest.Forecast.from_samples(forecast_paths(model.model_, histories, phase, **run))
+    got = backtest.Forecast.from_samples(forecast_paths(OnnxStep(exported["out"]), histories, phase, **run))
+    for column in backtest.COLUMNS:
+        np.testing.assert_allclose(getattr(got, column), getattr(expected, column), rtol=1e-4, atol=1e-4)
+
+
+def test_the_forecast_steps_metadata_says_how_to_make_the_features(forecaster):
+    from seqrnn.tasks.forecast import Series, gather_windows, step_feature_names, step_features
+
+    model, _, exported = forecaster
+    meta = metadata(exported["out"])
+    channels = model.model_.encoder.inputs.channels
+    assert meta["seqrnn.task"] == "forecast" and int(meta["channels"]) == channels
+    assert json.loads(meta["features"]) == ["lag_1", "lag_season", "phase_sin", "phase_cos"][:channels]
+    assert meta["distribution"] == model.config_.model.distribution and meta["freq"] == "MS"
+    assert int(meta["seasonal_period"]) == 12 and meta["phase"].startswith("the month")
+    assert int(meta["context_length"]) == model.config_.data.context_length and int(meta["horizon"]) == 4
+    assert meta["scaling"] == "mean_abs" and json.loads(meta["calendar"]) is True
+    # the names follow the features the forecaster makes, whatever their number
+    for period in (1, 12):
+        width = step_features(*(np.ones((2, 3)),) * 3, np.zeros((2, 3)), np.ones((2, 3), bool), np.ones((2, 1)),
+                              period).shape[-1]
+        assert len(step_feature_names(period)) == width
+    x, *_ = gather_windows(Series(["a"], [np.arange(1.0, 30.0)], [0], [None]), np.array([0]), np.array([29]), 5, 3, 12)
+    assert x.shape[-1] == channels
+
+
+def test_an_untrained_forecaster_is_refused(tmp_path):
+    from seqrnn.serve.export import export_forecast_step
+    from seqrnn.tasks.forecast import Forecaster
+
+    with pytest.raises(TypeError, match="takes a trained Forecaster"):
+        export_forecast_step(Forecaster(), tmp_path / "m.onnx")
+
+
+def _point_forecast_from_the_metadata(path, values: np.ndarray, first_phase: int, horizon: int) -> np.ndarray:
+    """The module docstring's loop, from the .onnx file alone, each step's location fed back."""
+    meta, sess = metadata(path), session(path)
+    context, period = int(meta["context_length"]), int(meta["seasonal_period"])
+    features, names = json.loads(meta["features"]), json.loads(meta["state"])
+    n = len(values)
+    scale = float(np.mean(np.abs(values[-context:]))) or 1.0
+    y = np.concatenate([values / scale, np.zeros(horizon)])
+
+    def step(t):
+        if t < 0:
+            return [0.0] * len(features)
+        angle = 2 * np.pi * ((first_phase + t) % period) / period
+        named = {"lag_1": y[t - 1] if t >= 1 else 0.0, "lag_season": y[t - period] if t >= period else 0.0,
+                 "phase_sin": np.sin(angle), "phase_cos": np.cos(angle)}
+        return [named[name] for name in features]
+
+    state = {name: np.zeros((int(meta["num_layers"]), 1, int(meta["hidden_size"])), np.float32) for name in names}
+    x = np.array([[step(t) for t in range(n - context, n + 1)]], np.float32)
+    for k in range(horizon):
+        out = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"features": x, **state})))
+        state = {name: out[name + "_out"] for name in names}
+        y[n + k] = out["loc"][0]
+        x = np.array([[step(n + k + 1)]], np.float32)
+    return y[n:] * scale
+
+
+def test_the_metadata_is_enough_to_forecast(forecaster):
+    """The recipe of the module docstring, on the metadata and the graph alone, gives the forecaster's
+    point path (each step's location fed back), for histories shorter than the season and the
+    context and longer ones."""
+    from seqrnn.tasks.forecast import forecast_paths
+
+    model, _, exported = forecaster
+    c = model.config_.data
+    rng = np.random.default_rng(1)
+    for n in (5, 30, 70):
+        values = 50 + 10 * rng.normal(size=n)
+        got = _point_forecast_from_the_metadata(exported["out"], values, 7, 4)
+        expected = forecast_paths(model.model_, [values], np.array([7]), 4, c.context_length, c.seasonal_period,
+                                  samples=1, seed=0, device=torch.device("cpu"), point=True)[0, 0]
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)

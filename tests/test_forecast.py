@@ -180,3 +180,14 @@ def test_covariates_are_named_as_unused():
     frame = pd.DataFrame({"series": "a", "time": y.index, "target": y.to_numpy(), "price": np.arange(40.0)})
     with pytest.warns(SeqrnnWarning, match="the covariates price are not used"):
         Forecaster(horizon=3, **{**TINY, "epochs": 1}).fit(as_table(frame, covariates=["price"]))
+
+
+def test_a_history_shorter_than_a_season_is_forecast_as_in_any_batch(trained):
+    """The seasonal lag of a step before a series' start reads 0, as in training windows: a history
+    shorter than the season forecasts alone as it does beside a long one."""
+    model, y = trained
+    short = y[1].iloc[:3]
+    alone = model.predict([short])
+    beside = model.predict([short, y[0]]).xs("s1", level="series", drop_level=False)
+    assert len(alone) == 6 and np.isfinite(alone.to_numpy()).all()
+    np.testing.assert_allclose(alone.to_numpy(), beside.to_numpy(), rtol=1e-5)

@@ -49,7 +49,7 @@ POSITIVE = ["great", "wonderful", "loved", "superb"]
 NEGATIVE = ["awful", "boring", "hated", "dull"]
 FILLER = ["the", "movie", "plot", "was", "and", "a", "story"]
 LIMITS = Limits(max_body_bytes=20_000, max_texts=8, max_text_chars=500, max_start_chars=50, max_length=300,
-                max_num_samples=4, max_series=6, max_series_values=100)
+                max_num_samples=4, max_series=6, max_series_values=100, max_horizon=8)
 
 
 def _reviews(n: int):
@@ -135,16 +135,37 @@ def series_model(tmp_path_factory):
     return train_tiny_series_model(tmp_path_factory.mktemp("serve-series") / "series")
 
 
+def train_tiny_forecaster(directory: Path, integer_steps: bool = False) -> Path:
+    """A tiny forecaster trained for real (a second or so): two monthly series of 60 points (or, with
+    `integer_steps`, three series on integer steps, no season), horizon 4."""
+    from test_forecast import TINY, seasonal
+
+    from seqrnn.tasks.forecast import Forecaster
+
+    y = [seasonal(60, seed=k, level=10.0**k) for k in range(2)]
+    if integer_steps:
+        y = [s.to_numpy() for s in y] + [np.linspace(5, 9, 40)]
+    Forecaster(horizon=4, seed=2, **{**TINY, "epochs": 2}).fit(y, out_dir=directory)
+    return directory
+
+
 @pytest.fixture(scope="module")
-def client(models, series_model):
-    with TestClient(create_app(*models, limits=LIMITS, series_dir=series_model)) as c:
+def forecast_model(tmp_path_factory):
+    """A tiny monthly forecaster (horizon 4, a season of 12 read from the calendar) in a model directory."""
+    return train_tiny_forecaster(tmp_path_factory.mktemp("serve-forecast") / "forecast")
+
+
+@pytest.fixture(scope="module")
+def client(models, series_model, forecast_model):
+    with TestClient(create_app(*models, limits=LIMITS, series_dir=series_model, forecast_dir=forecast_model)) as c:
         yield c
 
 
 def test_healthz_reports_the_loaded_models(client):
     r = client.get("/healthz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "models": {"sentiment": True, "charlm": True, "series": True}}
+    assert r.json() == {"status": "ok", "models": {"sentiment": True, "charlm": True, "series": True,
+                                                   "forecast": True}}
 
 
 def test_sentiment_matches_the_classifier(client, models):
@@ -361,6 +382,40 @@ STATUS_TABLE = [
     ("/v1/classify", {"series": [[[1e39, 2], [3, 4]]]}, 400, "series[0] holds a value beyond float32's range"),
     ("/v1/generate", {"start": "T" * 30_000}, 413, "20000 bytes"),
     ("/no/such/route", {}, 404, "Not Found"),
+    # the forecaster: monthly, horizon 4, reads the calendar (so each series needs its start)
+    ("/v1/forecast", {"series": [{"values": [1.0] * 100, "start": "2001-03-01"}]}, 200, None),
+    ("/v1/forecast", {"series": [{"values": [2], "start": "2001-03-01", "id": 7}], "horizon": 4, "seed": 0}, 200, None),
+    ("/v1/forecast", {"series": [{"values": [1.0, 2.0], "start": "2001-03-01T00:00:00"}] * 6}, 200, None),
+    ("/v1/forecast", {"series": []}, 422, "series"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2001-03-01"}] * 7}, 422, "series"),  # max_series 6
+    ("/v1/forecast", {"series": [{"values": [1.0] * 101, "start": "2001-03-01"}]}, 422,
+     "series[0] has 101 values, more than the 100 a series may have"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2001-03-01"}, {"values": []}]}, 422,
+     "series[1] has no values"),
+    ("/v1/forecast", {"series": [[1.0, 2.0], [1.0, None]]}, 422, "series[1].values[1] is null"),
+    ("/v1/forecast", {"series": [[1.0, "2"]]}, 422, "series[0].values[1] is str, not a number"),
+    ("/v1/forecast", {"series": [[1.0, True]]}, 422, "series[0].values[1] is bool, not a number"),
+    ("/v1/forecast", {"series": [{"start": "2001-03-01"}]}, 422, "series[0].values must be a list of numbers"),
+    ("/v1/forecast", {"series": [3]}, 422, "series[0] must be an object with values"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "when": "2001"}]}, 422, "when"),
+    ("/v1/forecast", {"series": [[1.0, 2.0]]}, 422, "series[0] needs a start: the model reads the calendar (monthly"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2001-03-01"}, [1.0]]}, 422, "series[1] needs a start"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2001-03-15"}]}, 422,
+     "series[0].start '2001-03-15' is not on the model's frequency (monthly, MS): the nearest after it is 2001-04-01"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "soon"}]}, 422, "series[0].start 'soon' is not a time"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": 2001}]}, 422, "series[0].start must be a time stamp"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2001-03-01T00:00:00+02:00"}]}, 422, "has a time zone"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2262-03-01"}]}, 422, "past the dates pandas can hold"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2001-03-01", "id": "a"},
+                                 {"values": [1.0], "start": "2001-03-01", "id": "a"}]}, 422,
+     "series[1].id 'a' is also series[0]'s: ids must differ"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2001-03-01"}], "horizon": 5}, 422,
+     "horizon must be from 1 to 4, the horizon the model was trained for, got 5"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2001-03-01"}], "horizon": 9}, 422, "horizon"),  # limit 8
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2001-03-01"}], "horizon": 0}, 422, "horizon"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2001-03-01"}], "horizon": 2.5}, 422, "horizon"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2001-03-01"}], "seed": -1}, 422, "seed"),
+    ("/v1/forecast", {"series": [{"values": [1.0], "start": "2001-03-01"}], "seed": 2**32}, 422, "seed"),
 ]
 
 
@@ -419,11 +474,14 @@ def test_unknown_start_characters_are_400_unless_ignored(client):
 
 def test_a_route_for_a_model_not_loaded_is_404(models):
     with TestClient(create_app(sentiment_dir=models[0])) as only_sentiment:
-        assert only_sentiment.get("/healthz").json()["models"] == {"sentiment": True, "charlm": False, "series": False}
+        assert only_sentiment.get("/healthz").json()["models"] == {"sentiment": True, "charlm": False, "series": False,
+                                                                   "forecast": False}
         r = only_sentiment.post("/v1/generate", json={"length": 5})
         assert r.status_code == 404 and "--charlm" in r.json()["error"]
         assert only_sentiment.get("/v1/info").json()["models"] == {"sentiment": True, "charlm": False,
-                                                                   "series": False}
+                                                                   "series": False, "forecast": False}
+        r = only_sentiment.post("/v1/forecast", json={"series": [[1.0, 2.0]]})
+        assert r.status_code == 404 and "--forecast" in r.json()["error"]
     with TestClient(create_app(charlm_dir=models[1])) as only_charlm:
         r = only_charlm.post("/v1/sentiment", json={"texts": ["fine"]})
         assert r.status_code == 404 and "--sentiment" in r.json()["error"]
@@ -435,10 +493,10 @@ def test_info_reports_the_models_and_the_request_limits(client, models):
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     info = r.json()
     assert {k: v for k, v in info.items() if k != "about"} == {
-        "version": __version__, "models": {"sentiment": True, "charlm": True, "series": True},
+        "version": __version__, "models": {"sentiment": True, "charlm": True, "series": True, "forecast": True},
         "limits": {"max_body_bytes": 20_000, "max_texts": 8, "max_text_chars": 500,
                    "max_start_chars": 50, "max_length": 300, "max_num_samples": 4, "max_series": 6,
-                   "max_series_values": 100}}
+                   "max_series_values": 100, "max_horizon": 8}}
     sentiment, charlm = info["about"]["sentiment"], info["about"]["charlm"]  # each model's facts, for the page
     assert sentiment["task"] == "sentiment" and sentiment["classes"] == [0, 1] and sentiment["vocab_size"] > 2
     assert charlm["task"] == "charlm" and charlm["classes"] is None and charlm["vocab_size"] > 2
@@ -451,9 +509,9 @@ def test_info_reports_the_models_and_the_request_limits(client, models):
     assert client.post("/v1/info", json={}).status_code == 405
     with TestClient(create_app(charlm_dir=models[1])) as only_charlm:
         info = only_charlm.get("/v1/info").json()
-        assert info["models"] == {"sentiment": False, "charlm": True, "series": False}
+        assert info["models"] == {"sentiment": False, "charlm": True, "series": False, "forecast": False}
         assert info["about"]["sentiment"] is None and info["about"]["charlm"]["task"] == "charlm"
-        assert info["about"]["series"] is None
+        assert info["about"]["series"] is None and info["about"]["forecast"] is None
         assert info["limits"]["max_length"] == Limits().max_length
 
 
@@ -495,7 +553,8 @@ def test_classify_reads_a_univariate_series_as_a_list_of_numbers(tmp_path):
         _records_match(flat.json()["results"], SeriesClassifier.load(directory), X)
         r = c.post("/v1/classify", json={"series": [[1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]]]})
         assert r.status_code == 400 and r.json()["error"] == "series[1] has 2 channels but the model was trained on 1"
-        assert c.get("/healthz").json()["models"] == {"sentiment": False, "charlm": False, "series": True}
+        assert c.get("/healthz").json()["models"] == {"sentiment": False, "charlm": False, "series": True,
+                                                      "forecast": False}
         assert c.post("/v1/sentiment", json={"texts": ["fine"]}).status_code == 404
 
 
@@ -518,6 +577,156 @@ def test_nan_and_infinity_in_a_series_are_422(client, field):
     r = client.post("/v1/classify", content=b'{"series": [[[1, 1e400], [2, 3]]]}',
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and "series[0][0][1] is not finite" in r.json()["error"]
+
+
+def _monthly(values, start: str, name: str):
+    import pandas as pd
+
+    return pd.Series(values, index=pd.date_range(start, periods=len(values), freq="MS"), name=name)
+
+
+def _steps_match(result: dict, rows) -> None:
+    """One series' answer holds `predict`'s rows (its DataFrame for that series) step by step."""
+    assert [step["step"] for step in result["forecast"]] == list(range(1, len(rows) + 1))
+    for column in ("mean", "median", "lower_80", "upper_80", "lower_95", "upper_95"):
+        np.testing.assert_allclose([step[column] for step in result["forecast"]], rows[column], rtol=1e-12, atol=0)
+
+
+def test_forecast_is_what_predict_gives(client, forecast_model):
+    """/v1/forecast answers `Forecaster.predict` for the same histories, starts, order and seed: each
+    step's time stamp, mean, median and the bounds of both intervals."""
+    from seqrnn.tasks.forecast import Forecaster
+
+    model = Forecaster.load(forecast_model)
+    rng = np.random.default_rng(4)
+    histories = [((100 + 10 * rng.normal(size=30)).tolist(), "2003-05-01", "north"),
+                 (rng.normal(size=7).tolist(), "1999-11-01", "south")]
+    body = {"series": [{"values": v, "start": s, "id": i} for v, s, i in histories], "horizon": 3}
+    r = client.post("/v1/forecast", json=body)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    expected = model.predict([_monthly(v, s, i) for v, s, i in histories], horizon=3)
+    assert answer["horizon"] == 3 and [x["id"] for x in answer["results"]] == ["north", "south"]
+    for result, (_, _, name) in zip(answer["results"], histories):
+        rows = expected.xs(name, level="series")
+        assert [step["time"] for step in result["forecast"]] == [t.date().isoformat() for t in rows.index]
+        _steps_match(result, rows)
+    assert answer["results"][0]["forecast"][0]["time"] == "2005-11-01"  # the month after the 30th value
+    steps = answer["results"][0]["forecast"]
+    assert all(s["lower_95"] <= s["lower_80"] <= s["median"] <= s["upper_80"] <= s["upper_95"] for s in steps)
+    # the model's horizon by default; a seed of the request's choosing, the model's own by default
+    first = [_monthly(*histories[0])]
+    default = client.post("/v1/forecast", json={"series": body["series"][:1]}).json()
+    assert default["horizon"] == 4
+    _steps_match(default["results"][0], model.predict(first).xs("north", level="series"))
+    seeded = client.post("/v1/forecast", json={"series": body["series"][:1], "seed": 5}).json()
+    _steps_match(seeded["results"][0], model.predict(first, seed=5).xs("north", level="series"))
+    assert seeded != default
+    own = client.post("/v1/forecast", json={"series": body["series"][:1], "seed": model.config_.training.seed})
+    assert own.json() == default
+
+
+def test_info_reports_the_forecaster_and_an_example_to_try(client, forecast_model):
+    """The facts the page shows; the example is the end of the first series trained on, so its
+    forecast is the one `predict()` gives that series."""
+    from seqrnn.tasks.forecast import Forecaster
+
+    model = Forecaster.load(forecast_model)
+    facts = client.get("/v1/info").json()["about"]["forecast"]
+    assert facts["task"] == "forecast" and facts["classes"] is None and facts["vocab_size"] == 2  # series trained on
+    assert (facts["horizon"], facts["freq"], facts["freq_name"], facts["seasonal_period"]) == (4, "MS", "monthly", 12)
+    assert facts["context_length"] == model.config_.data.context_length and facts["needs_start"] is True
+    assert facts["num_samples"] == model.config_.data.num_samples and facts["trained"].endswith("+00:00")
+    assert facts["validation"]["name"] == "mase" and facts["validation"]["value"] > 0
+    example = facts["example"]
+    assert example["id"] == "s0" and len(example["values"]) == facts["context_length"] + 12 + 1
+    assert example["start"] == "2000-12-01"  # the first of the 49 months kept, of 60 from 2000-01
+    r = client.post("/v1/forecast", json={"series": [example]})
+    assert r.status_code == 200, r.text
+    result = r.json()["results"][0]
+    assert result["id"] == "s0" and result["forecast"][0]["time"] == "2005-01-01"
+    _steps_match(result, model.predict().xs("s0", level="series"))
+    assert "/v1/forecast" in client.get("/openapi.json").json()["paths"]
+
+
+def test_forecast_on_integer_steps_takes_plain_lists(tmp_path):
+    """A model of integer steps: a series may be a plain list of values, start is the step number of
+    its first value (0 by default), and the steps forecast carry their numbers."""
+    from seqrnn.tasks.forecast import Forecaster
+
+    directory = train_tiny_forecaster(tmp_path / "steps", integer_steps=True)
+    model = Forecaster.load(directory)
+    series = [[1.0, 2.0, 3.0, 4.0], {"values": [5.0, 6.0], "start": 10}, {"values": [7.0], "start": " 3"}]
+    with TestClient(create_app(forecast_dir=directory, limits=LIMITS)) as c:
+        facts = c.get("/v1/info").json()["about"]["forecast"]
+        assert facts["freq"] == "" and facts["needs_start"] is False and facts["seasonal_period"] == 1
+        assert isinstance(facts["example"]["start"], int)
+        r = c.post("/v1/forecast", json={"series": series})
+        assert r.status_code == 200, r.text
+        results = r.json()["results"]
+        assert [x["id"] for x in results] == ["0", "1", "2"]
+        assert [[s["time"] for s in x["forecast"]] for x in results] == [[4, 5, 6, 7], [12, 13, 14, 15],
+                                                                          [4, 5, 6, 7]]
+        expected = model.predict([np.array([1.0, 2.0, 3.0, 4.0]), np.array([5.0, 6.0]), np.array([7.0])])
+        for result, name in zip(results, "012"):
+            _steps_match(result, expected.xs(name, level="series"))
+        r = c.post("/v1/forecast", json={"series": [{"values": [1.0], "start": "2001-01-01"}]})
+        assert r.status_code == 422 and r.json()["error"].startswith("series[0].start '2001-01-01' is not a whole number")
+
+
+def test_a_forecaster_without_the_calendar_needs_no_start(tmp_path):
+    """A dated model that does not read the calendar forecasts a series without a start; its steps then
+    have no time stamps (null), and the numbers are those of the same values at any start."""
+    from test_forecast import TINY, seasonal
+
+    from seqrnn.tasks.forecast import Forecaster
+
+    model = Forecaster(horizon=2, seed=1, calendar=False, **{**TINY, "epochs": 1}).fit([seasonal(40)],
+                                                                                      out_dir=tmp_path / "m")
+    with TestClient(create_app(forecast_dir=tmp_path / "m", limits=LIMITS)) as c:
+        assert c.get("/v1/info").json()["about"]["forecast"]["needs_start"] is False
+        bare = c.post("/v1/forecast", json={"series": [[3.0, 4.0, 5.0]]})
+        dated = c.post("/v1/forecast", json={"series": [{"values": [3.0, 4.0, 5.0], "start": "1990-07-01"}]})
+    assert bare.status_code == dated.status_code == 200, bare.text
+    assert [s["time"] for s in bare.json()["results"][0]["forecast"]] == [None, None]
+    assert [s["time"] for s in dated.json()["results"][0]["forecast"]] == ["1990-10-01", "1990-11-01"]
+    expected = model.predict([_monthly([3.0, 4.0, 5.0], "1990-07-01", "0")])
+    for answer in (bare, dated):
+        _steps_match(answer.json()["results"][0], expected.xs("0", level="series"))
+
+
+def test_each_thread_has_its_own_copy_of_the_forecaster(forecast_model):
+    app = create_app(forecast_dir=forecast_model, limits=Limits(max_concurrency=3, max_queue=8))
+    copies = [kit["forecast"] for kit in app.state.workers.kits]
+    assert len(copies) == 3 and copies[0] is app.state.forecast
+    weights = [{p.data_ptr() for p in model.model_.parameters()} for model in copies]
+    assert all(weights[i].isdisjoint(weights[j]) for i in range(3) for j in range(i))  # nothing shared
+    bodies = [{"series": [{"values": list(np.arange(1.0, 12.0 + k)), "start": "2001-01-01"}], "horizon": 2}
+              for k in range(9)]
+    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda body: c.post("/v1/forecast", json=body), bodies))
+        alone = [c.post("/v1/forecast", json=body) for body in bodies]
+    assert [r.status_code for r in answers] == [200] * 9
+    assert [r.json() for r in answers] == [r.json() for r in alone]
+
+
+def test_serve_passes_forecast_to_the_app(monkeypatch, forecast_model):
+    """`seqrnn serve --forecast DIR` loads the forecaster (the app is built, then the test stops)."""
+    from seqrnn.cli.main import build_parser
+    from seqrnn.serve import server
+
+    built = {}
+
+    def stop(threads, *args, **kwargs):
+        built["app"] = create_app(*args, **kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(server, "_worker_app", stop)
+    args = build_parser().parse_args(["serve", "--forecast", str(forecast_model), "--port", "0"])
+    with pytest.raises(SystemExit):
+        server.serve_command(args)
+    state = built["app"].state
+    assert state.forecast is not None and state.forecast.task == "forecast" and state.series is None
 
 
 def test_serve_passes_series_to_the_app(monkeypatch, series_model):

@@ -147,7 +147,7 @@ def test_the_registry_gives_a_new_task_what_the_command_line_and_the_exporter_ne
     assert parser.parse_args(["--seq-len", "30"]).seq_len == 30
     TextRegressor(threads=1, quiet=True, epochs=1).fit(*scored_texts(40, seed=1), out_dir=tmp_path / "reg")
     pytest.importorskip("onnx")
-    with pytest.raises(SeqrnnError, match="holds a text-regressor model; export takes sentiment, charlm and series models"):
+    with pytest.raises(SeqrnnError, match="holds a text-regressor model; export takes sentiment, charlm, series and forecast models"):
         export_model(tmp_path / "reg", "onnx", tmp_path / "reg.onnx")
 
 
@@ -173,8 +173,8 @@ def test_the_server_lists_and_loads_its_models_from_the_registry():
 
     assert app.MODELS == {"sentiment": ("sentiment model", "--sentiment"),
                            "charlm": ("character language model", "--charlm"),
-                           "series": ("series classifier", "--series")}
-    with pytest.raises(SeqrnnError, match="nothing to serve: give --sentiment DIR, --charlm DIR and/or --series DIR"):
+                           "series": ("series classifier", "--series"), "forecast": ("forecaster", "--forecast")}
+    with pytest.raises(SeqrnnError, match="nothing to serve: give --sentiment DIR, --charlm DIR, --series DIR and/or --forecast DIR"):
         app._load_models(None, None)
 
 

@@ -321,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sentiment", help="sentiment model directory")
     p.add_argument("--charlm", help="character model directory")
     p.add_argument("--series", help="series classifier directory (`classify train` on numeric series)")
+    p.add_argument("--forecast", help="forecaster directory (`forecast train`), served at POST /v1/forecast")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000, help="0: any free port (printed)")
     p.add_argument("--workers", type=_positive_int, default=1,

@@ -14,13 +14,22 @@ Endpoints (all JSON unless noted):
   "ignore_unknown", "stream"}` -> `{"texts": [...]}` (each text begins with the start text, as
   `seqrnn charlm sample` prints it); with `"stream": true`, `text/plain` characters as they are
   generated (the same text as without streaming, for the same seed).
-- `GET /healthz` -> `{"status": "ok", "models": {"sentiment": bool, "charlm": bool, "series": bool}}`.
-- `GET /v1/info` -> `{"version", "models": {"sentiment": bool, "charlm": bool, "series": bool},
-  "limits": {...}, "about": {"sentiment": {...} | null, "charlm": {...} | null, "series": {...} | null}}`:
-  what this server has loaded, what one request may ask for, and each loaded model's facts
-  (`_model_facts`: task, classes, vocabulary size (a series model's: its channels, also `channels`),
-  when it was trained, its best validation figure); the page reads it.
-- `GET /` -> a self-contained HTML page to try both models (`static/index.html`, package data).
+- `POST /v1/forecast` `{"series": [{"values": [...], "start": S, "id": I} | [...], ...], "horizon": H,
+  "seed": N}` -> `{"horizon": H, "results": [{"id": I, "forecast": [{"step", "time", "mean", "median",
+  "lower_80", "upper_80", "lower_95", "upper_95"}, ...]}, ...]}`: `Forecaster.predict`'s numbers for
+  each history (`seqrnn.serve.forecasts` says what `start`, `id`, `horizon` and `seed` mean). Every
+  refusal is a 422 naming the series' index: a series without values, a value that is not a finite
+  number, a start the model needs and lacks or one off its frequency, a repeated id, a horizon
+  beyond the trained one.
+- `GET /healthz` -> `{"status": "ok", "models": {"sentiment": bool, "charlm": bool, "series": bool,
+  "forecast": bool}}`.
+- `GET /v1/info` -> `{"version", "models": {name: bool, ...}, "limits": {...}, "about": {name: {...} |
+  null, ...}}` for the four models: what this server has loaded, what one request may ask for, and
+  each loaded model's facts (`_model_facts`: task, classes, vocabulary size (a series model's: its
+  channels, also `channels`; a forecaster's: the series it was trained on), when it was trained, its
+  best validation figure; a forecaster's horizon, frequency, season, context, whether a series needs
+  its start, and an example series); the page reads it.
+- `GET /` -> a self-contained HTML page to try the models (`static/index.html`, package data).
 
 Errors are JSON `{"error": "one line", "detail": ...}`: 400 bad input the model rejects (start
 characters it never saw), 404 a model not loaded, 408 a request too slow to arrive, 413 body too
@@ -28,8 +37,9 @@ large, 422 a field out of range, whatever the sampler would refuse included (`de
 pydantic's list), 503 too many model calls waiting, too many requests being answered, or every
 connection busy (idle connections never count).
 
-Models are loaded once, in `create_app`. Texts longer than `Limits.max_text_chars` and series of
-more than `Limits.max_series_values` values are refused (422), never silently truncated.
+Models are loaded once, in `create_app`. Texts longer than `Limits.max_text_chars`, series of more
+than `Limits.max_series_values` values and horizons beyond `Limits.max_horizon` are refused (422),
+never silently truncated.
 
 No request fails because another one runs: each model call runs in one of the threads of `seqrnn.serve.workers`; slow clients are held to the
 bounds of `seqrnn.serve.limits`; `seqrnn.serve.server` runs the app under uvicorn.
@@ -43,8 +53,10 @@ import math
 import time
 from typing import Annotated
 
+from seqrnn.config import MAX_SEED
 from seqrnn.errors import SeqrnnError, SeqrnnRuntimeError
 from seqrnn.nn.sampling import DEFAULT_TOP_N, MIN_TEMPERATURE, check_sampling_options
+from seqrnn.serve.forecasts import RefusedRequest, forecast_facts, forecast_records
 from seqrnn.serve.limits import BodyLimit, ConnectionLimits, Limits, error_response
 from seqrnn.serve.workers import STREAM_CHUNK_CHARS, STREAM_CHUNK_SECONDS, Workers, frozen_stepper, generation, sample
 from seqrnn.tasks import registry
@@ -62,10 +74,10 @@ def require_fastapi():
                           "pip install 'seqrnn[serve]'") from None
 
 
-def _load_models(sentiment_dir, charlm_dir, series_dir=None):
-    """(classifier, character model, series classifier) from their directories (None where not
-    given), by the task registry."""
-    directories = {"sentiment": sentiment_dir, "charlm": charlm_dir, "series": series_dir}
+def _load_models(sentiment_dir, charlm_dir, series_dir=None, forecast_dir=None):
+    """(classifier, character model, series classifier, forecaster) from their directories (None
+    where not given), by the task registry."""
+    directories = {"sentiment": sentiment_dir, "charlm": charlm_dir, "series": series_dir, "forecast": forecast_dir}
     if not any(directories.values()):
         options = [f"{MODELS[name][1]} DIR" for name in directories]
         raise SeqrnnError(f"nothing to serve: give {', '.join(options[:-1])} and/or {options[-1]}")
@@ -82,7 +94,8 @@ def _page_html() -> str:
 
 
 # the validation figure a model directory's metrics.jsonl reports, by task: (name, True if higher is better)
-VALIDATION_FIGURES = (("accuracy", True), ("bits_per_char", False), ("perplexity", False), ("loss", False))
+VALIDATION_FIGURES = (("accuracy", True), ("bits_per_char", False), ("perplexity", False), ("mase", False),
+                      ("loss", False))
 
 
 def _model_facts(model, directory) -> dict | None:
@@ -118,6 +131,8 @@ def _model_facts(model, directory) -> dict | None:
              "preset": getattr(model, "preset", None)}
     if model.task == "series":  # its "vocabulary" is its channels (`SeriesScaling`)
         facts["channels"] = len(model.vocab_)
+    if model.task == "forecast":  # its "vocabulary" is the series it was trained on (`SeriesHistory`)
+        facts.update(forecast_facts(model))
     return facts
 
 
@@ -181,6 +196,61 @@ def _request_models(limits: Limits):
                             raise ValueError(f"{where} is not finite: null marks a missing value")
             return value
 
+    class ForecastSeries(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        values: list[Annotated[float, Field(strict=True, allow_inf_nan=False)]] = Field(
+            description="the history, oldest first: finite numbers")
+        start: str | Annotated[int, Field(strict=True)] | None = Field(
+            None, description="the time stamp of the first value (ISO 8601; a step number for a model of integer "
+                              "steps); needed by a model that reads the calendar")
+        id: Annotated[str, StringConstraints(max_length=200)] | Annotated[int, Field(strict=True)] | None = Field(
+            None, description="the series' name in the answer (default: its index)")
+
+    class ForecastRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        series: list[ForecastSeries] = Field(
+            min_length=1, max_length=limits.max_series,
+            description=f"1 to {limits.max_series} series, each an object (values, start, id) or a list of values; "
+                        f"at most {limits.max_series_values} values per series")
+        horizon: int | None = Field(None, ge=1, le=limits.max_horizon, strict=True,
+                                    description="steps to forecast (default and most: the model's horizon)")
+        seed: int | None = Field(None, ge=0, le=MAX_SEED, strict=True,
+                                 description="seeds the sample paths (default: the model's seed, as predict)")
+
+        @field_validator("series", mode="before")
+        @classmethod
+        def _series_are_numbers_within_the_limit(cls, value):
+            """One clear line for the first series of the wrong form, naming its index; a list of numbers
+            is the object with only its values."""
+            if not isinstance(value, list) or len(value) > limits.max_series:
+                return value  # pydantic's own message (not a list, too many series)
+            shaped = []
+            for i, one in enumerate(value):
+                if isinstance(one, list):
+                    one = {"values": one}
+                if not isinstance(one, dict):
+                    raise ValueError(f"series[{i}] must be an object with values (or a list of numbers), "
+                                     f"not {type(one).__name__}")
+                values = one.get("values")
+                if not isinstance(values, list):
+                    raise ValueError(f"series[{i}].values must be a list of numbers, "
+                                     f"not {'missing' if values is None else type(values).__name__}")
+                if len(values) > limits.max_series_values:
+                    raise ValueError(f"series[{i}] has {len(values)} values, more than the "
+                                     f"{limits.max_series_values} a series may have")
+                if not values:
+                    raise ValueError(f"series[{i}] has no values: a forecast continues at least 1")
+                for t, x in enumerate(values):
+                    if x is None:
+                        raise ValueError(f"series[{i}].values[{t}] is null: a forecast takes no missing values "
+                                         "(fill them first)")
+                    if isinstance(x, bool) or not isinstance(x, (int, float)):
+                        raise ValueError(f"series[{i}].values[{t}] is {type(x).__name__}, not a number")
+                    if isinstance(x, float) and not math.isfinite(x):
+                        raise ValueError(f"series[{i}].values[{t}] is not finite")
+                shaped.append(one)
+            return shaped
+
     class GenerateRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         start: str = Field("The ", min_length=1, max_length=limits.max_start_chars,
@@ -221,6 +291,7 @@ def _request_models(limits: Limits):
         sentiment: bool
         charlm: bool
         series: bool
+        forecast: bool
 
     class RequestLimits(BaseModel):
         max_body_bytes: int
@@ -231,6 +302,7 @@ def _request_models(limits: Limits):
         max_num_samples: int
         max_series: int
         max_series_values: int
+        max_horizon: int
 
     class Validation(BaseModel):
         name: str
@@ -245,11 +317,20 @@ def _request_models(limits: Limits):
         validation: Validation | None
         preset: str | None = None
         channels: int | None = Field(None, description="a series model's channels")
+        horizon: int | None = Field(None, description="a forecaster's horizon (the most a request may ask)")
+        freq: str | None = Field(None, description="a forecaster's frequency (pandas alias; \"\": integer steps)")
+        freq_name: str | None = Field(None, description="the frequency in words")
+        seasonal_period: int | None = Field(None, description="a forecaster's season, in steps")
+        context_length: int | None = Field(None, description="the values a forecaster reads before forecasting")
+        num_samples: int | None = Field(None, description="sample paths per forecast")
+        needs_start: bool | None = Field(None, description="whether each series needs its start (the calendar)")
+        example: dict | None = Field(None, description="a series to try the forecaster on (values, start, id)")
 
     class About(BaseModel):
         sentiment: ModelFacts | None
         charlm: ModelFacts | None
         series: ModelFacts | None
+        forecast: ModelFacts | None
 
     class Info(BaseModel):
         version: str
@@ -257,7 +338,7 @@ def _request_models(limits: Limits):
         limits: RequestLimits
         about: About
 
-    return SentimentRequest, GenerateRequest, Info, ClassifyRequest
+    return SentimentRequest, GenerateRequest, Info, ClassifyRequest, ForecastRequest
 
 
 def _validation_summary(errors) -> tuple[str, list]:
@@ -272,17 +353,18 @@ def _validation_summary(errors) -> tuple[str, list]:
             parts.append(f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'decode error')})")
             continue
         loc = [str(p) for p in err.get("loc", ()) if p != "body"]
-        parts.append(f"{'.'.join(loc) or 'body'}: {err.get('msg', 'invalid')}")
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")  # our validators' own lines
+        parts.append(f"{'.'.join(loc) or 'body'}: {message}")
     summary = "; ".join(parts[:3]) + (f" (and {len(parts) - 3} more)" if len(parts) > 3 else "")
     return summary, jsonable_encoder(cleaned)
 
 
 def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
                connection_limits: ConnectionLimits = ConnectionLimits(),
-               series_dir=None) -> "fastapi.FastAPI":  # noqa: F821
+               series_dir=None, forecast_dir=None) -> "fastapi.FastAPI":  # noqa: F821
     """A FastAPI app serving the models in the given directories (at least one). Of
     `connection_limits`, the app enforces the body timeout; the server (`serve_command`) the rest."""
-    clf, lm, series = _load_models(sentiment_dir, charlm_dir, series_dir)
+    clf, lm, series, forecaster = _load_models(sentiment_dir, charlm_dir, series_dir, forecast_dir)
     require_fastapi()
     from fastapi import FastAPI, HTTPException
     from fastapi.exceptions import RequestValidationError
@@ -291,11 +373,12 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
 
     from seqrnn import __version__
 
-    SentimentRequest, GenerateRequest, Info, ClassifyRequest = _request_models(limits)
+    SentimentRequest, GenerateRequest, Info, ClassifyRequest, ForecastRequest = _request_models(limits)
     page_html = _page_html()
-    loaded = {"sentiment": clf is not None, "charlm": lm is not None, "series": series is not None}
+    loaded = {"sentiment": clf is not None, "charlm": lm is not None, "series": series is not None,
+              "forecast": forecaster is not None}
     about = {"sentiment": _model_facts(clf, sentiment_dir), "charlm": _model_facts(lm, charlm_dir),
-             "series": _model_facts(series, series_dir)}
+             "series": _model_facts(series, series_dir), "forecast": _model_facts(forecaster, forecast_dir)}
     info = Info(version=__version__, models=loaded, limits=dataclasses.asdict(limits), about=about)
     # the threads of the model calls, each with its own kit: a copy of each classifier (PyTorch's
     # recurrent modules rewrite their state on every call), and the read-only step all generations share
@@ -303,7 +386,8 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
 
     stepper = lm and frozen_stepper(lm)
     kits = [{"sentiment": clf if k == 0 else copy.deepcopy(clf), "charlm": (lm, stepper),
-             "series": series if k == 0 else copy.deepcopy(series)}
+             "series": series if k == 0 else copy.deepcopy(series),
+             "forecast": forecaster if k == 0 else copy.deepcopy(forecaster)}
             for k in range(limits.max_concurrency)]
     workers = Workers(kits, limits.max_queue)
 
@@ -313,16 +397,17 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
         workers.close()
 
     app = FastAPI(title="seqrnn", version=__version__, lifespan=lifespan,
-                  description="Sentiment classification, character-level text generation and numeric series "
-                              "classification with recurrent networks.")
+                  description="Sentiment classification, character-level text generation, numeric series "
+                              "classification and forecasting with recurrent networks.")
     app.state.sentiment, app.state.charlm, app.state.limits, app.state.workers = clf, lm, limits, workers
-    app.state.series = series
+    app.state.series, app.state.forecast = series, forecaster
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, timeout=connection_limits.body_timeout,
                        max_requests=connection_limits.limit_concurrency)
 
     @app.exception_handler(SeqrnnError)
     async def _seqrnn_error(request, exc: SeqrnnError):
-        return error_response(500 if isinstance(exc, SeqrnnRuntimeError) else 400, str(exc))
+        status = 500 if isinstance(exc, SeqrnnRuntimeError) else 422 if isinstance(exc, RefusedRequest) else 400
+        return error_response(status, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request, exc: StarletteHTTPException):
@@ -366,6 +451,11 @@ def create_app(sentiment_dir=None, charlm_dir=None, limits: Limits = Limits(),
 
         return {"results": await workers.run("series", functools.partial(prediction_records, name="series"),
                                              request.series)}
+
+    @app.post("/v1/forecast")
+    async def forecast(request: ForecastRequest) -> dict:
+        require("forecast")
+        return await workers.run("forecast", forecast_records, request)
 
     @app.post("/v1/generate", responses={200: {"content": {"text/plain": {}}}})
     async def generate(request: GenerateRequest):

@@ -72,6 +72,40 @@ prepared beside the graph exactly as `SeriesClassifier` prepares them (`SeriesSc
 Metadata: ``seqrnn.task``, ``seqrnn.version``, ``classes``, ``channels``, ``normalise``, ``mean``,
 ``std``, ``max_steps``, ``inputs`` and ``outputs``.
 
+A forecaster (`export_forecast_step`)
+-------------------------------------
+One step of the network, for a sampling loop elsewhere, as `seqrnn.tasks.forecast.forecast_paths`
+runs it: inputs ``features`` (float32, [batch, steps, channels]: 1 step while sampling; the warm-up's
+steps run in one call) and the state ``h`` (and ``c`` for an LSTM; float32 [layers, batch, hidden],
+zeros to start); outputs the parameters of the next scaled value's distribution after the last step,
+``loc`` and ``scale`` (float32, [batch]) and, for a Student-t (metadata ``distribution``), ``df``,
+and the new state ``h_out`` (and ``c_out``). The metadata's ``features`` names the ``channels``
+columns of a step in order (``seqrnn.tasks.forecast.step_features`` makes them):
+
+- ``lag_1``: the value before step ``t`` (``y[t-1]``), divided by the series' scale;
+- ``lag_season``: the value a season before step ``t`` (``y[t-seasonal_period]``), over the scale;
+  0 while ``t < seasonal_period``;
+- ``phase_sin``, ``phase_cos``: the sine and cosine of ``2 pi phase / seasonal_period``, the phase
+  of step ``t`` being ``(phase of the first value + t) % seasonal_period``, the first value's from
+  its time stamp (metadata ``phase``: the month - 1 of monthly data, the quarter - 1 of quarterly,
+  the day of the week of daily, the hour of hourly, the step number modulo the season for integer
+  steps, else 0); both 0 when ``calendar`` is false;
+- any further column is named ``input_K`` (a feature this exporter does not describe).
+
+A step before a series' first value (``t < 0``) has all its columns 0. The scale (``scaling``
+``mean_abs``) is the mean absolute value of the last ``context_length`` values (1 where that is 0;
+``none``: 1). A forecast of a series of ``n`` values: (1) run the steps ``t = n - context_length
+... n`` in one call from a zero state (the last one's inputs end with the last value); (2) draw the
+scaled value of step ``n`` from the distribution (Student-t with ``df``, ``loc`` and ``scale``, or
+normal), which times the scale is the forecast; (3) run step ``n + 1``, whose ``lag_1`` is that
+draw, with the state, and draw again, ``horizon`` times. ``num_samples`` paths per series (the
+batch axis) give the median and the intervals as their quantiles. The forecasting page of the
+documentation has the loop in NumPy.
+
+Metadata: ``seqrnn.task``, ``seqrnn.version``, ``channels``, ``features``, ``distribution``,
+``seasonal_period``, ``phase``, ``calendar``, ``scaling``, ``context_length``, ``horizon``, ``freq``,
+``num_samples``, ``cell``, ``num_layers``, ``hidden_size``, ``state``, ``inputs`` and ``outputs``.
+
 How: the graphs are traced with PyTorch's TorchScript-based ONNX exporter (``dynamo=False``), which
 turns the recurrent layers into ONNX's own LSTM / GRU / RNN operators with dynamic batch and
 sequence axes; the torch.export-based exporter unrolls the recurrent layers over the example's
@@ -279,9 +313,6 @@ def export_charlm_step(lm, path: str | Path) -> Path:
     return Path(path)
 
 
-# --- a model directory ------------------------------------------------------------------------------
-
-# the graph each form names (a task's `export` in `seqrnn.tasks.registry`)
 def export_series_classifier(clf, path: str | Path) -> Path:
     """Write a trained `SeriesClassifier` as an ONNX graph (values, lengths -> probabilities).
 
@@ -324,12 +355,97 @@ def export_series_classifier(clf, path: str | Path) -> Path:
     return Path(path)
 
 
-GRAPHS = {"classifier": export_classifier, "char_step": export_charlm_step, "series_classifier": export_series_classifier}
+class _ForecastStepGraph(nn.Module):
+    """Step features and the state -> the distribution's parameters after the last step and the new state."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net, self.lstm = net, net.encoder.cell == "lstm"
+        self.student = net.distribution != "gaussian"
+
+    def forward(self, features: torch.Tensor, *state: torch.Tensor):
+        out, new = self.net(features, tuple(state) if self.lstm else state[0])
+        dist = self.net.predictive(out[:, -1])
+        params = (dist.loc, dist.scale, dist.df) if self.student else (dist.loc, dist.scale)
+        return (*params, *(new if self.lstm else (new,)))
+
+
+def _phase_rule(freq: str, period: int) -> str:
+    """How the phase of a step is found, in words (`seqrnn.tasks.forecast.phases`)."""
+    if period <= 1:
+        return "none (no season)"
+    if not freq:
+        return "the first value's step number modulo seasonal_period (integer time)"
+    rules = {12: "the month - 1 (0: January)", 4: "the quarter - 1 (0: January to March)",
+             7: "the day of the week (0: Monday)", 24: "the hour of the day"}
+    if period in rules and not (period == 7 and freq.startswith("W")):
+        return rules[period]
+    return "0 for the first value (its place in the season is not read from the calendar)"
+
+
+def export_forecast_step(model, path: str | Path) -> Path:
+    """Write one step of a trained `Forecaster` as an ONNX graph (features, state -> distribution, state).
+
+    Parameters
+    ----------
+    model : Forecaster
+        Fitted or loaded; any cell, either distribution.
+    path : str or Path
+        The .onnx file to write (replaced if it exists; written whole or not at all).
+
+    Returns
+    -------
+    Path
+        `path`. The module docstring describes the graph, its metadata and the features of a step.
+    """
+    if getattr(model, "task", None) != "forecast" or not hasattr(model, "model_"):
+        raise InvalidInputTypeError(f"export_forecast_step takes a trained Forecaster, got {type(model).__name__}")
+    from seqrnn.tasks.forecast import step_feature_names
+
+    net = _cpu_copy(model.model_)
+    encoder = net.encoder
+    channels = encoder.inputs.channels  # the network's width: whatever features its step reads
+    layers, hidden = len(encoder.forward_layers), encoder.forward_layers[0].hidden_size
+    lstm, data = encoder.cell == "lstm", model.config_.data
+    names = ["h", "c"] if lstm else ["h"]
+    params = ["loc", "scale"] + (["df"] if net.distribution != "gaussian" else [])
+    features = step_feature_names(data.seasonal_period)[:channels]
+    features += [f"input_{k}" for k in range(len(features), channels)]
+    example = (torch.randn(2, 3, channels), *(torch.zeros(layers, 2, hidden) for _ in names))
+    axes = {"features": {0: "batch", 1: "steps"}, **{p: {0: "batch"} for p in params}}
+    for name in names:
+        axes[name] = axes[f"{name}_out"] = {1: "batch"}
+    shape = f"float32 [{layers}, batch, {hidden}]"
+    metadata = {
+        "seqrnn.task": model.task, "seqrnn.version": __version__, "channels": str(channels), "features": features,
+        "distribution": net.distribution, "seasonal_period": str(data.seasonal_period),
+        "phase": _phase_rule(model.vocab_.freq, data.seasonal_period), "calendar": json.dumps(bool(data.calendar)),
+        "scaling": data.scaling, "context_length": str(data.context_length), "horizon": str(data.horizon),
+        "freq": model.vocab_.freq, "num_samples": str(data.num_samples), "cell": encoder.cell,
+        "num_layers": str(layers), "hidden_size": str(hidden), "state": names,
+        "inputs": f"features: float32 [batch, steps, {channels}], the columns `features` names; "
+                  f"{' and '.join(names)}: {shape}, the state (zeros to start)",
+        "outputs": f"{', '.join(params)}: float32 [batch], the {net.distribution} distribution of the next scaled "
+                   f"value after the last step; {' and '.join(n + '_out' for n in names)}: the new state, {shape}",
+    }
+    doc = (f"seqrnn forecaster, one step ({encoder.cell}, {layers} x {hidden}, {channels} features, "
+           f"{net.distribution}; horizon {data.horizon})")
+    blob = _to_onnx(_ForecastStepGraph(net).eval(), example, ["features", *names],
+                    [*params, *(n + "_out" for n in names)], axes, metadata, doc)
+    atomic_write_bytes(Path(path), blob)
+    return Path(path)
+
+
+# --- a model directory ------------------------------------------------------------------------------
+
+# the graph each form names (a task's `export` in `seqrnn.tasks.registry`)
+GRAPHS = {"classifier": export_classifier, "char_step": export_charlm_step, "series_classifier": export_series_classifier,
+          "forecast_step": export_forecast_step}
 
 
 def export_model(directory: str | Path, fmt: str, out: str | Path, force: bool = False) -> dict[str, Any]:
     """Export the model in a model directory (a task whose registry entry names a graph in `GRAPHS`:
-    a text classifier or a character language model).
+    a text classifier, a character language model, a series classifier or a forecaster).
 
     Parameters
     ----------

@@ -42,8 +42,9 @@ class Limits:
     max_start_chars: int = 10_000  # characters of generation start text
     max_length: int = 5_000  # characters generated per sample
     max_num_samples: int = 16  # samples per generation request
-    max_series: int = 256  # series per classification request (/v1/classify)
+    max_series: int = 256  # series per classification or forecast request (/v1/classify, /v1/forecast)
     max_series_values: int = 100_000  # values per series, every channel counted (more: 422, not truncated)
+    max_horizon: int = 1_000  # steps per forecast (/v1/forecast; at most the model's trained horizon too)
     max_concurrency: int = 2  # model calls running at once (threads, each with a copy of the classifier)
     max_queue: int = 32  # calls of one model waiting beyond those running; more: 503
 

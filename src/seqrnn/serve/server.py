@@ -107,9 +107,9 @@ def serve_command(args) -> int:
     workers, threads = getattr(args, "workers", None) or 1, getattr(args, "threads", None) or 1
     connection_limits = _connection_limits(args)
     sentiment_dir, charlm_dir = getattr(args, "sentiment", None), getattr(args, "charlm", None)
-    series_dir = getattr(args, "series", None)
+    series_dir, forecast_dir = getattr(args, "series", None), getattr(args, "forecast", None)
     app = _worker_app(threads, sentiment_dir, charlm_dir, connection_limits=connection_limits,
-                      series_dir=series_dir)  # one-line errors
+                      series_dir=series_dir, forecast_dir=forecast_dir)  # one-line errors
     import uvicorn
 
     sock = _listen(host, port)
@@ -125,7 +125,8 @@ def serve_command(args) -> int:
         del app
         app = functools.partial(_worker_app, threads, sentiment_dir and str(sentiment_dir),
                                 charlm_dir and str(charlm_dir), Limits(), connection_limits,
-                                series_dir=series_dir and str(series_dir))
+                                series_dir=series_dir and str(series_dir),
+                                forecast_dir=forecast_dir and str(forecast_dir))
     config = uvicorn.Config(app, host=host, port=port, log_level="info", http=guards.GuardedH11Protocol,
                             factory=workers > 1, workers=workers,
                             timeout_keep_alive=connection_limits.keep_alive_timeout,

@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from seqrnn.config import FORECAST_PRESETS, ForecastConfig
+from seqrnn.config import FORECAST_PRESETS, MAX_SEED, ForecastConfig
 from seqrnn.data.timeseries import TimeSeriesTable, as_table, future_times, seasonal_period
 from seqrnn.errors import InvalidInputError, SeqrnnWarning
 from seqrnn.nn.body import RecurrentBody
@@ -190,6 +190,11 @@ def step_features(values: np.ndarray, lag1: np.ndarray, lagm: np.ndarray, phase:
     return x.astype(np.float32)
 
 
+def step_feature_names(period: int) -> list[str]:
+    """The names of `step_features`' columns, in order (what an exported step graph's metadata lists)."""
+    return ["lag_1", "lag_season", "phase_sin", "phase_cos"] if period > 1 else ["lag_1"]
+
+
 def window_scale(values: np.ndarray, observed: np.ndarray, context: int) -> np.ndarray:
     """The mean absolute value of the observed points of each window's first `context` steps (of all
     its points when none is observed there), 1 where that is 0."""
@@ -331,7 +336,7 @@ def _forecast_chunk(net: ForecastNetwork, histories, first_phase, horizon, conte
         else state.repeat_interleave(samples, dim=1)
     last = out[:, -1].repeat_interleave(samples, dim=0)
     # every path, right-aligned and scaled: the seasonal lags are read from it as the values are drawn
-    longest = int(lengths.max())
+    longest = max(int(lengths.max()), period)  # at least a season of (zero) past for the seasonal lag
     padded = np.zeros((n, longest + horizon))
     for i, h in enumerate(histories):
         padded[i, longest - len(h): longest] = h
@@ -454,18 +459,21 @@ class Forecaster(RecurrentEstimator):
         self._check_fitted()
         return self.vocab_
 
-    def _paths(self, histories: list[np.ndarray], first_phase: np.ndarray, horizon: int) -> np.ndarray:
+    def _paths(self, histories: list[np.ndarray], first_phase: np.ndarray, horizon: int,
+               seed: int | None = None) -> np.ndarray:
         c = self.config_
         with self._inference() as device:
             return forecast_paths(self.model_, histories, first_phase, horizon, c.data.context_length,
-                                  c.data.seasonal_period, c.data.num_samples, c.training.seed, device,
+                                  c.data.seasonal_period, c.data.num_samples,
+                                  c.training.seed if seed is None else seed, device,
                                   scaled=c.data.scaling == "mean_abs", calendar=c.data.calendar)
 
-    def predict(self, y=None, horizon: int | None = None) -> pd.DataFrame:
+    def predict(self, y=None, horizon: int | None = None, seed: int | None = None) -> pd.DataFrame:
         """Forecasts of the next `horizon` steps (default: the trained horizon) after the end of each
         series of `y` (default: the series trained on): a DataFrame indexed by (series, time) with the
         mean, the median and the bounds of the 80% and 95% intervals (the 10/90% and 2.5/97.5%
-        quantiles of the sample paths)."""
+        quantiles of the sample paths). `seed` seeds the draws (default: the model's seed); the same
+        model, series (in the same order) and seed give the same forecasts."""
         known = self._history()
         horizon = backtest.check_horizon(self.config_.data.horizon if horizon is None else horizon,
                                          self.config_.data.horizon)
@@ -476,7 +484,10 @@ class Forecaster(RecurrentEstimator):
         if series.lengths[short] < 1:
             raise InvalidInputError(f"series {series.ids[short]!r} is empty")
         histories = [series.get(i) for i in range(len(series))]
-        fc = backtest.Forecast.from_samples(self._paths(histories, series.first_phase, horizon))
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or not 0 <= seed <= MAX_SEED):
+            raise InvalidInputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+        fc = backtest.Forecast.from_samples(self._paths(histories, series.first_phase, horizon, seed))
         frames = []
         for i, sid in enumerate(series.ids):
             when = future_times(times[sid][-1], known.freq, horizon)

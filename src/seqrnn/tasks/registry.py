@@ -41,7 +41,7 @@ class Task:
     presets: str | None = None  # "module:NAME" of its presets (None: the estimator's `presets`)
     commands: tuple[str, ...] = ()  # the command line's names for it (`seqrnn classify ...`), first the main one
     serve_option: str | None = None  # the `seqrnn serve` option that loads a model of it
-    export: str | None = None  # the graph `seqrnn export` writes of it ("classifier", "char_step"); None: none
+    export: str | None = None  # the graph `seqrnn export` writes of it ("classifier", "char_step", ...); None: none
 
     def estimator_class(self) -> type:
         """The estimator class (its module imported now)."""
@@ -81,7 +81,8 @@ register(Task("lm", "seqrnn.tasks.wordlm:WordLanguageModel", "word language mode
 register(Task("series", "seqrnn.tasks.series:SeriesClassifier", "series classifier", "seqrnn.config:SeriesConfig",
               "seqrnn.config:SERIES_PRESETS", ("classify",), serve_option="--series", export="series_classifier"))
 register(Task("forecast", "seqrnn.tasks.forecast:Forecaster", "forecaster",
-              "seqrnn.config:ForecastConfig", "seqrnn.config:FORECAST_PRESETS", ("forecast",)))
+              "seqrnn.config:ForecastConfig", "seqrnn.config:FORECAST_PRESETS", ("forecast",),
+              serve_option="--forecast", export="forecast_step"))
 
 
 def get(name: str) -> Task:
