@@ -63,6 +63,7 @@ class Prepared:
     description: dict[str, Any] = field(default_factory=dict)
     embedding_texts: "Sequence[str] | TokenizedTexts" = ()  # what word vectors are counted over (`embed_init="ppmi"`)
     start: Any = None  # a trained model the weights start from (the classifier's `init_from`)
+    val_from_train: bool = True  # the validation part was held out of the training data (not given apart)
 
 
 def vector_texts(tokens: "TokenizedTexts", rows: np.ndarray, more: "Sequence[str] | TokenizedTexts" = ()

@@ -11,8 +11,9 @@ directions, and summarises them by max and mean pooling over the real tokens. Be
 it trains a linear model of the same texts' words and word pairs (`seqrnn.nn.ngrams`; the setting
 `ngram`), and predicts by combining the two: (1 - w) x the network's logits + w x the n-gram
 model's, w in 0, 0.05, ..., 1 chosen on the held-out texts (`combination_weight`), so that on
-them the default is at least as good as the better of the two; the n-gram model then learns from
-the held-out texts too (it takes seconds; the network does not). Without held-out texts w is 0.5.
+them the default is at least as good as the better of the two. When those texts were held out of
+the training texts (`val_fraction`; not `X_val`, which stays held out), the n-gram model then
+learns from them too: it takes seconds, the network does not. Without held-out texts w is 0.5.
 The n-gram model is saved as `ngrams.safetensors` in the model directory, its facts (kind, weight,
 the held-out figures of the network, the n-gram model and the combination) in config.json's "ngram".
 
@@ -345,7 +346,8 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         embedding_texts = ()
         if training.embed_init == "ppmi" and pretrained is None:
             embedding_texts = vector_texts(tokens, kept, data.unlabelled)
-        return Prepared(vocab, train, val, description, start=pretrained, embedding_texts=embedding_texts)
+        return Prepared(vocab, train, val, description, start=pretrained, embedding_texts=embedding_texts,
+                        val_from_train=data.val_texts is None)
 
     def _check_class_counts(self, targets: np.ndarray, held_out: int, limited: bool) -> None:
         """Every class needs at least 2 training texts: name the ones that have fewer."""
@@ -404,13 +406,14 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         weight, figures = combination_weight(network, ngrams, val.targets, monitor)
         if val is train:  # no held-out texts: nothing to choose by
             weight, figures = 0.5, {}
-        else:  # the weight chosen, the n-gram model learns from the held-out texts as well
+        elif prepared.val_from_train:  # the weight chosen, it learns from the texts held out of X as well
             ids = np.concatenate([np.asarray(train.ids[rows]), np.asarray(val.ids)])
             scorer = fit_ngram_scorer(ids, np.concatenate([train.targets[rows], val.targets]), len(prepared.vocab),
                                       k, weights, seed=config.training.seed)
         self.ngrams_ = scorer
+        refit = val is not train and prepared.val_from_train
         self.ngram_ = {"kind": scorer.kind, "buckets": scorer.buckets, "weight": weight, "chosen_by": monitor,
-                       "texts": len(rows) + (0 if val is train else len(val)), "validation": figures}
+                       "texts": len(rows) + (len(val) if refit else 0), "validation": figures}
         if self.ranks_.is_main:
             save_tensors(run.path / NGRAM_FILE, scorer.state_dict())
             run.write_config(self.task, config.to_dict(), self.dataset_, **self._facts())
