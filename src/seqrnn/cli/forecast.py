@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 import time
 
-from seqrnn.cli.common import Args, load_for_inference, print_summary, task_estimator, train_params
+from seqrnn.cli.common import (
+    Args,
+    load_for_inference,
+    print_summary,
+    task_estimator,
+    train_params,
+)
 
 _FORECAST_COLUMNS = ("time_column", "target", "series_column", "covariates", "freq")
 

@@ -17,8 +17,8 @@ last `horizon` points of every series, never trained on), never from anything he
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from statistics import NormalDist
-from typing import Sequence
 
 import numpy as np
 
@@ -104,4 +104,4 @@ def interval_factor(paths: np.ndarray, actuals: Sequence[np.ndarray]) -> float:
     r = np.concatenate(ratios) if ratios else np.zeros(0)
     if not len(r):
         return 1.0
-    return float(np.clip(np.quantile(r, 0.8), *FACTOR_RANGE))
+    return float(np.clip(np.quantile(r, 0.8, method="higher"), *FACTOR_RANGE))
