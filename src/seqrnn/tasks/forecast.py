@@ -4,8 +4,11 @@
 - Each step reads the previous value and the value one season earlier, both divided by the scale of
   its window, and the phase of its time stamp in the season (sine and cosine: the calendar feature
   the frequency gives: the month of a monthly series, the quarter of a quarterly one, the day of the
-  week of a daily one). The scale is the mean absolute value of the context (1 where that is 0),
-  so series of very different sizes train together and the forecast is multiplied back by it.
+  week of a daily one), then its known covariates (standardized). The scale is the mean absolute
+  value of the context (1 where that is 0), so series of very different sizes train together and
+  the forecast is multiplied back by it. `forecast_rules` decides by stated rules whether values
+  are scaled and whether the seasonal inputs are read; `forecast_steps` cuts the windows and
+  draws the paths.
 - The head gives the parameters of the next scaled value's distribution (Student-t by default, or
   Gaussian); training maximizes the likelihood of every step of a window with the true previous
   values as inputs (teacher forcing).
@@ -18,10 +21,14 @@
   draws the same windows.
 - Validation forecasts the last `horizon` points of each series from what precedes them (the point
   path, each step's location fed back) and keeps the weights of the lowest mean MASE; those last
-  points are never trained on.
+  points are never trained on. After training, the same points decide the method kept (the
+  network, or naive or seasonal naive when one of them forecasts them better) and the factor of
+  the intervals (`forecast_rules`), recorded as `rule_` and in config.json.
 
 Every series needs more than `context_length + horizon` points, the horizon to forecast at most
-the horizon trained for; the target is numeric, and missing values are refused.
+the horizon trained for; the target is numeric, and missing values are refused. A model trained
+with covariates forecasts only with their values over the horizon (the rows after each series'
+last target, the target blank).
 """
 
 from __future__ import annotations
