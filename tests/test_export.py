@@ -338,10 +338,11 @@ def test_sampling_with_the_onnx_step_gives_the_same_forecast(forecaster):
 
     model, _, exported = forecaster
     c = model.config_
-    histories = [np.asarray(v) for _, v in model.vocab_.series.values()]
+    histories = [np.asarray(v) for _, v, _ in model.vocab_.series.values()]
     phase = np.array([0, 5])  # each history's first phase in the season (any: both runs read the same)
-    run = dict(horizon=4, context=c.data.context_length, period=c.data.seasonal_period, samples=50, seed=7,
-               device=torch.device("cpu"))
+    lags = c.data.seasonal_period if c.data.seasonal_inputs != "off" else 1
+    run = dict(horizon=4, context=c.data.context_length, period=lags, samples=50, seed=7,
+               device=torch.device("cpu"), scaled=c.data.scaling == "mean_abs")
     expected = backtest.Forecast.from_samples(forecast_paths(model.model_, histories, phase, **run))
     got = backtest.Forecast.from_samples(forecast_paths(OnnxStep(exported["out"]), histories, phase, **run))
     for column in backtest.COLUMNS:

@@ -172,14 +172,111 @@ def test_the_commands_train_predict_and_evaluate_a_csv(tmp_path, capsys):
     assert "horizon must be from 1 to 4" in capsys.readouterr().err
 
 
-def test_covariates_are_named_as_unused():
-    from seqrnn.data.timeseries import as_table
-    from seqrnn.errors import SeqrnnWarning
+def driven(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Two daily series driven by a known covariate (a random promotion, on or off): the target jumps
+    by 20 on the days of a promotion, around a level of 50 with a little noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(2):
+        promo = (rng.random(n) < 0.3).astype(float)
+        target = 50 + 10 * k + 20 * promo + rng.normal(size=n)
+        rows.append(pd.DataFrame({"series": f"s{k}", "time": pd.date_range("2020-01-01", periods=n, freq="D"),
+                                  "target": target, "promo": promo}))
+    return pd.concat(rows, ignore_index=True)
 
-    y = seasonal(40)
-    frame = pd.DataFrame({"series": "a", "time": y.index, "target": y.to_numpy(), "price": np.arange(40.0)})
-    with pytest.warns(SeqrnnWarning, match="the covariates price are not used"):
-        Forecaster(horizon=3, **{**TINY, "epochs": 1}).fit(as_table(frame, covariates=["price"]))
+
+def test_a_known_covariate_is_an_input_and_forecasts_much_better_than_without():
+    from seqrnn.data.timeseries import as_table
+
+    frame = driven()
+    settings = dict(horizon=7, seed=1, **{**TINY, "epochs": 8, "fallback": False})
+    with_it = Forecaster(**settings).fit(as_table(frame, covariates=["promo"]))
+    without = Forecaster(**settings).fit(frame[["series", "time", "target"]])
+    assert with_it.model_.encoder.projection.in_features == without.model_.encoder.projection.in_features + 1
+    mase_with = with_it.evaluate(frame, windows=2).loc["model", "mase"]
+    mase_without = without.evaluate(frame[["series", "time", "target"]], windows=2).loc["model", "mase"]
+    assert mase_with < 0.5 * mase_without
+    # predict: the rows after each series' last target hold the covariate, the target blank
+    future = frame.groupby("series").tail(7).assign(target=np.nan)
+    future["time"] = future["time"] + pd.Timedelta(days=7)
+    future["promo"] = np.tile([1.0, 0, 0, 1, 0, 0, 0], 2)
+    forecast = with_it.predict(pd.concat([frame, future], ignore_index=True))
+    median = forecast["median"].to_numpy().reshape(2, 7)
+    assert (median[:, [0, 3]].min(axis=1) > median[:, [1, 2, 4, 5, 6]].max(axis=1) + 10).all()  # the promo days
+    with pytest.raises(SeqrnnError, match="trained with the covariates promo: give the series with their next 7 rows"):
+        with_it.predict()
+    with pytest.raises(SeqrnnError, match="series 's0' has no covariates \\(promo\\) for 2020-04-30"):
+        with_it.predict(frame)
+    with pytest.raises(SeqrnnError, match="the data has no column 'promo'"):
+        with_it.predict(frame[["series", "time", "target"]])
+
+
+def test_the_commands_read_covariates_and_refuse_a_forecast_without_their_future(tmp_path, capsys):
+    from seqrnn.cli.main import main
+
+    frame = driven(60)
+    data = tmp_path / "sales.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "model"
+    assert main(["forecast", "train", "--data", str(data), "--covariates", "promo", "--horizon", "3", "--out",
+                 str(model), "--epochs", "1", "--hidden-size", "8", "--num-layers", "1", "--windows-per-epoch", "64",
+                 "--threads", "1", "--quiet"]) == 0
+    config = json.loads((model / "config.json").read_text())
+    assert config["covariates"]["names"] == ["promo"] and config["forecast_rule"]["method"] in (
+        "model", "naive", "seasonal_naive")
+    out = tmp_path / "f.csv"
+    capsys.readouterr()
+    assert main(["forecast", "predict", "--model", str(model), "--data", str(data), "--out", str(out)]) == 2
+    assert "series 's0' has no covariates (promo) for 2020-03-01" in capsys.readouterr().err
+    future = frame.groupby("series").tail(3).assign(target=np.nan)
+    future["time"] = future["time"] + pd.Timedelta(days=3)
+    pd.concat([frame, future]).to_csv(data, index=False, na_rep="")
+    assert main(["forecast", "predict", "--model", str(model), "--data", str(data), "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 6
+
+
+def test_the_rules_scaling_seasonal_inputs_fallback_choice_and_interval_factor():
+    from seqrnn.tasks import forecast_rules as rules
+
+    assert rules.resolve_scaling("auto", np.array([1.0, 0.0, 3.0])) == "mean_abs"
+    assert rules.resolve_scaling("auto", np.array([1.0, -0.5])) == "none"
+    assert rules.resolve_scaling("mean_abs", np.array([-1.0])) == "mean_abs"
+    assert not rules.seasonal_inputs_on("auto", 12, np.array([24, 20]))  # two seasons at most: off
+    assert rules.seasonal_inputs_on("auto", 12, np.array([25, 20])) and rules.seasonal_inputs_on("on", 12, None)
+    assert not rules.seasonal_inputs_on("on", 1, None) and not rules.seasonal_inputs_on("off", 12, np.array([99]))
+    assert rules.choose_method({"model": 1.0, "naive": 0.9, "seasonal_naive": 0.9}) == "naive"
+    assert rules.choose_method({"model": 0.9, "naive": 0.9, "seasonal_naive": np.nan}) == "model"
+    rng = np.random.default_rng(0)
+    paths = rng.normal(size=(50, 400, 6))  # the paths say sigma 1; the points have sigma 2: factor about 2
+    actuals = [2 * rng.normal(size=6) for _ in range(50)]
+    factor = rules.interval_factor(paths, actuals)
+    assert 1.7 < factor < 2.3
+    wide = rules.widen(paths, factor)
+    np.testing.assert_allclose(np.median(wide, axis=1), np.median(paths, axis=1))
+    inside = np.mean([(a >= q[0]) & (a <= q[1]) for a, q in
+                      zip(actuals, np.quantile(wide, (0.1, 0.9), axis=1).transpose(1, 0, 2))])
+    assert 0.78 <= inside <= 0.85
+    z = rules.baseline_paths("naive", [np.array([1.0, 2.0, 4.0, 3.0])], 2, 1, 200, 99)
+    f = backtest.Forecast.from_samples(z)
+    assert f.median[0].tolist() == [3.0, 3.0] and f.upper_80[0, 0] == pytest.approx(3 + 1.2816 * np.sqrt(2), rel=0.02)
+
+
+def test_a_short_series_drops_the_seasonal_inputs_and_a_worse_network_falls_back_to_naive(tmp_path):
+    rng = np.random.default_rng(3)
+    walk = pd.Series(100 + np.cumsum(rng.normal(size=30)), index=pd.date_range("2000-01-01", periods=30, freq="MS"))
+    model = Forecaster(horizon=6, seed=1, **{**TINY, "epochs": 1, "lr": 1e-4}).fit(walk, out_dir=tmp_path / "m")
+    assert model.config_.data.seasonal_inputs == "off" and model.model_.encoder.projection.in_features == 1
+    rule = model.rule_
+    assert set(rule["validation"]) == {"model", "naive", "seasonal_naive"}
+    assert rule["method"] == min(rule["validation"], key=lambda k: rule["validation"][k]["mase"])
+    assert rule["method"] == "naive"  # an untrained network is worse than the last value
+    forecast = model.predict()
+    np.testing.assert_allclose(forecast["median"], walk.iloc[-1])
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert saved["forecast_rule"] == rule and saved["data"]["seasonal_inputs"] == "off"
+    pd.testing.assert_frame_equal(Forecaster.load(tmp_path / "m").predict(), forecast)
+    kept = Forecaster(horizon=6, seed=1, fallback=False, calibrate=False, **{**TINY, "epochs": 1, "lr": 1e-4}).fit(walk)
+    assert kept.rule_["method"] == "model" and kept.rule_["interval_factor"] == 1.0
 
 
 def test_a_history_shorter_than_a_season_is_forecast_as_in_any_batch(trained):

@@ -561,9 +561,18 @@ class ForecastDataConfig(_Checked):
     seasonal_period: int = option(0, "steps in a season, for the seasonal lag, the calendar features, seasonal "
                                   "naive and MASE (0: from the frequency, 12 for monthly, 4 quarterly, 7 daily ...)",
                                   at_least=0, at_most=100000)
-    scaling: str = option("mean_abs", "divide each window by the mean absolute value of its context (mean_abs, "
-                          "DeepAR's), or leave the values as they are (none)", choices=("mean_abs", "none"))
+    scaling: str = option("auto", "divide each window by the mean absolute value of its context (mean_abs, "
+                          "DeepAR's), or leave the values as they are (none); auto: mean_abs when no value is negative "
+                          "(levels: sales, counts), none when some are (changes and rates around 0)",
+                          choices=("auto", "mean_abs", "none"))
     calendar: bool = option(True, "give each step its phase in the season (month, quarter, weekday, hour)")
+    seasonal_inputs: str = option("auto", "read the value one season earlier and the calendar phase (on), or "
+                                  "neither (off); auto: on when some series has more than two seasons before "
+                                  "its validation horizon", choices=("auto", "on", "off"))
+    calibrate: bool = option(True, "widen or narrow the forecast's spread around its median by the factor that "
+                             "makes the 80% interval hold 80% of the validation points")
+    fallback: bool = option(True, "forecast with naive or seasonal naive instead of the network when its mean "
+                            "validation MASE is lower")
     windows_per_epoch: int = option(2048, "training windows (context + horizon) drawn across all series per epoch",
                                     at_least=1)
     num_samples: int = option(200, "sample paths drawn per series to form the median and the intervals",

@@ -5,14 +5,21 @@ from __future__ import annotations
 import json
 import time
 
-from seqrnn.cli.common import Args, load_for_inference, print_summary, task_estimator, train_params
+from seqrnn.cli.common import (
+    Args,
+    load_for_inference,
+    print_summary,
+    task_estimator,
+    train_params,
+)
 
-_FORECAST_COLUMNS = ("time_column", "target", "series_column", "freq")
+_FORECAST_COLUMNS = ("time_column", "target", "series_column", "covariates", "freq")
 
 
-def _read_series(args: Args, saved: dict | None = None):
+def _read_series(args: Args, saved: dict | None = None, future: bool = False):
     """The series --data names, read with the columns given on the command line, else those the model
-    was trained with (`saved`, what `forecast train` recorded)."""
+    was trained with (`saved`, what `forecast train` recorded); `future`: the rows after each series'
+    last target (the target blank) are kept apart, the covariates of the steps to forecast."""
     from seqrnn.data.forecast_files import read_forecast_data
 
     options = {name: getattr(args, name) for name in _FORECAST_COLUMNS}
@@ -20,6 +27,8 @@ def _read_series(args: Args, saved: dict | None = None):
         if options.get(name) is None and name in _FORECAST_COLUMNS:
             options[name] = value
     options = {k: v for k, v in options.items() if v is not None}
+    if future:
+        options["future"] = True
     if "target" not in options:
         return read_forecast_data(args.data, **options)
     # read_forecast_data's first parameter is also named target: a chosen target reads the file itself
@@ -64,13 +73,13 @@ def forecast_predict(args: Args) -> int:
     if args.plot is not None:
         check_png_path(args.plot, "plot")
     model = load_for_inference(args)
-    table = _read_series(args, model.vocab_.columns) if args.data else model.vocab_.table()
+    table = _read_series(args, model.vocab_.columns, future=True) if args.data else None
     forecast = model.predict(table, horizon=args.horizon)
     forecast.reset_index().to_csv(args.out, index=False)
     print(f"wrote {len(forecast):,} forecasts of {forecast.index.get_level_values('series').nunique():,} series "
           f"to {args.out}")
     if args.plot is not None:
-        plot_forecasts(table.frame, forecast, args.plot)
+        plot_forecasts((table or model.vocab_.table()).frame, forecast, args.plot)
         print(f"drawn in {args.plot}")
     return 0
 
@@ -84,15 +93,16 @@ def forecast_evaluate(args: Args) -> int:
     if args.plot is not None:
         check_png_path(args.plot, "plot")
     model = load_for_inference(args)
-    table = _read_series(args, model.vocab_.columns)
+    table = _read_series(args, model.vocab_.columns, future=True)
     result = model.evaluate(table, horizon=args.horizon, windows=args.windows)
     record = {method: {k: (None if v != v else v) for k, v in row.items()}
               for method, row in result.to_dict(orient="index").items()}
     if args.plot is not None:
         horizon = args.horizon or model.config_.data.horizon
-        frame = table.frame[["series", "time", "target"]]
-        past = frame[frame.groupby("series", sort=False).cumcount(ascending=False) >= horizon]
-        plot_forecasts(frame, model.predict(past, horizon=horizon), args.plot)
+        frame = table.frame
+        back = frame.groupby("series", sort=False).cumcount(ascending=False)
+        past = frame.assign(target=frame["target"].where(back >= horizon))  # the covariates stay: known
+        plot_forecasts(frame[["series", "time", "target"]], model.predict(past, horizon=horizon), args.plot)
         record["plot"] = args.plot
     if args.json:
         print(json.dumps(record))

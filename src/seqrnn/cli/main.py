@@ -94,6 +94,9 @@ def _add_forecast_data_flags(p: argparse.ArgumentParser) -> None:
                        "else every other column of a wide file, each a series)")
     group.add_argument("--series-column", metavar="NAME", help="the series id of a long file with many series "
                        "(default: series_id, series, unique_id, item_id; none: one series, or a wide file)")
+    group.add_argument("--covariates", metavar="NAME[,NAME]", help="known covariate columns, read as inputs of each "
+                       "step (predict: their values over the horizon in the rows after each series' last target, "
+                       "the target blank; default: none)")
     group.add_argument("--freq", metavar="ALIAS", help="the frequency, a pandas offset alias: MS, QS, D, h, ... "
                        "(default: read from the times)")
 

@@ -85,7 +85,7 @@ def forecast_format(path: str | os.PathLike) -> str | None:
 def read_forecast_file(path: str | os.PathLike, *, time_column: str | None = None,
                        target: str | Sequence[str] | None = None, series_column: str | None = None,
                        covariates: str | Sequence[str] | None = None, freq: str | None = None,
-                       fill: str | None = None) -> TimeSeriesTable:
+                       fill: str | None = None, future: bool = False) -> TimeSeriesTable:
     """The series of a CSV, TSV, Parquet or Monash `.tsf` file, as a checked `TimeSeriesTable`
     (see the module for the columns, the times and the rules).
 
@@ -102,6 +102,9 @@ def read_forecast_file(path: str | os.PathLike, *, time_column: str | None = Non
         default: read from the times (for `.tsf`, from its `@frequency`).
     fill : None or 'interpolate'
         What a gap or a missing value is: an error (None), or filled (see `seqrnn.data.timeseries`).
+    future : bool
+        Keep the rows after each series' last target (the target blank) apart, as the table's
+        `future`: the known covariates of the steps to forecast.
 
     Raises
     ------
@@ -179,7 +182,8 @@ def read_forecast_file(path: str | os.PathLike, *, time_column: str | None = Non
         return f"{unit} {numbers[i % n]}, column {columns.index(key) + 1} ({key})"
 
     try:
-        result = build_table(frame, cov_keys, freq, fill, name=str(path), where=where, sort_times=False)
+        result = build_table(frame, cov_keys, freq, fill, name=str(path), where=where, sort_times=False,
+                             future=future)
     except InvalidInputError as exc:
         raise SeqrnnError(str(exc)) from None
     result.source = str(path)

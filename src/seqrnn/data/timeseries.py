@@ -79,6 +79,8 @@ class TimeSeriesTable:
     `.tsf` file's `@horizon`), or None; `source` says where the table was read from (for messages).
     `filled` counts what `fill="interpolate"` did: `gaps` (time steps without a row), `target` and
     `covariates` (values interpolated, gaps included), `cut` (missing targets cut off the ends).
+    `future`: read with `future=True`, the rows after each series' last target (`series`, `time`,
+    the covariates: known values of the steps to forecast), else None.
     """
 
     frame: pd.DataFrame
@@ -87,6 +89,7 @@ class TimeSeriesTable:
     horizon: int | None = None
     source: str | None = None
     filled: dict[str, int] = field(default_factory=dict)
+    future: pd.DataFrame | None = None
 
     def series_ids(self) -> list[str]:
         """The series' names, in order of first appearance."""
@@ -317,14 +320,41 @@ def _from_long(frame: pd.DataFrame, covariates: list[str], freq: str | None, fil
     return build_table(out, covariates, freq, fill, name=name)
 
 
+def split_future(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the rows of a long frame up to each series' last target, the rows after it): the rows whose
+    target is blank and whose time is after the series' last target value, the known future of the
+    covariates. A series without any target keeps its rows (to be refused by name)."""
+    blank = pd.isna(frame["target"]).to_numpy()
+    if not blank.any():
+        return frame, frame.iloc[:0][[c for c in frame.columns if c != "target"]]
+    last = frame.loc[~blank].groupby("series", sort=False)["time"].max()
+    ends = frame["series"].map(last)
+    ahead = blank & (ends.notna() & (frame["time"] > ends)).to_numpy()
+    return frame.loc[~ahead], frame.loc[ahead, [c for c in frame.columns if c != "target"]].reset_index(drop=True)
+
+
 def build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fill: str | None, *,
-                name: str = "y", where=None, sort_times: bool = True) -> TimeSeriesTable:
+                name: str = "y", where=None, sort_times: bool = True, future: bool = False) -> TimeSeriesTable:
     """The checked table of a long frame (`series`, `time`, `target`, covariates): each series'
     rows are gathered in the order its first row appears. `sort_times`: sort each series' rows by
     time (else a time that goes back is an error). `where(i, column)` names the frame's row `i` and
-    a column in messages (default: "row i, column c"). Readers use this directly."""
+    a column in messages (default: "row i, column c"). `future`: the rows after each series' last
+    target (`split_future`) become the table's `future`. Readers use this directly."""
     where = where or (lambda i, column: f"row {i}, column {column}")
     frame = frame.reset_index(drop=True)
+    if not future:
+        return _build_table(frame, covariates, freq, fill, name, where, sort_times)
+    past, ahead = split_future(frame)
+    rows = past.index.to_numpy()
+    table = _build_table(past.reset_index(drop=True), covariates, freq, fill, name,
+                         lambda i, column: where(int(rows[i]), column), sort_times)
+    ahead["series"] = ahead["series"].astype(str)
+    table.future = ahead
+    return table
+
+
+def _build_table(frame: pd.DataFrame, covariates: list[str], freq: str | None, fill: str | None, name: str, where,
+                 sort_times: bool) -> TimeSeriesTable:
     for column in ["target", *covariates]:
         values = frame[column].to_numpy(dtype=np.float64)
         bad = np.isinf(values)

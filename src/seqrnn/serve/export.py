@@ -84,12 +84,15 @@ columns of a step in order (``seqrnn.tasks.forecast.step_features`` makes them):
 
 - ``lag_1``: the value before step ``t`` (``y[t-1]``), divided by the series' scale;
 - ``lag_season``: the value a season before step ``t`` (``y[t-seasonal_period]``), over the scale;
-  0 while ``t < seasonal_period``;
+  0 while ``t < seasonal_period``; this and the phase columns are absent when ``seasonal_lag`` is 1
+  (a model whose series were too short for seasons: `seasonal_inputs`);
 - ``phase_sin``, ``phase_cos``: the sine and cosine of ``2 pi phase / seasonal_period``, the phase
   of step ``t`` being ``(phase of the first value + t) % seasonal_period``, the first value's from
   its time stamp (metadata ``phase``: the month - 1 of monthly data, the quarter - 1 of quarterly,
   the day of the week of daily, the hour of hourly, the step number modulo the season for integer
   steps, else 0); both 0 when ``calendar`` is false;
+- then one column per known covariate, named as in the training data: its value at step ``t``
+  minus the metadata ``covariates``' ``mean``, over its ``scale``;
 - any further column is named ``input_K`` (a feature this exporter does not describe).
 
 A step before a series' first value (``t < 0``) has all its columns 0. The scale (``scaling``
@@ -99,12 +102,16 @@ A step before a series' first value (``t < 0``) has all its columns 0. The scale
 scaled value of step ``n`` from the distribution (Student-t with ``df``, ``loc`` and ``scale``, or
 normal), which times the scale is the forecast; (3) run step ``n + 1``, whose ``lag_1`` is that
 draw, with the state, and draw again, ``horizon`` times. ``num_samples`` paths per series (the
-batch axis) give the median and the intervals as their quantiles. The forecasting page of the
-documentation has the loop in NumPy.
+batch axis) give the median and the intervals as their quantiles; each path's distance from the
+median is then multiplied by the metadata ``rule``'s ``interval_factor`` (the calibration on the
+validation points). When ``rule``'s ``method`` is ``naive`` or ``seasonal_naive``, the validation
+preferred that baseline and the forecaster forecasts with it, not with this network. The
+forecasting page of the documentation has the loop in NumPy.
 
 Metadata: ``seqrnn.task``, ``seqrnn.version``, ``channels``, ``features``, ``distribution``,
 ``seasonal_period``, ``phase``, ``calendar``, ``scaling``, ``context_length``, ``horizon``, ``freq``,
-``num_samples``, ``cell``, ``num_layers``, ``hidden_size``, ``state``, ``inputs`` and ``outputs``.
+``num_samples``, ``cell``, ``num_layers``, ``hidden_size``, ``state``, ``seasonal_lag``, ``covariates``
+(``names``, ``mean``, ``scale``), ``rule``, ``inputs`` and ``outputs``.
 
 How: the graphs are traced with PyTorch's TorchScript-based ONNX exporter (``dynamo=False``), which
 turns the recurrent layers into ONNX's own LSTM / GRU / RNN operators with dynamic batch and
@@ -400,7 +407,7 @@ def export_forecast_step(model, path: str | Path) -> Path:
     """
     if getattr(model, "task", None) != "forecast" or not hasattr(model, "model_"):
         raise InvalidInputTypeError(f"export_forecast_step takes a trained Forecaster, got {type(model).__name__}")
-    from seqrnn.tasks.forecast import step_feature_names
+    from seqrnn.tasks.forecast_steps import step_feature_names
 
     net = _cpu_copy(model.model_)
     encoder = net.encoder
@@ -409,8 +416,11 @@ def export_forecast_step(model, path: str | Path) -> Path:
     lstm, data = encoder.cell == "lstm", model.config_.data
     names = ["h", "c"] if lstm else ["h"]
     params = ["loc", "scale"] + (["df"] if net.distribution != "gaussian" else [])
-    features = step_feature_names(data.seasonal_period)[:channels]
+    lags = data.seasonal_period if data.seasonal_inputs != "off" else 1  # the period the step features use
+    known = getattr(model, "_known", None) or {"names": []}
+    features = step_feature_names(lags, known["names"])[:channels]
     features += [f"input_{k}" for k in range(len(features), channels)]
+    rule = getattr(model, "rule_", None) or {}
     example = (torch.randn(2, 3, channels), *(torch.zeros(layers, 2, hidden) for _ in names))
     axes = {"features": {0: "batch", 1: "steps"}, **{p: {0: "batch"} for p in params}}
     for name in names:
@@ -423,6 +433,8 @@ def export_forecast_step(model, path: str | Path) -> Path:
         "scaling": data.scaling, "context_length": str(data.context_length), "horizon": str(data.horizon),
         "freq": model.vocab_.freq, "num_samples": str(data.num_samples), "cell": encoder.cell,
         "num_layers": str(layers), "hidden_size": str(hidden), "state": names,
+        "seasonal_lag": str(lags), "covariates": known,
+        "rule": {"method": rule.get("method", "model"), "interval_factor": rule.get("interval_factor", 1.0)},
         "inputs": f"features: float32 [batch, steps, {channels}], the columns `features` names; "
                   f"{' and '.join(names)}: {shape}, the state (zeros to start)",
         "outputs": f"{', '.join(params)}: float32 [batch], the {net.distribution} distribution of the next scaled "

@@ -67,7 +67,7 @@ def forecast_facts(model) -> dict[str, Any]:
     data, history = model.config_.data, model.vocab_
     example = None
     if history.series:
-        sid, (times, values) = next(iter(history.series.items()))
+        sid, (times, values, _) = next(iter(history.series.items()))
         if values:
             first = times[0]
             example = {"id": sid, "values": [float(v) for v in values],
