@@ -52,11 +52,11 @@ from seqrnn.nn.networks import SentimentRNN
 from seqrnn.nn.ngrams import NgramScorer, WithNgrams, fit_ngram_scorer
 from seqrnn.tasks.base import Prepared, RecurrentEstimator, vector_texts
 from seqrnn.tasks.sequence import PREDICT_BATCH, EncodedSequences, SequenceTask, length_sorted_batches, predict_outputs
-from seqrnn.training.rundir import RunDir, load_tensors, save_tensors
 from seqrnn.tasks.wordlm import pretrained_language_model, start_from_language_model
 from seqrnn.text.tokens import TokenizedTexts, as_tokens
 from seqrnn.text.vocabulary import Vocabulary, build_vocabulary, encode_texts, smallest_dtype
 from seqrnn.text.wordvectors import start_embedding
+from seqrnn.training.rundir import RunDir, load_tensors, save_tensors
 
 TASK = "sentiment"
 NGRAM_FILE = "ngrams.safetensors"  # the n-gram model's arrays in a model directory
@@ -388,35 +388,34 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
 
     def _after_training(self, prepared: Prepared, config: ClassifierConfig, run) -> None:
         """Fit the n-gram model on the training texts and choose its weight on the held-out ones
-        (the module docstring); write both into the run's directory."""
+        (the module docstring); write both into the run's directory. Rank 0 only: the other ranks
+        of a distributed run keep their last weights, not the best, and write nothing."""
         self.ngrams_ = self.ngram_ = None
-        if config.model.ngram == "none":
+        if config.model.ngram == "none" or not self.ranks_.is_main:
             return
         train, val, k = prepared.train, prepared.val, len(self.classes_)
         rows = np.arange(len(train))
         if len(rows) > NGRAM_MAX_TEXTS:
             rows = np.linspace(0, len(train) - 1, NGRAM_MAX_TEXTS).round().astype(np.int64)
+        ids, targets = np.asarray(train.ids[rows]), train.targets[rows]
         weights = class_weights(config.training.class_weight, train.targets, k)
-        scorer = fit_ngram_scorer(np.asarray(train.ids[rows]), train.targets[rows], len(prepared.vocab), k, weights,
-                                  seed=config.training.seed)
-        batch = self.run_options().eval_batch_size or PREDICT_BATCH
-        network = predict_outputs(self.model_, val, torch.device("cpu"), batch, quiet=True)
-        ngrams = predict_outputs(scorer, val, torch.device("cpu"), batch, quiet=True)
         monitor = "accuracy" if weights is None else "macro_f1"
-        weight, figures = combination_weight(network, ngrams, val.targets, monitor)
-        if val is train:  # no held-out texts: nothing to choose by
+        scorer = fit_ngram_scorer(ids, targets, len(prepared.vocab), k, weights, seed=config.training.seed)
+        if val is train:  # no held-out texts: nothing to choose the weight by
             weight, figures = 0.5, {}
-        elif prepared.val_from_train:  # the weight chosen, it learns from the texts held out of X as well
-            ids = np.concatenate([np.asarray(train.ids[rows]), np.asarray(val.ids)])
-            scorer = fit_ngram_scorer(ids, np.concatenate([train.targets[rows], val.targets]), len(prepared.vocab),
-                                      k, weights, seed=config.training.seed)
+        else:
+            batch = self.run_options().eval_batch_size or PREDICT_BATCH
+            network = predict_outputs(self.model_, val, torch.device("cpu"), batch, quiet=True)
+            weight, figures = combination_weight(network, predict_outputs(scorer, val, torch.device("cpu"), batch),
+                                                 val.targets, monitor)
+            if prepared.val_from_train:  # the weight chosen, it learns from the texts held out of X as well
+                ids, targets = np.concatenate([ids, np.asarray(val.ids)]), np.concatenate([targets, val.targets])
+                scorer = fit_ngram_scorer(ids, targets, len(prepared.vocab), k, weights, seed=config.training.seed)
         self.ngrams_ = scorer
-        refit = val is not train and prepared.val_from_train
         self.ngram_ = {"kind": scorer.kind, "buckets": scorer.buckets, "weight": weight, "chosen_by": monitor,
-                       "texts": len(rows) + (len(val) if refit else 0), "validation": figures}
-        if self.ranks_.is_main:
-            save_tensors(run.path / NGRAM_FILE, scorer.state_dict())
-            run.write_config(self.task, config.to_dict(), self.dataset_, **self._facts())
+                       "texts": len(ids), "validation": figures}
+        save_tensors(run.path / NGRAM_FILE, scorer.state_dict())
+        run.write_config(self.task, config.to_dict(), self.dataset_, **self._facts())
 
     # --- what a classifier carries besides its configuration -------------------------------------
 
@@ -583,7 +582,13 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         self._check_fitted()
         labels = check_labels(y)
         targets = class_indices(labels, self.classes_)
-        logits = self._logits(X, progress=True)  # a whole labelled set: worth a progress bar
+        parts = {}
+        if getattr(self, "ngrams_", None) is not None:  # each part alone, then mixed as `_network` mixes them
+            parts = {part: self._logits(X, progress=part == "network", part=part) for part in ("network", "ngram")}
+            w = self.ngram_["weight"]
+            logits = (1 - w) * parts["network"] + w * parts["ngram"]
+        else:
+            logits = self._logits(X, progress=True)  # a whole labelled set: worth a progress bar
         if len(logits) != len(targets):
             raise InvalidInputError(f"X has {len(logits)} texts but y has {len(targets)} labels")
         if not len(targets):
@@ -592,9 +597,8 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         classes = self.classes_
         summary = classification_summary(classes[targets], classes[predicted_indices(logits)], classes)
         report = {"accuracy": metrics["accuracy"], "loss": metrics["loss"], **summary}
-        if getattr(self, "ngrams_", None) is not None:  # what each part scores alone
-            report["parts"] = {part: classification_metrics(self._logits(X, part=part), targets)
-                               for part in ("network", "ngram")}
+        if parts:
+            report["parts"] = {part: classification_metrics(z, targets) for part, z in parts.items()}
             report["ngram_weight"] = self.ngram_["weight"]
         return report
 
