@@ -80,9 +80,9 @@ def main() -> None:
 
     rows = [*baselines, ("TextClassifier, default preset", report, rnn_s)]
     if "parts" in report:
-        rows += [(f"  its {part} alone", {"accuracy": report["parts"][part]["accuracy"],
+        rows += [(f"  its {name} alone", {"accuracy": report["parts"][part]["accuracy"],
                                           "macro_avg": {"f1": report["parts"][part]["macro_f1"]}}, float("nan"))
-                 for part in ("network", "ngram")]
+                 for part, name in (("network", "network"), ("ngram", "n-gram model"))]
     print(f"\n{'model':<32} {'accuracy':>8} {'macro-F1':>8} {'train s':>8}")
     for name, result, seconds in rows:
         print(f"{name:<32} {result['accuracy']:>8.4f} {result['macro_avg']['f1']:>8.4f} {seconds:>8.0f}")
