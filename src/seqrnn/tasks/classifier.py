@@ -11,8 +11,7 @@ directions, and summarises them by max and mean pooling over the real tokens. Be
 it trains a linear model of the same texts' words and word pairs (`seqrnn.nn.ngrams`; the setting
 `ngram`), and predicts by combining the two: (1 - w) x the network's logits + w x the n-gram
 model's, w in 0, 0.05, ..., 1 chosen on the held-out texts (`combination_weight`), so that on
-them the default is at least as good as the better of the two. The n-gram model itself (NB-SVM or
-TF-IDF, and its C: `seqrnn.nn.ngrams.candidates`) is the one whose combination scores best there. When those texts were held out of
+them the default is at least as good as the better of the two. When those texts were held out of
 the training texts (`val_fraction`; not `X_val`, which stays held out), the n-gram model then
 learns from them too: it takes seconds, the network does not. Without held-out texts w is 0.5.
 The n-gram model is saved as `ngrams.safetensors` in the model directory, its facts (kind, weight,
@@ -50,7 +49,7 @@ from seqrnn.data.split import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError, SeqrnnWarning
 from seqrnn.memory import require
 from seqrnn.nn.networks import SentimentRNN
-from seqrnn.nn.ngrams import NgramScorer, WithNgrams, candidates, fit_ngram_scorers
+from seqrnn.nn.ngrams import NgramScorer, WithNgrams, fit_ngram_scorer
 from seqrnn.tasks.base import Prepared, RecurrentEstimator, vector_texts
 from seqrnn.tasks.sequence import PREDICT_BATCH, EncodedSequences, SequenceTask, length_sorted_batches, predict_outputs
 from seqrnn.tasks.wordlm import pretrained_language_model, start_from_language_model
@@ -401,21 +400,19 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         ids, targets = np.asarray(train.ids[rows]), train.targets[rows]
         weights = class_weights(config.training.class_weight, train.targets, k)
         monitor = "accuracy" if weights is None else "macro_f1"
-        fit = functools.partial(fit_ngram_scorers, vocab_size=len(prepared.vocab), num_classes=k,
+        fit = functools.partial(fit_ngram_scorer, vocab_size=len(prepared.vocab), num_classes=k,
                                 class_weight=weights, seed=config.training.seed)
-        if val is train:  # no held-out texts to choose by: the default kind and C, weight 0.5
-            scorer = fit(ids, targets, choices=[candidates(k)[1 if k == 2 else -1]])[0]
+        scorer = fit(ids, targets)
+        if val is train:  # no held-out texts: nothing to choose the weight by
             weight, figures = 0.5, {}
-        else:  # every candidate combined with the network on the held-out texts: the best of them
+        else:
             batch = self.run_options().eval_batch_size or PREDICT_BATCH
             network = predict_outputs(self.model_, val, torch.device("cpu"), batch, quiet=True)
-            tried = [(scorer, *combination_weight(network, predict_outputs(scorer, val, torch.device("cpu"), batch),
-                                                  val.targets, monitor))
-                     for scorer in fit(ids, targets, choices=candidates(k))]
-            scorer, weight, figures = max(tried, key=lambda t: (t[2]["combined"][monitor], -t[2]["combined"]["loss"]))
-            if prepared.val_from_train:  # chosen, it learns from the texts held out of X as well
+            weight, figures = combination_weight(network, predict_outputs(scorer, val, torch.device("cpu"), batch),
+                                                 val.targets, monitor)
+            if prepared.val_from_train:  # the weight chosen, it learns from the texts held out of X as well
                 ids, targets = np.concatenate([ids, np.asarray(val.ids)]), np.concatenate([targets, val.targets])
-                scorer = fit(ids, targets, choices=[(scorer.kind, scorer.C)])[0]
+                scorer = fit(ids, targets)
         self.ngrams_ = scorer
         self.ngram_ = {"kind": scorer.kind, "C": scorer.C, "buckets": scorer.buckets, "weight": weight,
                        "chosen_by": monitor, "texts": len(ids), "validation": figures}
