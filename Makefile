@@ -12,18 +12,16 @@ DEMO_DIR ?= demo-out
 
 install: $(STAMP)
 
-# --no-compile: Python compiles what it imports on first use, not every module of torch at install
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-compile -r requirements.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
 # the whole suite on both cores (pytest-xdist): the tests that start no process of their own, then
-# those that start processes and servers (marked slow), the longest first (a test module that
-# asks for one worker, `xdist_group`, gets one)
+# those that start processes and servers (marked slow), the longest first
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m slow --durations=10
+	$(BIN)/python -m pytest -q -n 2 -m slow --durations=10
 
 # everything but the tests that start a process or a server (marked slow): for quick checks while editing
 test-fast: $(STAMP)

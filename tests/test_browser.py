@@ -55,8 +55,7 @@ def _missing() -> str | None:
 MISSING = _missing()
 if MISSING is not None:  # one line in pytest's summary, for the whole file
     pytest.skip(MISSING, allow_module_level=True)
-# slow; one worker runs them all, so that the browser and the servers start once (make test: --dist loadgroup)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
