@@ -8,13 +8,13 @@ stays instant.
 from __future__ import annotations
 
 import io
-import json
 import math
 import sys
 import time
 
 from seqrnn.cli import series
-from seqrnn.cli.common import Args, load_for_inference, print_json_or, print_summary, task_estimator, train_params
+from seqrnn.cli.common import (Args, load_for_inference, print_evaluation, print_json_or, print_summary,
+                               task_estimator, train_params)
 
 # --- shared by the commands -------------------------------------------------------------------------
 
@@ -74,13 +74,12 @@ def classify_train(args: Args) -> int:
 
 
 def classify_evaluate(args: Args) -> int:
-    """The accuracy line, then the per-class report and the confusion matrix
-    (`seqrnn.tasks.report.format_report`), or with --json all of it as one JSON object; --plot draws the
-    matrix. The labels are checked under the --data file's name."""
+    """The accuracy line, the network's and the n-gram model's figures alone, then the per-class
+    report and the confusion matrix (`print_evaluation`), or with --json all of it as one JSON
+    object; --plot draws the matrix. The labels are checked under the --data file's name."""
     from seqrnn.data.checks import class_indices
     from seqrnn.data.sources import read_labelled_data
     from seqrnn.nn.explain import check_png_path
-    from seqrnn.tasks.report import format_report, plot_confusion_matrix
 
     if args.plot is not None:
         check_png_path(args.plot, "plot")
@@ -90,22 +89,12 @@ def classify_evaluate(args: Args) -> int:
     texts, labels, _ = read_labelled_data(args.data, args.split, args.text_column, args.label_column)
     class_indices(labels, clf.classes_, name=args.data)
     result = clf.evaluate(texts, labels)
-    if args.plot is not None:
-        plot_confusion_matrix(result, args.plot)
-        result["plot"] = args.plot
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    print(f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} texts")
+    beside = None
     if "parts" in result:
         from seqrnn.tasks.classifier import format_parts
 
-        print(format_parts(result["parts"], result["ngram_weight"]))
-    print()
-    print(format_report(result))
-    if args.plot is not None:
-        print(f"\nconfusion matrix drawn in {args.plot}")
-    return 0
+        beside = format_parts(result["parts"], result["ngram_weight"])
+    return print_evaluation(result, args, "texts", beside)
 
 
 def classify_predict(args: Args) -> int:

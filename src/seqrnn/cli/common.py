@@ -67,6 +67,28 @@ def print_summary(estimator, out_dir: str, best_format: str) -> None:
           f"best validation {described} -> {out_dir}")
 
 
+def print_evaluation(result: dict, args: Args, unit: str, beside: str | None = None) -> int:
+    """A classifier's `evaluate` on the command line (texts or series): --plot draws the confusion
+    matrix; --json prints the whole result; otherwise the accuracy line, the `beside` line (a
+    baseline's or the model's parts), the per-class report and where the matrix went. Returns 0."""
+    from seqrnn.tasks.report import format_report, plot_confusion_matrix
+
+    if args.plot is not None:
+        plot_confusion_matrix(result, args.plot)
+        result["plot"] = args.plot
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} {unit}")
+    if beside:
+        print(beside)
+    print()
+    print(format_report(result))
+    if args.plot is not None:
+        print(f"\nconfusion matrix drawn in {args.plot}")
+    return 0
+
+
 def print_json_or(result: dict, args: Args, line: str) -> None:
     """`--json`: the result as one JSON object on the last line; otherwise `line`."""
     print(json.dumps(result) if args.json else line)

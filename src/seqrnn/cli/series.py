@@ -7,7 +7,7 @@ import io
 import json
 import time
 
-from seqrnn.cli.common import Args, print_summary, train_params
+from seqrnn.cli.common import Args, print_evaluation, print_summary, train_params
 
 _SERIES_FLAGS = ("series_column", "time_column", "value_columns")
 SERIES_SUFFIXES = (".ts", ".npz", ".parquet", ".pq")
@@ -52,24 +52,12 @@ def train(args: Args) -> int:
 
 def evaluate(clf, args: Args) -> int:
     """`classify evaluate` of a series model: the text report, then the 1-NN baseline's line."""
-    from seqrnn.tasks.report import format_report, plot_confusion_matrix
     from seqrnn.tasks.series import format_baseline
 
     split = args.split or ("test" if str(args.data).lower() in SERIES_SETS else None)
     collection = read_series(args, split)
     result = clf.evaluate(collection, collection.labels)
-    if args.plot is not None:
-        plot_confusion_matrix(result, args.plot)
-        result["plot"] = args.plot
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    print(f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} series")
-    print(format_baseline(result) + "\n")
-    print(format_report(result))
-    if args.plot is not None:
-        print(f"\nconfusion matrix drawn in {args.plot}")
-    return 0
+    return print_evaluation(result, args, "series", format_baseline(result))
 
 
 def predict(clf, args: Args) -> int:

@@ -122,6 +122,21 @@ def _json_records(path: Path, lines: Lines) -> Iterator[Record]:
             yield lines.line, json_record(path, lines.line, line)
 
 
+def data_rows(path: Path, reader, lines: Lines, width: int, what: str = "") -> Iterator[tuple[int, list[str]]]:
+    """(line, fields) of each row a csv `reader` of `lines` gives after the header, blank rows
+    skipped, each checked to have the header's `width` fields (`what`: the end of that error)."""
+    while True:
+        start = lines.line + 1
+        row = next(reader, None)
+        if row is None:
+            return
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) != width:
+            raise SeqrnnError(f"{path}: line {start}: {len(row)} fields, expected {width}{what}")
+        yield start, row
+
+
 def _delimited_records(path: Path, lines: Lines, delimiter: str) -> tuple[list[str], Iterator[Record]]:
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
     reader = csv.reader(lines, delimiter=delimiter, strict=True)  # an unclosed quote is an error, not a lost file
@@ -137,16 +152,8 @@ def _delimited_records(path: Path, lines: Lines, delimiter: str) -> tuple[list[s
 
     def records() -> Iterator[Record]:
         try:
-            while True:
-                start = lines.line + 1
-                row = next(reader, None)
-                if row is None:
-                    return
-                if not row or not "".join(row).strip():
-                    continue
-                if len(row) != len(header):
-                    raise SeqrnnError(f"{path}: line {start}: {len(row)} fields, expected {len(header)} "
-                                      f"({'tab' if delimiter == chr(9) else 'comma'}-separated, with a header)")
+            what = f" ({'tab' if delimiter == chr(9) else 'comma'}-separated, with a header)"
+            for start, row in data_rows(path, reader, lines, len(header), what):
                 yield start, dict(zip(header, row))
         except csv.Error as exc:
             raise SeqrnnError(f"{path}: line {lines.line}: malformed {name} ({exc})") from None

@@ -24,12 +24,12 @@ import csv
 import os
 import re
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from seqrnn.data.datasets import SERIES_DATASETS, is_series_dataset_name, locate_series
-from seqrnn.data.records import file_lines, pick_column
+from seqrnn.data.records import data_rows, file_lines, pick_column
 from seqrnn.data.series import DTYPE, SeriesCollection, series_collection
 from seqrnn.data.ts_files import read_ts
 from seqrnn.errors import InvalidInputError, SeqrnnError
@@ -124,8 +124,8 @@ def read_wide(path: str | os.PathLike, *, label_column: str | None = None) -> Se
             steps = [i for i in range(len(header)) if i != label_at]
             if not steps:
                 raise SeqrnnError(f"{path}: no time-step columns beside the label column {label_key!r}")
-            for start, row in _data_rows(path, reader, lines, len(header),
-                                         " (leave the cells after a shorter series empty)"):
+            for start, row in data_rows(path, reader, lines, len(header),
+                                        " as in the header (leave the cells after a shorter series empty)"):
                 if label_at is not None:
                     label = row[label_at].strip()
                     if not label:
@@ -317,7 +317,7 @@ def read_table(path: Path, kind: str | None):
                 raise SeqrnnError(f"{path}: line 1: the column {twice!r} appears twice")
             cells: list[list[str]] = [[] for _ in header]
             numbers: list[int] = []
-            for start, row in _data_rows(path, reader, lines, len(header)):
+            for start, row in data_rows(path, reader, lines, len(header), " as in the header"):
                 for column, value in zip(cells, row):
                     column.append(value)
                 numbers.append(start)
@@ -519,18 +519,3 @@ def read_series_data(target: str | os.PathLike, split: str | None = None, *, def
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _data_rows(path: Path, reader, lines, width: int, hint: str = "") -> Iterator[tuple[int, list[str]]]:
-    """(line, fields) of each row after the header, blank rows skipped, each checked to have the
-    header's `width` fields (`hint`: what to add to that error)."""
-    while True:
-        start = lines.line + 1
-        row = next(reader, None)
-        if row is None:
-            return
-        if not row or not "".join(row).strip():
-            continue
-        if len(row) != width:
-            raise SeqrnnError(f"{path}: line {start}: {len(row)} fields, expected {width} as in the header{hint}")
-        yield start, row

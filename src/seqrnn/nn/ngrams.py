@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 PAIR_MULTIPLIER = 1_000_003
-DEFAULT_BUCKETS = MAX_BUCKETS = 1 << 20
+MAX_BUCKETS = 1 << 20
 MIN_BUCKETS = 1 << 10
 
 
@@ -86,7 +86,7 @@ class NgramScorer(nn.Module):
     look up; `value` likewise. Repeats are found by sorting each row's features. `kind` "tfidf"
     gives each text's feature values unit length."""
 
-    def __init__(self, vocab_size: int, buckets: int = DEFAULT_BUCKETS, num_classes: int = 2, kind: str = "nbsvm"):
+    def __init__(self, vocab_size: int, buckets: int = MAX_BUCKETS, num_classes: int = 2, kind: str = "nbsvm"):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"unknown n-gram model {kind!r}: choose from {', '.join(KINDS)}")

@@ -332,8 +332,17 @@ class RecurrentEstimator(BaseEstimator):
     def _restore_facts(self, saved: dict[str, Any]) -> None:
         """Read back what `_facts` wrote (`saved` is the whole config.json)."""
 
+    def _write_extras(self, directory: Path) -> None:
+        """Write what the task keeps besides the network's weights into a model directory (a text
+        classifier's n-gram model, a series classifier's baseline), or remove a stale copy; by
+        default nothing."""
+
+    def _read_extras(self, directory: Path, saved: dict[str, Any]) -> None:
+        """Read back what `_write_extras` wrote (`saved` is the whole config.json); by default nothing."""
+
     def save(self, directory: str | Path) -> None:
-        """Write the model directory (config.json, vocab.json, model.safetensors).
+        """Write the model directory (config.json, vocab.json, model.safetensors, and what the task
+        keeps besides: a text classifier's ngrams.safetensors, a series classifier's baseline).
 
         Parameters
         ----------
@@ -346,6 +355,7 @@ class RecurrentEstimator(BaseEstimator):
         run.write_config(self.task, self.config_.to_dict(), getattr(self, "dataset_", None), **self._facts())
         run.write_vocab(self.vocab_.to_dict())
         run.save_best(self.model_.state_dict())
+        self._write_extras(run.path)
 
     @classmethod
     def load(cls, directory: str | Path):
@@ -382,4 +392,5 @@ class RecurrentEstimator(BaseEstimator):
         estimator._set_params_from(config)
         estimator.model_, estimator.vocab_, estimator.config_ = model.eval(), vocab, config
         estimator.dataset_ = config_dict.get("dataset", {})
+        estimator._read_extras(Path(directory), config_dict)
         return estimator

@@ -56,7 +56,7 @@ from seqrnn.tasks.wordlm import pretrained_language_model, start_from_language_m
 from seqrnn.text.tokens import TokenizedTexts, as_tokens
 from seqrnn.text.vocabulary import Vocabulary, build_vocabulary, encode_texts, smallest_dtype
 from seqrnn.text.wordvectors import start_embedding
-from seqrnn.training.rundir import RunDir, load_tensors, save_tensors
+from seqrnn.training.rundir import load_tensors, save_tensors
 
 TASK = "sentiment"
 NGRAM_FILE = "ngrams.safetensors"  # the n-gram model's arrays in a model directory
@@ -416,7 +416,7 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         self.ngrams_ = scorer
         self.ngram_ = {"kind": scorer.kind, "C": scorer.C, "buckets": scorer.buckets, "weight": weight,
                        "chosen_by": monitor, "texts": len(ids), "validation": figures}
-        save_tensors(run.path / NGRAM_FILE, scorer.state_dict())
+        self._write_extras(run.path)
         run.write_config(self.task, config.to_dict(), self.dataset_, **self._facts())
 
     # --- what a classifier carries besides its configuration -------------------------------------
@@ -430,53 +430,27 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             facts["ngram"] = self.ngram_
         return facts
 
-    def save(self, directory: str | Path) -> None:
-        """Write the model directory (config.json, vocab.json, model.safetensors and, with an n-gram
-        model, ngrams.safetensors).
-
-        Parameters
-        ----------
-        directory : str or Path
-            Created if missing; files already there are replaced.
-        """
-        super().save(directory)
-        path = Path(directory) / NGRAM_FILE
+    def _write_extras(self, directory: Path) -> None:
+        path = directory / NGRAM_FILE
         if getattr(self, "ngrams_", None) is not None:
             save_tensors(path, self.ngrams_.state_dict())
         elif path.exists():
             path.unlink()
 
-    @classmethod
-    def load(cls, directory: str | Path) -> "TextClassifier":
-        """A trained classifier from its model directory, with its n-gram model when it has one
-        (`RecurrentEstimator.load`).
-
-        Parameters
-        ----------
-        directory : str or Path
-            The model directory.
-
-        Returns
-        -------
-        TextClassifier
-            Fitted, on the CPU, ready to predict; loading leaves torch's random state as it was.
-        """
-        clf = super().load(directory)
-        clf.ngrams_ = clf.ngram_ = None
-        if clf.config_.model.ngram == "none":
-            return clf
-        saved = RunDir(directory).read_config(cls.task).get("ngram")
-        if not isinstance(saved, dict) or not isinstance(saved.get("weight"), (int, float)):
+    def _read_extras(self, directory: Path, saved: dict[str, Any]) -> None:
+        self.ngrams_ = self.ngram_ = None
+        if self.config_.model.ngram == "none":
+            return
+        facts = saved.get("ngram")
+        if not isinstance(facts, dict) or not isinstance(facts.get("weight"), (int, float)):
             raise SeqrnnError(f"{directory}: config.json has no n-gram model ('ngram') though its settings ask for "
                               "one; restore it, or train again")
-        tensors = load_tensors(Path(directory) / NGRAM_FILE)[0]
-        scorer = NgramScorer(len(clf.vocab_), int(saved.get("buckets", 0)), len(clf.classes_), saved.get("kind"))
+        scorer = NgramScorer(len(self.vocab_), int(facts.get("buckets", 0)), len(self.classes_), facts.get("kind"))
         try:
-            scorer.load_state_dict(tensors)
+            scorer.load_state_dict(load_tensors(directory / NGRAM_FILE)[0])
         except (RuntimeError, KeyError) as exc:
             raise SeqrnnError(f"{directory}: {NGRAM_FILE} does not match config.json ({str(exc).splitlines()[0]})") from None
-        clf.ngrams_, clf.ngram_ = scorer.eval(), saved
-        return clf
+        self.ngrams_, self.ngram_ = scorer.eval(), facts
 
     def _network(self, part: str = "combined") -> torch.nn.Module:
         """What predicts: the network and the n-gram model combined (when there is one), or either alone."""

@@ -396,7 +396,7 @@ class SeriesClassifier(ClassifierMixin, RecurrentEstimator):
 
     def _train(self, model, task, run, device, config, vocab, resume, started, plot):
         if not resume and self.ranks_.is_main:
-            self._write_baseline(run.path)
+            self._write_extras(run.path)
         return super()._train(model, task, run, device, config, vocab, resume, started, plot)
 
     # --- what a series classifier carries besides its configuration ------------------------------
@@ -413,41 +413,16 @@ class SeriesClassifier(ClassifierMixin, RecurrentEstimator):
             raise SeqrnnError(f"config.json: 'classes' must be a list of at least 2 labels, got {classes!r}")
         self.classes_ = np.array(classes)
 
-    def _write_baseline(self, directory: Path) -> None:
-        path = Path(directory) / BASELINE_FILE
+    def _write_extras(self, directory: Path) -> None:
+        path = directory / BASELINE_FILE
         if self.baseline_ is not None:
             save_tensors(path, self.baseline_.tensors(), {"name": NearestNeighbour.name})
         elif path.exists():
             path.unlink()
 
-    def save(self, directory: str | Path) -> None:
-        """Write the model directory (config.json, vocab.json, model.safetensors and, when kept,
-        the baseline's training series in baseline.safetensors).
-
-        Parameters
-        ----------
-        directory : str or Path
-            Created if missing; files already there are replaced.
-        """
-        super().save(directory)
-        self._write_baseline(Path(directory))
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "SeriesClassifier":
-        """A trained series classifier from its model directory, with its baseline when kept.
-
-        Parameters
-        ----------
-        directory : str or Path
-
-        Returns
-        -------
-        SeriesClassifier
-        """
-        estimator = super().load(directory)
-        path = Path(directory) / BASELINE_FILE
-        estimator.baseline_ = NearestNeighbour.from_tensors(load_tensors(path)[0]) if path.is_file() else None
-        return estimator
+    def _read_extras(self, directory: Path, saved: dict[str, Any]) -> None:
+        path = directory / BASELINE_FILE
+        self.baseline_ = NearestNeighbour.from_tensors(load_tensors(path)[0]) if path.is_file() else None
 
     # --- using a trained model ------------------------------------------------------------------
 
