@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SEQRNN_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export SEQRNN_DATA
+# Python may cache compiled modules (pytest its rewritten test modules too): an environment that
+# turns that off makes every test process compile the package and the tests again
+unexport PYTHONDONTWRITEBYTECODE
 DEMO_DIR ?= demo-out
 
 .PHONY: install demo test test-fast docs screenshot clean

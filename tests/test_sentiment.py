@@ -187,6 +187,23 @@ def test_ten_texts_train_with_one_batch_of_all_of_them_and_a_warning(tmp_path, c
     assert err == "note: only 8 training texts, fewer than one batch of 100: training on one batch of all 8\n"
 
 
+def test_small_data_trains_with_smaller_batches_by_the_rule():
+    """`min_epoch_batches` halves the batch size, not below 16, while an epoch would have fewer
+    batches; 0 keeps it. The default preset's 50: 900 texts in 16s, 2,700 in 32s, 3,200 in 64s."""
+    from seqrnn.tasks.classifier import training_batch_size
+
+    assert [training_batch_size(n, 64, 50) for n in (10, 900, 1599, 1600, 2700, 3199, 3200, 10**6)] == \
+        [16, 16, 16, 32, 32, 32, 64, 64]
+    assert training_batch_size(10, 100, 50) == 16 and training_batch_size(10**6, 100, 50) == 100
+    assert training_batch_size(900, 64, 0) == 64 and training_batch_size(900, 8, 50) == 8
+    assert SentimentClassifier(preset="default").resolved_config().training.min_epoch_batches == 50
+    assert SentimentClassifier(preset="book").resolved_config().training.min_epoch_batches == 0
+
+    texts, labels = make_reviews(200, seed=3)  # 180 to train on: 4 batches an epoch ask for 32s
+    clf = SentimentClassifier(**{**TINY, "batch_size": 64, "epochs": 1}, min_epoch_batches=4).fit(texts, labels)
+    assert clf.summary_["step"] == 6  # ceil(180 / 32)
+
+
 def test_the_held_out_split_is_stratified_and_keeps_a_five_percent_class():
     from seqrnn.data.split import heldout_split
 

@@ -42,6 +42,7 @@ SOFTMAXES = ("adaptive", "full")
 CLASS_WEIGHTS = ("none", "balanced", "auto")  # None (earlier model directories): "none"
 NGRAMS = ("none", "pairs")  # a text classifier's n-gram model: none, or words and word pairs
 IMBALANCE_RATIO = 3  # class_weight="auto" weighs the classes when the largest has this many times the smallest's texts
+SMALL_BATCH = 16  # min_epoch_batches halves a text classifier's batch size down to this and no further
 NORMALISATIONS = ("series", "channel", "none")  # of numeric series: per series, per channel of the training set, none
 
 INT_MAX = 2**63 - 1  # every integer setting: NumPy's and torch's int64
@@ -216,6 +217,9 @@ class ClassifierTrainingConfig(TrainingConfig):
 
     epochs: int = option(40, "epochs in total", at_least=1)
     batch_size: int = option(100, "reviews per batch", at_least=1)
+    min_epoch_batches: int = option(0, "small data trains with smaller batches: batch_size is halved (not below "
+                                    f"{SMALL_BATCH}) while an epoch would have fewer than this many batches "
+                                    "(0 = batch_size always)", at_least=0)
     grad_clip: float = option(0.0, "clip gradients to this global norm (0 = off)", at_least=0)
     embed_init: str = option("random", "start the embedding at random, or from PPMI word vectors of the training "
                              "and unlabelled reviews", choices=EMBED_INITS)
@@ -401,8 +405,8 @@ CLASSIFIER_PRESETS: dict[str, ClassifierConfig] = {
     "book": ClassifierConfig(),
     "default": ClassifierConfig().replace(embed_size=128, dropout=0.3, embed_dropout=0.2, bidirectional=True,
                                          pooling="maxmean", seq_len=400, pad="right", bucket=True, min_count=2,
-                                         max_vocab=30000, batch_size=64, lr=2e-3, grad_clip=5.0, epochs=6,
-                                         schedule="cosine", embed_init="ppmi", ngram="pairs",
+                                         max_vocab=30000, batch_size=64, min_epoch_batches=50, lr=2e-3,
+                                         grad_clip=5.0, epochs=6, schedule="cosine", embed_init="ppmi", ngram="pairs",
                                          class_weight="auto"),  # type: ignore[assignment]
 }
 """The text classifier's presets: ``book``, the chapter's model exactly (the dataclass defaults), and

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 
-from seqrnn.config import CLASSIFIER_PRESETS, IMBALANCE_RATIO, ClassifierConfig
+from seqrnn.config import CLASSIFIER_PRESETS, IMBALANCE_RATIO, SMALL_BATCH, ClassifierConfig
 from seqrnn.data.checks import check_labels, check_texts, class_indices, json_classes, training_classes
 from seqrnn.data.split import heldout_split
 from seqrnn.errors import InvalidInputError, SeqrnnError, SeqrnnWarning
@@ -134,6 +134,18 @@ def class_weights(setting: str | None, targets: np.ndarray, k: int) -> np.ndarra
     if setting == "balanced" or (setting == "auto" and counts.max() >= IMBALANCE_RATIO * max(counts.min(), 1)):
         return len(targets) / (k * np.maximum(counts, 1))
     return None
+
+
+def training_batch_size(n_texts: int, batch_size: int, min_epoch_batches: int = 0) -> int:
+    """The batch size of a run on `n_texts` training texts: `batch_size`, halved (not below
+    `SMALL_BATCH`) while an epoch would have fewer than `min_epoch_batches` batches (fewer texts than
+    that train as one batch of all of them). The default preset's 50 trains 900 texts in batches of 16,
+    2,700 in batches of 32 and 3,200 or more in batches of 64: on 1,000 IMDb reviews, batches of 16
+    gave the network 82.9% on 2,000 held-out reviews against 80.2% with 64 (Experiment log)."""
+    size = batch_size
+    while min_epoch_batches and size > SMALL_BATCH and n_texts < min_epoch_batches * size:
+        size = max(size // 2, SMALL_BATCH)
+    return size
 
 
 def combination_weight(network: np.ndarray, ngrams: np.ndarray, targets: np.ndarray,
@@ -325,8 +337,9 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
             vocab = pretrained.vocab_
         self._check_class_counts(data.targets[kept], held_out=len(held_out),
                                  limited=settings.limit is not None and settings.limit < len(tokens))
-        if len(kept) < training.batch_size:
-            warnings.warn(f"only {len(kept)} training texts, fewer than one batch of {training.batch_size}: "
+        batch_size = training_batch_size(len(kept), training.batch_size, training.min_epoch_batches)
+        if len(kept) < batch_size:
+            warnings.warn(f"only {len(kept)} training texts, fewer than one batch of {batch_size}: "
                           f"training on one batch of all {len(kept)}", SmallDataWarning, stacklevel=4)
         n = len(kept) + len(val_rows)
         require([(f"seq_len {settings.seq_len} ({n:,} texts x {settings.seq_len:,} token ids)",
@@ -376,8 +389,10 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
     def _task(self, prepared: Prepared, config: ClassifierConfig, device: torch.device) -> ClassificationTask:
         self._require_training_memory(config, len(prepared.vocab), device, "seq_len")
         weights = class_weights(config.training.class_weight, prepared.train.targets, len(self.classes_))
-        # fewer texts than a batch: one batch of all of them (`_prepare` warned)
-        batch_size = min(config.training.batch_size, len(prepared.train))
+        # small data: smaller batches; fewer texts than a batch: one batch of all of them (`_prepare` warned)
+        training = config.training
+        batch_size = min(training_batch_size(len(prepared.train), training.batch_size, training.min_epoch_batches),
+                         len(prepared.train))
         options = self.run_options()
         return ClassificationTask(prepared.train, prepared.val, batch_size, config.data.bucket, config.training.seed,
                                   device, options.eval_batch_size, options.eval_batches, weights)
