@@ -87,6 +87,19 @@ def test_the_plot_is_a_png_written_whole(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["confusion.png"]  # no temporary file left behind
 
 
+def test_the_plot_carries_the_line_evaluate_prints_beside_the_accuracy(tmp_path):
+    from seqrnn.tasks.classifier import format_parts
+    from seqrnn.tasks.report import confusion_figure
+
+    summary = classification_summary(*three_classes(), CLASSES)
+    figures = {"accuracy": 0.5, "macro_f1": 0.25}
+    note = format_parts({"network": figures, "ngram": figures}, 0.5)
+    texts = " ".join(t.get_text() for t in confusion_figure(summary, note).texts).replace("\n", " ")
+    assert note in texts and "confusion matrix" not in texts  # the title is the axes'
+    assert not confusion_figure(summary).texts
+    assert plot_confusion_matrix(summary, tmp_path / "c.png", note=note).stat().st_size > 0
+
+
 def test_bad_labels_are_refused():
     with pytest.raises(InvalidInputError, match="y_pred holds labels that are not among the classes: 'x'"):
         classification_summary(["a", "b"], ["a", "x"], ["a", "b"])

@@ -74,7 +74,7 @@ def print_evaluation(result: dict, args: Args, unit: str, beside: str | None = N
     from seqrnn.tasks.report import format_report, plot_confusion_matrix
 
     if args.plot is not None:
-        plot_confusion_matrix(result, args.plot)
+        plot_confusion_matrix(result, args.plot, note=beside)
         result["plot"] = args.plot
     if args.json:
         print(json.dumps(result))

@@ -134,7 +134,7 @@ def format_report(summary: dict[str, Any], digits: int = 3) -> str:
     return "\n".join(lines)
 
 
-def plot_confusion_matrix(summary: dict[str, Any], path: str | Path) -> Path:
+def plot_confusion_matrix(summary: dict[str, Any], path: str | Path, note: str | None = None) -> Path:
     """Write the confusion matrix as a PNG: each row normalised by its true class (the share of that
     class's texts given each prediction: the recall on the diagonal), the counts written in the cells.
     The file is written whole or not at all.
@@ -145,7 +145,20 @@ def plot_confusion_matrix(summary: dict[str, Any], path: str | Path) -> Path:
         `classification_summary`'s result.
     path : str or Path
         The PNG file to write (replaced if it exists).
+    note : str, optional
+        A line printed under the matrix: what `evaluate` prints beside the accuracy (the scores of
+        a text classifier's network and n-gram model alone, or a series classifier's baseline).
     """
+    buffer = io.BytesIO()
+    confusion_figure(summary, note).savefig(buffer, format="png", dpi=100)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return Path(path)
+
+
+def confusion_figure(summary: dict[str, Any], note: str | None = None):
+    """The matplotlib figure `plot_confusion_matrix` writes."""
+    import textwrap
+
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -172,8 +185,10 @@ def plot_confusion_matrix(summary: dict[str, Any], path: str | Path) -> Path:
             for j in range(k):
                 ax.text(j, i, f"{counts[i, j]}\n{shares[i, j]:.0%}", ha="center", va="center", fontsize=font,
                         color="white" if shares[i, j] > 0.5 else "black")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return Path(path)
+    if note:
+        lines = textwrap.wrap(note, width=int(14 * (size + 1.2)))
+        fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=8)
+        fig.tight_layout(rect=(0, 0.03 * (len(lines) + 1) * 6 / size, 1, 1))
+    else:
+        fig.tight_layout()
+    return fig
