@@ -404,7 +404,7 @@ CHARLM_PRESETS: dict[str, CharLMConfig] = {
 CLASSIFIER_PRESETS: dict[str, ClassifierConfig] = {
     "book": ClassifierConfig(),
     "default": ClassifierConfig().replace(embed_size=128, dropout=0.3, embed_dropout=0.2, bidirectional=True,
-                                         pooling="maxmean", seq_len=400, pad="right", bucket=True, min_count=2,
+                                         pooling="maxmean", seq_len=1000, pad="right", bucket=True, min_count=2,
                                          max_vocab=30000, batch_size=64, min_epoch_batches=50, lr=2e-3,
                                          grad_clip=5.0, epochs=6, schedule="cosine", embed_init="ppmi", ngram="pairs",
                                          class_weight="auto"),  # type: ignore[assignment]

@@ -139,6 +139,8 @@ def fit_ngram_scorer(ids: np.ndarray, targets: np.ndarray, vocab_size: int, num_
 
     kind = kind or ("nbsvm" if num_classes == 2 else "tfidf")
     C = C or (1.0 if kind == "nbsvm" else 16.0)
+    used = np.flatnonzero(np.asarray(ids).any(axis=0))  # the columns of padding alone hold no feature
+    ids = np.asarray(ids)[:, used.min() : used.max() + 1] if len(used) else np.asarray(ids)[:, :1]
     buckets = buckets or pair_buckets(ids)
     binary = feature_matrix(ids, vocab_size, buckets)
     if kind == "nbsvm":
