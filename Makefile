@@ -18,17 +18,19 @@ install: $(STAMP)
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --no-compile --disable-pip-version-check -r requirements.txt
+	@# the modules every process of the suite imports, compiled once here instead of in each at once
+	$(BIN)/python -c "import torch, sklearn.linear_model, pandas, matplotlib.figure, fastapi, pytest, hypothesis, \
+	  seqrnn.cli.main, seqrnn.tasks.classifier, seqrnn.tasks.forecast, seqrnn.tasks.series, seqrnn.serve.app"
 	touch $@
 
 # Tests run side by side, each process with its own threads: an OpenMP thread waiting for work
 # sleeps instead of spinning on a core another process needs (a third of the suite's CPU time)
 test test-fast screenshot: export OMP_WAIT_POLICY = PASSIVE
 
-# the whole suite on both cores (pytest-xdist): the tests that start no process of their own, then
-# those that start processes and servers (marked slow), the longest first
+# the whole suite on both cores (pytest-xdist), in one session: the tests that start processes and
+# servers (marked slow) first, the longest of them first (tests/conftest.py), the others after
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 -m "not slow"
-	$(BIN)/python -m pytest -q -n 2 -m slow --durations=10
+	$(BIN)/python -m pytest -q -n 2 --durations=10
 
 # everything but the tests that start a process or a server (marked slow): for quick checks while editing
 test-fast: $(STAMP)
