@@ -29,7 +29,7 @@ test test-fast screenshot: export OMP_WAIT_POLICY = PASSIVE
 
 # the whole suite on both cores (pytest-xdist): the tests that start no process of their own, then
 # those that start processes and servers (marked slow), the longest first (one session of both
-# packs the two workers worse: measured 6 min 44 s against 5 min 2 s)
+# packs the two workers worse: 6 min 44 s of tests against 5 min in two)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 	$(BIN)/python -m pytest -q -n 2 -m slow --durations=10
