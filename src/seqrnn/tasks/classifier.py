@@ -216,8 +216,9 @@ class TextClassifier(ClassifierMixin, RecurrentEstimator):
         epochs. ``"default"`` is the best measured for a 2-core CPU (92.6% on IMDb's held-out
         reviews in 17 minutes; see the sentiment results page): embedding 128 started from PPMI
         word vectors of the training and unlabelled texts, bidirectional LSTM 128, max+mean
-        pooling, 1,000 tokens right-padded and bucketed by length, batch 64 (smaller for small data: `min_epoch_batches`), AdamW 2e-3 with
-        a cosine schedule, 6 epochs, and an n-gram model combined with the network.
+        pooling, 1,000 tokens right-padded and bucketed by length, batch 64 (smaller for small
+        data: `min_epoch_batches`), AdamW 2e-3 with a cosine schedule, 6 epochs, and an n-gram
+        model combined with the network.
     **settings
         Every field of `seqrnn.config.ClassifierConfig` (model: `cell`, `num_layers`, `hidden_size`,
         `dropout`, `embed_size`, `embed_dropout`, `bidirectional`, `pooling`; data: `seq_len`,
