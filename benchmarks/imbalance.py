@@ -5,11 +5,11 @@
 
 From IMDb's training reviews (seeded): a training slice with `--positive` of them positive and a
 disjoint test slice with the same share. The default classifier (the default preset, with its
-n-gram model) trains twice for the same budget: as the default does (`class_weight="auto"`, which weighs the classes here: 9 negative
-reviews to 1 positive) and with `class_weight="none"`. The baselines (benchmarks/linear.py: TF-IDF +
-logistic regression with scikit-learn's default C of 1, the best of 1 and 4 here, and NB-SVM),
-without and with scikit-learn's `class_weight="balanced"`, are
-measured in the same run. The table gives accuracy, macro-F1, balanced accuracy and the positive
+n-gram model) trains twice for the same budget: as the default does (`class_weight="auto"`, which
+weighs the classes here: 9 negative reviews to 1 positive) and with `class_weight="none"`. The
+baselines (benchmarks/linear.py: TF-IDF + logistic regression with scikit-learn's default C of 1,
+the best of 1 and 4 here, and NB-SVM), without and with scikit-learn's `class_weight="balanced"`,
+are measured in the same run. The table gives accuracy, macro-F1, balanced accuracy and the positive
 class's precision, recall and F1 on the test slice; results go to benchmarks/results/imbalance.json.
 """
 

@@ -46,6 +46,8 @@ def feature_columns(ids: np.ndarray, vocab_size: int, buckets: int) -> tuple[np.
     """The distinct features of each row of `ids` (n, steps): (row index, feature index) pairs of a
     sparse matrix of n x (vocab_size + buckets), each pair once."""
     ids = np.asarray(ids, dtype=np.int64)
+    used = np.flatnonzero(ids.any(axis=0))  # the columns of padding alone hold no feature
+    ids = ids[:, used.min() : used.max() + 1] if len(used) else ids[:, :1]
     n, steps = ids.shape
     rows = np.repeat(np.arange(n, dtype=np.int64), steps)
     words = ids.reshape(-1)
@@ -67,12 +69,17 @@ def feature_matrix(ids: np.ndarray, vocab_size: int, buckets: int, idf: np.ndarr
     from scipy import sparse
 
     r, f = feature_columns(ids, vocab_size, buckets)
-    values = np.ones(len(r), np.float32) if idf is None else idf[f].astype(np.float32)
-    matrix = sparse.csr_matrix((values, (r, f)), shape=(len(ids), vocab_size + buckets))
-    if idf is not None:
-        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-        matrix = sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ matrix
-    return matrix.tocsr()
+    binary = sparse.csr_matrix((np.ones(len(r), np.float32), (r, f)), shape=(len(ids), vocab_size + buckets))
+    return binary if idf is None else tfidf_rows(binary, idf)
+
+
+def tfidf_rows(binary, idf: np.ndarray):
+    """The binary feature matrix `binary` weighted by `idf`, each row of unit length."""
+    from scipy import sparse
+
+    matrix = binary @ sparse.diags(idf.astype(np.float32))
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    return (sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ matrix).tocsr()
 
 
 KINDS = ("nbsvm", "tfidf")
@@ -139,8 +146,6 @@ def fit_ngram_scorer(ids: np.ndarray, targets: np.ndarray, vocab_size: int, num_
 
     kind = kind or ("nbsvm" if num_classes == 2 else "tfidf")
     C = C or (1.0 if kind == "nbsvm" else 16.0)
-    used = np.flatnonzero(np.asarray(ids).any(axis=0))  # the columns of padding alone hold no feature
-    ids = np.asarray(ids)[:, used.min() : used.max() + 1] if len(used) else np.asarray(ids)[:, :1]
     buckets = buckets or pair_buckets(ids)
     binary = feature_matrix(ids, vocab_size, buckets)
     if kind == "nbsvm":
@@ -153,7 +158,7 @@ def fit_ngram_scorer(ids: np.ndarray, targets: np.ndarray, vocab_size: int, num_
         # scikit-learn's smoothed idf; a feature no training text has counts for nothing (as one
         # outside a TfidfVectorizer's vocabulary)
         value = np.where(df > 0, np.log((1 + len(ids)) / (1 + df)) + 1, 0.0)
-        scale, x = np.ones_like(value), feature_matrix(ids, vocab_size, buckets, value.astype(np.float32))
+        scale, x = np.ones_like(value), tfidf_rows(binary, value)
     weights = None if class_weight is None else {c: float(w) for c, w in enumerate(class_weight)}
     lr = LogisticRegression(C=C, max_iter=1000, class_weight=weights, random_state=seed)
     lr.fit(x.astype(np.float64), targets)
