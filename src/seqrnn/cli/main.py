@@ -422,8 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with common.warnings_as_notes(debug=args.debug):
             result = args.handler(args)
-        if "seqrnn.training.distributed" in sys.modules:  # under torchrun: leave the group together
-            sys.modules["seqrnn.training.distributed"].leave()
+        if "seqrnn.training.distributed" in sys.modules:  # under torchrun: end the ranks together
+            sys.modules["seqrnn.training.distributed"].finish(int(result or 0))
         return int(result or 0)
     except Interrupted as exc:
         if _is_main_process():

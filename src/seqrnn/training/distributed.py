@@ -24,6 +24,7 @@ import atexit
 import contextlib
 import functools
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -166,15 +167,27 @@ def _leave_group() -> None:
         dist.destroy_process_group()
 
 
-def leave() -> None:
-    """Leave the process group after a command that succeeded on this rank. Every rank waits for
-    the others at a barrier first, so that none tears down its connections while another (rank 0
-    writing the model) is still at work; a rank that fails instead is stopped by torchrun, and the
-    group is then destroyed at exit."""
-    if dist.is_initialized():
-        with peer_failures(from_environment()):
-            dist.barrier()
-        _leave_group()
+def finish(status: int) -> None:
+    """End a command that succeeded on this rank, under torchrun; a no-op in one process.
+
+    Every rank waits for the others at a barrier first, so that none tears down its connections
+    while another (rank 0 writing the model) is still at work, then leaves the group. The process
+    then ends here with `status`, its output flushed and its exit handlers run, without the
+    interpreter's teardown: DistributedDataParallel keeps the group's C++ backend (and gloo's
+    worker threads) alive past `destroy_process_group`, and releasing them while the interpreter
+    finalizes can abort a rank that has done all its work ("terminate called without an active
+    exception", SIGABRT), failing a run that succeeded. A rank that fails instead is stopped by
+    torchrun, and the group is then destroyed at exit."""
+    if not dist.is_initialized():
+        return
+    with peer_failures(from_environment()):
+        dist.barrier()
+    _leave_group()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
 
 
 @_collective
