@@ -14,6 +14,8 @@ from seqrnn.errors import SeqrnnError
 from seqrnn.nn.ngrams import NgramScorer, feature_matrix, fit_ngram_scorer, pair_buckets
 from seqrnn.tasks.classifier import NGRAM_FILE, class_weights, combination_weight
 
+ONE_EPOCH = {**TINY, "epochs": 1}  # enough for what these tests check of the parts
+
 
 def random_ids(n: int, steps: int, vocab: int, seed: int = 0, pad: str = "right") -> np.ndarray:
     """Rows of random word ids (2..vocab-1) of random lengths, padded with 0 on the `pad` side."""
@@ -99,7 +101,7 @@ def test_the_combination_is_never_worse_than_either_part_on_the_texts_it_is_chos
 def with_ngrams(tmp_path_factory):
     out = tmp_path_factory.mktemp("ngrams") / "model"
     texts, labels = make_reviews(300)
-    return TextClassifier(**{**TINY, "epochs": 1}).fit(texts, labels, out_dir=out), out
+    return TextClassifier(**ONE_EPOCH).fit(texts, labels, out_dir=out), out
 
 
 def test_the_model_directory_holds_the_ngram_model_and_loads_it(with_ngrams, tmp_path):
@@ -131,8 +133,8 @@ def test_predictions_mix_the_two_parts_by_the_chosen_weight(with_ngrams):
 
 def test_ngram_none_and_the_book_preset_train_the_network_alone(tmp_path):
     texts, labels = make_reviews(120)
-    for clf in (TextClassifier(**{**TINY, "epochs": 1}, ngram="none").fit(texts, labels, out_dir=tmp_path / "none"),
-                TextClassifier("book", **{**TINY, "epochs": 1}).fit(texts, labels)):
+    for clf in (TextClassifier(**ONE_EPOCH, ngram="none").fit(texts, labels, out_dir=tmp_path / "none"),
+                TextClassifier("book", **ONE_EPOCH).fit(texts, labels)):
         assert clf.ngrams_ is None
         assert "parts" not in clf.evaluate(texts[:20], labels[:20])
     assert not (tmp_path / "none" / NGRAM_FILE).exists()
@@ -141,5 +143,5 @@ def test_ngram_none_and_the_book_preset_train_the_network_alone(tmp_path):
 
 def test_validation_texts_given_apart_stay_held_out(tmp_path):
     texts, labels = make_reviews(200)
-    clf = TextClassifier(**{**TINY, "epochs": 1}).fit(texts[:150], labels[:150], X_val=texts[150:], y_val=labels[150:])
+    clf = TextClassifier(**ONE_EPOCH).fit(texts[:150], labels[:150], X_val=texts[150:], y_val=labels[150:])
     assert clf.ngram_["texts"] == 150 and set(clf.ngram_["validation"]) == {"network", "ngram", "combined"}

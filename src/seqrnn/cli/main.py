@@ -421,10 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with common.warnings_as_notes(debug=args.debug):
-            result = args.handler(args)
+            status = int(args.handler(args) or 0)
         if "seqrnn.training.distributed" in sys.modules:  # under torchrun: end the ranks together
-            sys.modules["seqrnn.training.distributed"].finish(int(result or 0))
-        return int(result or 0)
+            sys.modules["seqrnn.training.distributed"].finish(status)
+        return status
     except Interrupted as exc:
         if _is_main_process():
             resume = f"\nresume with: {_resume_command(argv)}" if exc.checkpoint is not None else ""
